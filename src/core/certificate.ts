@@ -1,0 +1,75 @@
+import 'reflect-metadata'; // @peculiar/x509 resolves its ASN.1 providers through tsyringe, which needs it.
+import { Name, SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
+import { computeThumbprint } from './thumbprint.js';
+
+/**
+ * What policy may match a client certificate on: the facts RFC 8705 §2.1.2 registers
+ * (subject DN and SANs) plus the thumbprint. Computed once per TLS connection.
+ */
+export interface CertificateFacts {
+  thumbprint: string;
+  /** RFC 4514 subject DN, as @peculiar/x509 renders it (e.g. `CN=alice, O=certbound dev`). */
+  subjectDn: string;
+  san: {
+    dns: string[];
+    uri: string[];
+    ip: string[];
+    email: string[];
+  };
+}
+
+/** Read the matchable facts of a DER certificate. X.509 parsing is @peculiar/x509's, not ours. */
+export function readCertificateFacts(der: Uint8Array): CertificateFacts {
+  const certificate = new X509Certificate(der);
+  const san: CertificateFacts['san'] = { dns: [], uri: [], ip: [], email: [] };
+  const extension = certificate.getExtension(SubjectAlternativeNameExtension);
+  for (const name of extension?.names.items ?? []) {
+    if (name.type === 'dns') san.dns.push(name.value);
+    else if (name.type === 'url') san.uri.push(name.value);
+    else if (name.type === 'ip') san.ip.push(name.value);
+    else if (name.type === 'email') san.email.push(name.value);
+  }
+  return { thumbprint: computeThumbprint(der), subjectDn: certificate.subject, san };
+}
+
+/**
+ * Canonical form of a configured distinguished name, so `CN=alice,O=x` and `CN=alice, O=x` match.
+ * @throws TypeError when the text is not a distinguished name.
+ */
+export function canonicalDistinguishedName(text: string): string {
+  try {
+    return new Name(text).toString();
+  } catch (cause) {
+    throw new TypeError(`not a distinguished name (RFC 4514, e.g. "CN=alice, O=example"): ${JSON.stringify(text)}`, { cause });
+  }
+}
+
+/**
+ * A rule picking out client certificates. Exactly one field is set; names follow the RFC 8705
+ * §2.1.2 client metadata (`tls_client_auth_subject_dn`, `tls_client_auth_san_dns`, ...).
+ */
+export type CertificateMatcher =
+  | { 'x5t#S256': string }
+  | { subject_dn: string }
+  | { san_dns: string }
+  | { san_uri: string }
+  | { san_ip: string }
+  | { san_email: string };
+
+export const MATCHER_FIELDS = ['x5t#S256', 'subject_dn', 'san_dns', 'san_uri', 'san_ip', 'san_email'] as const;
+
+/** Whether a certificate satisfies a matcher. Subject DNs must be given canonical (see above). */
+export function certificateMatches(matcher: CertificateMatcher, facts: CertificateFacts): boolean {
+  if ('x5t#S256' in matcher) return matcher['x5t#S256'] === facts.thumbprint;
+  if ('subject_dn' in matcher) return matcher.subject_dn === facts.subjectDn;
+  if ('san_dns' in matcher) return facts.san.dns.some((v) => v.toLowerCase() === matcher.san_dns.toLowerCase());
+  if ('san_uri' in matcher) return facts.san.uri.includes(matcher.san_uri);
+  if ('san_ip' in matcher) return facts.san.ip.includes(matcher.san_ip);
+  return facts.san.email.includes(matcher.san_email);
+}
+
+/** A short human description of a matcher, for errors and logs (no secrets in it). */
+export function describeMatcher(matcher: CertificateMatcher): string {
+  const [field, value] = Object.entries(matcher)[0] as [string, string];
+  return `${field}=${value}`;
+}

@@ -1,0 +1,260 @@
+import {
+  createLocalJWKSet,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { parseScope } from './claims.js';
+import { CertboundError, type CertboundErrorCode, type FailureReason } from './errors.js';
+import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS, CNF_X5T_S256, isAsymmetricAlgorithm, type AsymmetricAlgorithm } from './rfc.js';
+import { isWellFormedThumbprint, thumbprintsEqual } from './thumbprint.js';
+
+/** Default clock skew: enough for NTP-synced hosts, short enough not to extend a token's life. */
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
+/** Larger skews defeat expiry; refuse them at construction. */
+export const MAX_CLOCK_TOLERANCE_SECONDS = 300;
+
+export interface VerifierOptions {
+  /** The issuer's public keys: a JWKS document, or a resolver such as jose's createRemoteJWKSet. */
+  keys: JSONWebKeySet | JWTVerifyGetKey;
+  /** Accepted `iss` value(s). */
+  issuer: string | readonly string[];
+  /** This resource's identifier(s); the token's `aud` must contain one. */
+  audience: string | readonly string[];
+  /** Allowed JWS algorithms (default: every asymmetric one). `none` and HS* cannot be listed. */
+  algorithms?: readonly AsymmetricAlgorithm[];
+  /** Allowed clock skew for exp/nbf in seconds (default 30, at most 300). */
+  clockToleranceSeconds?: number;
+  /** Current time in milliseconds; injected so expiry is testable. */
+  now?: () => number;
+}
+
+/** What a resource learns from a token that passed every check. */
+export interface VerifiedToken {
+  subject: string;
+  clientId: string | undefined;
+  scopes: string[];
+  /** x5t#S256 of the certificate the token was presented with (and is bound to). */
+  thumbprint: string;
+  claims: JWTPayload;
+  header: JWTHeaderParameters;
+}
+
+export interface BoundTokenVerifier {
+  /**
+   * Verify an access token presented on a TLS connection whose client certificate has the given
+   * thumbprint (undefined when the client sent none).
+   * @throws CertboundError with a CB_TOKEN_*, CB_CNF_*, CB_CLIENT_CERT_MISSING or CB_JWKS_UNAVAILABLE code.
+   */
+  verify(token: string, peerThumbprint: string | undefined): Promise<VerifiedToken>;
+}
+
+/**
+ * A verifier for RFC 9068 JWT access tokens bound to a client certificate (RFC 8705 §3).
+ * Options are validated here, once; a bad option is a TypeError.
+ *
+ * @example
+ * const verifier = createBoundTokenVerifier({ keys: jwks, issuer: 'https://sts.domain.com', audience: 'https://server.domain.com:8443' });
+ * const { subject } = await verifier.verify(token, computeThumbprint(socket.getPeerCertificate().raw));
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-3
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
+ */
+export function createBoundTokenVerifier(options: VerifierOptions): BoundTokenVerifier {
+  const resolved = resolveVerifierOptions(options);
+  const getKey = guardKeyResolution(resolved.keys);
+  const now = resolved.now;
+
+  return {
+    async verify(token, peerThumbprint) {
+      if (peerThumbprint === undefined) {
+        throw new CertboundError('CB_CLIENT_CERT_MISSING', {
+          description: 'a client certificate is required to use a certificate-bound token',
+          reason: 'missing',
+        });
+      }
+      let result;
+      try {
+        result = await jwtVerify(token, getKey, {
+          issuer: resolved.issuer,
+          audience: resolved.audience,
+          algorithms: resolved.algorithms,
+          typ: ACCESS_TOKEN_JWT_TYP,
+          clockTolerance: resolved.clockToleranceSeconds,
+          currentDate: new Date(now()),
+          requiredClaims: ['exp', 'iat', 'sub'],
+        });
+      } catch (error) {
+        throw fromJoseError(error);
+      }
+      const { payload, protectedHeader } = result;
+      requireBinding(payload, peerThumbprint);
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+        throw claimInvalid('sub claim must be a non-empty string');
+      }
+      if (payload.scope !== undefined && typeof payload.scope !== 'string') {
+        throw claimInvalid('scope claim must be a string');
+      }
+      return {
+        subject: payload.sub,
+        clientId: typeof payload.client_id === 'string' ? payload.client_id : undefined,
+        scopes: parseScope(payload.scope as string | undefined),
+        thumbprint: peerThumbprint,
+        claims: payload,
+        header: protectedHeader,
+      };
+    },
+  };
+}
+
+interface ResolvedVerifierOptions {
+  keys: JWTVerifyGetKey;
+  issuer: string[];
+  audience: string[];
+  algorithms: AsymmetricAlgorithm[];
+  clockToleranceSeconds: number;
+  now: () => number;
+}
+
+function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifierOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('verifier options must be an object');
+  const keys =
+    typeof options.keys === 'function'
+      ? options.keys
+      : options.keys !== null && typeof options.keys === 'object' && Array.isArray(options.keys.keys)
+        ? createLocalJWKSet(options.keys)
+        : undefined;
+  if (keys === undefined) throw new TypeError('"keys" must be a JWKS ({ keys: [...] }) or a key resolver function');
+  const issuer = nonEmptyStrings('issuer', options.issuer);
+  const audience = nonEmptyStrings('audience', options.audience);
+  const algorithms = [...(options.algorithms ?? ASYMMETRIC_ALGORITHMS)];
+  if (algorithms.length === 0) throw new TypeError('"algorithms" must not be empty');
+  for (const alg of algorithms) {
+    if (!isAsymmetricAlgorithm(alg)) {
+      throw new TypeError(`"algorithms" may only list asymmetric JWS algorithms; ${JSON.stringify(alg)} is not one`);
+    }
+  }
+  const clockToleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
+  if (!Number.isInteger(clockToleranceSeconds) || clockToleranceSeconds < 0 || clockToleranceSeconds > MAX_CLOCK_TOLERANCE_SECONDS) {
+    throw new TypeError(`"clockToleranceSeconds" must be an integer from 0 to ${MAX_CLOCK_TOLERANCE_SECONDS}`);
+  }
+  const now = options.now ?? Date.now;
+  if (typeof now !== 'function') throw new TypeError('"now" must be a function returning milliseconds');
+  return { keys, issuer, audience, algorithms, clockToleranceSeconds, now };
+}
+
+function nonEmptyStrings(name: string, value: string | readonly string[] | undefined): string[] {
+  const list = typeof value === 'string' ? [value] : Array.isArray(value) ? [...value] : [];
+  if (list.length === 0 || list.some((item) => typeof item !== 'string' || item.length === 0)) {
+    throw new TypeError(`"${name}" must be a non-empty string or array of non-empty strings`);
+  }
+  return list;
+}
+
+/** The token's cnf must confirm exactly the certificate on this connection (RFC 8705 §3.1). */
+function requireBinding(payload: JWTPayload, peerThumbprint: string): void {
+  const cnf = payload.cnf;
+  if (cnf === undefined) {
+    throw new CertboundError('CB_CNF_MISSING', {
+      description: 'token is not certificate-bound (no cnf claim)',
+      reason: 'missing',
+    });
+  }
+  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) {
+    throw cnfMalformed('cnf claim must be a JSON object');
+  }
+  const bound = (cnf as Record<string, unknown>)[CNF_X5T_S256];
+  if (bound === undefined) {
+    throw new CertboundError('CB_CNF_MISSING', {
+      description: 'token has no cnf x5t#S256 certificate thumbprint',
+      reason: 'missing',
+    });
+  }
+  if (!isWellFormedThumbprint(bound)) {
+    throw cnfMalformed('cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 §3.1)');
+  }
+  if (!thumbprintsEqual(bound, peerThumbprint)) {
+    throw new CertboundError('CB_CNF_MISMATCH', {
+      description: 'token is bound to a different client certificate',
+      detail: `token x5t#S256=${bound}, connection x5t#S256=${peerThumbprint}`,
+      reason: 'mismatch',
+    });
+  }
+}
+
+function cnfMalformed(description: string): CertboundError {
+  return new CertboundError('CB_CNF_MALFORMED', { description, reason: 'malformed' });
+}
+
+function claimInvalid(description: string): CertboundError {
+  return new CertboundError('CB_TOKEN_CLAIM_INVALID', { description, reason: 'malformed' });
+}
+
+/**
+ * Keep "no such key" (the token's fault) apart from "could not get keys" (ours): the first is
+ * invalid_token, the second must not be blamed on the client.
+ */
+function guardKeyResolution(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, input) => {
+    try {
+      return await getKey(header, input);
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS' || code === 'ERR_JOSE_NOT_SUPPORTED') {
+        throw error;
+      }
+      throw new CertboundError('CB_JWKS_UNAVAILABLE', {
+        description: 'the issuer signing keys are unavailable',
+        detail: error instanceof Error ? error.message : String(error),
+        cause: error,
+      });
+    }
+  };
+}
+
+const JOSE_CODE_MAP: Record<string, [CertboundErrorCode, string, FailureReason]> = {
+  ERR_JWT_EXPIRED: ['CB_TOKEN_EXPIRED', 'token has expired', 'expired'],
+  ERR_JOSE_ALG_NOT_ALLOWED: ['CB_TOKEN_ALG_NOT_ALLOWED', 'token signing algorithm is not allowed', 'not_allowed'],
+  ERR_JWKS_NO_MATCHING_KEY: ['CB_TOKEN_KEY_UNKNOWN', 'token was signed with an unknown key', 'unknown'],
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: ['CB_TOKEN_KEY_UNKNOWN', 'token key id matches more than one key', 'unknown'],
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: ['CB_TOKEN_SIGNATURE_INVALID', 'token signature is invalid', 'mismatch'],
+  ERR_JWS_INVALID: ['CB_TOKEN_MALFORMED', 'token is not a valid JWS', 'malformed'],
+  ERR_JWT_INVALID: ['CB_TOKEN_MALFORMED', 'token is not a valid JWT', 'malformed'],
+  ERR_JOSE_NOT_SUPPORTED: ['CB_TOKEN_MALFORMED', 'token uses an unsupported JOSE feature', 'malformed'],
+  ERR_JWK_INVALID: ['CB_TOKEN_KEY_UNKNOWN', 'token key is unusable', 'unknown'],
+};
+
+const CLAIM_CODE_MAP: Record<string, [CertboundErrorCode, FailureReason]> = {
+  iss: ['CB_TOKEN_ISSUER_INVALID', 'mismatch'],
+  aud: ['CB_TOKEN_AUDIENCE_INVALID', 'mismatch'],
+  nbf: ['CB_TOKEN_NOT_YET_VALID', 'not_yet_valid'],
+  typ: ['CB_TOKEN_TYPE_INVALID', 'mismatch'],
+};
+
+function fromJoseError(error: unknown): CertboundError {
+  if (error instanceof CertboundError) return error;
+  const joseError = error as { code?: string; claim?: string; reason?: string; message?: string } | null;
+  const code = joseError?.code;
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
+    const claim = joseError?.claim ?? '';
+    const mapped = CLAIM_CODE_MAP[claim];
+    const missing = joseError?.reason === 'missing';
+    const description = claim === 'typ' ? `token typ header must be "${ACCESS_TOKEN_JWT_TYP}"` : missing ? `token has no ${claim} claim` : `token ${claim} claim is not accepted`;
+    return new CertboundError(mapped?.[0] ?? 'CB_TOKEN_CLAIM_INVALID', {
+      description,
+      reason: missing ? 'missing' : (mapped?.[1] ?? 'malformed'),
+      cause: error,
+    });
+  }
+  const mapped = code === undefined ? undefined : JOSE_CODE_MAP[code];
+  if (mapped !== undefined) {
+    return new CertboundError(mapped[0], { description: mapped[1], reason: mapped[2], cause: error });
+  }
+  return new CertboundError('CB_TOKEN_MALFORMED', {
+    description: 'token could not be verified',
+    detail: joseError?.message,
+    reason: 'malformed',
+    cause: error,
+  });
+}
