@@ -42,6 +42,7 @@ export const ERROR_OUTCOMES = {
   CB_CNF_MALFORMED: outcome('invalid_token', 401, UNAUTHENTICATED),
   CB_CNF_MISMATCH: outcome('invalid_token', 401, UNAUTHENTICATED),
   CB_CLIENT_CERT_MISSING: outcome('invalid_token', 401, UNAUTHENTICATED),
+  CB_CLIENT_CERT_UNTRUSTED: outcome('invalid_token', 401, UNAUTHENTICATED),
   CB_SCOPE_INSUFFICIENT: outcome('insufficient_scope', 403, PERMISSION_DENIED),
   CB_JWKS_UNAVAILABLE: outcome(null, 503, UNAVAILABLE),
 
@@ -58,6 +59,10 @@ export const ERROR_OUTCOMES = {
   CB_SUBJECT_TOKEN_NOT_FOR_CLIENT: outcome('invalid_grant', 400, PERMISSION_DENIED),
   CB_SCOPE_NOT_ALLOWED: outcome('invalid_scope', 400, PERMISSION_DENIED),
   CB_TARGET_NOT_ALLOWED: outcome('invalid_target', 400, PERMISSION_DENIED),
+
+  // Client side: talking to the STS.
+  CB_STS_REFUSED: outcome(null, 401, UNAUTHENTICATED),
+  CB_STS_UNAVAILABLE: outcome(null, 503, UNAVAILABLE),
 
   // Plain HTTP routing, and the catch-all whose description is always bland.
   CB_NOT_FOUND: outcome(null, 404, INVALID_ARGUMENT),
@@ -78,6 +83,8 @@ export interface CertboundErrorOptions {
   /** For logs only: may name thumbprints (public) but never secrets. */
   detail?: string;
   reason?: FailureReason;
+  /** The OAuth `error` a remote party answered with (client-side errors only). */
+  remoteError?: string;
   cause?: unknown;
 }
 
@@ -90,6 +97,7 @@ export class CertboundError extends Error {
   readonly description: string;
   readonly detail: string | undefined;
   readonly reason: FailureReason | undefined;
+  readonly remoteError: string | undefined;
 
   constructor(code: CertboundErrorCode, options: CertboundErrorOptions) {
     super(options.description, options.cause === undefined ? undefined : { cause: options.cause });
@@ -98,6 +106,7 @@ export class CertboundError extends Error {
     this.description = options.description;
     this.detail = options.detail;
     this.reason = options.reason;
+    this.remoteError = options.remoteError;
   }
 
   get outcome(): Outcome {

@@ -1,0 +1,49 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './errors.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+/** node:util parseArgs, strict, with its errors turned into one-line usage errors. */
+export function parse(command: string, argv: string[], options: Options, positionals = 0): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true });
+  } catch (error) {
+    throw new UsageError(`${command}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed.positionals.length > positionals) throw new UsageError(`${command}: unexpected argument ${JSON.stringify(parsed.positionals[positionals])}`);
+  return parsed as Parsed;
+}
+
+export function requireString(command: string, parsed: Parsed, name: string): string {
+  const value = parsed.values[name];
+  if (typeof value !== 'string' || value.length === 0) throw new UsageError(`${command}: --${name} is required`);
+  return value;
+}
+
+export function optionalString(parsed: Parsed, name: string): string | undefined {
+  const value = parsed.values[name];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+export function stringList(parsed: Parsed, name: string): string[] {
+  const value = parsed.values[name];
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+}
+
+/** A TCP port: 0 (pick a free one) to 65535. */
+export function port(command: string, parsed: Parsed, fallback?: number): number {
+  const raw = parsed.values.port;
+  if (raw === undefined) {
+    if (fallback === undefined) throw new UsageError(`${command}: --port is required`);
+    return fallback;
+  }
+  const value = Number(raw);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || value > 65535) throw new UsageError(`${command}: --port must be 0-65535`);
+  return value;
+}

@@ -1,0 +1,134 @@
+import { CertboundError } from '../../core/errors.js';
+import { createBoundFetch } from '../../client/bound-fetch.js';
+import { createMtlsAgent } from '../../client/mtls-agent.js';
+import { createTokenSource, type TokenSource } from '../../client/token-source.js';
+import { loadTlsFiles, type TlsFiles } from '../../keys/files.js';
+import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
+import { OperationFailed, UsageError } from '../errors.js';
+
+const CLIENT_OPTIONS = {
+  sts: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'subject-token': { type: 'string' },
+  'subject-token-type': { type: 'string' },
+  audience: { type: 'string', multiple: true },
+  resource: { type: 'string', multiple: true },
+  scope: { type: 'string' },
+  'requested-token-type': { type: 'string' },
+  servername: { type: 'string' },
+} as const;
+
+export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --tls-key F --subject-token T
+                 (--audience A | --resource R)... [--scope S] [--servername NAME]
+                 [--subject-token-type URN] [--requested-token-type URN]
+  Exchange the subject token at the STS over mutual TLS and print the token response JSON.
+  --sts is the token endpoint (a URL without a path means /token); --servername is the name the
+  STS certificate is checked against when it differs from the URL host.`;
+
+export const callUsage = `certbound call URL --sts URL --tls-ca F --tls-cert F --tls-key F --subject-token T
+                (--audience A | --resource R)... [--scope S] [--servername NAME] [--sts-servername NAME]
+  Get a bound token as 'certbound token' does, call URL with it over the same client certificate,
+  and print the response body. --servername applies to URL, --sts-servername to the STS.
+  Exits 1 when the STS or the resource refuses.`;
+
+interface ClientSetup {
+  tls: TlsFiles;
+  tokens: TokenSource;
+}
+
+async function setUp(command: string, parsed: Parsed, stsServername: string | undefined): Promise<ClientSetup> {
+  const stsUrl = requireString(command, parsed, 'sts');
+  const subjectToken = requireString(command, parsed, 'subject-token');
+  const tls = await loadTlsFiles({
+    ca: requireString(command, parsed, 'tls-ca'),
+    cert: requireString(command, parsed, 'tls-cert'),
+    key: requireString(command, parsed, 'tls-key'),
+  });
+  const audience = stringList(parsed, 'audience');
+  const resource = stringList(parsed, 'resource');
+  if (audience.length === 0 && resource.length === 0) throw new UsageError(`${command}: --audience or --resource is required`);
+  try {
+    const scope = optionalString(parsed, 'scope');
+    const subjectTokenType = optionalString(parsed, 'subject-token-type');
+    const requestedTokenType = optionalString(parsed, 'requested-token-type');
+    const tokens = createTokenSource({
+      stsUrl,
+      tls: { ...tls, ...(stsServername === undefined ? {} : { servername: stsServername }) },
+      subjectToken,
+      audience,
+      resource,
+      ...(scope === undefined ? {} : { scope }),
+      ...(subjectTokenType === undefined ? {} : { subjectTokenType }),
+      ...(requestedTokenType === undefined ? {} : { requestedTokenType }),
+    });
+    return { tls, tokens };
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(`${command}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** STS refusals and network failures are operation failures (exit 1), not usage errors. */
+function asOperationFailure(error: unknown): unknown {
+  if (error instanceof CertboundError && (error.code === 'CB_STS_REFUSED' || error.code === 'CB_STS_UNAVAILABLE')) {
+    return new OperationFailed(error.detail === undefined ? error.description : `${error.description} (${error.detail})`);
+  }
+  return error;
+}
+
+export async function runToken(argv: string[]): Promise<number> {
+  const parsed = parse('token', argv, CLIENT_OPTIONS);
+  if (parsed.values.help === true) {
+    process.stdout.write(`${tokenUsage}\n`);
+    return 0;
+  }
+  const { tokens } = await setUp('token', parsed, optionalString(parsed, 'servername'));
+  try {
+    const token = await tokens.getTokenResponse();
+    const response = {
+      access_token: token.accessToken,
+      issued_token_type: token.issuedTokenType,
+      token_type: token.tokenType,
+      expires_in: token.expiresIn,
+      ...(token.scope === undefined ? {} : { scope: token.scope }),
+    };
+    process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    throw asOperationFailure(error);
+  } finally {
+    await tokens.close();
+  }
+}
+
+export async function runCall(argv: string[]): Promise<number> {
+  const parsed = parse('call', argv, { ...CLIENT_OPTIONS, 'sts-servername': { type: 'string' } }, 1);
+  if (parsed.values.help === true) {
+    process.stdout.write(`${callUsage}\n`);
+    return 0;
+  }
+  const target = parsed.positionals[0];
+  if (target === undefined || !URL.canParse(target) || !target.startsWith('https://')) throw new UsageError('call: URL (https) is required');
+  const { tls, tokens } = await setUp('call', parsed, optionalString(parsed, 'sts-servername'));
+  const servername = optionalString(parsed, 'servername');
+  const agent = createMtlsAgent({ ...tls, ...(servername === undefined ? {} : { servername }) });
+  try {
+    const response = await createBoundFetch({ tokenSource: tokens, agent })(target);
+    const body = await response.text();
+    if (!response.ok) {
+      const challenge = response.headers.get('www-authenticate');
+      throw new OperationFailed(`resource answered ${response.status}${challenge === null ? '' : ` (WWW-Authenticate: ${challenge})`}`);
+    }
+    process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof TypeError && !(error instanceof UsageError)) {
+      throw new OperationFailed(`cannot reach ${new URL(target).origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+    }
+    throw asOperationFailure(error);
+  } finally {
+    await Promise.all([tokens.close(), agent.close()]);
+  }
+}

@@ -1,0 +1,202 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeJwt } from 'jose';
+import { Agent, request } from 'undici';
+import { createMtlsAgent } from '../../client/mtls-agent.js';
+import { createTokenSource } from '../../client/token-source.js';
+import { CertboundError } from '../../core/errors.js';
+import { computeThumbprint } from '../../core/thumbprint.js';
+import { DEV_AUDIENCE, DEV_ISSUER, DEV_SUBJECT_TOKENS, planDevPki } from '../../pki/dev-pki.js';
+import { writePlannedFiles } from '../../pki/write.js';
+import { parse } from '../args.js';
+
+export const usage = `certbound demo [--keep]
+  Build a fresh dev PKI in a temporary directory, start the STS and a resource server on loopback,
+  and walk through the certificate-bound token story step by step. Exits 0 only when every step
+  behaves as expected. --keep leaves the temporary directory in place.`;
+
+const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+const READY_TIMEOUT_MS = 15_000;
+
+interface Step {
+  title: string;
+  expected: string;
+  run(): Promise<{ ok: boolean; observed: string; details?: string[] }>;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parse('demo', argv, { keep: { type: 'boolean' } });
+  if (parsed.values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
+  const dir = await mkdtemp(join(tmpdir(), 'certbound-demo-'));
+  const children: ChildProcess[] = [];
+  const agents: Agent[] = [];
+  try {
+    out('certbound demo: certificate-bound access tokens (RFC 8705) from a token-exchange STS (RFC 8693)');
+    out();
+    const pki = await planDevPki();
+    await writePlannedFiles(dir, pki.files);
+    const file = (name: string): string => join(dir, name);
+    out(`0. Dev PKI written to ${dir}`);
+    out(`   CA SHA-256 fingerprint ${pki.caFingerprint}`);
+
+    const sts = await startServer(children, ['sts', '--config', file('sts.yaml'), '--port', '0']);
+    const resource = await startServer(children, [
+      'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
+      '--jwks', `${sts}/.well-known/jwks.json`, '--issuer', DEV_ISSUER, '--audience', DEV_AUDIENCE,
+    ]);
+    out(`   STS listening on ${sts} (issuer ${DEV_ISSUER})`);
+    out(`   resource server listening on ${resource} (audience ${DEV_AUDIENCE}, keys from the STS JWKS)`);
+    out();
+
+    const read = (name: string): Promise<string> => readFile(file(name), 'utf8');
+    const [ca, aliceCert, aliceKey, bobCert, bobKey] = await Promise.all(['ca.crt', 'alice.crt', 'alice.key', 'bob.crt', 'bob.key'].map(read)) as [string, string, string, string, string];
+    const aliceAgent = createMtlsAgent({ ca, cert: aliceCert, key: aliceKey });
+    const bobAgent = createMtlsAgent({ ca, cert: bobCert, key: bobKey });
+    const anonymousAgent = new Agent({ connect: { ca } });
+    agents.push(aliceAgent, bobAgent, anonymousAgent);
+    const exchangeAs = (agent: Agent, subjectToken: string) =>
+      createTokenSource({ stsUrl: sts, agent, subjectToken, audience: DEV_AUDIENCE, scope: 'read' }).getTokenResponse();
+    const callResource = async (agent: Agent, token: string) => {
+      const response = await request(`${resource}/`, { dispatcher: agent, headers: { authorization: `Bearer ${token}` } });
+      const body = await response.body.text();
+      return { status: response.statusCode, challenge: String(response.headers['www-authenticate'] ?? ''), body };
+    };
+    let aliceToken = '';
+
+    const steps: Step[] = [
+      {
+        title: 'alice exchanges her subject token at the STS over mTLS',
+        expected: 'a JWT access token whose cnf x5t#S256 is the thumbprint of alice.crt',
+        async run() {
+          const token = await exchangeAs(aliceAgent, DEV_SUBJECT_TOKENS.alice);
+          aliceToken = token.accessToken;
+          const claims = decodeJwt(aliceToken);
+          const bound = (claims.cnf as Record<string, string> | undefined)?.['x5t#S256'];
+          const thumbprint = computeThumbprint(aliceCert);
+          return {
+            ok: bound === thumbprint && claims.sub === 'alice',
+            observed: `token for sub=${String(claims.sub)}, expires_in=${token.expiresIn}s, scope=${token.scope ?? ''}`,
+            details: [`cnf: ${JSON.stringify(claims.cnf)}`, `x5t#S256 of alice.crt: ${thumbprint}`],
+          };
+        },
+      },
+      {
+        title: 'alice calls the resource server with her token and her certificate',
+        expected: '200 and a greeting for alice',
+        async run() {
+          const result = await callResource(aliceAgent, aliceToken);
+          return { ok: result.status === 200 && JSON.parse(result.body).subject === 'alice', observed: `${result.status} ${result.body}` };
+        },
+      },
+      {
+        title: "bob replays alice's stolen token with his own certificate",
+        expected: '401 invalid_token: the token is bound to a different certificate',
+        async run() {
+          const result = await callResource(bobAgent, aliceToken);
+          return { ok: result.status === 401 && result.challenge.includes('error="invalid_token"'), observed: `${result.status} WWW-Authenticate: ${result.challenge}` };
+        },
+      },
+      {
+        title: "alice's token is sent without any client certificate",
+        expected: '401 invalid_token: a client certificate is required',
+        async run() {
+          const result = await callResource(anonymousAgent, aliceToken);
+          return { ok: result.status === 401 && result.challenge.includes('error="invalid_token"'), observed: `${result.status} WWW-Authenticate: ${result.challenge}` };
+        },
+      },
+      {
+        title: "bob presents alice's subject token at the STS",
+        expected: 'refused with invalid_grant: that subject token is pinned to alice',
+        async run() {
+          try {
+            await exchangeAs(bobAgent, DEV_SUBJECT_TOKENS.alice);
+            return { ok: false, observed: 'the STS issued a token' };
+          } catch (error) {
+            const remote = error instanceof CertboundError ? error.remoteError : undefined;
+            return { ok: remote === 'invalid_grant', observed: error instanceof Error ? error.message : String(error) };
+          }
+        },
+      },
+      {
+        title: "a tampered token (alice's token with sub changed to admin) is presented with alice's certificate",
+        expected: '401 invalid_token: the signature no longer verifies',
+        async run() {
+          const [header, payload, signature] = aliceToken.split('.') as [string, string, string];
+          const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+          const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'admin' })).toString('base64url')}.${signature}`;
+          const result = await callResource(aliceAgent, forged);
+          return { ok: result.status === 401 && result.challenge.includes('error="invalid_token"'), observed: `${result.status} WWW-Authenticate: ${result.challenge}` };
+        },
+      },
+    ];
+
+    let failures = 0;
+    for (const [index, step] of steps.entries()) {
+      out(`${index + 1}. ${step.title}`);
+      out(`   expected: ${step.expected}`);
+      let result;
+      try {
+        result = await step.run();
+      } catch (error) {
+        result = { ok: false, observed: `error: ${error instanceof Error ? error.message : String(error)}` };
+      }
+      out(`   observed: ${result.observed}`);
+      for (const detail of result.details ?? []) out(`             ${detail}`);
+      out(`   ${result.ok ? 'PASS' : 'FAIL'}`);
+      out();
+      if (!result.ok) failures++;
+    }
+    out(failures === 0 ? `All ${steps.length} steps behaved as expected: a stolen token is useless without its certificate.` : `${failures} of ${steps.length} steps did NOT behave as expected.`);
+    return failures === 0 ? 0 : 1;
+  } finally {
+    await Promise.all(agents.map((agent) => agent.close()));
+    await Promise.all(children.map(stopChild));
+    if (parsed.values.keep === true) out(`(kept ${dir})`);
+    else await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Start `certbound <args>` as a child process and resolve to the URL from its ready line. */
+function startServer(children: ChildProcess[], args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`certbound ${args[0]} did not start within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      const match = /listening on (https:\/\/\S+)/.exec(stdout);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`certbound ${args[0]} exited with code ${code}: ${stderr.trim().split('\n').pop() ?? ''}`));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,45 @@
+import { createStsServer } from '../../sts/server.js';
+import { loadStsConfig } from '../../sts/config.js';
+import { optionalString, parse, port, requireString } from '../args.js';
+import { logEvent, serveUntilSignalled } from '../serve.js';
+
+export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
+               [--tls-ca F] [--tls-cert F] [--tls-key F] [--jwt-key F] [--jwt-kid KID] [--issuer URL]
+  Run the token-exchange STS (default 127.0.0.1:8081). Flags override the file.
+  --check-config validates the file and everything it refers to, then exits.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parse('sts', argv, {
+    config: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'check-config': { type: 'boolean' },
+    'tls-ca': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'jwt-key': { type: 'string' },
+    'jwt-kid': { type: 'string' },
+    issuer: { type: 'string' },
+  });
+  if (parsed.values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const configFile = requireString('sts', parsed, 'config');
+  const overrides = {
+    issuer: optionalString(parsed, 'issuer'),
+    tlsCa: optionalString(parsed, 'tls-ca'),
+    tlsCert: optionalString(parsed, 'tls-cert'),
+    tlsKey: optionalString(parsed, 'tls-key'),
+    jwtKey: optionalString(parsed, 'jwt-key'),
+    jwtKid: optionalString(parsed, 'jwt-kid'),
+  };
+  const listenPort = port('sts', parsed, 8081);
+  const config = await loadStsConfig(configFile, Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)));
+  if (parsed.values['check-config'] === true) {
+    process.stdout.write(`${configFile}: ok (issuer ${config.issuer}, ${config.policy.clients.length} clients, ${config.policy.subjectTokens.length} subject tokens, ${config.signingKey.alg} key ${config.signingKey.kid})\n`);
+    return 0;
+  }
+  const server = createStsServer({ ...config, onEvent: logEvent('sts') });
+  return serveUntilSignalled('sts', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', ` (issuer ${config.issuer})`);
+}

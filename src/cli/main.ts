@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { CertboundError } from '../core/errors.js';
+import { UsageError } from './errors.js';
+import * as client from './commands/client.js';
+import * as demo from './commands/demo.js';
+import * as inspect from './commands/inspect.js';
+import * as pki from './commands/pki.js';
+import * as resource from './commands/resource.js';
+import * as sts from './commands/sts.js';
+import * as thumbprint from './commands/thumbprint.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
+  demo: { run: demo.run, usage: demo.usage },
+  'pki': { run: pki.run, usage: pki.usage },
+  sts: { run: sts.run, usage: sts.usage },
+  resource: { run: resource.run, usage: resource.usage },
+  token: { run: client.runToken, usage: client.tokenUsage },
+  call: { run: client.runCall, usage: client.callUsage },
+  thumbprint: { run: thumbprint.run, usage: thumbprint.usage },
+  inspect: { run: inspect.run, usage: inspect.usage },
+};
+
+const HELP = `certbound: certificate-bound OAuth 2.0 access tokens (RFC 8705 + RFC 8693)
+
+Usage: certbound <command> [options]   (certbound <command> --help for details)
+
+${Object.values(COMMANDS).map((command) => command.usage.split('\n')[0]).join('\n')}
+
+Exit codes: 0 success, 1 refused or failed (STS/resource said no, unreachable), 2 bad input.
+--debug on any command adds error details.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) throw new UsageError(`unknown command "${name}" (see certbound --help)`);
+  return command.run(rest);
+}
+
+/** One line, no stack: `certbound: <message>`; --debug adds details and the cause chain. */
+function report(error: unknown, debug: boolean): number {
+  const message = error instanceof CertboundError ? error.description : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`certbound: ${message.split('\n')[0]}\n`);
+  if (debug) {
+    if (error instanceof CertboundError && error.detail !== undefined) process.stderr.write(`detail: ${error.detail}\n`);
+    let cause = error instanceof Error ? error.cause : undefined;
+    while (cause instanceof Error) {
+      process.stderr.write(`cause: ${cause.message}\n`);
+      cause = cause.cause;
+    }
+    if (error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+  }
+  const exitCode = (error as { exitCode?: unknown } | null)?.exitCode;
+  return typeof exitCode === 'number' ? exitCode : 2;
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.exitCode = report(error, argv.includes('--debug'));
+  },
+);

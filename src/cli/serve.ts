@@ -1,0 +1,31 @@
+import type { ManagedServer } from '../http/https-server.js';
+
+/** Ask for this long to drain in-flight requests on SIGTERM/SIGINT before dropping connections. */
+export const DRAIN_DEADLINE_MS = 10_000;
+
+/**
+ * Listen, print one ready line containing the URL, log events as JSON lines on stderr, and drain
+ * then exit 0 on SIGTERM or SIGINT.
+ */
+export async function serveUntilSignalled(name: string, managed: ManagedServer, port: number, host: string, extra = ''): Promise<number> {
+  const url = await managed.listen(port, host);
+  process.stdout.write(`certbound ${name} listening on ${url.origin}${extra}\n`);
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      const deadline = setTimeout(() => managed.server.closeAllConnections(), DRAIN_DEADLINE_MS);
+      deadline.unref();
+      managed.close().then(() => resolve(0), () => resolve(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+/** One JSON line per event on stderr. Events never carry tokens or keys. */
+export function logEvent(name: string): (event: object) => void {
+  return (event) => {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), service: name, ...event })}\n`);
+  };
+}

@@ -1,0 +1,6 @@
+export { createTokenSource, DEFAULT_REFRESH_WINDOW_SECONDS, DEFAULT_STS_TIMEOUT_MS } from './token-source.js';
+export type { TokenSource, TokenSourceOptions, ExchangedToken } from './token-source.js';
+export { createMtlsAgent } from './mtls-agent.js';
+export type { ClientTlsOptions } from './mtls-agent.js';
+export { createBoundFetch } from './bound-fetch.js';
+export type { BoundFetchOptions } from './bound-fetch.js';

@@ -1,0 +1,31 @@
+import { Agent } from 'undici';
+
+export interface ClientTlsOptions {
+  /** CA bundle the server certificate must chain to (PEM); system CAs when absent. */
+  ca?: string | Buffer;
+  /** This client's certificate (chain) and private key (PEM): the certificate tokens bind to. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Name to verify the server certificate against (and send as SNI), when it differs from the URL host. */
+  servername?: string;
+}
+
+/**
+ * An undici Agent that presents the client certificate on every connection. Use the same agent
+ * (or one built from the same certificate) for the STS and for the resource: that is the binding.
+ * Server certificates are always verified; there is no option to turn that off.
+ */
+export function createMtlsAgent(tls: ClientTlsOptions): Agent {
+  if (tls === null || typeof tls !== 'object' || tls.cert === undefined || tls.key === undefined) {
+    throw new TypeError('"tls" must give the client certificate "cert" and private key "key"');
+  }
+  return new Agent({
+    connect: {
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+      minVersion: 'TLSv1.2',
+    },
+  });
+}

@@ -1,0 +1,213 @@
+import { fetch, type Agent } from 'undici';
+import { CertboundError } from '../core/errors.js';
+import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_ENDPOINT_PATH, TOKEN_TYPE_ACCESS_TOKEN, MEDIA_TYPE_FORM } from '../core/rfc.js';
+import { createMtlsAgent, type ClientTlsOptions } from './mtls-agent.js';
+
+/** Refresh this long before expiry (capped at half the token's lifetime for short-lived tokens). */
+export const DEFAULT_REFRESH_WINDOW_SECONDS = 60;
+/** An STS that does not answer within this is treated as unavailable. */
+export const DEFAULT_STS_TIMEOUT_MS = 10_000;
+
+export interface TokenSourceOptions {
+  /** The STS token endpoint; a URL without a path means `<url>/token`. */
+  stsUrl: string | URL;
+  /** Client certificate, key and CA for the STS connection; or give `agent`. */
+  tls?: ClientTlsOptions;
+  /** An existing mTLS agent (e.g. shared with resource calls). */
+  agent?: Agent;
+  /** The subject token, or a function returning it (called for each exchange). */
+  subjectToken: string | (() => string | Promise<string>);
+  /** Default `urn:ietf:params:oauth:token-type:access_token`. */
+  subjectTokenType?: string;
+  audience?: string | readonly string[];
+  resource?: string | readonly string[];
+  scope?: string | readonly string[];
+  requestedTokenType?: string;
+  /** Seconds before expiry to fetch a new token (default 60). */
+  refreshWindowSeconds?: number;
+  timeoutMs?: number;
+  /** Current time in milliseconds; injected so refresh is testable. */
+  now?: () => number;
+}
+
+/** The STS's token response, with the moment it stops being used. */
+export interface ExchangedToken {
+  accessToken: string;
+  tokenType: string;
+  issuedTokenType: string | undefined;
+  expiresIn: number;
+  scope: string | undefined;
+  /** Milliseconds since the epoch when the token expires, by the client's clock. */
+  expiresAt: number;
+}
+
+export interface TokenSource {
+  /** A valid access token: the cached one, or a fresh exchange. Concurrent callers share one request. */
+  getToken(): Promise<string>;
+  /** The whole token response behind getToken(). */
+  getTokenResponse(): Promise<ExchangedToken>;
+  /** Forget the cached token (e.g. after a resource answered invalid_token). */
+  invalidate(): void;
+  /** Close the agent this source created (not one passed in). */
+  close(): Promise<void>;
+}
+
+/**
+ * Exchange a subject token for a certificate-bound access token (RFC 8693) over mutual TLS, cache
+ * it and refresh it before it expires. One exchange is in flight at a time.
+ *
+ * @example
+ * const tokens = createTokenSource({ stsUrl: 'https://sts.domain.com:8081', tls: { ca, cert, key }, subjectToken: 'iamtheeggman', audience: 'https://server.domain.com:8443' });
+ * const token = await tokens.getToken();
+ * @see https://www.rfc-editor.org/rfc/rfc8693#section-2
+ */
+export function createTokenSource(options: TokenSourceOptions): TokenSource {
+  const resolved = resolveTokenSourceOptions(options);
+  const ownAgent = options.agent === undefined;
+  const agent = options.agent ?? createMtlsAgent(options.tls as ClientTlsOptions);
+  let cached: ExchangedToken | undefined;
+  let inFlight: Promise<ExchangedToken> | undefined;
+
+  const fresh = (token: ExchangedToken): boolean => {
+    const window = Math.min(resolved.refreshWindowSeconds, token.expiresIn / 2) * 1000;
+    return resolved.now() < token.expiresAt - window;
+  };
+
+  const getTokenResponse = (): Promise<ExchangedToken> => {
+    if (cached !== undefined && fresh(cached)) return Promise.resolve(cached);
+    inFlight ??= exchange(resolved, agent)
+      .then((token) => {
+        cached = token;
+        return token;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+
+  return {
+    getTokenResponse,
+    getToken: async () => (await getTokenResponse()).accessToken,
+    invalidate() {
+      cached = undefined;
+    },
+    async close() {
+      if (ownAgent) await agent.close();
+    },
+  };
+}
+
+interface ResolvedTokenSourceOptions {
+  tokenEndpoint: URL;
+  subjectToken: () => string | Promise<string>;
+  subjectTokenType: string;
+  audience: string[];
+  resource: string[];
+  scope: string | undefined;
+  requestedTokenType: string | undefined;
+  refreshWindowSeconds: number;
+  timeoutMs: number;
+  now: () => number;
+}
+
+function resolveTokenSourceOptions(options: TokenSourceOptions): ResolvedTokenSourceOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('token source options must be an object');
+  if (options.agent === undefined && options.tls === undefined) throw new TypeError('give "tls" (client certificate) or "agent"');
+  let tokenEndpoint: URL;
+  try {
+    tokenEndpoint = new URL(options.stsUrl);
+  } catch {
+    throw new TypeError('"stsUrl" must be a URL');
+  }
+  if (tokenEndpoint.protocol !== 'https:') throw new TypeError('"stsUrl" must be an https URL: the exchange needs mutual TLS');
+  if (tokenEndpoint.pathname === '/' || tokenEndpoint.pathname === '') tokenEndpoint = new URL(TOKEN_ENDPOINT_PATH, tokenEndpoint);
+  const subjectToken = options.subjectToken;
+  if (typeof subjectToken !== 'function' && (typeof subjectToken !== 'string' || subjectToken.length === 0)) {
+    throw new TypeError('"subjectToken" must be a non-empty string or a function');
+  }
+  const list = (value: string | readonly string[] | undefined): string[] => (value === undefined ? [] : typeof value === 'string' ? [value] : [...value]);
+  const scope = options.scope === undefined ? undefined : list(options.scope).join(' ');
+  const refreshWindowSeconds = options.refreshWindowSeconds ?? DEFAULT_REFRESH_WINDOW_SECONDS;
+  if (!(refreshWindowSeconds >= 0)) throw new TypeError('"refreshWindowSeconds" must be >= 0');
+  const timeoutMs = options.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) throw new TypeError('"timeoutMs" must be > 0');
+  return {
+    tokenEndpoint,
+    subjectToken: typeof subjectToken === 'function' ? subjectToken : () => subjectToken,
+    subjectTokenType: options.subjectTokenType ?? TOKEN_TYPE_ACCESS_TOKEN,
+    audience: list(options.audience),
+    resource: list(options.resource),
+    scope: scope === '' ? undefined : scope,
+    requestedTokenType: options.requestedTokenType,
+    refreshWindowSeconds,
+    timeoutMs,
+    now: options.now ?? Date.now,
+  };
+}
+
+async function exchange(options: ResolvedTokenSourceOptions, agent: Agent): Promise<ExchangedToken> {
+  const body = new URLSearchParams({
+    grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+    subject_token: await options.subjectToken(),
+    subject_token_type: options.subjectTokenType,
+  });
+  for (const audience of options.audience) body.append('audience', audience);
+  for (const resource of options.resource) body.append('resource', resource);
+  if (options.scope !== undefined) body.set('scope', options.scope);
+  if (options.requestedTokenType !== undefined) body.set('requested_token_type', options.requestedTokenType);
+
+  const requestedAt = options.now();
+  let response;
+  let payload: Record<string, unknown>;
+  try {
+    response = await fetch(options.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': MEDIA_TYPE_FORM, accept: 'application/json' },
+      body: body.toString(),
+      dispatcher: agent,
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    payload = (await response.json()) as Record<string, unknown>;
+  } catch (error) {
+    throw new CertboundError('CB_STS_UNAVAILABLE', {
+      description: `STS ${options.tokenEndpoint.origin} is unreachable or answered garbage`,
+      detail: describeNetworkError(error),
+      cause: error,
+    });
+  }
+  if (!response.ok) {
+    const oauthError = typeof payload?.error === 'string' ? payload.error : `http_${response.status}`;
+    const description = typeof payload?.error_description === 'string' ? `: ${payload.error_description}` : '';
+    throw new CertboundError(response.status >= 500 ? 'CB_STS_UNAVAILABLE' : 'CB_STS_REFUSED', {
+      description: `STS refused the exchange (${oauthError}${description})`,
+      remoteError: oauthError,
+    });
+  }
+  const accessToken = payload.access_token;
+  const expiresIn = payload.expires_in;
+  if (typeof accessToken !== 'string' || accessToken.length === 0 || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
+    throw new CertboundError('CB_STS_UNAVAILABLE', { description: 'STS token response lacks access_token or expires_in' });
+  }
+  return {
+    accessToken,
+    tokenType: typeof payload.token_type === 'string' ? payload.token_type : 'Bearer',
+    issuedTokenType: typeof payload.issued_token_type === 'string' ? payload.issued_token_type : undefined,
+    expiresIn,
+    scope: typeof payload.scope === 'string' ? payload.scope : undefined,
+    // Counted from when the request was sent: never later than the STS's own clock says.
+    expiresAt: requestedAt + expiresIn * 1000,
+  };
+}
+
+/** undici wraps the interesting part (ECONNREFUSED, a TLS alert) in `cause`. */
+export function describeNetworkError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 4; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    parts.push(code === undefined ? current.message : `${code}: ${current.message}`);
+    current = current.cause;
+  }
+  return parts.join(' <- ') || String(error);
+}

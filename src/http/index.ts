@@ -1,0 +1,11 @@
+export { protect, authenticateRequest } from './node.js';
+export type { ProtectOptions, RequestAuthenticationOptions } from './node.js';
+export { peerCertificateOf } from './peer-certificate.js';
+export type { PeerCertificate } from './peer-certificate.js';
+export { sendBearerChallenge, sendOAuthError } from './respond.js';
+export { createResourceServer } from './resource-server.js';
+export type { ResourceServerOptions, ResourceEvent } from './resource-server.js';
+export { serverTlsOptions, manageServer } from './https-server.js';
+export type { ManagedServer, ServerTlsOptions } from './https-server.js';
+export { loadJwksSource, readJwksFile } from '../keys/jwks-source.js';
+export type { JwksSourceOptions } from '../keys/jwks-source.js';

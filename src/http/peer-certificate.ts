@@ -1,0 +1,53 @@
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import { readCertificateFacts, type CertificateFacts } from '../core/certificate.js';
+import { computeThumbprint } from '../core/thumbprint.js';
+
+/** The client certificate of one TLS connection, with what is derived from it computed once. */
+export interface PeerCertificate {
+  der: Buffer;
+  /** RFC 8705 x5t#S256 of `der`. */
+  thumbprint: string;
+  /** Whether the TLS layer verified the certificate against the configured CA. */
+  authorized: boolean;
+  /** OpenSSL's reason when not authorized (e.g. CERT_HAS_EXPIRED). */
+  authorizationError: string | undefined;
+  /** Subject DN and SANs, parsed on first use. */
+  facts(): CertificateFacts;
+}
+
+// One entry per TLS connection: the thumbprint is hashed once however many requests it carries.
+const bySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
+
+/**
+ * The client certificate presented on a request's TLS connection, or undefined when none was.
+ * This is the only place certbound reads a peer certificate from a Node TLS socket.
+ */
+export function peerCertificateOf(req: IncomingMessage | Http2ServerRequest): PeerCertificate | undefined {
+  const socket = req.socket as TLSSocket;
+  if (typeof socket?.getPeerCertificate !== 'function') return undefined;
+  let cached = bySocket.get(socket);
+  if (cached === undefined) {
+    cached = readPeerCertificate(socket);
+    bySocket.set(socket, cached);
+  }
+  return cached ?? undefined;
+}
+
+function readPeerCertificate(socket: TLSSocket): PeerCertificate | null {
+  const raw = socket.getPeerCertificate(false)?.raw;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return null;
+  let facts: CertificateFacts | undefined;
+  const authorizationError = socket.authorizationError;
+  return {
+    der: raw,
+    thumbprint: computeThumbprint(raw),
+    authorized: socket.authorized === true,
+    authorizationError: authorizationError === null || authorizationError === undefined ? undefined : String(authorizationError),
+    facts() {
+      facts ??= readCertificateFacts(raw);
+      return facts;
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { createServer } from 'node:https';
+import { CertboundError } from '../core/errors.js';
+import { HEALTH_PATH } from '../core/rfc.js';
+import type { BoundTokenVerifier } from '../core/verify.js';
+import { manageServer, serverTlsOptions, type ManagedServer, type ServerTlsOptions } from './https-server.js';
+import { protect } from './node.js';
+import { sendJson, sendOAuthError } from './respond.js';
+
+export type ResourceEvent =
+  | { type: 'request.allowed'; subject: string; clientId: string | undefined; thumbprint: string }
+  | { type: 'request.refused'; code: string; description: string; detail?: string };
+
+export interface ResourceServerOptions {
+  tls: ServerTlsOptions;
+  verifier: BoundTokenVerifier;
+  realm?: string;
+  onEvent?: (event: ResourceEvent) => void;
+}
+
+/**
+ * The `certbound resource` server: `GET /` answers, for a valid certificate-bound token, with the
+ * verified subject; `GET /healthz` is public. Mostly an example of `protect()`.
+ */
+export function createResourceServer(options: ResourceServerOptions): ManagedServer {
+  const onEvent = options.onEvent ?? (() => {});
+  const guarded = protect(
+    (_req, res, auth) => {
+      onEvent({ type: 'request.allowed', subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint });
+      sendJson(res, 200, {
+        message: `hello ${auth.subject}`,
+        subject: auth.subject,
+        client_id: auth.clientId ?? null,
+        scope: auth.scopes.join(' '),
+        'x5t#S256': auth.thumbprint,
+      });
+    },
+    {
+      verifier: options.verifier,
+      ...(options.realm === undefined ? {} : { realm: options.realm }),
+      onRefused: (error) =>
+        onEvent({ type: 'request.refused', code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) }),
+    },
+  );
+  const server = createServer(serverTlsOptions(options.tls), (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+      sendJson(res, 200, { status: 'ok' });
+    } else if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      guarded(req, res);
+    } else {
+      const known = path === '/' || path === HEALTH_PATH;
+      sendOAuthError(res, new CertboundError(known ? 'CB_METHOD_NOT_ALLOWED' : 'CB_NOT_FOUND', { description: known ? 'use GET' : 'no such endpoint' }));
+    }
+  });
+  return manageServer(server);
+}

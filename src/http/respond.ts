@@ -1,0 +1,75 @@
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import { BEARER_SCHEME } from '../core/rfc.js';
+import type { CertboundError } from '../core/errors.js';
+
+type Response = ServerResponse | Http2ServerResponse;
+
+/** Headers every token-bearing or error response carries (RFC 6749 §5.1). */
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
+/** Send a JSON body. The only place certbound writes a JSON response. */
+export function sendJson(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+/** A token response: JSON with no-store caching (RFC 6749 §5.1, RFC 8693 §2.2.1). */
+export function sendTokenResponse(res: Response, body: Record<string, unknown>): void {
+  sendJson(res, 200, body, NO_STORE);
+}
+
+/**
+ * An OAuth error response from the STS (RFC 6749 §5.2): `{error, error_description}` with the
+ * status from the error table. A 5xx never carries more than the error's bland description.
+ */
+export function sendOAuthError(res: Response, error: CertboundError, headers: Record<string, string> = {}): void {
+  const { oauth, http } = error.outcome;
+  const body: Record<string, string> = { error: oauth ?? errorWordFor(http) };
+  body.error_description = error.description;
+  sendJson(res, http, body, { ...NO_STORE, ...headers });
+}
+
+export interface ChallengeOptions {
+  /** RFC 6750 §3 realm, when the resource names one. */
+  realm?: string;
+}
+
+/**
+ * A resource-server refusal (RFC 6750 §3, RFC 8705 §3): 401 (or 400/403/503 by the error table)
+ * with a `WWW-Authenticate: Bearer` challenge, and the same error as JSON in the body.
+ * A missing token gets a bare challenge with no error code, as RFC 6750 §3.1 asks.
+ */
+export function sendBearerChallenge(res: Response, error: CertboundError, options: ChallengeOptions = {}): void {
+  const { oauth, http } = error.outcome;
+  const params: string[] = [];
+  if (options.realm !== undefined) params.push(`realm="${quotable(options.realm)}"`);
+  if (oauth !== null) {
+    params.push(`error="${oauth}"`, `error_description="${quotable(error.description)}"`);
+  }
+  const headers: Record<string, string> = { ...NO_STORE };
+  if (http === 401 || http === 400 || http === 403) {
+    headers['www-authenticate'] = params.length === 0 ? BEARER_SCHEME : `${BEARER_SCHEME} ${params.join(', ')}`;
+  }
+  if (http === 503) headers['retry-after'] = '5';
+  const body = oauth === null ? { error: errorWordFor(http), error_description: error.description } : { error: oauth, error_description: error.description };
+  sendJson(res, http, body, headers);
+}
+
+/** RFC 6750 §3 error_description allows %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash. */
+function quotable(text: string): string {
+  return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7E]/g, '?');
+}
+
+function errorWordFor(status: number): string {
+  if (status === 401) return 'unauthorized';
+  if (status === 404) return 'not_found';
+  if (status === 405) return 'method_not_allowed';
+  if (status === 503) return 'temporarily_unavailable';
+  return 'server_error';
+}

@@ -1,0 +1,20 @@
+/**
+ * certbound core: certificate-bound access tokens (RFC 8705) without I/O.
+ * Adapters live at `certbound/sts`, `certbound/node`, `certbound/client` and `certbound/pki`.
+ */
+export { computeThumbprint, isWellFormedThumbprint, thumbprintsEqual, toDer } from './core/thumbprint.js';
+export { createBoundTokenVerifier, DEFAULT_CLOCK_TOLERANCE_SECONDS, MAX_CLOCK_TOLERANCE_SECONDS } from './core/verify.js';
+export type { BoundTokenVerifier, VerifiedToken, VerifierOptions } from './core/verify.js';
+export { buildAccessTokenClaims, parseScope } from './core/claims.js';
+export type { AccessTokenClaims, AccessTokenInput } from './core/claims.js';
+export { parseBearerAuthorization } from './core/bearer.js';
+export { createSigningKey, signAccessToken, algorithmForKey } from './core/signing.js';
+export type { SigningKey, SigningKeyInput } from './core/signing.js';
+export { parsePolicy, PolicyError, findClient, hashSubjectToken, authenticateSubjectToken, authorizeAudiences, authorizeScopes } from './core/policy.js';
+export type { Policy, ClientRegistration, SubjectCredential } from './core/policy.js';
+export { readCertificateFacts, certificateMatches, canonicalDistinguishedName } from './core/certificate.js';
+export type { CertificateFacts, CertificateMatcher } from './core/certificate.js';
+export { parseTokenRequest, TokenRequestParameters } from './core/token-request.js';
+export { CertboundError, ERROR_OUTCOMES, GrpcStatus, isCertboundError, toCertboundError } from './core/errors.js';
+export type { CertboundErrorCode, CertboundErrorOptions, FailureReason } from './core/errors.js';
+export * from './core/rfc.js';

@@ -1,0 +1,116 @@
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
+import { hashSubjectToken } from '../core/policy.js';
+import { TOKEN_TYPE_ACCESS_TOKEN } from '../core/rfc.js';
+import { createCertificateAuthority, generateSigningKeyPem, issueCertificate, type IssuedCertificate } from './generate.js';
+
+/** The seed write-up's subject tokens: the dev policy maps each to one client. */
+export const DEV_SUBJECT_TOKENS = { alice: 'iamtheeggman', bob: 'iamthewalrus' } as const;
+export const DEV_ISSUER = 'https://sts.domain.com';
+export const DEV_AUDIENCE = 'https://server.domain.com:8443';
+export const DEV_SCOPES = ['read', 'write'] as const;
+
+/** One file to write: its content and POSIX mode (0600 for private keys). */
+export interface PlannedFile {
+  content: string;
+  mode: number;
+}
+
+export interface DevPki {
+  /** File name → content, exactly the files `certbound pki init` writes. */
+  files: Record<string, PlannedFile>;
+  /** SHA-256 fingerprint of the root CA (hex, colon-separated), to print and compare. */
+  caFingerprint: string;
+  kid: string;
+}
+
+export const DEV_PKI_FILES = [
+  'ca.crt', 'ca.key', 'sts.crt', 'sts.key', 'server.crt', 'server.key', 'grpc.crt', 'grpc.key',
+  'alice.crt', 'alice.key', 'bob.crt', 'bob.key', 'jwt.key', 'jwks.json', 'sts.yaml',
+] as const;
+
+const LOOPBACK = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] };
+
+/**
+ * Plan a complete development PKI in memory: a CA, server certificates for the STS, resource and
+ * gRPC servers, client certificates for alice and bob, an ES256 JWT signing key with its JWKS,
+ * and an STS configuration carrying the seed's dev policy. Nothing is written here.
+ */
+export async function planDevPki(options: { now?: number } = {}): Promise<DevPki> {
+  const validity = options.now === undefined ? {} : { now: options.now };
+  const ca = await createCertificateAuthority({ commonName: 'certbound dev CA', ...validity });
+  const server = (name: string): Promise<IssuedCertificate> =>
+    issueCertificate(ca, { commonName: `${name}.domain.com`, usage: 'server', ...validity, dnsNames: [`${name}.domain.com`, ...LOOPBACK.dnsNames], ipAddresses: LOOPBACK.ipAddresses });
+  const client = (name: string): Promise<IssuedCertificate> =>
+    issueCertificate(ca, { commonName: name, usage: 'client', ...validity, uris: [`spiffe://domain.com/client/${name}`] });
+  const [sts, resource, grpc, alice, bob] = await Promise.all([server('sts'), server('server'), server('grpc'), client('alice'), client('bob')]);
+
+  const jwtKeyPem = await generateSigningKeyPem();
+  const publicJwk = await exportJWK(createPublicKey(createPrivateKey(jwtKeyPem)));
+  const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
+  const jwks = { keys: [{ ...publicJwk, kid, alg: 'ES256', use: 'sig' }] };
+
+  const pub = (content: string): PlannedFile => ({ content, mode: 0o644 });
+  const secret = (content: string): PlannedFile => ({ content, mode: 0o600 });
+  return {
+    kid,
+    caFingerprint: fingerprint(ca.der),
+    files: {
+      'ca.crt': pub(ca.certPem),
+      'ca.key': secret(ca.keyPem),
+      'sts.crt': pub(sts.certPem),
+      'sts.key': secret(sts.keyPem),
+      'server.crt': pub(resource.certPem),
+      'server.key': secret(resource.keyPem),
+      'grpc.crt': pub(grpc.certPem),
+      'grpc.key': secret(grpc.keyPem),
+      'alice.crt': pub(alice.certPem),
+      'alice.key': secret(alice.keyPem),
+      'bob.crt': pub(bob.certPem),
+      'bob.key': secret(bob.keyPem),
+      'jwt.key': secret(jwtKeyPem),
+      'jwks.json': pub(`${JSON.stringify(jwks, null, 2)}\n`),
+      'sts.yaml': pub(devStsConfig({ kid, alice, bob })),
+    },
+  };
+}
+
+/** The usual SHA-256 fingerprint form (`AB:CD:...`), as `openssl x509 -fingerprint -sha256` prints it. */
+function fingerprint(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+}
+
+function devStsConfig({ kid, alice, bob }: { kid: string; alice: IssuedCertificate; bob: IssuedCertificate }): string {
+  const subjectToken = (name: 'alice' | 'bob', cert: IssuedCertificate): string => `    # SHA-256 of the seed's subject token "${DEV_SUBJECT_TOKENS[name]}"; only ${name}'s certificate may present it.
+    - sha256: ${hashSubjectToken(DEV_SUBJECT_TOKENS[name])}
+      subject: ${name}
+      client_certificate:
+        x5t#S256: ${cert.thumbprint}
+      token_types: [${TOKEN_TYPE_ACCESS_TOKEN}]
+      audiences: [${DEV_AUDIENCE}]
+      scopes: [${DEV_SCOPES.join(', ')}]
+`;
+  return `# certbound STS configuration, written by \`certbound pki init\` for development.
+# File paths are relative to this file. Validate with: certbound sts --config sts.yaml --check-config
+issuer: ${DEV_ISSUER}
+tls:
+  ca: ca.crt        # client certificates must chain to this CA
+  cert: sts.crt
+  key: sts.key
+signing:
+  key: jwt.key      # ES256; its public half is jwks.json
+  kid: ${kid}
+access_token_lifetime: 3600
+policy:
+  # Clients authenticate with their certificate (RFC 8705 tls_client_auth).
+  clients:
+    - client_id: alice
+      certificate:
+        subject_dn: "${alice.subject}"
+    - client_id: bob
+      certificate:
+        subject_dn: "${bob.subject}"
+  # Static subject tokens, stored only as SHA-256 hashes.
+  subject_tokens:
+${subjectToken('alice', alice)}${subjectToken('bob', bob)}`;
+}

@@ -1,0 +1,151 @@
+import 'reflect-metadata'; // required by @peculiar/x509 (tsyringe)
+import { randomBytes, webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { computeThumbprint } from '../core/thumbprint.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+/** P-256 everywhere: generation takes milliseconds and every TLS stack accepts it. */
+const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+/** Backdate notBefore so a peer whose clock runs a little behind still accepts new certificates. */
+export const BACKDATE_MS = 5 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A certificate and its private key, as PEM, with its DER and x5t#S256. */
+export interface IssuedCertificate {
+  certPem: string;
+  keyPem: string;
+  der: Buffer;
+  thumbprint: string;
+  subject: string;
+}
+
+/** A CA that can issue certificates. Keep it in memory; write only its PEM. */
+export interface CertificateAuthority extends IssuedCertificate {
+  readonly signingKeys: CryptoKeyPair;
+  readonly certificate: x509.X509Certificate;
+}
+
+export interface NameOptions {
+  commonName: string;
+  /** Organization (O=) in the subject; default "certbound dev". */
+  organization?: string;
+}
+
+export interface ValidityOptions {
+  /** Start of validity (default: now minus 5 minutes). */
+  notBefore?: Date;
+  /** End of validity (default depends on the kind of certificate). */
+  notAfter?: Date;
+  /** Clock for the defaults, in ms. */
+  now?: number;
+}
+
+export interface LeafOptions extends NameOptions, ValidityOptions {
+  /** serverAuth, clientAuth, or both (EKU). */
+  usage: 'server' | 'client' | 'both';
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  uris?: string[];
+  emails?: string[];
+}
+
+function distinguishedName({ commonName, organization = 'certbound dev' }: NameOptions): string {
+  if (/[,+=\\"<>;#]/.test(commonName) || /[,+=\\"<>;#]/.test(organization)) {
+    throw new TypeError('certificate names may not contain , + = \\ " < > ; #');
+  }
+  return `CN=${commonName}, O=${organization}`;
+}
+
+function validity(options: ValidityOptions, lifetimeDays: number): { notBefore: Date; notAfter: Date } {
+  const now = options.now ?? Date.now();
+  return {
+    notBefore: options.notBefore ?? new Date(now - BACKDATE_MS),
+    notAfter: options.notAfter ?? new Date(now + lifetimeDays * DAY_MS),
+  };
+}
+
+function serialNumber(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0] as number) & 0x7f; // positive INTEGER
+  return bytes.toString('hex');
+}
+
+async function keyPem(keys: CryptoKeyPair): Promise<string> {
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END PRIVATE KEY-----\n`;
+}
+
+async function finish(certificate: x509.X509Certificate, keys: CryptoKeyPair): Promise<IssuedCertificate> {
+  const der = Buffer.from(certificate.rawData);
+  return {
+    certPem: `${certificate.toString('pem')}\n`,
+    keyPem: await keyPem(keys),
+    der,
+    thumbprint: computeThumbprint(der),
+    subject: certificate.subject,
+  };
+}
+
+function generateKeys(): Promise<CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+}
+
+/** A self-signed root CA (default validity 5 years). */
+export async function createCertificateAuthority(options: NameOptions & ValidityOptions): Promise<CertificateAuthority> {
+  const keys = await generateKeys();
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serialNumber(),
+    name: distinguishedName(options),
+    ...validity(options, 5 * 365),
+    signingAlgorithm: EC_P256,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { ...(await finish(certificate, keys)), signingKeys: keys, certificate };
+}
+
+/** A leaf certificate signed by `ca` (default validity 1 year). */
+export async function issueCertificate(ca: CertificateAuthority, options: LeafOptions): Promise<IssuedCertificate> {
+  const keys = await generateKeys();
+  const names: x509.JsonGeneralName[] = [
+    ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
+    ...(options.emails ?? []).map((value) => ({ type: 'email' as const, value })),
+  ];
+  const usages = {
+    server: [x509.ExtendedKeyUsage.serverAuth],
+    client: [x509.ExtendedKeyUsage.clientAuth],
+    both: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+  }[options.usage];
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
+    subject: distinguishedName(options),
+    issuer: ca.certificate.subjectName,
+    ...validity(options, 365),
+    signingAlgorithm: EC_P256,
+    publicKey: keys.publicKey,
+    signingKey: ca.signingKeys.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension(usages, false),
+      ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names, false)] : []),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
+    ],
+  });
+  return finish(certificate, keys);
+}
+
+/** An ES256 (P-256) JWT signing key as PKCS#8 PEM. */
+export async function generateSigningKeyPem(): Promise<string> {
+  return keyPem(await generateKeys());
+}

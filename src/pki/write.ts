@@ -1,0 +1,31 @@
+import { chmod, mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PlannedFile } from './dev-pki.js';
+
+/**
+ * Write planned files into `dir` (created 0700 if missing). Refuses to overwrite an existing file
+ * unless `force`: a PKI silently replaced under a running server is worse than an error.
+ * Private keys are created with mode 0600 from the start, never chmod-ed after the fact.
+ */
+export async function writePlannedFiles(dir: string, files: Record<string, PlannedFile>, options: { force?: boolean } = {}): Promise<string[]> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const written: string[] = [];
+  for (const [name, file] of Object.entries(files)) {
+    const path = join(dir, name);
+    let handle;
+    try {
+      handle = await open(path, options.force === true ? 'w' : 'wx', file.mode);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${path}: already exists (use --force to overwrite)`);
+      throw new Error(`${path}: cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      await handle.writeFile(file.content);
+    } finally {
+      await handle.close();
+    }
+    await chmod(path, file.mode); // an overwritten file keeps its old mode otherwise
+    written.push(path);
+  }
+  return written;
+}

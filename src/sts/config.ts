@@ -1,0 +1,99 @@
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parsePolicy, PolicyError } from '../core/policy.js';
+import { isAsymmetricAlgorithm } from '../core/rfc.js';
+import { createSigningKey } from '../core/signing.js';
+import { FileProblem, loadTlsFiles, readPrivateKey, readText } from '../keys/files.js';
+import type { StsOptions } from './server.js';
+
+/** Command-line values that take precedence over the file (paths relative to the cwd). */
+export interface StsConfigOverrides {
+  issuer?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  jwtKey?: string;
+  jwtKid?: string;
+}
+
+const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'policy'];
+
+/**
+ * Load an STS configuration file (YAML or JSON) and everything it refers to, validating all of
+ * it before anything listens. Paths in the file are relative to the file.
+ * @throws FileProblem naming the file, the path inside it and the problem.
+ */
+export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<Omit<StsOptions, 'now' | 'onEvent'>> {
+  const text = await readText(file, 'STS configuration');
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos !== undefined ? ` at line ${error.linePos[0].line}` : '';
+    throw new FileProblem(file, `not valid YAML${where}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new FileProblem(file, 'must be a YAML mapping');
+  const doc = raw as Record<string, unknown>;
+  for (const key of Object.keys(doc)) {
+    if (!TOP_LEVEL_KEYS.includes(key)) throw new FileProblem(file, `${key}: unknown key (expected one of ${TOP_LEVEL_KEYS.join(', ')})`);
+  }
+  const base = dirname(file);
+  const fromFile = (value: unknown, path: string): string => resolve(base, requireString(file, value, path));
+  const section = (name: string): Record<string, unknown> => {
+    const value = doc[name];
+    if (value === undefined) return {};
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new FileProblem(file, `${name}: must be a mapping`);
+    return value as Record<string, unknown>;
+  };
+  const tls = section('tls');
+  const signing = section('signing');
+
+  const issuer = overrides.issuer ?? requireString(file, doc.issuer, 'issuer');
+  if (!URL.canParse(issuer) || !issuer.startsWith('https://')) throw new FileProblem(overrides.issuer === undefined ? file : '--issuer', 'issuer: must be an https URL');
+
+  const tlsFiles = await loadTlsFiles({
+    ca: overrides.tlsCa ?? fromFile(tls.ca, 'tls.ca'),
+    cert: overrides.tlsCert ?? fromFile(tls.cert, 'tls.cert'),
+    key: overrides.tlsKey ?? fromFile(tls.key, 'tls.key'),
+  });
+
+  const jwtKeyPath = overrides.jwtKey ?? fromFile(signing.key, 'signing.key');
+  const { key } = await readPrivateKey(jwtKeyPath, 'JWT signing key');
+  const alg = signing.alg;
+  if (alg !== undefined && !isAsymmetricAlgorithm(alg)) throw new FileProblem(file, 'signing.alg: must be an asymmetric JWS algorithm (ES256, RS256, PS256, EdDSA, ...)');
+  const kid = overrides.jwtKid ?? (signing.kid === undefined ? undefined : requireString(file, signing.kid, 'signing.kid'));
+  let signingKey;
+  try {
+    signingKey = await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) });
+  } catch (error) {
+    throw new FileProblem(jwtKeyPath, (error as Error).message);
+  }
+
+  const lifetime = doc.access_token_lifetime ?? 3600;
+  if (!Number.isInteger(lifetime) || (lifetime as number) < 1 || (lifetime as number) > 86_400) {
+    throw new FileProblem(file, 'access_token_lifetime: must be an integer number of seconds from 1 to 86400');
+  }
+  const publicUrl = doc.public_url === undefined ? undefined : requireString(file, doc.public_url, 'public_url');
+  if (publicUrl !== undefined && !URL.canParse(publicUrl)) throw new FileProblem(file, 'public_url: must be a URL');
+
+  let policy;
+  try {
+    policy = parsePolicy(doc.policy, 'policy');
+  } catch (error) {
+    if (error instanceof PolicyError) throw new FileProblem(file, error.message);
+    throw error;
+  }
+  return {
+    issuer,
+    tls: tlsFiles,
+    signingKey,
+    policy,
+    accessTokenLifetimeSeconds: lifetime as number,
+    ...(publicUrl === undefined ? {} : { publicUrl }),
+  };
+}
+
+function requireString(file: string, value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new FileProblem(file, `${path}: must be a non-empty string`);
+  return value;
+}

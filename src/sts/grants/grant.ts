@@ -1,0 +1,38 @@
+import type { SigningKey } from '../../core/signing.js';
+import type { ClientRegistration, Policy } from '../../core/policy.js';
+import type { TokenRequestParameters } from '../../core/token-request.js';
+import type { PeerCertificate } from '../../http/peer-certificate.js';
+
+/** Everything a grant needs to decide and issue, resolved before it runs. */
+export interface GrantContext {
+  parameters: TokenRequestParameters;
+  client: ClientRegistration;
+  certificate: PeerCertificate;
+  issuer: string;
+  policy: Policy;
+  signingKey: SigningKey;
+  accessTokenLifetimeSeconds: number;
+  /** Seconds since the epoch. */
+  now: number;
+}
+
+/** The token response body (RFC 6749 §5.1 / RFC 8693 §2.2.1). */
+export interface TokenResponse {
+  access_token: string;
+  issued_token_type?: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
+}
+
+export interface IssuedToken {
+  response: TokenResponse;
+  subject: string;
+  jti: string;
+}
+
+/** One grant type: adding a grant means adding one module that exports this. */
+export interface Grant {
+  grantType: string;
+  handle(context: GrantContext): Promise<IssuedToken>;
+}

@@ -1,0 +1,228 @@
+import { createServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CertboundError, toCertboundError } from '../core/errors.js';
+import { findClient, type Policy } from '../core/policy.js';
+import {
+  AUTH_METHOD_TLS_CLIENT_AUTH,
+  HEALTH_PATH,
+  TOKEN_ENDPOINT_PATH,
+  WELL_KNOWN_AUTHORIZATION_SERVER,
+  WELL_KNOWN_JWKS,
+} from '../core/rfc.js';
+import type { SigningKey } from '../core/signing.js';
+import { parseTokenRequest } from '../core/token-request.js';
+import { readBody } from '../http/body.js';
+import { manageServer, serverTlsOptions, type ManagedServer, type ServerTlsOptions } from '../http/https-server.js';
+import { peerCertificateOf, type PeerCertificate } from '../http/peer-certificate.js';
+import { sendJson, sendOAuthError, sendTokenResponse } from '../http/respond.js';
+import type { Grant } from './grants/grant.js';
+import { tokenExchangeGrant } from './grants/token-exchange.js';
+
+/** Defaults, each with its reason. */
+export const STS_DEFAULTS = {
+  /** RFC 9068 leaves it to the issuer; an hour bounds a stolen token's life without churn. */
+  accessTokenLifetimeSeconds: 3600,
+  /** A token request is a few hundred bytes; 16 KiB leaves room for long subject tokens. */
+  bodyLimitBytes: 16 * 1024,
+} as const;
+
+/** Outcome of each token request, for logs and metrics. Never carries a token or secret. */
+export type StsEvent =
+  | { type: 'token.issued'; clientId: string; subject: string; jti: string; thumbprint: string; grantType: string }
+  | { type: 'token.refused'; code: string; description: string; detail?: string; thumbprint?: string }
+  | { type: 'server.error'; detail: string };
+
+
+export interface StsOptions {
+  /** The `iss` of issued tokens and the RFC 8414 issuer identifier. */
+  issuer: string;
+  signingKey: SigningKey;
+  policy: Policy;
+  tls: ServerTlsOptions;
+  /** Lifetime of issued tokens in seconds (default 3600). `expires_in` always equals it. */
+  accessTokenLifetimeSeconds?: number;
+  /** Base URL of the endpoints in the metadata document (default: the issuer). */
+  publicUrl?: string;
+  /** Largest accepted token request body in bytes (default 16 KiB). */
+  bodyLimitBytes?: number;
+  /** Current time in milliseconds; injected so expiry is testable. */
+  now?: () => number;
+  onEvent?: (event: StsEvent) => void;
+}
+
+const GRANTS: ReadonlyMap<string, Grant> = new Map([[tokenExchangeGrant.grantType, tokenExchangeGrant]]);
+
+interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls'>> {
+  onEvent: (event: StsEvent) => void;
+  metadata: Record<string, unknown>;
+  jwks: { keys: unknown[] };
+}
+
+function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('STS options must be an object');
+  if (typeof options.issuer !== 'string' || !URL.canParse(options.issuer) || !options.issuer.startsWith('https://')) {
+    throw new TypeError('"issuer" must be an https URL (RFC 8414 §2)');
+  }
+  if (options.signingKey?.privateKey === undefined) throw new TypeError('"signingKey" must come from createSigningKey()');
+  if (!Array.isArray(options.policy?.clients)) throw new TypeError('"policy" must come from parsePolicy()');
+  const lifetime = options.accessTokenLifetimeSeconds ?? STS_DEFAULTS.accessTokenLifetimeSeconds;
+  if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > 86_400) {
+    throw new TypeError('"accessTokenLifetimeSeconds" must be an integer from 1 to 86400');
+  }
+  const bodyLimit = options.bodyLimitBytes ?? STS_DEFAULTS.bodyLimitBytes;
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new TypeError('"bodyLimitBytes" must be an integer >= 1024');
+  const publicUrl = (options.publicUrl ?? options.issuer).replace(/\/+$/, '');
+  if (!URL.canParse(publicUrl)) throw new TypeError('"publicUrl" must be a URL');
+  const resolved = {
+    issuer: options.issuer,
+    signingKey: options.signingKey,
+    policy: options.policy,
+    accessTokenLifetimeSeconds: lifetime,
+    publicUrl,
+    bodyLimitBytes: bodyLimit,
+    now: options.now ?? Date.now,
+    onEvent: options.onEvent ?? (() => {}),
+  };
+  return {
+    ...resolved,
+    // Built once: these documents never change while the server runs.
+    metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy, resolved.signingKey),
+    jwks: { keys: [options.signingKey.publicJwk] },
+  };
+}
+
+/** RFC 8414 §2 authorization server metadata, with the RFC 8705 §3.3 and §5 members. */
+function buildMetadata(issuer: string, publicUrl: string, policy: Policy, signingKey: SigningKey): Record<string, unknown> {
+  const tokenEndpoint = `${publicUrl}${TOKEN_ENDPOINT_PATH}`;
+  const scopes = [...new Set(policy.subjectTokens.flatMap((entry) => entry.scopes))].sort();
+  return {
+    issuer,
+    token_endpoint: tokenEndpoint,
+    jwks_uri: `${publicUrl}${WELL_KNOWN_JWKS}`,
+    grant_types_supported: [...GRANTS.keys()],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: [AUTH_METHOD_TLS_CLIENT_AUTH],
+    tls_client_certificate_bound_access_tokens: true,
+    mtls_endpoint_aliases: { token_endpoint: tokenEndpoint },
+    ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
+    access_token_signing_alg_values_supported: [signingKey.alg],
+  };
+}
+
+/**
+ * The STS request handler, for mounting on any node:https server whose TLS layer requests a
+ * client certificate (`requestCert: true`). Public endpoints answer without one; the token
+ * endpoint requires a CA-verified, registered client certificate.
+ */
+export function createStsHandler(options: StsOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const resolved = resolveStsOptions(options);
+  return (req, res) => {
+    route(req, res, resolved).catch((error: unknown) => {
+      const failure = toCertboundError(error);
+      if (failure.code === 'CB_INTERNAL') resolved.onEvent({ type: 'server.error', detail: failure.detail ?? 'unknown' });
+      if (!res.headersSent) sendOAuthError(res, failure);
+      else res.destroy();
+    });
+  };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  switch (path) {
+    case TOKEN_ENDPOINT_PATH:
+      requireMethod(req, 'POST');
+      await handleTokenRequest(req, res, options);
+      return;
+    case WELL_KNOWN_JWKS:
+      requireMethod(req, 'GET');
+      sendJson(res, 200, options.jwks, { 'cache-control': 'public, max-age=300' });
+      return;
+    case WELL_KNOWN_AUTHORIZATION_SERVER:
+      requireMethod(req, 'GET');
+      sendJson(res, 200, options.metadata, { 'cache-control': 'public, max-age=300' });
+      return;
+    case HEALTH_PATH:
+      requireMethod(req, 'GET');
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    default:
+      throw new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' });
+  }
+}
+
+function requireMethod(req: IncomingMessage, method: 'GET' | 'POST'): void {
+  if (req.method === method || (method === 'GET' && req.method === 'HEAD')) return;
+  throw new CertboundError('CB_METHOD_NOT_ALLOWED', { description: `use ${method}` });
+}
+
+async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
+  let certificate: PeerCertificate | undefined;
+  try {
+    certificate = requireClientCertificate(req);
+    const client = findClient(options.policy, certificate.facts());
+    if (client === undefined) {
+      throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
+        description: 'client certificate is not registered with this STS',
+        detail: `x5t#S256=${certificate.thumbprint}`,
+      });
+    }
+    const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
+    const grantType = parameters.required('grant_type');
+    const grant = GRANTS.get(grantType);
+    if (grant === undefined) {
+      throw new CertboundError('CB_GRANT_TYPE_UNSUPPORTED', { description: `grant_type ${grantType} is not supported` });
+    }
+    if (!client.grantTypes.includes(grantType)) {
+      throw new CertboundError('CB_CLIENT_GRANT_NOT_ALLOWED', { description: `client ${client.clientId} may not use grant_type ${grantType}` });
+    }
+    const issued = await grant.handle({
+      parameters,
+      client,
+      certificate,
+      issuer: options.issuer,
+      policy: options.policy,
+      signingKey: options.signingKey,
+      accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
+      now: Math.floor(options.now() / 1000),
+    });
+    sendTokenResponse(res, { ...issued.response });
+    options.onEvent({ type: 'token.issued', clientId: client.clientId, subject: issued.subject, jti: issued.jti, thumbprint: certificate.thumbprint, grantType });
+  } catch (error) {
+    const failure = toCertboundError(error);
+    if (failure.code !== 'CB_INTERNAL') {
+      options.onEvent({
+        type: 'token.refused',
+        code: failure.code,
+        description: failure.description,
+        ...(failure.detail === undefined ? {} : { detail: failure.detail }),
+        ...(certificate === undefined ? {} : { thumbprint: certificate.thumbprint }),
+      });
+    }
+    // An oversized body is left unread: close the connection rather than drain it.
+    const headers: Record<string, string> = failure.code === 'CB_REQUEST_TOO_LARGE' ? { connection: 'close' } : {};
+    sendOAuthError(res, failure, headers);
+    if (failure.code === 'CB_INTERNAL') options.onEvent({ type: 'server.error', detail: failure.detail ?? 'unknown' });
+  }
+}
+
+/** RFC 8705 §2: the token endpoint serves only clients whose certificate the TLS layer verified. */
+function requireClientCertificate(req: IncomingMessage): PeerCertificate {
+  const certificate = peerCertificateOf(req);
+  if (certificate === undefined) {
+    throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', { description: 'a client certificate is required (mutual TLS)', reason: 'missing' });
+  }
+  if (!certificate.authorized) {
+    throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
+      description: 'client certificate was not issued by a trusted CA or is not valid',
+      detail: `${certificate.authorizationError ?? 'unverified'} x5t#S256=${certificate.thumbprint}`,
+      reason: 'not_allowed',
+    });
+  }
+  return certificate;
+}
+
+/** An HTTPS STS. */
+export function createStsServer(options: StsOptions): ManagedServer {
+  const handler = createStsHandler(options);
+  return manageServer(createServer(serverTlsOptions(options.tls), handler));
+}
