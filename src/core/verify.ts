@@ -240,7 +240,7 @@ function fromJoseError(error: unknown): CertboundError {
     const claim = joseError?.claim ?? '';
     const mapped = CLAIM_CODE_MAP[claim];
     const missing = joseError?.reason === 'missing';
-    const description = claim === 'typ' ? `token typ header must be "${ACCESS_TOKEN_JWT_TYP}"` : missing ? `token has no ${claim} claim` : `token ${claim} claim is not accepted`;
+    const description = claim === 'typ' ? `token typ header must be ${ACCESS_TOKEN_JWT_TYP}` : missing ? `token has no ${claim} claim` : `token ${claim} claim is not accepted`;
     return new CertboundError(mapped?.[0] ?? 'CB_TOKEN_CLAIM_INVALID', {
       description,
       reason: missing ? 'missing' : (mapped?.[1] ?? 'malformed'),

@@ -9,6 +9,8 @@ export interface JwksSourceOptions {
   servername?: string;
   /** How long fetched keys are trusted before a refresh, in ms (jose default 10 min). */
   cacheMaxAgeMs?: number;
+  /** Least time between two fetches caused by unknown kids, in ms (jose default 30 s). */
+  cooldownMs?: number;
 }
 
 /**
@@ -23,6 +25,7 @@ export async function loadJwksSource(location: string, options: JwksSourceOption
     });
     return createRemoteJWKSet(new URL(location), {
       ...(options.cacheMaxAgeMs === undefined ? {} : { cacheMaxAge: options.cacheMaxAgeMs }),
+      ...(options.cooldownMs === undefined ? {} : { cooldownDuration: options.cooldownMs }),
       [customFetch]: (url, init) =>
         undiciFetch(url, { method: init.method, redirect: init.redirect, signal: init.signal, headers: Object.fromEntries(init.headers), dispatcher }) as unknown as Promise<Response>,
     });
