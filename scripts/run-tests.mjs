@@ -18,5 +18,6 @@ if (files.length === 0) {
   console.error('run-tests: no test files found under', root);
   process.exit(1);
 }
+console.log(`run-tests: ${files.length} files under node ${process.version}`);
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
