@@ -17,7 +17,7 @@ export interface TokenSourceOptions {
   agent?: Agent;
   /** The subject token, or a function returning it (called for each exchange). */
   subjectToken: string | (() => string | Promise<string>);
-  /** Default `urn:ietf:params:oauth:token-type:access_token`. */
+  /** Default: the RFC 8693 §3 access_token token type. */
   subjectTokenType?: string;
   audience?: string | readonly string[];
   resource?: string | readonly string[];

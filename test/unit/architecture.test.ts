@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+
+// The core is pure: no sockets, files, frameworks or environment. Adapters depend on it, never
+// the other way round. These checks read the TypeScript sources, so they fail on the first
+// forbidden import anyone adds.
+const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  );
+}
+
+function imports(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|^\s*import\s+'([^']+)'/gm)].map((m) => (m[1] ?? m[2]) as string);
+}
+
+test('src/core imports no I/O module, framework or adapter', () => {
+  const forbidden = /^(node:)?(fs|fs\/promises|net|tls|http|https|http2|dgram|child_process|process|os)$|^(undici|fastify|express|@grpc\/grpc-js|yaml)$|^\.\.\/(sts|http|client|cli|pki|keys)\//;
+  const offenders = sources(join(SRC, 'core')).flatMap((file) => imports(file).filter((spec) => forbidden.test(spec)).map((spec) => `${file}: ${spec}`));
+  assert.deepEqual(offenders, []);
+});
+
+test('src/core uses no process environment or console', () => {
+  const offenders = sources(join(SRC, 'core')).filter((file) => /\bprocess\.(env|argv|stdout|stderr)\b|\bconsole\./.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(offenders, []);
+});
+
+test('thumbprints are hashed only in core/thumbprint.ts; peer certificates are read only in http/peer-certificate.ts', () => {
+  const all = sources(SRC);
+  const hashing = all.filter((file) => /digest\('base64url'\)/.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(hashing.map((file) => file.slice(SRC.length)), ['core/thumbprint.ts']);
+  const peerReads = all.filter((file) => /getPeerCertificate\(/.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(peerReads.map((file) => file.slice(SRC.length)), ['http/peer-certificate.ts']);
+});
+
+test('no protocol URN is spelled outside core/rfc.ts', () => {
+  const offenders = sources(SRC).filter((file) => !file.endsWith('core/rfc.ts') && /urn:ietf:params:oauth/.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(offenders, []);
+});
