@@ -120,7 +120,9 @@ export function createStsHandler(options: StsOptions): (req: IncomingMessage, re
     route(req, res, resolved).catch((error: unknown) => {
       const failure = toCertboundError(error);
       if (failure.code === 'CB_INTERNAL') resolved.onEvent({ type: 'server.error', detail: failure.detail ?? 'unknown' });
-      if (!res.headersSent) sendOAuthError(res, failure);
+      // RFC 9110 §15.5.6: a 405 names the methods that would work.
+      const headers: Record<string, string> = failure.code === 'CB_METHOD_NOT_ALLOWED' && failure.detail !== undefined ? { allow: failure.detail } : {};
+      if (!res.headersSent) sendOAuthError(res, failure, headers);
       else res.destroy();
     });
   };
@@ -152,7 +154,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: Resolve
 
 function requireMethod(req: IncomingMessage, method: 'GET' | 'POST'): void {
   if (req.method === method || (method === 'GET' && req.method === 'HEAD')) return;
-  throw new CertboundError('CB_METHOD_NOT_ALLOWED', { description: `use ${method}` });
+  throw new CertboundError('CB_METHOD_NOT_ALLOWED', { description: `use ${method}`, detail: method === 'GET' ? 'GET, HEAD' : method });
 }
 
 async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {

@@ -190,6 +190,7 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
     assert.deepEqual(await missing.body.json(), { error: 'not_found', error_description: 'no such endpoint' });
     const wrong = await request(`${sts.url}/token`, { dispatcher: anonymous });
     assert.equal(wrong.statusCode, 405);
+    assert.equal(wrong.headers.allow, 'POST');
     assert.equal(((await wrong.body.json()) as { error: string }).error, 'method_not_allowed');
   });
 
