@@ -120,41 +120,35 @@ export function createStsHandler(options: StsOptions): (req: IncomingMessage, re
     route(req, res, resolved).catch((error: unknown) => {
       const failure = toCertboundError(error);
       if (failure.code === 'CB_INTERNAL') resolved.onEvent({ type: 'server.error', detail: failure.detail ?? 'unknown' });
-      // RFC 9110 §15.5.6: a 405 names the methods that would work.
-      const headers: Record<string, string> = failure.code === 'CB_METHOD_NOT_ALLOWED' && failure.detail !== undefined ? { allow: failure.detail } : {};
-      if (!res.headersSent) sendOAuthError(res, failure, headers);
+      if (!res.headersSent) sendOAuthError(res, failure);
       else res.destroy();
     });
   };
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
-  const path = (req.url ?? '/').split('?', 1)[0];
-  switch (path) {
-    case TOKEN_ENDPOINT_PATH:
-      requireMethod(req, 'POST');
-      await handleTokenRequest(req, res, options);
-      return;
-    case WELL_KNOWN_JWKS:
-      requireMethod(req, 'GET');
-      sendJson(res, 200, options.jwks, { 'cache-control': 'public, max-age=300' });
-      return;
-    case WELL_KNOWN_AUTHORIZATION_SERVER:
-      requireMethod(req, 'GET');
-      sendJson(res, 200, options.metadata, { 'cache-control': 'public, max-age=300' });
-      return;
-    case HEALTH_PATH:
-      requireMethod(req, 'GET');
-      sendJson(res, 200, { status: 'ok' });
-      return;
-    default:
-      throw new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' });
-  }
-}
+type Route = { method: 'GET' | 'POST'; handle(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): void | Promise<void> };
 
-function requireMethod(req: IncomingMessage, method: 'GET' | 'POST'): void {
-  if (req.method === method || (method === 'GET' && req.method === 'HEAD')) return;
-  throw new CertboundError('CB_METHOD_NOT_ALLOWED', { description: `use ${method}`, detail: method === 'GET' ? 'GET, HEAD' : method });
+const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
+  [TOKEN_ENDPOINT_PATH, { method: 'POST', handle: handleTokenRequest }],
+  [WELL_KNOWN_JWKS, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.jwks, PUBLIC_CACHE) }],
+  [WELL_KNOWN_AUTHORIZATION_SERVER, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.metadata, PUBLIC_CACHE) }],
+  [HEALTH_PATH, { method: 'GET', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) }],
+]);
+
+/** Key sets and metadata change only with a restart; let clients cache them briefly. */
+const PUBLIC_CACHE = { 'cache-control': 'public, max-age=300' };
+
+async function route(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
+  const route = ROUTES.get((req.url ?? '/').split('?', 1)[0] as string);
+  if (route === undefined) throw new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' });
+  if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
+    // RFC 9110 §15.5.6: a 405 names the methods that would work.
+    sendOAuthError(res, new CertboundError('CB_METHOD_NOT_ALLOWED', { description: `use ${route.method}` }), {
+      allow: route.method === 'GET' ? 'GET, HEAD' : 'POST',
+    });
+    return;
+  }
+  await route.handle(req, res, options);
 }
 
 async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
