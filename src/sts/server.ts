@@ -139,16 +139,16 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
 const PUBLIC_CACHE = { 'cache-control': 'public, max-age=300' };
 
 async function route(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
-  const route = ROUTES.get((req.url ?? '/').split('?', 1)[0] as string);
-  if (route === undefined) throw new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' });
-  if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
+  const endpoint = ROUTES.get((req.url ?? '/').split('?', 1)[0] as string);
+  if (endpoint === undefined) throw new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' });
+  if (req.method !== endpoint.method && !(endpoint.method === 'GET' && req.method === 'HEAD')) {
     // RFC 9110 §15.5.6: a 405 names the methods that would work.
-    sendOAuthError(res, new CertboundError('CB_METHOD_NOT_ALLOWED', { description: `use ${route.method}` }), {
-      allow: route.method === 'GET' ? 'GET, HEAD' : 'POST',
+    sendOAuthError(res, new CertboundError('CB_METHOD_NOT_ALLOWED', { description: `use ${endpoint.method}` }), {
+      allow: endpoint.method === 'GET' ? 'GET, HEAD' : 'POST',
     });
     return;
   }
-  await route.handle(req, res, options);
+  await endpoint.handle(req, res, options);
 }
 
 async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
