@@ -37,11 +37,17 @@ export function readCertificateFacts(der: Uint8Array): CertificateFacts {
  * @throws TypeError when the text is not a distinguished name.
  */
 export function canonicalDistinguishedName(text: string): string {
+  const problem = `not a distinguished name (RFC 4514, e.g. "CN=alice, O=example"): ${JSON.stringify(text)}`;
+  let canonical: string;
   try {
-    return new Name(text).toString();
+    canonical = new Name(text).toString();
   } catch (cause) {
-    throw new TypeError(`not a distinguished name (RFC 4514, e.g. "CN=alice, O=example"): ${JSON.stringify(text)}`, { cause });
+    throw new TypeError(problem, { cause });
   }
+  // The parser turns text without any attribute (`alice`) into the empty name, which would match
+  // every certificate with an empty subject: refuse it rather than fail open.
+  if (canonical.trim() === '') throw new TypeError(problem);
+  return canonical;
 }
 
 /**
