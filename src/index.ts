@@ -3,7 +3,7 @@
  * Adapters live at `certbound/sts`, `certbound/node`, `certbound/client` and `certbound/pki`.
  */
 export { computeThumbprint, isWellFormedThumbprint, thumbprintsEqual, toDer } from './core/thumbprint.js';
-export { createBoundTokenVerifier, DEFAULT_CLOCK_TOLERANCE_SECONDS, MAX_CLOCK_TOLERANCE_SECONDS } from './core/verify.js';
+export { createBoundTokenVerifier, requireScopes, DEFAULT_CLOCK_TOLERANCE_SECONDS, MAX_CLOCK_TOLERANCE_SECONDS } from './core/verify.js';
 export type { BoundTokenVerifier, VerifiedToken, VerifierOptions } from './core/verify.js';
 export { buildAccessTokenClaims, parseScope } from './core/claims.js';
 export type { AccessTokenClaims, AccessTokenInput } from './core/claims.js';

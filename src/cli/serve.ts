@@ -1,4 +1,5 @@
 import type { ManagedServer } from '../http/https-server.js';
+import { OperationFailed } from './errors.js';
 
 /** Ask for this long to drain in-flight requests on SIGTERM/SIGINT before dropping connections. */
 export const DRAIN_DEADLINE_MS = 10_000;
@@ -8,7 +9,14 @@ export const DRAIN_DEADLINE_MS = 10_000;
  * then exit 0 on SIGTERM or SIGINT.
  */
 export async function serveUntilSignalled(name: string, managed: ManagedServer, port: number, host: string, extra = ''): Promise<number> {
-  const url = await managed.listen(port, host);
+  let url: URL;
+  try {
+    url = await managed.listen(port, host);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : code === 'EADDRNOTAVAIL' ? 'address not available' : code;
+    throw new OperationFailed(`cannot listen on ${host}:${port}: ${why}`);
+  }
   process.stdout.write(`certbound ${name} listening on ${url.origin}${extra}\n`);
   return new Promise((resolve) => {
     const stop = (): void => {

@@ -8,7 +8,10 @@ import { computeThumbprint } from './thumbprint.js';
  */
 export interface CertificateFacts {
   thumbprint: string;
-  /** RFC 4514 subject DN, as @peculiar/x509 renders it (e.g. `CN=alice, O=certbound dev`). */
+  /**
+   * Subject DN in the certificate's own RDN order, as @peculiar/x509 and `openssl x509 -subject`
+   * print it (e.g. `CN=alice, O=certbound dev`): the reverse of RFC 4514's string order.
+   */
   subjectDn: string;
   san: {
     dns: string[];

@@ -55,8 +55,10 @@ export const ERROR_OUTCOMES = {
   CB_CLIENT_NOT_REGISTERED: outcome('invalid_client', 401, UNAUTHENTICATED),
   CB_CLIENT_GRANT_NOT_ALLOWED: outcome('unauthorized_client', 400, PERMISSION_DENIED),
   CB_GRANT_TYPE_UNSUPPORTED: outcome('unsupported_grant_type', 400, INVALID_ARGUMENT),
-  CB_SUBJECT_TOKEN_INVALID: outcome('invalid_grant', 400, UNAUTHENTICATED),
-  CB_SUBJECT_TOKEN_NOT_FOR_CLIENT: outcome('invalid_grant', 400, PERMISSION_DENIED),
+  // RFC 8693 §2.2.2: an invalid subject token, or one refused by policy, MUST be invalid_request.
+  // (The STS option subjectTokenError can say invalid_grant for clients built to RFC 6749 habits.)
+  CB_SUBJECT_TOKEN_INVALID: outcome('invalid_request', 400, UNAUTHENTICATED),
+  CB_SUBJECT_TOKEN_NOT_FOR_CLIENT: outcome('invalid_request', 400, PERMISSION_DENIED),
   CB_SCOPE_NOT_ALLOWED: outcome('invalid_scope', 400, PERMISSION_DENIED),
   CB_TARGET_NOT_ALLOWED: outcome('invalid_target', 400, PERMISSION_DENIED),
 

@@ -108,6 +108,20 @@ export function createBoundTokenVerifier(options: VerifierOptions): BoundTokenVe
   };
 }
 
+/**
+ * Require every scope in `required` to have been granted (RFC 6750 §3.1 insufficient_scope).
+ * @throws CertboundError CB_SCOPE_INSUFFICIENT naming the missing scopes.
+ */
+export function requireScopes(token: VerifiedToken, required: readonly string[]): void {
+  const missing = required.filter((scope) => !token.scopes.includes(scope));
+  if (missing.length > 0) {
+    throw new CertboundError('CB_SCOPE_INSUFFICIENT', {
+      description: `token lacks the required scope ${missing.join(' ')}`,
+      reason: 'missing',
+    });
+  }
+}
+
 interface ResolvedVerifierOptions {
   keys: JWTVerifyGetKey;
   issuer: string[];
@@ -222,7 +236,6 @@ const JOSE_CODE_MAP: Record<string, [CertboundErrorCode, string, FailureReason]>
   ERR_JWS_INVALID: ['CB_TOKEN_MALFORMED', 'token is not a valid JWS', 'malformed'],
   ERR_JWT_INVALID: ['CB_TOKEN_MALFORMED', 'token is not a valid JWT', 'malformed'],
   ERR_JOSE_NOT_SUPPORTED: ['CB_TOKEN_MALFORMED', 'token uses an unsupported JOSE feature', 'malformed'],
-  ERR_JWK_INVALID: ['CB_TOKEN_KEY_UNKNOWN', 'token key is unusable', 'unknown'],
 };
 
 const CLAIM_CODE_MAP: Record<string, [CertboundErrorCode, FailureReason]> = {
@@ -238,9 +251,17 @@ function fromJoseError(error: unknown): CertboundError {
   const code = joseError?.code;
   if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
     const claim = joseError?.claim ?? '';
-    const mapped = CLAIM_CODE_MAP[claim];
+    // A claim of the wrong type ("invalid") is malformed, whichever claim it is.
+    const mapped = joseError?.reason === 'invalid' ? undefined : CLAIM_CODE_MAP[claim];
     const missing = joseError?.reason === 'missing';
-    const description = claim === 'typ' ? `token typ header must be ${ACCESS_TOKEN_JWT_TYP}` : missing ? `token has no ${claim} claim` : `token ${claim} claim is not accepted`;
+    const description =
+      claim === 'typ'
+        ? `token typ header must be ${ACCESS_TOKEN_JWT_TYP}`
+        : missing
+          ? `token has no ${claim} claim`
+          : joseError?.reason === 'invalid'
+            ? `token ${claim} claim is malformed`
+            : `token ${claim} claim is not accepted`;
     return new CertboundError(mapped?.[0] ?? 'CB_TOKEN_CLAIM_INVALID', {
       description,
       reason: missing ? 'missing' : (mapped?.[1] ?? 'malformed'),

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseBearerAuthorization } from '../core/bearer.js';
 import { CertboundError, toCertboundError } from '../core/errors.js';
-import type { BoundTokenVerifier, VerifiedToken } from '../core/verify.js';
+import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../core/verify.js';
 import { peerCertificateOf } from './peer-certificate.js';
 import { sendBearerChallenge } from './respond.js';
 
@@ -13,6 +13,8 @@ export interface RequestAuthenticationOptions {
    * certificates from anyone else.
    */
   requireTrustedCertificate?: boolean;
+  /** Scopes the token must carry; otherwise 403 insufficient_scope (RFC 6750 §3.1). */
+  requiredScopes?: readonly string[];
 }
 
 /**
@@ -31,7 +33,9 @@ export async function authenticateRequest(req: IncomingMessage, options: Request
       reason: 'not_allowed',
     });
   }
-  return options.verifier.verify(token, certificate?.thumbprint);
+  const verified = await options.verifier.verify(token, certificate?.thumbprint);
+  if (options.requiredScopes !== undefined) requireScopes(verified, options.requiredScopes);
+  return verified;
 }
 
 export interface ProtectOptions extends RequestAuthenticationOptions {
@@ -60,7 +64,10 @@ export function protect(
       (error: unknown) => {
         const failure = toCertboundError(error);
         options.onRefused?.(failure, req);
-        sendBearerChallenge(res, failure, options.realm === undefined ? {} : { realm: options.realm });
+        sendBearerChallenge(res, failure, {
+          ...(options.realm === undefined ? {} : { realm: options.realm }),
+          ...(failure.code === 'CB_SCOPE_INSUFFICIENT' && options.requiredScopes !== undefined ? { scope: options.requiredScopes.join(' ') } : {}),
+        });
       },
     ).catch((error: unknown) => {
       // The wrapped handler failed: answer 500 if nothing was sent yet, never a stack.

@@ -14,6 +14,8 @@ export interface ResourceServerOptions {
   tls: ServerTlsOptions;
   verifier: BoundTokenVerifier;
   realm?: string;
+  /** Scopes `GET /` requires (403 insufficient_scope otherwise). */
+  requiredScopes?: readonly string[];
   onEvent?: (event: ResourceEvent) => void;
 }
 
@@ -37,6 +39,7 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
     {
       verifier: options.verifier,
       ...(options.realm === undefined ? {} : { realm: options.realm }),
+      ...(options.requiredScopes === undefined ? {} : { requiredScopes: options.requiredScopes }),
       onRefused: (error) =>
         onEvent({ type: 'request.refused', code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) }),
     },
@@ -49,7 +52,8 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
       guarded(req, res);
     } else {
       const known = path === '/' || path === HEALTH_PATH;
-      sendOAuthError(res, new CertboundError(known ? 'CB_METHOD_NOT_ALLOWED' : 'CB_NOT_FOUND', { description: known ? 'use GET' : 'no such endpoint' }));
+      if (known) sendOAuthError(res, new CertboundError('CB_METHOD_NOT_ALLOWED', { description: 'use GET' }), { headers: { allow: 'GET, HEAD' } });
+      else sendOAuthError(res, new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' }));
     }
   });
   return manageServer(server);

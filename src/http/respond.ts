@@ -28,9 +28,10 @@ export function sendTokenResponse(res: Response, body: Record<string, unknown>):
  * An OAuth error response from the STS (RFC 6749 §5.2): `{error, error_description}` with the
  * status from the error table. A 5xx never carries more than the error's bland description.
  */
-export function sendOAuthError(res: Response, error: CertboundError, headers: Record<string, string> = {}): void {
+export function sendOAuthError(res: Response, error: CertboundError, options: { headers?: Record<string, string>; oauthError?: string } = {}): void {
   const { oauth, http } = error.outcome;
-  const body: Record<string, string> = { error: oauth ?? errorWordFor(http) };
+  const headers = options.headers ?? {};
+  const body: Record<string, string> = { error: options.oauthError ?? oauth ?? errorWordFor(http) };
   body.error_description = error.description;
   sendJson(res, http, body, { ...NO_STORE, ...headers });
 }
@@ -38,6 +39,8 @@ export function sendOAuthError(res: Response, error: CertboundError, headers: Re
 export interface ChallengeOptions {
   /** RFC 6750 §3 realm, when the resource names one. */
   realm?: string;
+  /** RFC 6750 §3 scope needed, sent with insufficient_scope. */
+  scope?: string;
 }
 
 /**
@@ -52,6 +55,7 @@ export function sendBearerChallenge(res: Response, error: CertboundError, option
   if (oauth !== null) {
     params.push(`error="${oauth}"`, `error_description="${quotable(error.description)}"`);
   }
+  if (options.scope !== undefined) params.push(`scope="${quotable(options.scope)}"`);
   const headers: Record<string, string> = { ...NO_STORE };
   if (http === 401 || http === 400 || http === 403) {
     headers['www-authenticate'] = params.length === 0 ? BEARER_SCHEME : `${BEARER_SCHEME} ${params.join(', ')}`;

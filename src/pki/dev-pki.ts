@@ -93,6 +93,8 @@ function devStsConfig({ kid, alice, bob }: { kid: string; alice: IssuedCertifica
   return `# certbound STS configuration, written by \`certbound pki init\` for development.
 # File paths are relative to this file. Validate with: certbound sts --config sts.yaml --check-config
 issuer: ${DEV_ISSUER}
+# Base URL of the endpoints advertised in /.well-known/oauth-authorization-server.
+public_url: ${DEV_ISSUER}:8081
 tls:
   ca: ca.crt        # client certificates must chain to this CA
   cert: sts.crt

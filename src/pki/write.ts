@@ -1,4 +1,4 @@
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { access, chmod, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PlannedFile } from './dev-pki.js';
 
@@ -9,6 +9,13 @@ import type { PlannedFile } from './dev-pki.js';
  */
 export async function writePlannedFiles(dir: string, files: Record<string, PlannedFile>, options: { force?: boolean } = {}): Promise<string[]> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (options.force !== true) {
+    // Check every name first, so a refusal leaves the directory as it was.
+    for (const name of Object.keys(files)) {
+      const path = join(dir, name);
+      if (await exists(path)) throw new Error(`${path}: already exists (use --force to overwrite)`);
+    }
+  }
   const written: string[] = [];
   for (const [name, file] of Object.entries(files)) {
     const path = join(dir, name);
@@ -28,4 +35,13 @@ export async function writePlannedFiles(dir: string, files: Record<string, Plann
     written.push(path);
   }
   return written;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

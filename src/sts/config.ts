@@ -16,7 +16,7 @@ export interface StsConfigOverrides {
   jwtKid?: string;
 }
 
-const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'policy'];
+const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'subject_token_error', 'policy'];
 
 /**
  * Load an STS configuration file (YAML or JSON) and everything it refers to, validating all of
@@ -49,7 +49,9 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
   const signing = section('signing');
 
   const issuer = overrides.issuer ?? requireString(file, doc.issuer, 'issuer');
-  if (!URL.canParse(issuer) || !issuer.startsWith('https://')) throw new FileProblem(overrides.issuer === undefined ? file : '--issuer', 'issuer: must be an https URL');
+  if (!URL.canParse(issuer) || !issuer.startsWith('https://')) {
+    throw overrides.issuer === undefined ? new FileProblem(file, 'issuer: must be an https URL') : new FileProblem('--issuer', 'must be an https URL');
+  }
 
   const tlsFiles = await loadTlsFiles({
     ca: overrides.tlsCa ?? fromFile(tls.ca, 'tls.ca'),
@@ -76,6 +78,11 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
   const publicUrl = doc.public_url === undefined ? undefined : requireString(file, doc.public_url, 'public_url');
   if (publicUrl !== undefined && !URL.canParse(publicUrl)) throw new FileProblem(file, 'public_url: must be a URL');
 
+  const subjectTokenError = doc.subject_token_error;
+  if (subjectTokenError !== undefined && subjectTokenError !== 'invalid_request' && subjectTokenError !== 'invalid_grant') {
+    throw new FileProblem(file, 'subject_token_error: must be invalid_request (RFC 8693 §2.2.2, the default) or invalid_grant');
+  }
+
   let policy;
   try {
     policy = parsePolicy(doc.policy, 'policy');
@@ -90,6 +97,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     policy,
     accessTokenLifetimeSeconds: lifetime as number,
     ...(publicUrl === undefined ? {} : { publicUrl }),
+    ...(subjectTokenError === undefined ? {} : { subjectTokenError }),
   };
 }
 

@@ -26,6 +26,9 @@ export const STS_DEFAULTS = {
   bodyLimitBytes: 16 * 1024,
 } as const;
 
+/** Refusals of the subject token itself, whose OAuth error `subjectTokenError` chooses. */
+const SUBJECT_TOKEN_CODES: ReadonlySet<string> = new Set(['CB_SUBJECT_TOKEN_INVALID', 'CB_SUBJECT_TOKEN_NOT_FOR_CLIENT']);
+
 /** Outcome of each token request, for logs and metrics. Never carries a token or secret. */
 export type StsEvent =
   | { type: 'token.issued'; clientId: string; subject: string; jti: string; thumbprint: string; grantType: string }
@@ -45,6 +48,12 @@ export interface StsOptions {
   publicUrl?: string;
   /** Largest accepted token request body in bytes (default 16 KiB). */
   bodyLimitBytes?: number;
+  /**
+   * The OAuth error for an invalid or refused subject token. RFC 8693 §2.2.2 says
+   * `invalid_request` (the default); `invalid_grant` suits clients that, as RFC 6749 §5.2 teaches,
+   * treat invalid_grant as "these credentials will not work, stop retrying".
+   */
+  subjectTokenError?: 'invalid_request' | 'invalid_grant';
   /** Current time in milliseconds; injected so expiry is testable. */
   now?: () => number;
   onEvent?: (event: StsEvent) => void;
@@ -71,6 +80,10 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   }
   const bodyLimit = options.bodyLimitBytes ?? STS_DEFAULTS.bodyLimitBytes;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new TypeError('"bodyLimitBytes" must be an integer >= 1024');
+  const subjectTokenError = options.subjectTokenError ?? 'invalid_request';
+  if (subjectTokenError !== 'invalid_request' && subjectTokenError !== 'invalid_grant') {
+    throw new TypeError('"subjectTokenError" must be "invalid_request" or "invalid_grant"');
+  }
   const publicUrl = (options.publicUrl ?? options.issuer).replace(/\/+$/, '');
   if (!URL.canParse(publicUrl)) throw new TypeError('"publicUrl" must be a URL');
   const resolved = {
@@ -80,6 +93,7 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
     accessTokenLifetimeSeconds: lifetime,
     publicUrl,
     bodyLimitBytes: bodyLimit,
+    subjectTokenError,
     now: options.now ?? Date.now,
     onEvent: options.onEvent ?? (() => {}),
   };
@@ -144,7 +158,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: Resolve
   if (req.method !== endpoint.method && !(endpoint.method === 'GET' && req.method === 'HEAD')) {
     // RFC 9110 §15.5.6: a 405 names the methods that would work.
     sendOAuthError(res, new CertboundError('CB_METHOD_NOT_ALLOWED', { description: `use ${endpoint.method}` }), {
-      allow: endpoint.method === 'GET' ? 'GET, HEAD' : 'POST',
+      headers: { allow: endpoint.method === 'GET' ? 'GET, HEAD' : 'POST' },
     });
     return;
   }
@@ -196,7 +210,8 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
     }
     // An oversized body is left unread: close the connection rather than drain it.
     const headers: Record<string, string> = failure.code === 'CB_REQUEST_TOO_LARGE' ? { connection: 'close' } : {};
-    sendOAuthError(res, failure, headers);
+    const oauthError = SUBJECT_TOKEN_CODES.has(failure.code) ? options.subjectTokenError : undefined;
+    sendOAuthError(res, failure, { headers, ...(oauthError === undefined ? {} : { oauthError }) });
     if (failure.code === 'CB_INTERNAL') options.onEvent({ type: 'server.error', detail: failure.detail ?? 'unknown' });
   }
 }

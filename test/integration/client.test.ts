@@ -86,8 +86,8 @@ describe('token source (RFC 8693 client over mTLS)', () => {
       await assert.rejects(source.getToken(), (error: unknown) => {
         assert.ok(error instanceof CertboundError);
         assert.equal(error.code, 'CB_STS_REFUSED');
-        assert.equal(error.remoteError, 'invalid_grant');
-        assert.match(error.description, /invalid_grant: subject_token was not issued to this client certificate/);
+        assert.equal(error.remoteError, 'invalid_request');
+        assert.match(error.description, /invalid_request: subject_token was not issued to this client certificate/);
         return true;
       });
     }

@@ -18,9 +18,14 @@ const events: ResourceEvent[] = [];
 const cleanups: Array<() => unknown> = [];
 const suite = { after: (fn: () => unknown) => cleanups.push(fn) };
 
-async function startResource(now?: () => number): Promise<string> {
+async function startResource(now?: () => number, requiredScopes?: string[]): Promise<string> {
   const verifier = createBoundTokenVerifier({ keys: { keys: [key.publicJwk] }, issuer: ISSUER, audience: AUDIENCE, ...(now === undefined ? {} : { now }) });
-  const server = createResourceServer({ tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, verifier, onEvent: (event) => events.push(event) });
+  const server = createResourceServer({
+    tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem },
+    verifier,
+    onEvent: (event) => events.push(event),
+    ...(requiredScopes === undefined ? {} : { requiredScopes }),
+  });
   const url = await server.listen(0, '127.0.0.1');
   cleanups.push(() => server.close());
   return url.origin;
@@ -165,6 +170,7 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
         description: /signature is invalid/,
       },
       { name: 'not a JWT', token: async () => 'abc.def.ghi', description: /not a valid/ },
+      { name: 'nbf of the wrong type', token: () => craft({ claims: { nbf: 'yesterday' } }), description: /nbf claim is malformed/ },
     ];
     for (const testCase of cases) {
       test(testCase.name, async (t) => {
@@ -186,6 +192,23 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
     const refusal = events.slice(before).find((event) => event.type === 'request.refused');
     assert.equal(refusal?.type === 'request.refused' ? refusal.code : undefined, 'CB_CNF_MISMATCH');
     assert.ok(!JSON.stringify(events).includes(aliceToken));
+  });
+
+  test('RFC 6750 §3.1 a token without a required scope: 403 insufficient_scope naming the scope', async (t) => {
+    const strict = await startResource(undefined, ['write']);
+    const answer = await call(agentFor(t, pki, pki.alice), bearer(aliceToken), '/', strict);
+    assert.equal(answer.status, 403);
+    assert.equal(answer.body.error, 'insufficient_scope');
+    assert.equal(answer.challenge, 'Bearer error="insufficient_scope", error_description="token lacks the required scope write", scope="write"');
+    const readOnly = await startResource(undefined, ['read']);
+    assert.equal((await call(agentFor(t, pki, pki.alice), bearer(aliceToken), '/', readOnly)).status, 200);
+  });
+
+  test('wrong method on / is 405 with Allow', async (t) => {
+    const response = await request(`${resourceUrl}/`, { method: 'DELETE', dispatcher: agentFor(t, pki, pki.alice) });
+    assert.equal(response.statusCode, 405);
+    assert.equal(response.headers.allow, 'GET, HEAD');
+    await response.body.dump();
   });
 
   test('health is public; unknown paths are 404', async (t) => {

@@ -103,8 +103,8 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
       { name: 'malformed JSON', client: 'alice', body: '{"grant_type":', contentType: 'application/json', status: 400, error: 'invalid_request', description: /not valid JSON/ },
       { name: 'body over the limit', client: 'alice', body: `subject_token=${'a'.repeat(20_000)}`, status: 413, error: 'invalid_request', description: /exceeds 16384 bytes/ },
       { name: 'unknown grant type', client: 'alice', body: { grant_type: 'password', username: 'alice' }, status: 400, error: 'unsupported_grant_type', description: /grant_type password is not supported/ },
-      { name: 'unknown subject token', client: 'alice', body: exchangeRequest({ subject_token: 'iamnotthewalrus' }), status: 400, error: 'invalid_grant', description: /subject_token is not valid/ },
-      { name: "bob presents alice's subject token", client: 'bob', body: exchangeRequest(), status: 400, error: 'invalid_grant', description: /not issued to this client certificate/ },
+      { name: 'RFC 8693 §2.2.2 unknown subject token', client: 'alice', body: exchangeRequest({ subject_token: 'iamnotthewalrus' }), status: 400, error: 'invalid_request', description: /subject_token is not valid/ },
+      { name: "RFC 8693 §2.2.2 bob presents alice's subject token", client: 'bob', body: exchangeRequest(), status: 400, error: 'invalid_request', description: /not issued to this client certificate/ },
       { name: 'scope outside the policy', client: 'bob', body: exchangeRequest({ subject_token: BOB_SECRET, scope: 'read admin' }), status: 400, error: 'invalid_scope', description: /scope not allowed: admin/ },
       { name: 'audience outside the policy', client: 'alice', body: exchangeRequest({ audience: 'https://evil.example' }), status: 400, error: 'invalid_target', description: /https:\/\/evil\.example/ },
       { name: 'resource outside the policy', client: 'alice', body: exchangeRequest({ resource: 'https://evil.example/api' }), status: 400, error: 'invalid_target', description: /evil/ },
@@ -124,10 +124,10 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
     }
 
     test('unauthorized_client: a registered client not allowed token exchange', async (t) => {
-      // alice is registered below for client_credentials only.
+      // alice is registered below with no grant types at all.
       const { parsePolicy, hashSubjectToken } = await import('../../src/core/policy.js');
       const policy = parsePolicy({
-        clients: [{ client_id: 'alice', certificate: { subject_dn: 'CN=alice, O=certbound dev' }, grant_types: ['client_credentials'] }],
+        clients: [{ client_id: 'alice', certificate: { subject_dn: 'CN=alice, O=certbound dev' }, grant_types: [] }],
         subject_tokens: [{ sha256: hashSubjectToken(ALICE_SECRET), subject: 'alice', audiences: [AUDIENCE] }],
       });
       const restricted = await startSts(t, pki, { policy });
@@ -135,6 +135,18 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
       assert.equal(response.status, 400);
       assert.equal(response.body.error, 'unauthorized_client');
       assert.match(String(response.body.error_description), /may not use grant_type urn:ietf:params:oauth:grant-type:token-exchange/);
+    });
+
+    test('subjectTokenError: invalid_grant renders subject-token refusals as RFC 6749 invalid_grant', async (t) => {
+      const compat = await startSts(t, pki, { subjectTokenError: 'invalid_grant' });
+      const unknown = await postToken(agentFor(t, pki, pki.alice), compat.url, exchangeRequest({ subject_token: 'iamnotthewalrus' }));
+      assert.equal(unknown.status, 400);
+      assert.deepEqual(unknown.body, { error: 'invalid_grant', error_description: 'subject_token is not valid' });
+      const stolen = await postToken(agentFor(t, pki, pki.bob), compat.url, exchangeRequest());
+      assert.deepEqual(stolen.body, { error: 'invalid_grant', error_description: 'subject_token was not issued to this client certificate' });
+      // Other request errors keep their own code.
+      const noAudience = await postToken(agentFor(t, pki, pki.alice), compat.url, exchangeRequest({ audience: [] }));
+      assert.equal(noAudience.body.error, 'invalid_request');
     });
 
     test('refusals are reported as events with the certificate thumbprint, never the subject token', async (t) => {

@@ -228,13 +228,24 @@ describe('parsePolicy: defaults and normal form', () => {
     assert.deepEqual(parsePolicy(minimal()).subjectTokens, []);
   });
 
-  test('explicit grant_types and token_types are kept', () => {
+  test('explicit grant_types (even none) and token_types are kept', () => {
     const policy = parsePolicy({
-      clients: [{ client_id: 'a', certificate: { subject_dn: 'CN=a' }, grant_types: ['client_credentials'] }],
+      clients: [
+        { client_id: 'a', certificate: { subject_dn: 'CN=a' }, grant_types: [] },
+        { client_id: 'b', certificate: { subject_dn: 'CN=b' }, grant_types: [GRANT_TYPE_TOKEN_EXCHANGE] },
+      ],
       subject_tokens: [{ sha256: SHA_A, subject: 's', audiences: [AUDIENCE], token_types: [TOKEN_TYPE_JWT] }],
     });
-    assert.deepEqual(policy.clients[0]?.grantTypes, ['client_credentials']);
+    assert.deepEqual(policy.clients[0]?.grantTypes, []);
+    assert.deepEqual(policy.clients[1]?.grantTypes, [GRANT_TYPE_TOKEN_EXCHANGE]);
     assert.deepEqual(policy.subjectTokens[0]?.tokenTypes, [TOKEN_TYPE_JWT]);
+  });
+
+  test('a grant type the STS does not serve is a PolicyError naming its path', () => {
+    assert.throws(
+      () => parsePolicy({ clients: [{ client_id: 'a', certificate: { subject_dn: 'CN=a' }, grant_types: ['password'] }] }),
+      { name: 'PolicyError', message: /^policy\.clients\[0\]\.grant_types\[0\]: unknown grant type/ },
+    );
   });
 
   test('sha256 is stored lower-case', () => {

@@ -2,7 +2,7 @@ import { CertboundError } from '../../core/errors.js';
 import { createBoundFetch } from '../../client/bound-fetch.js';
 import { createMtlsAgent } from '../../client/mtls-agent.js';
 import { createTokenSource, type TokenSource } from '../../client/token-source.js';
-import { loadTlsFiles, type TlsFiles } from '../../keys/files.js';
+import { loadTlsFiles, readText, type TlsFiles } from '../../keys/files.js';
 import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 
@@ -12,6 +12,7 @@ const CLIENT_OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'subject-token': { type: 'string' },
+  'subject-token-file': { type: 'string' },
   'subject-token-type': { type: 'string' },
   audience: { type: 'string', multiple: true },
   resource: { type: 'string', multiple: true },
@@ -20,14 +21,15 @@ const CLIENT_OPTIONS = {
   servername: { type: 'string' },
 } as const;
 
-export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --tls-key F --subject-token T
+export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
                  (--audience A | --resource R)... [--scope S] [--servername NAME]
                  [--subject-token-type URN] [--requested-token-type URN]
   Exchange the subject token at the STS over mutual TLS and print the token response JSON.
   --sts is the token endpoint (a URL without a path means /token); --servername is the name the
-  STS certificate is checked against when it differs from the URL host.`;
+  STS certificate is checked against when it differs from the URL host. --subject-token-file keeps
+  the secret out of the process list and shell history.`;
 
-export const callUsage = `certbound call URL --sts URL --tls-ca F --tls-cert F --tls-key F --subject-token T
+export const callUsage = `certbound call URL --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
                 (--audience A | --resource R)... [--scope S] [--servername NAME] [--sts-servername NAME]
   Get a bound token as 'certbound token' does, call URL with it over the same client certificate,
   and print the response body. --servername applies to URL, --sts-servername to the STS.
@@ -40,7 +42,7 @@ interface ClientSetup {
 
 async function setUp(command: string, parsed: Parsed, stsServername: string | undefined): Promise<ClientSetup> {
   const stsUrl = requireString(command, parsed, 'sts');
-  const subjectToken = requireString(command, parsed, 'subject-token');
+  const subjectToken = await subjectTokenOf(command, parsed);
   const tls = await loadTlsFiles({
     ca: requireString(command, parsed, 'tls-ca'),
     cert: requireString(command, parsed, 'tls-cert'),
@@ -68,6 +70,20 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
     if (error instanceof TypeError) throw new UsageError(`${command}: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * The subject token, inline or from a file. The file form keeps the secret out of `ps` and shell
+ * history; a trailing newline (as `echo` writes) is not part of the token.
+ */
+async function subjectTokenOf(command: string, parsed: Parsed): Promise<string> {
+  const inline = optionalString(parsed, 'subject-token');
+  const file = optionalString(parsed, 'subject-token-file');
+  if ((inline === undefined) === (file === undefined)) throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);
+  if (inline !== undefined) return inline;
+  const token = (await readText(file as string, 'subject token file')).replace(/\r?\n$/, '');
+  if (token.length === 0) throw new UsageError(`${command}: ${file}: subject token file is empty`);
+  return token;
 }
 
 /** STS refusals and network failures are operation failures (exit 1), not usage errors. */

@@ -113,14 +113,14 @@ export async function run(argv: string[]): Promise<number> {
       },
       {
         title: "bob presents alice's subject token at the STS",
-        expected: 'refused with invalid_grant: that subject token is pinned to alice',
+        expected: 'refused with invalid_request (RFC 8693 §2.2.2): that subject token is pinned to alice',
         async run() {
           try {
             await exchangeAs(bobAgent, DEV_SUBJECT_TOKENS.alice);
             return { ok: false, observed: 'the STS issued a token' };
           } catch (error) {
             const remote = error instanceof CertboundError ? error.remoteError : undefined;
-            return { ok: remote === 'invalid_grant', observed: error instanceof Error ? error.message : String(error) };
+            return { ok: remote === 'invalid_request' && /not issued to this client certificate/.test(String((error as Error).message)), observed: error instanceof Error ? error.message : String(error) };
           }
         },
       },

@@ -5,10 +5,11 @@ import { parse, requireString } from '../args.js';
 import { UsageError } from '../errors.js';
 
 export const usage = `certbound pki init --out DIR [--force]
-  Write a development PKI to DIR: ca, sts/server/grpc server certificates (SANs *.domain.com,
-  localhost, 127.0.0.1), alice and bob client certificates, an ES256 JWT signing key, its
-  jwks.json and an sts.yaml with the seed's dev policy. Keys are written with mode 0600.
-  Existing files are not overwritten unless --force.`;
+  Write a development PKI to DIR: a CA; sts, server and grpc server certificates (SANs
+  sts.domain.com / server.domain.com / grpc.domain.com, localhost, 127.0.0.1, ::1); alice and bob
+  client certificates; an ES256 JWT signing key, its jwks.json, and an sts.yaml with the seed's
+  dev policy. Keys are written with mode 0600. If any of the files exists, nothing is written
+  unless --force.`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse('pki', argv, { out: { type: 'string' }, force: { type: 'boolean' } }, 1);

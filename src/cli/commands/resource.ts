@@ -7,10 +7,11 @@ import { UsageError } from '../errors.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
 
 export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
-                    --issuer I --audience A [--audience A2 ...] [--host ADDR]
+                    --issuer I --audience A [--audience A2 ...] [--required-scope S ...] [--host ADDR]
   Run an HTTPS resource server whose GET / accepts only tokens bound to the caller's client
   certificate. A JWKS URL is fetched over TLS verified with --tls-ca, cached, and re-fetched
-  when a token names an unknown key.`;
+  when a token names an unknown key. --required-scope makes GET / answer 403 insufficient_scope
+  to tokens without that scope.`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse('resource', argv, {
@@ -22,6 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     jwks: { type: 'string' },
     issuer: { type: 'string' },
     audience: { type: 'string', multiple: true },
+    'required-scope': { type: 'string', multiple: true },
   });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
@@ -43,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`resource: ${(error as Error).message}`);
   }
-  const server = createResourceServer({ tls, verifier, onEvent: logEvent('resource') });
+  const requiredScopes = stringList(parsed, 'required-scope');
+  const server = createResourceServer({ tls, verifier, requiredScopes, onEvent: logEvent('resource') });
   return serveUntilSignalled('resource', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1');
 }
