@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { readText } from './files.js';
 
 export interface JwksSourceOptions {
   /** CA bundle (PEM) that the JWKS URL's server certificate must chain to; system CAs when absent. */
@@ -38,12 +38,7 @@ export async function loadJwksSource(location: string, options: JwksSourceOption
 
 /** Read and check a JWKS file. */
 export async function readJwksFile(path: string): Promise<JSONWebKeySet> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new Error(`${path}: cannot read JWKS file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  const text = await readText(path, 'JWKS file');
   let document: unknown;
   try {
     document = JSON.parse(text);

@@ -173,7 +173,7 @@ describe('bound fetch and a JWKS fetched from the STS', () => {
       const file = join(dir, 'private.json');
       await writeFile(file, JSON.stringify({ keys: [await exportJWK(sts.signingKey.privateKey)] }));
       await assert.rejects(loadJwksSource(file), /contains a private key/);
-      await assert.rejects(loadJwksSource(join(dir, 'missing.json')), /cannot read JWKS file/);
+      await assert.rejects(loadJwksSource(join(dir, 'missing.json')), /missing\.json: JWKS file: no such file/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -36,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     key: requireString('resource', parsed, 'tls-key'),
   });
   const issuer = requireString('resource', parsed, 'issuer');
+  if (!URL.canParse(issuer)) throw new UsageError('resource: --issuer must be the issuer URL the tokens carry in iss');
   const audience = stringList(parsed, 'audience');
   if (audience.length === 0) throw new UsageError('resource: --audience is required');
   const keys = await loadJwksSource(requireString('resource', parsed, 'jwks'), { ca: tls.ca });

@@ -1,0 +1,146 @@
+// Bad input: one `certbound: ...` line on stderr naming the file and the problem, no stack trace,
+// exit code 2. --debug adds the details.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, type RunResult } from './run.js';
+
+let dir: string | undefined;
+let pki = '';
+const file = (name: string): string => join(dir as string, name);
+
+before(async () => {
+  dir = await makeTempDir('errors');
+  pki = file('pki');
+  await pkiInit(pki);
+});
+
+after(async () => {
+  await killAll();
+  await removeTempDir(dir);
+});
+
+/** Exit 2, stdout empty, exactly one stderr line `certbound: ...` containing every fragment, no stack. */
+function assertBadInput(result: RunResult, ...fragments: string[]): string {
+  const stderr = lines(result.stderr);
+  assert.equal(stderr.length, 1, `expected one stderr line, got:\n${result.stderr}`);
+  const line = stderr[0] as string;
+  assert.ok(line.startsWith('certbound: '), `stderr line does not start with "certbound: ": ${line}`);
+  assert.doesNotMatch(result.stderr, /^\s+at /m, 'stack trace on stderr without --debug');
+  for (const fragment of fragments) assert.ok(line.includes(fragment), `stderr line does not mention ${JSON.stringify(fragment)}: ${line}`);
+  assert.equal(result.code, 2, `exit code: ${result.code}; stderr: ${line}`);
+  assert.equal(result.stdout, '', 'nothing on stdout for bad input');
+  return line;
+}
+
+describe('certbound bad input', { concurrency: 4 }, () => {
+  test('unknown command', async () => {
+    assertBadInput(await runCli(['frobnicate']), 'unknown command', 'frobnicate');
+  });
+
+  test('unknown flag', async () => {
+    assertBadInput(await runCli(['sts', '--config', 'x', '--bogus']), 'sts', '--bogus');
+  });
+
+  test('resource without --port', async () => {
+    assertBadInput(await runCli(['resource']), 'resource', '--port', 'required');
+  });
+
+  test('token without --sts', async () => {
+    assertBadInput(await runCli(['token']), 'token', '--sts', 'required');
+  });
+
+  test('sts --config with a file that does not exist', async () => {
+    const missing = file('missing.yaml');
+    assertBadInput(await runCli(['sts', '--config', missing]), missing, 'no such file');
+  });
+
+  test('sts --config with a file that is not YAML', async () => {
+    const bad = file('not-yaml.yaml');
+    await writeFile(bad, 'issuer: [\n');
+    assertBadInput(await runCli(['sts', '--config', bad]), bad, 'not valid YAML');
+  });
+
+  test('sts --config with a policy error names the file and the path in it', async () => {
+    const broken = join(pki, 'broken-policy.yaml');
+    const original = await readFile(join(pki, 'sts.yaml'), 'utf8');
+    const changed = original.replace(/sha256: [0-9a-f]{64}/, 'sha256: not-a-sha256');
+    assert.notEqual(changed, original, 'sts.yaml from pki init has a subject token sha256 to break');
+    await writeFile(broken, changed);
+    assertBadInput(await runCli(['sts', '--config', broken]), broken, 'policy.subject_tokens[0].sha256');
+  });
+
+  test('sts --config with an unknown top-level key', async () => {
+    const unknown = join(pki, 'unknown-key.yaml');
+    await writeFile(unknown, `${await readFile(join(pki, 'sts.yaml'), 'utf8')}\nlistener_backlog: 12\n`);
+    assertBadInput(await runCli(['sts', '--config', unknown]), unknown, 'listener_backlog', 'unknown key');
+  });
+
+  test('sts --tls-key that does not match the certificate', async () => {
+    const bobKey = join(pki, 'bob.key');
+    assertBadInput(await runCli(['sts', '--config', join(pki, 'sts.yaml'), '--tls-key', bobKey]), bobKey, 'does not match');
+  });
+
+  test('sts --jwt-key that is not a key', async () => {
+    const garbage = file('garbage.key');
+    await writeFile(garbage, 'this is not a private key\n');
+    assertBadInput(await runCli(['sts', '--config', join(pki, 'sts.yaml'), '--jwt-key', garbage]), garbage, 'private key');
+  });
+
+  test('thumbprint of a file that is not a certificate', async () => {
+    const notCert = file('not-a-cert.pem');
+    await writeFile(notCert, 'hello\n');
+    assertBadInput(await runCli(['thumbprint', notCert]), notCert, 'certificate');
+  });
+
+  test('thumbprint of a private key (PEM, but no certificate)', async () => {
+    const key = join(pki, 'alice.key');
+    assertBadInput(await runCli(['thumbprint', key]), key, 'no PEM certificate');
+  });
+
+  test('thumbprint of a corrupt certificate', async () => {
+    const corrupt = file('corrupt.crt');
+    await writeFile(corrupt, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    assertBadInput(await runCli(['thumbprint', corrupt]), corrupt, 'cannot be parsed');
+  });
+
+  test('inspect of something that is not a JWT', async () => {
+    assertBadInput(await runCli(['inspect', 'notajwt']), 'inspect', 'not a JWT');
+  });
+
+  test('pki init into a directory that already has the files; --force overwrites', async () => {
+    const out = file('pki-again');
+    await pkiInit(out);
+    const before = await readFile(join(out, 'ca.crt'), 'utf8');
+    assertBadInput(await runCli(['pki', 'init', '--out', out]), out, 'already exists');
+    assert.equal(await readFile(join(out, 'ca.crt'), 'utf8'), before, 'refused pki init left ca.crt alone');
+
+    const forced = await runCli(['pki', 'init', '--out', out, '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(forced.stderr, '');
+    assert.notEqual(await readFile(join(out, 'ca.crt'), 'utf8'), before, '--force wrote a new CA');
+  });
+
+  test('pki init refuses when any one of its files exists, and then writes nothing', async () => {
+    const out = file('pki-partial');
+    await mkdir(out);
+    const mine = join(out, 'sts.yaml');
+    await writeFile(mine, '# my own configuration\n');
+    assertBadInput(await runCli(['pki', 'init', '--out', out]), mine, 'already exists');
+    assert.deepEqual(await readdir(out), ['sts.yaml'], 'a refused pki init writes no other file');
+    assert.equal(await readFile(mine, 'utf8'), '# my own configuration\n');
+  });
+
+  test('--debug adds details after the one-line message', async () => {
+    const bad = file('not-yaml-debug.yaml');
+    await writeFile(bad, 'issuer: [\n');
+    const result = await runCli(['sts', '--config', bad, '--debug']);
+    assert.equal(result.code, 2);
+    const stderr = lines(result.stderr);
+    assert.ok(stderr.length > 1, `--debug printed only:\n${result.stderr}`);
+    assert.ok(stderr[0]?.startsWith(`certbound: ${bad}`), `first line: ${stderr[0]}`);
+    assert.ok(stderr[0]?.includes('not valid YAML'));
+    assert.match(result.stderr, /^\s+at /m, '--debug prints the stack');
+  });
+});
