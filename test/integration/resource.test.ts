@@ -204,6 +204,24 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
     assert.equal((await call(agentFor(t, pki, pki.alice), bearer(aliceToken), '/', readOnly)).status, 200);
   });
 
+  test('signing keys that cannot be fetched: 503 with Retry-After, blamed on no one', async (t) => {
+    const verifier = createBoundTokenVerifier({
+      keys: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:1');
+      },
+      issuer: ISSUER,
+      audience: AUDIENCE,
+    });
+    const server = createResourceServer({ tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, verifier });
+    const url = await server.listen(0, '127.0.0.1');
+    t.after(() => server.close());
+    const response = await request(`${url.origin}/`, { dispatcher: agentFor(t, pki, pki.alice), headers: bearer(aliceToken) });
+    assert.equal(response.statusCode, 503);
+    assert.equal(response.headers['retry-after'], '5');
+    assert.equal(response.headers['www-authenticate'], undefined, 'not an authentication failure');
+    assert.deepEqual(await response.body.json(), { error: 'temporarily_unavailable', error_description: 'the issuer signing keys are unavailable' });
+  });
+
   test('wrong method on / is 405 with Allow', async (t) => {
     const response = await request(`${resourceUrl}/`, { method: 'DELETE', dispatcher: agentFor(t, pki, pki.alice) });
     assert.equal(response.statusCode, 405);
