@@ -100,13 +100,13 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   return {
     ...resolved,
     // Built once: these documents never change while the server runs.
-    metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy, resolved.signingKey),
+    metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy),
     jwks: { keys: [options.signingKey.publicJwk] },
   };
 }
 
 /** RFC 8414 §2 authorization server metadata, with the RFC 8705 §3.3 and §5 members. */
-function buildMetadata(issuer: string, publicUrl: string, policy: Policy, signingKey: SigningKey): Record<string, unknown> {
+function buildMetadata(issuer: string, publicUrl: string, policy: Policy): Record<string, unknown> {
   const tokenEndpoint = `${publicUrl}${TOKEN_ENDPOINT_PATH}`;
   const scopes = [...new Set(policy.subjectTokens.flatMap((entry) => entry.scopes))].sort();
   return {
@@ -119,7 +119,6 @@ function buildMetadata(issuer: string, publicUrl: string, policy: Policy, signin
     tls_client_certificate_bound_access_tokens: true,
     mtls_endpoint_aliases: { token_endpoint: tokenEndpoint },
     ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
-    access_token_signing_alg_values_supported: [signingKey.alg],
   };
 }
 
