@@ -40,10 +40,13 @@ export function readCertificateFacts(der: Uint8Array): CertificateFacts {
  * @throws TypeError when the text is not a distinguished name.
  */
 export function canonicalDistinguishedName(text: string): string {
-  const problem = `not a distinguished name (RFC 4514, e.g. "CN=alice, O=example"): ${JSON.stringify(text)}`;
+  const problem = `not a distinguished name (e.g. "CN=alice, O=example"): ${JSON.stringify(text)}`;
+  // Accept OpenSSL's default print form too (`CN = alice, O = example`): spaces around the `=`
+  // after an attribute type are not part of the name. Escaped separators are left alone.
+  const compact = text.replace(/(^|(?<!\\)[,+])\s*([A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)\s*=\s*/g, '$1$2=');
   let canonical: string;
   try {
-    canonical = new Name(text).toString();
+    canonical = new Name(compact).toString();
   } catch (cause) {
     throw new TypeError(problem, { cause });
   }

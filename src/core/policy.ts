@@ -74,21 +74,9 @@ function parseClient(raw: unknown, path: string): ClientRegistration {
   return {
     clientId: string(entry.client_id, `${path}.client_id`),
     certificate: parseMatcher(entry.certificate, `${path}.certificate`),
-    grantTypes: entry.grant_types === undefined ? [GRANT_TYPE_TOKEN_EXCHANGE] : grantTypes(entry.grant_types, `${path}.grant_types`),
+    // Which grant types exist is the STS's registry's business (sts/grants); it checks these.
+    grantTypes: entry.grant_types === undefined ? [GRANT_TYPE_TOKEN_EXCHANGE] : strings(entry.grant_types, `${path}.grant_types`),
   };
-}
-
-/** Grant types a client may be registered for: the ones the STS serves. An empty list is allowed. */
-export const REGISTRABLE_GRANT_TYPES: readonly string[] = [GRANT_TYPE_TOKEN_EXCHANGE];
-
-function grantTypes(value: unknown, path: string): string[] {
-  const list = strings(value, path);
-  list.forEach((grantType, i) => {
-    if (!REGISTRABLE_GRANT_TYPES.includes(grantType)) {
-      throw new PolicyError(`${path}[${i}]`, `unknown grant type (supported: ${REGISTRABLE_GRANT_TYPES.join(', ')})`);
-    }
-  });
-  return list;
 }
 
 function parseSubjectCredential(raw: unknown, path: string): SubjectCredential {

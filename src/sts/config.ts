@@ -4,6 +4,7 @@ import { parsePolicy, PolicyError } from '../core/policy.js';
 import { isAsymmetricAlgorithm } from '../core/rfc.js';
 import { createSigningKey } from '../core/signing.js';
 import { FileProblem, loadTlsFiles, readPrivateKey, readText } from '../keys/files.js';
+import { checkRegisteredGrantTypes } from './grants/index.js';
 import type { StsOptions } from './server.js';
 
 /** Command-line values that take precedence over the file (paths relative to the cwd). */
@@ -86,6 +87,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
   let policy;
   try {
     policy = parsePolicy(doc.policy, 'policy');
+    checkRegisteredGrantTypes(policy, 'policy');
   } catch (error) {
     if (error instanceof PolicyError) throw new FileProblem(file, error.message);
     throw error;

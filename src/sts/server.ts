@@ -15,8 +15,7 @@ import { readBody } from '../http/body.js';
 import { manageServer, serverTlsOptions, type ManagedServer, type ServerTlsOptions } from '../http/https-server.js';
 import { peerCertificateOf, type PeerCertificate } from '../http/peer-certificate.js';
 import { sendJson, sendOAuthError, sendTokenResponse } from '../http/respond.js';
-import type { Grant } from './grants/grant.js';
-import { tokenExchangeGrant } from './grants/token-exchange.js';
+import { checkRegisteredGrantTypes, GRANTS } from './grants/index.js';
 
 /** Defaults, each with its reason. */
 export const STS_DEFAULTS = {
@@ -59,7 +58,6 @@ export interface StsOptions {
   onEvent?: (event: StsEvent) => void;
 }
 
-const GRANTS: ReadonlyMap<string, Grant> = new Map([[tokenExchangeGrant.grantType, tokenExchangeGrant]]);
 
 interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls'>> {
   onEvent: (event: StsEvent) => void;
@@ -74,6 +72,7 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   }
   if (options.signingKey?.privateKey === undefined) throw new TypeError('"signingKey" must come from createSigningKey()');
   if (!Array.isArray(options.policy?.clients)) throw new TypeError('"policy" must come from parsePolicy()');
+  checkRegisteredGrantTypes(options.policy);
   const lifetime = options.accessTokenLifetimeSeconds ?? STS_DEFAULTS.accessTokenLifetimeSeconds;
   if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > 86_400) {
     throw new TypeError('"accessTokenLifetimeSeconds" must be an integer from 1 to 86400');

@@ -71,6 +71,15 @@ describe('certbound bad input', { concurrency: 4 }, () => {
     assertBadInput(await runCli(['sts', '--config', broken]), broken, 'policy.subject_tokens[0].sha256');
   });
 
+  test('sts --config registering a client for a grant type the STS does not serve', async () => {
+    const broken = join(pki, 'unserved-grant.yaml');
+    const original = await readFile(join(pki, 'sts.yaml'), 'utf8');
+    const changed = original.replace('    - client_id: alice\n', '    - client_id: alice\n      grant_types: [password]\n');
+    assert.notEqual(changed, original);
+    await writeFile(broken, changed);
+    assertBadInput(await runCli(['sts', '--config', broken, '--check-config']), broken, 'policy.clients[0].grant_types[0]', 'unknown grant type');
+  });
+
   test('sts --config with an unknown top-level key', async () => {
     const unknown = join(pki, 'unknown-key.yaml');
     await writeFile(unknown, `${await readFile(join(pki, 'sts.yaml'), 'utf8')}\nlistener_backlog: 12\n`);

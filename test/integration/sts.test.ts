@@ -239,6 +239,12 @@ describe('STS lifetime configuration', () => {
     assert.throws(() => createStsServer({ ...base, issuer: 'http://sts' }), { name: 'TypeError', message: /https URL/ });
     assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 0 }), { name: 'TypeError', message: /accessTokenLifetimeSeconds/ });
     assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 1.5 }), { name: 'TypeError' });
+    const { parsePolicy } = await import('../../src/core/policy.js');
+    const unserved = parsePolicy({ clients: [{ client_id: 'a', certificate: { subject_dn: 'CN=a' }, grant_types: ['password'] }] });
+    assert.throws(() => createStsServer({ ...base, policy: unserved }), {
+      name: 'PolicyError',
+      message: /^policy\.clients\[0\]\.grant_types\[0\]: unknown grant type \(supported: urn:ietf:params:oauth:grant-type:token-exchange\)$/,
+    });
   });
 });
 
