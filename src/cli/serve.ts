@@ -14,8 +14,9 @@ export async function serveUntilSignalled(name: string, managed: ManagedServer, 
     url = await managed.listen(port, host);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : code === 'EADDRNOTAVAIL' ? 'address not available' : code;
-    throw new OperationFailed(`cannot listen on ${host}:${port}: ${why}`);
+    const why =
+      { EADDRINUSE: 'address already in use', EACCES: 'permission denied', EADDRNOTAVAIL: 'address not available', ENOTFOUND: 'unknown host' }[code] ?? code;
+    throw new OperationFailed(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`);
   }
   process.stdout.write(`certbound ${name} listening on ${url.origin}${extra}\n`);
   return new Promise((resolve) => {

@@ -52,5 +52,8 @@ export async function readJwksFile(path: string): Promise<JSONWebKeySet> {
   if (keys.some((key) => 'd' in key)) {
     throw new Error(`${path}: JWKS file contains a private key; publish public keys only`);
   }
+  if (keys.some((key) => 'k' in key || key.kty === 'oct')) {
+    throw new Error(`${path}: JWKS file contains a symmetric key; only asymmetric keys verify access tokens`);
+  }
   return document as JSONWebKeySet;
 }

@@ -131,6 +131,43 @@ describe('bound fetch and a JWKS fetched from the STS', () => {
     assert.equal(((await response.json()) as { subject: string }).subject, 'alice');
   });
 
+  test('bound fetch exchanges again and retries once when the resource answers invalid_token', async (t) => {
+    // An STS whose first token is already expired (its clock is an hour behind once).
+    let firstIssue = true;
+    const skewed = await startSts(t, pki, {
+      now: () => {
+        const now = firstIssue ? Date.now() - 2 * 3600_000 : Date.now();
+        firstIssue = false;
+        return now;
+      },
+    });
+    const verifier = createBoundTokenVerifier({ keys: { keys: [skewed.signingKey.publicJwk] }, issuer: ISSUER, audience: AUDIENCE });
+    const resource = createResourceServer({ tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, verifier });
+    const url = await resource.listen(0, '127.0.0.1');
+    t.after(() => resource.close());
+    const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
+    t.after(() => agent.close());
+    const boundFetch = createBoundFetch({ tokenSource: aliceSource(t, { agent, stsUrl: skewed.url }), agent });
+    const response = await boundFetch(`${url.origin}/`);
+    assert.equal(response.status, 200);
+    assert.equal(skewed.events.filter((event) => event.type === 'token.issued').length, 2, 'one exchange, one retry exchange');
+  });
+
+  test('bound fetch retries at most once: a token the resource keeps refusing comes back as 401', async (t) => {
+    const verifier = createBoundTokenVerifier({ keys: { keys: [sts.signingKey.publicJwk] }, issuer: ISSUER, audience: 'https://not-this-audience.example' });
+    const resource = createResourceServer({ tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, verifier });
+    const url = await resource.listen(0, '127.0.0.1');
+    t.after(() => resource.close());
+    const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
+    t.after(() => agent.close());
+    const before = issuedCount();
+    const response = await createBoundFetch({ tokenSource: aliceSource(t, { agent }), agent })(`${url.origin}/`);
+    assert.equal(response.status, 401);
+    assert.match(response.headers.get('www-authenticate') ?? '', /invalid_token/);
+    await response.body?.cancel();
+    assert.equal(issuedCount() - before, 2);
+  });
+
   test('an unknown kid makes the verifier re-fetch the JWKS (key rotation)', async (t) => {
     const second = await createSigningKey({ privateKey: (await createTestPki()).jwtKeyPem });
     let published = { keys: [sts.signingKey.publicJwk] };
@@ -173,6 +210,9 @@ describe('bound fetch and a JWKS fetched from the STS', () => {
       const file = join(dir, 'private.json');
       await writeFile(file, JSON.stringify({ keys: [await exportJWK(sts.signingKey.privateKey)] }));
       await assert.rejects(loadJwksSource(file), /contains a private key/);
+      const symmetric = join(dir, 'symmetric.json');
+      await writeFile(symmetric, JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0', kid: 'hs' }] }));
+      await assert.rejects(loadJwksSource(symmetric), /contains a symmetric key/);
       await assert.rejects(loadJwksSource(join(dir, 'missing.json')), /missing\.json: JWKS file: no such file/);
     } finally {
       await rm(dir, { recursive: true, force: true });
