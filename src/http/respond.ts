@@ -29,11 +29,13 @@ export function sendTokenResponse(res: Response, body: Record<string, unknown>):
  * status from the error table. A 5xx never carries more than the error's bland description.
  */
 export function sendOAuthError(res: Response, error: CertboundError, options: { headers?: Record<string, string>; oauthError?: string } = {}): void {
+  sendJson(res, error.outcome.http, errorBody(error, options.oauthError), { ...NO_STORE, ...options.headers });
+}
+
+/** `{error, error_description}`: the table's OAuth error, or a plain word for HTTP-only failures. */
+function errorBody(error: CertboundError, oauthError?: string): { error: string; error_description: string } {
   const { oauth, http } = error.outcome;
-  const headers = options.headers ?? {};
-  const body: Record<string, string> = { error: options.oauthError ?? oauth ?? errorWordFor(http) };
-  body.error_description = error.description;
-  sendJson(res, http, body, { ...NO_STORE, ...headers });
+  return { error: oauthError ?? oauth ?? errorWordFor(http), error_description: error.description };
 }
 
 export interface ChallengeOptions {
@@ -61,8 +63,7 @@ export function sendBearerChallenge(res: Response, error: CertboundError, option
     headers['www-authenticate'] = params.length === 0 ? BEARER_SCHEME : `${BEARER_SCHEME} ${params.join(', ')}`;
   }
   if (http === 503) headers['retry-after'] = '5';
-  const body = oauth === null ? { error: errorWordFor(http), error_description: error.description } : { error: oauth, error_description: error.description };
-  sendJson(res, http, body, headers);
+  sendJson(res, http, errorBody(error), headers);
 }
 
 /** RFC 6750 §3 error_description allows %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash. */

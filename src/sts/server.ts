@@ -1,7 +1,7 @@
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CertboundError, toCertboundError } from '../core/errors.js';
-import { findClient, type Policy } from '../core/policy.js';
+import { findClient, type ClientRegistration, type Policy } from '../core/policy.js';
 import {
   AUTH_METHOD_TLS_CLIENT_AUTH,
   HEALTH_PATH,
@@ -15,6 +15,7 @@ import { readBody } from '../http/body.js';
 import { manageServer, serverTlsOptions, type ManagedServer, type ServerTlsOptions } from '../http/https-server.js';
 import { peerCertificateOf, type PeerCertificate } from '../http/peer-certificate.js';
 import { sendJson, sendOAuthError, sendTokenResponse } from '../http/respond.js';
+import type { IssuedToken } from './grants/grant.js';
 import { checkRegisteredGrantTypes, GRANTS } from './grants/index.js';
 
 /** Defaults, each with its reason. */
@@ -33,7 +34,6 @@ export type StsEvent =
   | { type: 'token.issued'; clientId: string; subject: string; jti: string; thumbprint: string; grantType: string }
   | { type: 'token.refused'; code: string; description: string; detail?: string; thumbprint?: string }
   | { type: 'server.error'; detail: string };
-
 
 export interface StsOptions {
   /** The `iss` of issued tokens and the RFC 8414 issuer identifier. */
@@ -57,7 +57,6 @@ export interface StsOptions {
   now?: () => number;
   onEvent?: (event: StsEvent) => void;
 }
-
 
 interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls'>> {
   onEvent: (event: StsEvent) => void;
@@ -129,13 +128,21 @@ function buildMetadata(issuer: string, publicUrl: string, policy: Policy): Recor
 export function createStsHandler(options: StsOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const resolved = resolveStsOptions(options);
   return (req, res) => {
-    route(req, res, resolved).catch((error: unknown) => {
-      const failure = toCertboundError(error);
-      if (failure.code === 'CB_INTERNAL') resolved.onEvent({ type: 'server.error', detail: failure.detail ?? 'unknown' });
-      if (!res.headersSent) sendOAuthError(res, failure);
-      else res.destroy();
-    });
+    route(req, res, resolved).catch((error: unknown) => sendStsError(res, toCertboundError(error), resolved));
   };
+}
+
+/** The one place an STS failure becomes a response. Internal failures are logged, never described. */
+function sendStsError(res: ServerResponse, failure: CertboundError, options: ResolvedStsOptions): void {
+  if (failure.code === 'CB_INTERNAL') options.onEvent({ type: 'server.error', detail: failure.detail ?? 'unknown' });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // An oversized body is left unread: close the connection rather than drain it.
+  const headers: Record<string, string> = failure.code === 'CB_REQUEST_TOO_LARGE' ? { connection: 'close' } : {};
+  const oauthError = SUBJECT_TOKEN_CODES.has(failure.code) ? options.subjectTokenError : undefined;
+  sendOAuthError(res, failure, { headers, ...(oauthError === undefined ? {} : { oauthError }) });
 }
 
 type Route = { method: 'GET' | 'POST'; handle(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): void | Promise<void> };
@@ -165,9 +172,12 @@ async function route(req: IncomingMessage, res: ServerResponse, options: Resolve
 
 async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
   let certificate: PeerCertificate | undefined;
+  let client: ClientRegistration | undefined;
+  let grantType: string;
+  let issued: IssuedToken;
   try {
     certificate = requireClientCertificate(req);
-    const client = findClient(options.policy, certificate.facts());
+    client = findClient(options.policy, certificate.facts());
     if (client === undefined) {
       throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
         description: 'client certificate is not registered with this STS',
@@ -175,7 +185,7 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
       });
     }
     const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
-    const grantType = parameters.required('grant_type');
+    grantType = parameters.required('grant_type');
     const grant = GRANTS.get(grantType);
     if (grant === undefined) {
       throw new CertboundError('CB_GRANT_TYPE_UNSUPPORTED', { description: `grant_type ${grantType} is not supported` });
@@ -183,7 +193,7 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
     if (!client.grantTypes.includes(grantType)) {
       throw new CertboundError('CB_CLIENT_GRANT_NOT_ALLOWED', { description: `client ${client.clientId} may not use grant_type ${grantType}` });
     }
-    const issued = await grant.handle({
+    issued = await grant.handle({
       parameters,
       client,
       certificate,
@@ -193,8 +203,6 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
       accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
       now: Math.floor(options.now() / 1000),
     });
-    sendTokenResponse(res, { ...issued.response });
-    options.onEvent({ type: 'token.issued', clientId: client.clientId, subject: issued.subject, jti: issued.jti, thumbprint: certificate.thumbprint, grantType });
   } catch (error) {
     const failure = toCertboundError(error);
     if (failure.code !== 'CB_INTERNAL') {
@@ -206,12 +214,10 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
         ...(certificate === undefined ? {} : { thumbprint: certificate.thumbprint }),
       });
     }
-    // An oversized body is left unread: close the connection rather than drain it.
-    const headers: Record<string, string> = failure.code === 'CB_REQUEST_TOO_LARGE' ? { connection: 'close' } : {};
-    const oauthError = SUBJECT_TOKEN_CODES.has(failure.code) ? options.subjectTokenError : undefined;
-    sendOAuthError(res, failure, { headers, ...(oauthError === undefined ? {} : { oauthError }) });
-    if (failure.code === 'CB_INTERNAL') options.onEvent({ type: 'server.error', detail: failure.detail ?? 'unknown' });
+    throw failure;
   }
+  sendTokenResponse(res, { ...issued.response });
+  options.onEvent({ type: 'token.issued', clientId: client.clientId, subject: issued.subject, jti: issued.jti, thumbprint: certificate.thumbprint, grantType });
 }
 
 /** RFC 8705 §2: the token endpoint serves only clients whose certificate the TLS layer verified. */

@@ -222,6 +222,28 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
     assert.deepEqual(await response.body.json(), { error: 'temporarily_unavailable', error_description: 'the issuer signing keys are unavailable' });
   });
 
+  test('a protected handler that throws: 500 server_error, no stack, refusal reported', async (t) => {
+    const { createServer } = await import('node:https');
+    const { protect } = await import('../../src/http/node.js');
+    const { serverTlsOptions } = await import('../../src/http/https-server.js');
+    const refused: string[] = [];
+    const verifier = createBoundTokenVerifier({ keys: { keys: [key.publicJwk] }, issuer: ISSUER, audience: AUDIENCE });
+    const server = createServer(
+      serverTlsOptions({ ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }),
+      protect(() => {
+        throw new Error('database password is hunter2');
+      }, { verifier, onRefused: (error) => refused.push(error.code) }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as { port: number };
+    const answer = await call(agentFor(t, pki, pki.alice), bearer(aliceToken), '/', `https://127.0.0.1:${port}`);
+    assert.equal(answer.status, 500);
+    assert.deepEqual(answer.body, { error: 'server_error', error_description: 'internal error' });
+    assert.equal(answer.challenge, undefined);
+    assert.deepEqual(refused, ['CB_INTERNAL']);
+  });
+
   test('wrong method on / is 405 with Allow', async (t) => {
     const response = await request(`${resourceUrl}/`, { method: 'DELETE', dispatcher: agentFor(t, pki, pki.alice) });
     assert.equal(response.statusCode, 405);

@@ -221,6 +221,22 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
   });
 });
 
+describe('STS internal failures', () => {
+  test('a failure inside the STS is 500 server_error with a bland description, logged as server.error', async (t) => {
+    const { createSigningKey } = await import('../../src/core/signing.js');
+    const good = await createSigningKey({ privateKey: pki.jwtKeyPem });
+    // An EC key told to sign RS256: jose refuses at signing time, which the STS cannot foresee.
+    const broken = await startSts(t, pki, { signingKey: { ...good, alg: 'RS256' } });
+    const response = await postToken(agentFor(t, pki, pki.alice), broken.url, exchangeRequest());
+    assert.equal(response.status, 500);
+    assert.deepEqual(response.body, { error: 'server_error', error_description: 'internal error' });
+    const logged = broken.events.filter((event) => event.type === 'server.error');
+    assert.equal(logged.length, 1);
+    assert.ok(!JSON.stringify(broken.events).includes(ALICE_SECRET));
+    assert.equal(broken.events.some((event) => event.type === 'token.issued'), false);
+  });
+});
+
 describe('STS lifetime configuration', () => {
   test('expires_in always equals exp - iat (configured lifetime 120 s)', async (t) => {
     const short = await startSts(t, pki, { accessTokenLifetimeSeconds: 120, now: () => Date.UTC(2030, 0, 1) });

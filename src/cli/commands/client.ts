@@ -140,7 +140,8 @@ export async function runCall(argv: string[]): Promise<number> {
     process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof TypeError && !(error instanceof UsageError)) {
+    if (error instanceof TypeError) {
+      // undici's fetch reports a refused or failed connection as TypeError('fetch failed', { cause }).
       throw new OperationFailed(`cannot reach ${new URL(target).origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     }
     throw asOperationFailure(error);
