@@ -4,6 +4,7 @@ import { CertboundError } from '../core/errors.js';
 import { UsageError } from './errors.js';
 import * as client from './commands/client.js';
 import * as demo from './commands/demo.js';
+import * as grpc from './commands/grpc.js';
 import * as inspect from './commands/inspect.js';
 import * as pki from './commands/pki.js';
 import * as resource from './commands/resource.js';
@@ -17,6 +18,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   resource: { run: resource.run, usage: resource.usage },
   token: { run: client.runToken, usage: client.tokenUsage },
   call: { run: client.runCall, usage: client.callUsage },
+  'grpc-server': { run: grpc.runServer, usage: grpc.serverUsage },
+  'grpc-call': { run: grpc.runCall, usage: grpc.callUsage },
   thumbprint: { run: thumbprint.run, usage: thumbprint.usage },
   inspect: { run: inspect.run, usage: inspect.usage },
 };

@@ -1,14 +1,23 @@
-import type { ManagedServer } from '../http/https-server.js';
 import { OperationFailed } from './errors.js';
 
 /** Ask for this long to drain in-flight requests on SIGTERM/SIGINT before dropping connections. */
 export const DRAIN_DEADLINE_MS = 10_000;
 
+/** What the CLI can serve: the HTTPS servers and the gRPC server alike. */
+export interface Servable {
+  /** Listen and resolve to the base URL (https://host:port). */
+  listen(port: number, host: string): Promise<URL>;
+  /** Stop accepting and finish in-flight work. */
+  close(): Promise<void>;
+  /** Drop whatever is still open. */
+  forceClose(): void;
+}
+
 /**
  * Listen, print one ready line containing the URL, log events as JSON lines on stderr, and drain
  * then exit 0 on SIGTERM or SIGINT.
  */
-export async function serveUntilSignalled(name: string, managed: ManagedServer, port: number, host: string, extra = ''): Promise<number> {
+export async function serveUntilSignalled(name: string, managed: Servable, port: number, host: string, extra = ''): Promise<number> {
   let url: URL;
   try {
     url = await managed.listen(port, host);
@@ -23,7 +32,7 @@ export async function serveUntilSignalled(name: string, managed: ManagedServer, 
     const stop = (): void => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      const deadline = setTimeout(() => managed.server.closeAllConnections(), DRAIN_DEADLINE_MS);
+      const deadline = setTimeout(() => managed.forceClose(), DRAIN_DEADLINE_MS);
       deadline.unref();
       managed.close().then(() => resolve(0), () => resolve(0));
     };

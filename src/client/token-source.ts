@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { fetch, type Agent } from 'undici';
 import { CertboundError } from '../core/errors.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_ENDPOINT_PATH, TOKEN_TYPE_ACCESS_TOKEN, MEDIA_TYPE_FORM } from '../core/rfc.js';
@@ -15,8 +16,17 @@ export interface TokenSourceOptions {
   tls?: ClientTlsOptions;
   /** An existing mTLS agent (e.g. shared with resource calls). */
   agent?: Agent;
-  /** The subject token, or a function returning it (called for each exchange). */
-  subjectToken: string | (() => string | Promise<string>);
+  /**
+   * The subject token, or a function returning it (called for each exchange). Give this or
+   * `subjectTokenFile`.
+   */
+  subjectToken?: string | (() => string | Promise<string>);
+  /**
+   * A file holding the subject token, read afresh for each exchange, so a rotated token (a
+   * Kubernetes projected service-account token, a SPIFFE JWT-SVID) is picked up the way gRPC's
+   * own STS credentials read `SubjectTokenPath`. A trailing newline is not part of the token.
+   */
+  subjectTokenFile?: string;
   /** Default: the RFC 8693 §3 access_token token type. */
   subjectTokenType?: string;
   audience?: string | readonly string[];
@@ -122,8 +132,12 @@ function resolveTokenSourceOptions(options: TokenSourceOptions): ResolvedTokenSo
   }
   if (tokenEndpoint.protocol !== 'https:') throw new TypeError('"stsUrl" must be an https URL: the exchange needs mutual TLS');
   if (tokenEndpoint.pathname === '/' || tokenEndpoint.pathname === '') tokenEndpoint = new URL(TOKEN_ENDPOINT_PATH, tokenEndpoint);
-  const subjectToken = options.subjectToken;
-  if (typeof subjectToken !== 'function' && (typeof subjectToken !== 'string' || subjectToken.length === 0)) {
+  const { subjectToken, subjectTokenFile } = options;
+  if ((subjectToken === undefined) === (subjectTokenFile === undefined)) throw new TypeError('give exactly one of "subjectToken" and "subjectTokenFile"');
+  if (subjectTokenFile !== undefined && (typeof subjectTokenFile !== 'string' || subjectTokenFile.length === 0)) {
+    throw new TypeError('"subjectTokenFile" must be a file path');
+  }
+  if (subjectToken !== undefined && typeof subjectToken !== 'function' && (typeof subjectToken !== 'string' || subjectToken.length === 0)) {
     throw new TypeError('"subjectToken" must be a non-empty string or a function');
   }
   const list = (value: string | readonly string[] | undefined): string[] => (value === undefined ? [] : typeof value === 'string' ? [value] : [...value]);
@@ -134,7 +148,8 @@ function resolveTokenSourceOptions(options: TokenSourceOptions): ResolvedTokenSo
   if (!(timeoutMs > 0)) throw new TypeError('"timeoutMs" must be > 0');
   return {
     tokenEndpoint,
-    subjectToken: typeof subjectToken === 'function' ? subjectToken : () => subjectToken,
+    subjectToken:
+      subjectTokenFile !== undefined ? () => readSubjectTokenFile(subjectTokenFile) : typeof subjectToken === 'function' ? subjectToken : () => subjectToken as string,
     subjectTokenType: options.subjectTokenType ?? TOKEN_TYPE_ACCESS_TOKEN,
     audience: list(options.audience),
     resource: list(options.resource),
@@ -149,7 +164,7 @@ function resolveTokenSourceOptions(options: TokenSourceOptions): ResolvedTokenSo
 async function exchange(options: ResolvedTokenSourceOptions, agent: Agent): Promise<ExchangedToken> {
   const body = new URLSearchParams({
     grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
-    subject_token: await options.subjectToken(),
+    subject_token: await obtainSubjectToken(options.subjectToken),
     subject_token_type: options.subjectTokenType,
   });
   for (const audience of options.audience) body.append('audience', audience);
@@ -198,6 +213,38 @@ async function exchange(options: ResolvedTokenSourceOptions, agent: Agent): Prom
     // Counted from when the request was sent: never later than the STS's own clock says.
     expiresAt: requestedAt + expiresIn * 1000,
   };
+}
+
+/** The subject token from the caller's source; its failures are reported as such, not as STS ones. */
+async function obtainSubjectToken(source: () => string | Promise<string>): Promise<string> {
+  let token: unknown;
+  try {
+    token = await source();
+  } catch (error) {
+    if (error instanceof CertboundError) throw error;
+    throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', { description: 'the subject token source failed', detail: error instanceof Error ? error.message : String(error), cause: error });
+  }
+  if (typeof token !== 'string' || token.length === 0) {
+    throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', { description: 'the subject token source returned no token' });
+  }
+  return token;
+}
+
+/** The subject token in a file, as of now. */
+export async function readSubjectTokenFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', {
+      description: `cannot read the subject token file ${path}`,
+      detail: (error as NodeJS.ErrnoException).code ?? String(error),
+      cause: error,
+    });
+  }
+  const token = text.replace(/\r?\n$/, '');
+  if (token.length === 0) throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', { description: `the subject token file ${path} is empty` });
+  return token;
 }
 
 /** undici wraps the interesting part (ECONNREFUSED, a TLS alert) in `cause`. */

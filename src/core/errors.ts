@@ -65,6 +65,7 @@ export const ERROR_OUTCOMES = {
   // Client side: talking to the STS.
   CB_STS_REFUSED: outcome(null, 401, UNAUTHENTICATED),
   CB_STS_UNAVAILABLE: outcome(null, 503, UNAVAILABLE),
+  CB_SUBJECT_TOKEN_UNREADABLE: outcome(null, 401, UNAUTHENTICATED),
 
   // Plain HTTP routing, and the catch-all whose description is always bland.
   CB_NOT_FOUND: outcome(null, 404, INVALID_ARGUMENT),

@@ -26,6 +26,8 @@ export interface ManagedServer {
   listen(port?: number, host?: string): Promise<URL>;
   /** Stop accepting, let in-flight requests finish, close idle keep-alive connections. */
   close(): Promise<void>;
+  /** Drop every connection now (after a drain deadline has passed). */
+  forceClose(): void;
 }
 
 /** listen/close as promises, for every certbound HTTPS server. */
@@ -48,6 +50,9 @@ export function manageServer(server: HttpsServer): ManagedServer {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+    },
+    forceClose() {
+      server.closeAllConnections();
     },
   };
 }

@@ -8,6 +8,8 @@ import { createCertificateAuthority, generateSigningKeyPem, issueCertificate, ty
 export const DEV_SUBJECT_TOKENS = { alice: 'iamtheeggman', bob: 'iamthewalrus' } as const;
 export const DEV_ISSUER = 'https://sts.domain.com';
 export const DEV_AUDIENCE = 'https://server.domain.com:8443';
+/** The gRPC echo server's audience (the seed runs it on grpc.domain.com:50051). */
+export const DEV_GRPC_AUDIENCE = 'https://grpc.domain.com:50051';
 export const DEV_SCOPES = ['read', 'write'] as const;
 
 /** One file to write: its content and POSIX mode (0600 for private keys). */
@@ -87,7 +89,7 @@ function devStsConfig({ kid, alice, bob }: { kid: string; alice: IssuedCertifica
       client_certificate:
         x5t#S256: ${cert.thumbprint}
       token_types: [${TOKEN_TYPE_ACCESS_TOKEN}]
-      audiences: [${DEV_AUDIENCE}]
+      audiences: [${DEV_AUDIENCE}, ${DEV_GRPC_AUDIENCE}]
       scopes: [${DEV_SCOPES.join(', ')}]
 `;
   return `# certbound STS configuration, written by \`certbound pki init\` for development.

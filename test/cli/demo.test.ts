@@ -6,7 +6,7 @@ import { killAll, killProcessGroup, processGroupAlive, runCli } from './run.js';
 
 after(killAll);
 
-test('certbound demo passes all six steps and removes its temporary directory', { timeout: 70_000 }, async () => {
+test('certbound demo passes all ten steps (HTTPS and gRPC) and removes its temporary directory', { timeout: 70_000 }, async () => {
   // Its own process group, so that a timeout also kills the STS and resource server it starts.
   const result = await runCli(['demo'], { timeoutMs: 60_000, processGroup: true });
   // The demo stops its servers before it exits, so nothing may be left in its group.
@@ -15,7 +15,9 @@ test('certbound demo passes all six steps and removes its temporary directory', 
 
   assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
   const passes = result.stdout.split('\n').filter((line) => line.trim() === 'PASS');
-  assert.equal(passes.length, 6, result.stdout);
+  assert.equal(passes.length, 10, result.stdout);
+  assert.match(result.stdout, /observed: UNAUTHENTICATED: invalid_token: token is bound to a different client certificate/);
+  assert.match(result.stdout, /observed: {"status":"SERVING"}/);
   assert.doesNotMatch(result.stdout, /FAIL/);
   assert.match(result.stdout, /x5t#S256/);
 

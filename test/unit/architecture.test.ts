@@ -38,6 +38,16 @@ test('thumbprints are hashed only in core/thumbprint.ts; peer certificates are r
   assert.deepEqual(peerReads.map((file) => file.slice(SRC.length)), ['http/peer-certificate.ts']);
 });
 
+test('gRPC: peer certificates are read only in grpc/peer-certificate.ts, statuses chosen only in grpc/status.ts', () => {
+  const all = sources(SRC);
+  const relative = (files: string[]) => files.map((file) => file.slice(SRC.length));
+  assert.deepEqual(relative(all.filter((file) => /sslPeerCertificate/.test(readFileSync(file, 'utf8')))), ['grpc/peer-certificate.ts']);
+  assert.deepEqual(relative(all.filter((file) => /outcome\.grpc/.test(readFileSync(file, 'utf8')))), ['grpc/status.ts']);
+  // gRPC packages are optional peers: only the grpc adapter and the CLI command that loads it lazily may import them.
+  const grpcImports = all.filter((file) => imports(file).some((spec) => /^@grpc\/|^grpc-health-check$/.test(spec)));
+  assert.deepEqual(relative(grpcImports).filter((file) => !file.startsWith('grpc/')), ['cli/commands/grpc.ts']);
+});
+
 test('no protocol URN is spelled outside core/rfc.ts', () => {
   const offenders = sources(SRC).filter((file) => !file.endsWith('core/rfc.ts') && /urn:ietf:params:oauth/.test(readFileSync(file, 'utf8')));
   assert.deepEqual(offenders, []);

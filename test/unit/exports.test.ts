@@ -18,6 +18,20 @@ test('every subpath export resolves and exposes its entry points', async () => {
   assert.equal(typeof client.createBoundFetch, 'function');
   const pki = await import('certbound/pki');
   assert.equal(typeof pki.planDevPki, 'function');
+  const grpc = await import('certbound/grpc');
+  assert.equal(typeof grpc.createServerInterceptor, 'function');
+  assert.equal(typeof grpc.createStsCredentials, 'function');
+  assert.equal(typeof grpc.createCallCredentials, 'function');
   const errors = await import('certbound/errors');
   assert.equal(errors.CertboundError, core.CertboundError, 'one error class, whichever subpath it comes from');
+});
+
+test('the core entry point loads no gRPC or HTTP framework module', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // A fresh process, so that modules other tests loaded do not count.
+  const script = "await import('certbound'); const { createRequire } = await import('node:module'); const cache = createRequire(import.meta.url).cache; console.log(JSON.stringify(Object.keys(cache)));";
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const loaded = JSON.parse(result.stdout) as string[];
+  assert.deepEqual(loaded.filter((path) => /@grpc|grpc-health-check|protobufjs|fastify|express/.test(path)), []);
 });

@@ -76,7 +76,7 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
  * The subject token, inline or from a file. The file form keeps the secret out of `ps` and shell
  * history; a trailing newline (as `echo` writes) is not part of the token.
  */
-async function subjectTokenOf(command: string, parsed: Parsed): Promise<string> {
+export async function subjectTokenOf(command: string, parsed: Parsed): Promise<string> {
   const inline = optionalString(parsed, 'subject-token');
   const file = optionalString(parsed, 'subject-token-file');
   if ((inline === undefined) === (file === undefined)) throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);

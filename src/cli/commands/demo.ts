@@ -9,13 +9,14 @@ import { createMtlsAgent } from '../../client/mtls-agent.js';
 import { createTokenSource } from '../../client/token-source.js';
 import { CertboundError } from '../../core/errors.js';
 import { computeThumbprint } from '../../core/thumbprint.js';
-import { DEV_AUDIENCE, DEV_ISSUER, DEV_SUBJECT_TOKENS, planDevPki } from '../../pki/dev-pki.js';
+import { DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_ISSUER, DEV_SUBJECT_TOKENS, planDevPki } from '../../pki/dev-pki.js';
 import { writePlannedFiles } from '../../pki/write.js';
 import { parse } from '../args.js';
+import { loadGrpc } from './grpc.js';
 
 export const usage = `certbound demo [--keep]
-  Build a fresh dev PKI in a temporary directory, start the STS and a resource server on loopback,
-  and walk through the certificate-bound token story step by step. Exits 0 only when every step
+  Build a fresh dev PKI in a temporary directory, start the STS, an HTTPS resource server and a
+  gRPC server on loopback, and walk through the certificate-bound token story step by step. Exits 0 only when every step
   behaves as expected. --keep leaves the temporary directory in place.`;
 
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -37,7 +38,9 @@ export async function run(argv: string[]): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'certbound-demo-'));
   const children: ChildProcess[] = [];
   const agents: Agent[] = [];
+  const cleanups: (() => unknown)[] = [];
   try {
+    const { grpc, echo, credentials } = await loadGrpc();
     out('certbound demo: certificate-bound access tokens (RFC 8705) from a token-exchange STS (RFC 8693)');
     out();
     const pki = await planDevPki();
@@ -51,8 +54,13 @@ export async function run(argv: string[]): Promise<number> {
       'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
       '--jwks', `${sts}/.well-known/jwks.json`, '--issuer', DEV_ISSUER, '--audience', DEV_AUDIENCE,
     ]);
+    const grpcServer = await startServer(children, [
+      'grpc-server', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'),
+      '--jwks', `${sts}/.well-known/jwks.json`, '--issuer', DEV_ISSUER, '--audience', DEV_GRPC_AUDIENCE,
+    ]);
     out(`   STS listening on ${sts} (issuer ${DEV_ISSUER})`);
     out(`   resource server listening on ${resource} (audience ${DEV_AUDIENCE}, keys from the STS JWKS)`);
+    out(`   gRPC server listening on ${grpcServer} (audience ${DEV_GRPC_AUDIENCE}, keys from the STS JWKS)`);
     out();
 
     const read = (name: string): Promise<string> => readFile(file(name), 'utf8');
@@ -69,6 +77,29 @@ export async function run(argv: string[]): Promise<number> {
       return { status: response.statusCode, challenge: String(response.headers['www-authenticate'] ?? ''), body };
     };
     let aliceToken = '';
+
+    // gRPC: channels to the echo server, by 127.0.0.1 but checking the name on grpc.crt.
+    const grpcTarget = new URL(grpcServer).host;
+    const grpcChannelOptions = { 'grpc.ssl_target_name_override': 'grpc.domain.com', 'grpc.default_authority': 'grpc.domain.com' };
+    const { EchoServer, Health } = echo.loadEchoDefinitions();
+    const mtls = (cert: string, key: string) => grpc.credentials.createSsl(Buffer.from(ca), Buffer.from(key), Buffer.from(cert));
+    const aliceSts = credentials.createStsCredentials({ stsUrl: sts, tls: { ca, cert: aliceCert, key: aliceKey }, subjectToken: DEV_SUBJECT_TOKENS.alice, audience: DEV_GRPC_AUDIENCE, scope: 'read' });
+    const grpcClients = {
+      alice: new EchoServer(grpcTarget, aliceSts.channelCredentials, grpcChannelOptions),
+      bob: new EchoServer(grpcTarget, mtls(bobCert, bobKey), grpcChannelOptions),
+      aliceWithoutToken: new EchoServer(grpcTarget, mtls(aliceCert, aliceKey), grpcChannelOptions),
+      health: new Health(grpcTarget, mtls(bobCert, bobKey), grpcChannelOptions),
+    };
+    cleanups.push(() => aliceSts.close(), ...Object.values(grpcClients).map((client) => () => client.close()));
+    const grpcCall = (client: InstanceType<typeof EchoServer>, method: string, request: object, metadata = new grpc.Metadata()) =>
+      new Promise<{ ok: true; reply: Record<string, unknown> } | { ok: false; code: number; status: string; details: string }>((resolve) => {
+        (client[method] as (...args: unknown[]) => void).call(client, request, metadata, { deadline: Date.now() + 20_000 }, (error: (Error & { code: number; details: string }) | null, reply: Record<string, unknown>) => {
+          if (error === null) resolve({ ok: true, reply });
+          else resolve({ ok: false, code: error.code, status: grpc.status[error.code] ?? String(error.code), details: error.details });
+        });
+      });
+    const describe = (result: Awaited<ReturnType<typeof grpcCall>>): string => (result.ok ? JSON.stringify(result.reply) : `${result.status}: ${result.details}`);
+    let aliceGrpcToken = '';
 
     const steps: Step[] = [
       {
@@ -135,6 +166,41 @@ export async function run(argv: string[]): Promise<number> {
           return { ok: result.status === 401 && result.challenge.includes('error="invalid_token"'), observed: `${result.status} WWW-Authenticate: ${result.challenge}` };
         },
       },
+      {
+        title: 'alice calls the gRPC echo server; her call credentials exchange the subject token over mTLS with the channel certificate',
+        expected: 'SayHello answers for alice: the STS bound the token to the certificate the gRPC server sees',
+        async run() {
+          const result = await grpcCall(grpcClients.alice, 'SayHello', { name: 'alice' });
+          aliceGrpcToken = await aliceSts.tokens.getToken();
+          return { ok: result.ok && /token subject alice/.test(String(result.reply.message)), observed: describe(result) };
+        },
+      },
+      {
+        title: "bob replays alice's gRPC token over a channel with his own certificate",
+        expected: 'UNAUTHENTICATED: the token is bound to a different client certificate',
+        async run() {
+          const metadata = new grpc.Metadata();
+          metadata.set('authorization', `Bearer ${aliceGrpcToken}`);
+          const result = await grpcCall(grpcClients.bob, 'SayHello', { name: 'bob' }, metadata);
+          return { ok: !result.ok && result.code === grpc.status.UNAUTHENTICATED && /different client certificate/.test(result.details), observed: describe(result) };
+        },
+      },
+      {
+        title: 'a gRPC call with no token (alice\'s certificate, no call credentials)',
+        expected: 'UNAUTHENTICATED: no access token',
+        async run() {
+          const result = await grpcCall(grpcClients.aliceWithoutToken, 'SayHello', { name: 'alice' });
+          return { ok: !result.ok && result.code === grpc.status.UNAUTHENTICATED, observed: describe(result) };
+        },
+      },
+      {
+        title: 'the gRPC health check, with no token',
+        expected: 'SERVING: grpc.health.v1.Health is exempt from the token check',
+        async run() {
+          const result = await grpcCall(grpcClients.health, 'Check', { service: '' });
+          return { ok: result.ok && result.reply.status === 'SERVING', observed: describe(result) };
+        },
+      },
     ];
 
     let failures = 0;
@@ -156,6 +222,7 @@ export async function run(argv: string[]): Promise<number> {
     out(failures === 0 ? `All ${steps.length} steps behaved as expected: a stolen token is useless without its certificate.` : `${failures} of ${steps.length} steps did NOT behave as expected.`);
     return failures === 0 ? 0 : 1;
   } finally {
+    await Promise.all(cleanups.map((cleanup) => cleanup()));
     await Promise.all(agents.map((agent) => agent.close()));
     await Promise.all(children.map(stopChild));
     if (parsed.values.keep === true) out(`(kept ${dir})`);

@@ -1,0 +1,176 @@
+import type { ServiceError } from '@grpc/grpc-js';
+import { createBoundTokenVerifier } from '../../core/verify.js';
+import { loadJwksSource } from '../../keys/jwks-source.js';
+import { loadTlsFiles } from '../../keys/files.js';
+import { optionalString, parse, port, requireString, stringList } from '../args.js';
+import { OperationFailed, UsageError } from '../errors.js';
+import { logEvent, serveUntilSignalled } from '../serve.js';
+import { subjectTokenOf } from './client.js';
+
+export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
+                       --issuer I --audience A [--audience A2 ...] [--host ADDR]
+  Run a gRPC server (TLS; a client certificate from --tls-ca is required at the handshake)
+  serving echo.EchoServer (SayHello, SayHelloStream, SayHelloToAll, SayHelloChat),
+  grpc.health.v1.Health and server reflection. Every call except the health service needs
+  'authorization: Bearer <token>' with a token bound to the caller's client certificate;
+  anything else ends with UNAUTHENTICATED.`;
+
+export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
+                     (--subject-token T | --subject-token-file F) (--audience A | --resource R)...
+                     [--servername NAME] [--sts-servername NAME] [--scope S] [--name TEXT]
+  Check the server's health, then call echo.EchoServer/SayHello with STS call credentials: the
+  token is exchanged over mutual TLS with the same client certificate as the gRPC channel.
+  Prints both answers. --servername is the name the gRPC server certificate is checked against
+  (default: HOST). Exits 1 when the STS or the server refuses.`;
+
+/** How long one RPC may take, STS exchange included (the exchange itself times out at 10 s). */
+const RPC_DEADLINE_MS = 20_000;
+
+const GRPC_PACKAGES = '@grpc/grpc-js @grpc/proto-loader @grpc/reflection grpc-health-check';
+
+/** The gRPC modules, loaded only by the commands that need them (they are optional peers). */
+export async function loadGrpc() {
+  try {
+    const [grpc, echo, credentials] = await Promise.all([
+      import('@grpc/grpc-js'),
+      import('../../grpc/echo-server.js'),
+      import('../../grpc/call-credentials.js'),
+    ]);
+    // grpc-js logs errors to stderr on its own ("E No address added..."); the CLI reports every
+    // failure itself on one line, so its log is only wanted with --debug.
+    if (!process.argv.includes('--debug')) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+    return { grpc, echo, credentials };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new UsageError(`the gRPC commands need the optional packages ${GRPC_PACKAGES}: npm install ${GRPC_PACKAGES}`);
+    }
+    throw error;
+  }
+}
+
+export async function runServer(argv: string[]): Promise<number> {
+  const parsed = parse('grpc-server', argv, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'tls-ca': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    jwks: { type: 'string' },
+    issuer: { type: 'string' },
+    audience: { type: 'string', multiple: true },
+  });
+  if (parsed.values.help === true) {
+    process.stdout.write(`${serverUsage}\n`);
+    return 0;
+  }
+  const listenPort = port('grpc-server', parsed);
+  const tls = await loadTlsFiles({
+    ca: requireString('grpc-server', parsed, 'tls-ca'),
+    cert: requireString('grpc-server', parsed, 'tls-cert'),
+    key: requireString('grpc-server', parsed, 'tls-key'),
+  });
+  const issuer = requireString('grpc-server', parsed, 'issuer');
+  if (!URL.canParse(issuer)) throw new UsageError('grpc-server: --issuer must be the issuer URL the tokens carry in iss');
+  const audience = stringList(parsed, 'audience');
+  if (audience.length === 0) throw new UsageError('grpc-server: --audience is required');
+  const keys = await loadJwksSource(requireString('grpc-server', parsed, 'jwks'), { ca: tls.ca });
+  let verifier;
+  try {
+    verifier = createBoundTokenVerifier({ keys, issuer, audience });
+  } catch (error) {
+    throw new UsageError(`grpc-server: ${(error as Error).message}`);
+  }
+  const { echo } = await loadGrpc();
+  const server = echo.createEchoServer({ tls, verifier, onEvent: logEvent('grpc-server') });
+  return serveUntilSignalled('grpc-server', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1');
+}
+
+export async function runCall(argv: string[]): Promise<number> {
+  const parsed = parse('grpc-call', argv, {
+    sts: { type: 'string' },
+    'tls-ca': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'subject-token': { type: 'string' },
+    'subject-token-file': { type: 'string' },
+    audience: { type: 'string', multiple: true },
+    resource: { type: 'string', multiple: true },
+    scope: { type: 'string' },
+    servername: { type: 'string' },
+    'sts-servername': { type: 'string' },
+    name: { type: 'string' },
+  }, 1);
+  if (parsed.values.help === true) {
+    process.stdout.write(`${callUsage}\n`);
+    return 0;
+  }
+  const target = targetOf(parsed.positionals[0]);
+  const stsUrl = requireString('grpc-call', parsed, 'sts');
+  const subjectToken = await subjectTokenOf('grpc-call', parsed);
+  const tls = await loadTlsFiles({
+    ca: requireString('grpc-call', parsed, 'tls-ca'),
+    cert: requireString('grpc-call', parsed, 'tls-cert'),
+    key: requireString('grpc-call', parsed, 'tls-key'),
+  });
+  const audience = stringList(parsed, 'audience');
+  const resource = stringList(parsed, 'resource');
+  if (audience.length === 0 && resource.length === 0) throw new UsageError('grpc-call: --audience or --resource is required');
+  const scope = optionalString(parsed, 'scope');
+  const stsServername = optionalString(parsed, 'sts-servername');
+  const servername = optionalString(parsed, 'servername');
+
+  const { grpc, echo, credentials } = await loadGrpc();
+  let sts;
+  try {
+    sts = credentials.createStsCredentials({
+      stsUrl,
+      tls: { ...tls, ...(stsServername === undefined ? {} : { servername: stsServername }) },
+      subjectToken,
+      audience,
+      resource,
+      ...(scope === undefined ? {} : { scope }),
+    });
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(`grpc-call: ${error.message}`);
+    throw error;
+  }
+  const channelOptions = servername === undefined ? {} : { 'grpc.ssl_target_name_override': servername, 'grpc.default_authority': servername };
+  const { EchoServer, Health } = echo.loadEchoDefinitions();
+  // The health service needs no token: check it over the same mTLS channel without call
+  // credentials, so that a failure there is the server's or the network's, not the STS's.
+  const tlsOnly = grpc.credentials.createSsl(tls.ca === undefined ? null : Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
+  const health = new Health(target, tlsOnly, channelOptions);
+  const client = new EchoServer(target, sts.channelCredentials, channelOptions);
+  const unary = <T>(stub: InstanceType<typeof EchoServer>, method: string, request: object): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const call = stub[method] as (request: object, options: object, callback: (error: ServiceError | null, reply: T) => void) => void;
+      call.call(stub, request, { deadline: Date.now() + RPC_DEADLINE_MS }, (error, reply) => (error === null ? resolve(reply) : reject(rpcFailure(grpc.status, method, error))));
+    });
+  try {
+    const checked = await unary<{ status: string }>(health, 'Check', { service: '' });
+    process.stdout.write(`health: ${checked.status}\n`);
+    const reply = await unary<{ message: string }>(client, 'SayHello', { name: optionalString(parsed, 'name') ?? '' });
+    process.stdout.write(`${reply.message}\n`);
+    return 0;
+  } finally {
+    health.close();
+    client.close();
+    await sts.close();
+  }
+}
+
+/** HOST:PORT, [V6]:PORT, or an https://HOST:PORT URL as the servers print it. */
+function targetOf(raw: string | undefined): string {
+  if (raw === undefined) throw new UsageError('grpc-call: HOST:PORT is required');
+  const text = raw.startsWith('https://') ? raw.slice('https://'.length).replace(/\/$/, '') : raw;
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text) || Number(text.slice(text.lastIndexOf(':') + 1)) > 65535) {
+    throw new UsageError(`grpc-call: ${JSON.stringify(raw)} is not HOST:PORT`);
+  }
+  return text;
+}
+
+/** An RPC failure as one line: the status name and the server's (or call credentials') details. */
+function rpcFailure(codes: Record<string, string | number>, method: string, error: ServiceError): OperationFailed {
+  const name = Object.entries(codes).find(([, value]) => value === error.code)?.[0] ?? String(error.code);
+  return new OperationFailed(`${method} failed: ${name}: ${error.details}`);
+}

@@ -1,0 +1,166 @@
+import { fileURLToPath } from 'node:url';
+import {
+  loadPackageDefinition,
+  Server,
+  ServerCredentials,
+  status,
+  type GrpcObject,
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceClientConstructor,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
+import type { CertboundError } from '../core/errors.js';
+import type { BoundTokenVerifier, VerifiedToken } from '../core/verify.js';
+import type { ServerTlsOptions } from '../http/https-server.js';
+import { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
+
+/** The seed's echo service definition, shipped with the package. */
+export const ECHO_PROTO = fileURLToPath(new URL('../../../proto/echo.proto', import.meta.url));
+export const ECHO_SERVICE = 'echo.EchoServer';
+/** Server-streaming replies per call: default and most. */
+const DEFAULT_STREAM_COUNT = 3;
+const MAX_STREAM_COUNT = 10;
+
+interface EchoRequest {
+  name: string;
+}
+interface EchoStreamRequest extends EchoRequest {
+  count: number;
+}
+interface EchoReply {
+  message: string;
+}
+
+let loaded: { definition: PackageDefinition; grpcObject: GrpcObject } | undefined;
+
+/** echo.proto and the health proto, loaded once (the reflection service describes both). */
+export function loadEchoDefinitions(): { definition: PackageDefinition; EchoServer: ServiceClientConstructor; Health: ServiceClientConstructor } {
+  loaded ??= (() => {
+    const definition = loadSync([ECHO_PROTO, HEALTH_PROTO], { keepCase: true, longs: Number, enums: String, defaults: true });
+    return { definition, grpcObject: loadPackageDefinition(definition) };
+  })();
+  const EchoServer = (loaded.grpcObject.echo as GrpcObject).EchoServer as ServiceClientConstructor;
+  const health = ((loaded.grpcObject.grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject;
+  return { definition: loaded.definition, EchoServer, Health: health.Health as ServiceClientConstructor };
+}
+
+export type EchoServerEvent =
+  | { type: 'call.allowed'; method: string; subject: string; clientId: string | undefined; thumbprint: string }
+  | { type: 'call.refused'; method: string; peer: string; code: string; description: string; detail?: string };
+
+export interface EchoServerOptions {
+  /** CA for client certificates, and the server's own certificate and key (PEM). */
+  tls: ServerTlsOptions;
+  verifier: BoundTokenVerifier;
+  /** Methods or services served without a token (default: the health service). */
+  exempt?: readonly string[];
+  onEvent?: (event: EchoServerEvent) => void;
+}
+
+export interface ManagedGrpcServer {
+  server: Server;
+  /** Bind host:port (default 127.0.0.1:0) and resolve to https://host:port. */
+  listen(port?: number, host?: string): Promise<URL>;
+  /** Stop accepting calls and wait for the running ones to finish. */
+  close(): Promise<void>;
+  /** Cancel every running call now. */
+  forceClose(): void;
+}
+
+/**
+ * The `certbound grpc-server` server: echo.EchoServer (unary, server-, client- and
+ * bidi-streaming), grpc.health.v1.Health and server reflection, behind the certbound interceptor.
+ * The TLS layer requires a client certificate that chains to `tls.ca`; the interceptor requires a
+ * token bound to it. Handlers greet the verified subject.
+ */
+export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer {
+  const onEvent = options.onEvent ?? (() => {});
+  const interceptor = createServerInterceptor({
+    verifier: options.verifier,
+    ...(options.exempt === undefined ? {} : { exempt: options.exempt }),
+    onRefused: (error: CertboundError, call) =>
+      onEvent({ type: 'call.refused', method: call.method, peer: call.peer, code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) }),
+  });
+  const server = new Server({ interceptors: [interceptor] });
+  const { definition, EchoServer } = loadEchoDefinitions();
+  server.addService(EchoServer.service, echoImplementation((method, auth) => onEvent({ type: 'call.allowed', method, subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint })));
+  new HealthImplementation({ '': 'SERVING', [ECHO_SERVICE]: 'SERVING' }).addToServer(server);
+  new ReflectionService(definition).addToServer(server);
+  const credentials = ServerCredentials.createSsl(
+    Buffer.from(options.tls.ca),
+    [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }],
+    true,
+  );
+
+  return {
+    server,
+    listen(port = 0, host = '127.0.0.1') {
+      const hostPart = host.includes(':') ? `[${host}]` : host;
+      return new Promise((resolve, reject) => {
+        server.bindAsync(`${hostPart}:${port}`, credentials, (error, boundPort) => {
+          if (error !== null) {
+            reject(Object.assign(error, { code: /\b(E[A-Z]{3,})\b/.exec(error.message)?.[1] ?? 'error' }));
+            return;
+          }
+          resolve(new URL(`https://${hostPart}:${boundPort}`));
+        });
+      });
+    },
+    close() {
+      return new Promise((resolve) => server.tryShutdown(() => resolve()));
+    },
+    forceClose() {
+      server.forceShutdown();
+    },
+  };
+}
+
+/** Greetings that show who the interceptor let in. */
+function echoImplementation(allowed: (method: string, auth: VerifiedToken) => void): UntypedServiceImplementation {
+  const caller = (call: { metadata: ServerUnaryCall<unknown, unknown>['metadata'] }, method: string): VerifiedToken => {
+    // The interceptor admitted the call, so the token is there; refuse loudly if it ever is not.
+    const auth = verifiedTokenOf(call);
+    if (auth === undefined) throw Object.assign(new Error('call reached the handler without a verified token'), { code: status.INTERNAL });
+    allowed(method, auth);
+    return auth;
+  };
+  const greet = (name: string, auth: VerifiedToken): string => `Hello ${name === '' ? auth.subject : name} (token subject ${auth.subject}, bound to x5t#S256 ${auth.thumbprint})`;
+
+  return {
+    SayHello(call: ServerUnaryCall<EchoRequest, EchoReply>, callback: sendUnaryData<EchoReply>) {
+      try {
+        callback(null, { message: greet(call.request.name, caller(call, `/${ECHO_SERVICE}/SayHello`)) });
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    SayHelloStream(call: ServerWritableStream<EchoStreamRequest, EchoReply>) {
+      const auth = caller(call, `/${ECHO_SERVICE}/SayHelloStream`);
+      const count = call.request.count === 0 ? DEFAULT_STREAM_COUNT : call.request.count;
+      if (count > MAX_STREAM_COUNT) {
+        call.emit('error', { code: status.INVALID_ARGUMENT, details: `count must be 1 to ${MAX_STREAM_COUNT}` });
+        return;
+      }
+      for (let index = 1; index <= count; index++) call.write({ message: `${greet(call.request.name, auth)} ${index}/${count}` });
+      call.end();
+    },
+    SayHelloToAll(call: ServerReadableStream<EchoRequest, EchoReply>, callback: sendUnaryData<EchoReply>) {
+      const auth = caller(call, `/${ECHO_SERVICE}/SayHelloToAll`);
+      const names: string[] = [];
+      call.on('data', (request: EchoRequest) => names.push(request.name));
+      call.on('end', () => callback(null, { message: greet(names.join(', '), auth) }));
+    },
+    SayHelloChat(call: ServerDuplexStream<EchoRequest, EchoReply>) {
+      const auth = caller(call, `/${ECHO_SERVICE}/SayHelloChat`);
+      call.on('data', (request: EchoRequest) => call.write({ message: greet(request.name, auth) }));
+      call.on('end', () => call.end());
+    },
+  };
+}
