@@ -127,9 +127,18 @@ function echoImplementation(allowed: (method: string, auth: VerifiedToken) => vo
   const caller = (call: { metadata: ServerUnaryCall<unknown, unknown>['metadata'] }, method: string): VerifiedToken => {
     // The interceptor admitted the call, so the token is there; refuse loudly if it ever is not.
     const auth = verifiedTokenOf(call);
-    if (auth === undefined) throw Object.assign(new Error('call reached the handler without a verified token'), { code: status.INTERNAL });
+    if (auth === undefined) throw Object.assign(new Error('call reached the handler without a verified token'), { code: status.INTERNAL, details: 'call reached the handler without a verified token' });
     allowed(method, auth);
     return auth;
+  };
+  // Streaming handlers end the call with the error's status instead of throwing (UNKNOWN).
+  const callerOrFail = (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, method: string): VerifiedToken | undefined => {
+    try {
+      return caller(call, method);
+    } catch (error) {
+      call.emit('error', error);
+      return undefined;
+    }
   };
   const greet = (name: string, auth: VerifiedToken): string => `Hello ${name === '' ? auth.subject : name} (token subject ${auth.subject}, bound to x5t#S256 ${auth.thumbprint})`;
 
@@ -142,7 +151,8 @@ function echoImplementation(allowed: (method: string, auth: VerifiedToken) => vo
       }
     },
     SayHelloStream(call: ServerWritableStream<EchoStreamRequest, EchoReply>) {
-      const auth = caller(call, `/${ECHO_SERVICE}/SayHelloStream`);
+      const auth = callerOrFail(call, `/${ECHO_SERVICE}/SayHelloStream`);
+      if (auth === undefined) return;
       const count = call.request.count === 0 ? DEFAULT_STREAM_COUNT : call.request.count;
       if (count > MAX_STREAM_COUNT) {
         call.emit('error', { code: status.INVALID_ARGUMENT, details: `count must be 1 to ${MAX_STREAM_COUNT}` });
@@ -152,13 +162,20 @@ function echoImplementation(allowed: (method: string, auth: VerifiedToken) => vo
       call.end();
     },
     SayHelloToAll(call: ServerReadableStream<EchoRequest, EchoReply>, callback: sendUnaryData<EchoReply>) {
-      const auth = caller(call, `/${ECHO_SERVICE}/SayHelloToAll`);
+      let auth: VerifiedToken;
+      try {
+        auth = caller(call, `/${ECHO_SERVICE}/SayHelloToAll`);
+      } catch (error) {
+        callback(error as Error);
+        return;
+      }
       const names: string[] = [];
       call.on('data', (request: EchoRequest) => names.push(request.name));
       call.on('end', () => callback(null, { message: greet(names.join(', '), auth) }));
     },
     SayHelloChat(call: ServerDuplexStream<EchoRequest, EchoReply>) {
-      const auth = caller(call, `/${ECHO_SERVICE}/SayHelloChat`);
+      const auth = callerOrFail(call, `/${ECHO_SERVICE}/SayHelloChat`);
+      if (auth === undefined) return;
       call.on('data', (request: EchoRequest) => call.write({ message: greet(request.name, auth) }));
       call.on('end', () => call.end());
     },

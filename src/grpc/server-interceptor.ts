@@ -106,6 +106,7 @@ const METHOD_OR_SERVICE = /^(\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*|[A-Za-z_][\w.]*)$/;
 function resolveServerInterceptorOptions(options: ServerInterceptorOptions): ResolvedServerInterceptorOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('server interceptor options must be an object');
   if (typeof options.verifier?.verify !== 'function') throw new TypeError('"verifier" must come from createBoundTokenVerifier()');
+  if (options.exempt !== undefined && !Array.isArray(options.exempt)) throw new TypeError('"exempt" must be a list of method paths or service names');
   const exempt = new Set(options.exempt ?? [HEALTH_SERVICE]);
   for (const name of exempt) {
     if (typeof name !== 'string' || !METHOD_OR_SERVICE.test(name)) {
