@@ -43,6 +43,8 @@ export interface ChallengeOptions {
   realm?: string;
   /** RFC 6750 §3 scope needed, sent with insufficient_scope. */
   scope?: string;
+  /** RFC 9728 §5.1 `resource_metadata`: where the client finds this resource's metadata. */
+  resourceMetadata?: string;
 }
 
 /**
@@ -58,6 +60,7 @@ export function sendBearerChallenge(res: Response, error: CertboundError, option
     params.push(`error="${oauth}"`, `error_description="${quotable(error.description)}"`);
   }
   if (options.scope !== undefined) params.push(`scope="${quotable(options.scope)}"`);
+  if (options.resourceMetadata !== undefined) params.push(`resource_metadata="${quotable(options.resourceMetadata)}"`);
   const headers: Record<string, string> = { ...NO_STORE };
   if (http === 401 || http === 400 || http === 403) {
     headers['www-authenticate'] = params.length === 0 ? BEARER_SCHEME : `${BEARER_SCHEME} ${params.join(', ')}`;
