@@ -67,8 +67,8 @@ export function resolveTrustedProxyOptions(options: TrustedProxyOptions): Resolv
     if (bits === undefined) blocks.addAddress(address as string, type);
     else blocks.addSubnet(address as string, bits, type);
   }
-  const header = (options.header ?? DEFAULT_CERTIFICATE_HEADERS[options.format]).toLowerCase();
-  if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(header)) throw new TypeError(`"trustedProxy.header": ${JSON.stringify(options.header)} is not a header name`);
+  const header = options.header ?? DEFAULT_CERTIFICATE_HEADERS[options.format];
+  if (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) throw new TypeError(`"trustedProxy.header": ${JSON.stringify(options.header)} is not a header name`);
   const xfccHops = options.xfccHops ?? 1;
   if (!Number.isInteger(xfccHops) || xfccHops < 1) throw new TypeError('"trustedProxy.xfccHops" must be a positive integer');
   return {
@@ -81,7 +81,7 @@ export function resolveTrustedProxyOptions(options: TrustedProxyOptions): Resolv
       return family !== 0 && blocks.check(address, family === 6 ? 'ipv6' : 'ipv4');
     },
     format: options.format,
-    header,
+    header: header.toLowerCase(),
     xfccHops,
   };
 }
@@ -174,7 +174,9 @@ export function parseUrlEncodedPem(value: string): Buffer {
   } catch (cause) {
     throw malformed('client certificate header is not URL-encoded', cause);
   }
-  if (!pem.trimStart().startsWith('-----BEGIN CERTIFICATE-----')) throw malformed('client certificate header is not a PEM certificate');
+  // Leading whitespace is tolerated; OpenSSL would not find a BEGIN line indented by it.
+  pem = pem.trimStart();
+  if (!pem.startsWith('-----BEGIN CERTIFICATE-----')) throw malformed('client certificate header is not a PEM certificate');
   try {
     return new X509Certificate(pem).raw;
   } catch (cause) {
@@ -185,76 +187,78 @@ export function parseUrlEncodedPem(value: string): Buffer {
 /** One XFCC element: its keys lower-cased; values unquoted. */
 export type XfccElement = Map<string, string[]>;
 
+/** Whitespace around keys, values and separators (HTTP's OWS, and whatever else `trim` drops). */
+const isSpace = (char: string | undefined): boolean => char !== undefined && char.trim() === '';
+
 /**
  * Envoy's x-forwarded-client-cert: elements separated by `,`, key=value pairs by `;`, values
- * double-quoted when they hold `,` `;` or `=`, with `\"` inside quotes.
+ * double-quoted when they hold `,` `;` or `=`, with `\"` inside quotes. Keys are
+ * case-insensitive. An unquoted value may still hold `=` (a URI with a query, say); any
+ * other backslash is literal (a Subject keeps its RFC 2253 escapes such as `\,`).
  * @see https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#x-forwarded-client-cert
  * @throws CertboundError CB_FORWARDED_CERT_MALFORMED
  */
 export function parseXfcc(value: string): XfccElement[] {
   const elements: XfccElement[] = [];
   let element: XfccElement = new Map();
-  let key = '';
-  let text = '';
-  let inKey = true;
-  let quoted = false;
-  let wasQuoted = false;
-  const endPair = (): void => {
-    const name = key.trim().toLowerCase();
-    if (name === '' && text.trim() === '' && !wasQuoted) {
-      if (!inKey) throw malformed('x-forwarded-client-cert has an empty pair');
-      return;
-    }
-    if (inKey || name === '' || !/^[a-z]+$/.test(name)) throw malformed('x-forwarded-client-cert pair is not key=value');
-    const list = element.get(name) ?? [];
-    list.push(wasQuoted ? text : text.trim());
-    element.set(name, list);
-    key = '';
-    text = '';
-    inKey = true;
-    wasQuoted = false;
+  let i = 0;
+  const skipSpaces = (): void => {
+    while (isSpace(value[i])) i++;
   };
-  for (let i = 0; i < value.length; i++) {
-    const char = value[i] as string;
-    if (quoted) {
-      if (char === '\\' && value[i + 1] === '"') {
-        text += '"';
-        i++;
-      } else if (char === '"') {
-        quoted = false;
-      } else {
-        text += char;
+  for (;;) {
+    // A pair: key, '=', then a quoted or unquoted value.
+    const keyStart = i;
+    while (i < value.length && value[i] !== '=' && value[i] !== ';' && value[i] !== ',') i++;
+    const key = value.slice(keyStart, i).trim();
+    if (value[i] !== '=') {
+      if (key !== '') throw malformed('x-forwarded-client-cert pair is not key=value');
+      // Nothing between two separators (or at either end).
+      throw malformed(element.size === 0 && value[i] !== ';' ? 'x-forwarded-client-cert has an empty element' : 'x-forwarded-client-cert has an empty pair');
+    }
+    if (!/^[A-Za-z]+$/.test(key)) throw malformed('x-forwarded-client-cert pair is not key=value');
+    i++;
+    skipSpaces();
+    let text = '';
+    if (value[i] === '"') {
+      i++;
+      for (;;) {
+        const char = value[i];
+        if (char === undefined) throw malformed('x-forwarded-client-cert has an unterminated quote');
+        if (char === '\\' && value[i + 1] === '"') {
+          text += '"';
+          i += 2;
+        } else if (char === '"') {
+          i++;
+          break;
+        } else {
+          text += char;
+          i++;
+        }
       }
-      continue;
+      skipSpaces();
+      if (i < value.length && value[i] !== ';' && value[i] !== ',') {
+        throw malformed(value[i] === '"' ? 'x-forwarded-client-cert has a stray quote' : 'x-forwarded-client-cert has text after a quoted value');
+      }
+    } else {
+      const valueStart = i;
+      while (i < value.length && value[i] !== ';' && value[i] !== ',') {
+        if (value[i] === '"') throw malformed('x-forwarded-client-cert has a stray quote');
+        i++;
+      }
+      text = value.slice(valueStart, i).trim();
     }
-    if (inKey) {
-      if (char === '=') inKey = false;
-      else if (char === ';' || char === ',') throw malformed('x-forwarded-client-cert pair is not key=value');
-      else key += char;
-      continue;
+    const name = key.toLowerCase();
+    element.set(name, [...(element.get(name) ?? []), text]);
+    if (i >= value.length) {
+      elements.push(element);
+      return elements;
     }
-    if (char === '"') {
-      if (text.trim() !== '' || wasQuoted) throw malformed('x-forwarded-client-cert has a stray quote');
-      text = '';
-      quoted = true;
-      wasQuoted = true;
-    } else if (char === ';') {
-      endPair();
-    } else if (char === ',') {
-      endPair();
+    if (value[i] === ',') {
       elements.push(element);
       element = new Map();
-    } else if (wasQuoted && char.trim() !== '') {
-      throw malformed('x-forwarded-client-cert has text after a quoted value');
-    } else if (!wasQuoted) {
-      text += char;
     }
+    i++;
   }
-  if (quoted) throw malformed('x-forwarded-client-cert has an unterminated quote');
-  if (!inKey || key.trim() !== '') endPair();
-  elements.push(element);
-  if (elements.some((entry) => entry.size === 0)) throw malformed('x-forwarded-client-cert has an empty element');
-  return elements;
 }
 
 /** The element the nearest `hops` trusted proxies vouch for: `hops` from the end. */
