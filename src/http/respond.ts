@@ -53,6 +53,15 @@ export interface ChallengeOptions {
  * A missing token gets a bare challenge with no error code, as RFC 6750 §3.1 asks.
  */
 export function sendBearerChallenge(res: Response, error: CertboundError, options: ChallengeOptions = {}): void {
+  const { status, headers, body } = bearerChallenge(error, options);
+  sendJson(res, status, body, headers);
+}
+
+/**
+ * The refusal sendBearerChallenge sends, as data: for frameworks that write responses their own
+ * way (Fastify's reply). The one place a challenge is built.
+ */
+export function bearerChallenge(error: CertboundError, options: ChallengeOptions = {}): { status: number; headers: Record<string, string>; body: { error: string; error_description: string } } {
   const { oauth, http } = error.outcome;
   const params: string[] = [];
   if (options.realm !== undefined) params.push(`realm="${quotable(options.realm)}"`);
@@ -66,7 +75,7 @@ export function sendBearerChallenge(res: Response, error: CertboundError, option
     headers['www-authenticate'] = params.length === 0 ? BEARER_SCHEME : `${BEARER_SCHEME} ${params.join(', ')}`;
   }
   if (http === 503) headers['retry-after'] = '5';
-  sendJson(res, http, errorBody(error), headers);
+  return { status: http, headers, body: errorBody(error) };
 }
 
 /** RFC 6750 §3 error_description allows %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash. */
