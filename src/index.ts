@@ -5,6 +5,9 @@
 export { computeThumbprint, isWellFormedThumbprint, thumbprintsEqual, toDer } from './core/thumbprint.js';
 export { createBoundTokenVerifier, requireScopes, DEFAULT_CLOCK_TOLERANCE_SECONDS, MAX_CLOCK_TOLERANCE_SECONDS } from './core/verify.js';
 export type { BoundTokenVerifier, VerifiedToken, VerifierOptions } from './core/verify.js';
+export { withVerificationCache, DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_MAX_AGE_SECONDS } from './core/verification-cache.js';
+export type { VerificationCacheOptions } from './core/verification-cache.js';
+export { thumbprintFromSha256Hex } from './core/thumbprint.js';
 export { buildAccessTokenClaims, parseScope } from './core/claims.js';
 export type { AccessTokenClaims, AccessTokenInput } from './core/claims.js';
 export { parseBearerAuthorization } from './core/bearer.js';

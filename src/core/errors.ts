@@ -43,6 +43,10 @@ export const ERROR_OUTCOMES = {
   CB_CNF_MISMATCH: outcome('invalid_token', 401, UNAUTHENTICATED),
   CB_CLIENT_CERT_MISSING: outcome('invalid_token', 401, UNAUTHENTICATED),
   CB_CLIENT_CERT_UNTRUSTED: outcome('invalid_token', 401, UNAUTHENTICATED),
+  // Behind a TLS-terminating proxy: a certificate header from a peer that is not a trusted
+  // proxy is a forgery attempt, and one a trusted proxy garbled cannot be used.
+  CB_FORWARDED_CERT_UNTRUSTED: outcome('invalid_request', 400, UNAUTHENTICATED),
+  CB_FORWARDED_CERT_MALFORMED: outcome('invalid_request', 400, UNAUTHENTICATED),
   CB_SCOPE_INSUFFICIENT: outcome('insufficient_scope', 403, PERMISSION_DENIED),
   CB_JWKS_UNAVAILABLE: outcome(null, 503, UNAVAILABLE),
 

@@ -30,6 +30,8 @@ export const BEARER_SCHEME = 'Bearer';
 /** RFC 8414 §3 and the JWKS location certbound publishes. */
 export const WELL_KNOWN_AUTHORIZATION_SERVER = '/.well-known/oauth-authorization-server';
 export const WELL_KNOWN_JWKS = '/.well-known/jwks.json';
+/** RFC 9728 §3: protected resource metadata. */
+export const PROTECTED_RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
 export const TOKEN_ENDPOINT_PATH = '/token';
 export const HEALTH_PATH = '/healthz';
 

@@ -14,6 +14,16 @@ export function computeThumbprint(certificate: Uint8Array | string): string {
   return createHash('sha256').update(toDer(certificate)).digest('base64url');
 }
 
+/**
+ * The x5t#S256 form of a SHA-256 certificate hash given in hex, as proxies forward it (Envoy's
+ * XFCC `Hash=`): the same digest, re-encoded as base64url without padding.
+ * @throws TypeError when `hex` is not 64 hex digits.
+ */
+export function thumbprintFromSha256Hex(hex: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new TypeError('a SHA-256 hash is 64 hex digits');
+  return Buffer.from(hex, 'hex').toString('base64url');
+}
+
 /** DER bytes of a DER or PEM certificate, parsed by node:crypto (never by hand). */
 export function toDer(certificate: Uint8Array | string): Buffer {
   const isPem =

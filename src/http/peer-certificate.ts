@@ -25,7 +25,9 @@ const bySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
  * This is the only place certbound reads a peer certificate from a Node TLS socket.
  */
 export function peerCertificateOf(req: IncomingMessage | Http2ServerRequest): PeerCertificate | undefined {
-  const socket = req.socket as TLSSocket;
+  // HTTP/2: req.socket is a per-stream proxy; the TLS socket belongs to the session, which is the
+  // connection, so the cache key is that socket.
+  const socket = (('stream' in req ? req.stream?.session?.socket : undefined) ?? req.socket) as TLSSocket;
   if (typeof socket?.getPeerCertificate !== 'function') return undefined;
   let cached = bySocket.get(socket);
   if (cached === undefined) {

@@ -2,8 +2,10 @@ import { createServer } from 'node:https';
 import { CertboundError } from '../core/errors.js';
 import { HEALTH_PATH } from '../core/rfc.js';
 import type { BoundTokenVerifier } from '../core/verify.js';
+import type { TrustedProxyOptions } from './forwarded-certificate.js';
 import { manageServer, serverTlsOptions, type ManagedServer, type ServerTlsOptions } from './https-server.js';
 import { protect } from './node.js';
+import { protectedResourceMetadata, resourceMetadataUrl } from './resource-metadata.js';
 import { sendJson, sendOAuthError } from './respond.js';
 
 export type ResourceEvent =
@@ -16,15 +18,26 @@ export interface ResourceServerOptions {
   realm?: string;
   /** Scopes `GET /` requires (403 insufficient_scope otherwise). */
   requiredScopes?: readonly string[];
+  /** Take client certificates from a header set by these TLS-terminating proxies. */
+  trustedProxy?: TrustedProxyOptions;
+  /**
+   * RFC 9728 metadata served at /.well-known/oauth-protected-resource[/path] and named in
+   * challenges: the resource identifier (an https URL, usually the audience) and token issuers.
+   */
+  metadata?: { resource: string; authorizationServers: readonly string[]; scopes?: readonly string[] };
   onEvent?: (event: ResourceEvent) => void;
 }
 
 /**
  * The `certbound resource` server: `GET /` answers, for a valid certificate-bound token, with the
- * verified subject; `GET /healthz` is public. Mostly an example of `protect()`.
+ * verified subject; `GET /healthz` and the RFC 9728 metadata are public. Mostly an example of
+ * `protect()`.
  */
 export function createResourceServer(options: ResourceServerOptions): ManagedServer {
   const onEvent = options.onEvent ?? (() => {});
+  const metadataDocument = options.metadata === undefined ? undefined : protectedResourceMetadata(options.metadata);
+  const metadataUrl = options.metadata === undefined ? undefined : resourceMetadataUrl(options.metadata.resource);
+  const metadataPath = metadataUrl === undefined ? undefined : new URL(metadataUrl).pathname;
   const guarded = protect(
     (_req, res, auth) => {
       onEvent({ type: 'request.allowed', subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint });
@@ -40,18 +53,23 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
       verifier: options.verifier,
       ...(options.realm === undefined ? {} : { realm: options.realm }),
       ...(options.requiredScopes === undefined ? {} : { requiredScopes: options.requiredScopes }),
+      ...(options.trustedProxy === undefined ? {} : { trustedProxy: options.trustedProxy }),
+      ...(metadataUrl === undefined ? {} : { resourceMetadataUrl: metadataUrl }),
       onRefused: (error) =>
         onEvent({ type: 'request.refused', code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) }),
     },
   );
   const server = createServer(serverTlsOptions(options.tls), (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
-    if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (path === HEALTH_PATH && read) {
       sendJson(res, 200, { status: 'ok' });
-    } else if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+    } else if (metadataDocument !== undefined && path === metadataPath && read) {
+      sendJson(res, 200, metadataDocument, { 'cache-control': 'max-age=3600' });
+    } else if (path === '/' && read) {
       guarded(req, res);
     } else {
-      const known = path === '/' || path === HEALTH_PATH;
+      const known = path === '/' || path === HEALTH_PATH || (metadataPath !== undefined && path === metadataPath);
       if (known) sendOAuthError(res, new CertboundError('CB_METHOD_NOT_ALLOWED', { description: 'use GET' }), { headers: { allow: 'GET, HEAD' } });
       else sendOAuthError(res, new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' }));
     }

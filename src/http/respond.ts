@@ -43,6 +43,8 @@ export interface ChallengeOptions {
   realm?: string;
   /** RFC 6750 §3 scope needed, sent with insufficient_scope. */
   scope?: string;
+  /** RFC 9728 §5.1 `resource_metadata`: where the client finds this resource's metadata. */
+  resourceMetadata?: string;
 }
 
 /**
@@ -51,6 +53,15 @@ export interface ChallengeOptions {
  * A missing token gets a bare challenge with no error code, as RFC 6750 §3.1 asks.
  */
 export function sendBearerChallenge(res: Response, error: CertboundError, options: ChallengeOptions = {}): void {
+  const { status, headers, body } = bearerChallenge(error, options);
+  sendJson(res, status, body, headers);
+}
+
+/**
+ * The refusal sendBearerChallenge sends, as data: for frameworks that write responses their own
+ * way (Fastify's reply). The one place a challenge is built.
+ */
+export function bearerChallenge(error: CertboundError, options: ChallengeOptions = {}): { status: number; headers: Record<string, string>; body: { error: string; error_description: string } } {
   const { oauth, http } = error.outcome;
   const params: string[] = [];
   if (options.realm !== undefined) params.push(`realm="${quotable(options.realm)}"`);
@@ -58,12 +69,13 @@ export function sendBearerChallenge(res: Response, error: CertboundError, option
     params.push(`error="${oauth}"`, `error_description="${quotable(error.description)}"`);
   }
   if (options.scope !== undefined) params.push(`scope="${quotable(options.scope)}"`);
+  if (options.resourceMetadata !== undefined) params.push(`resource_metadata="${quotable(options.resourceMetadata)}"`);
   const headers: Record<string, string> = { ...NO_STORE };
   if (http === 401 || http === 400 || http === 403) {
     headers['www-authenticate'] = params.length === 0 ? BEARER_SCHEME : `${BEARER_SCHEME} ${params.join(', ')}`;
   }
   if (http === 503) headers['retry-after'] = '5';
-  sendJson(res, http, errorBody(error), headers);
+  return { status: http, headers, body: errorBody(error) };
 }
 
 /** RFC 6750 §3 error_description allows %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash. */

@@ -13,6 +13,10 @@ test('every subpath export resolves and exposes its entry points', async () => {
   const node = await import('certbound/node');
   assert.equal(typeof node.protect, 'function');
   assert.equal(typeof node.loadJwksSource, 'function');
+  const fastifyAdapter = await import('certbound/fastify');
+  assert.equal(typeof fastifyAdapter.certboundFastify, 'function');
+  const expressAdapter = await import('certbound/express');
+  assert.equal(typeof expressAdapter.createExpressMiddleware, 'function');
   const client = await import('certbound/client');
   assert.equal(typeof client.createTokenSource, 'function');
   assert.equal(typeof client.createBoundFetch, 'function');
@@ -34,4 +38,14 @@ test('the core entry point loads no gRPC or HTTP framework module', async () => 
   assert.equal(result.status, 0, result.stderr);
   const loaded = JSON.parse(result.stdout) as string[];
   assert.deepEqual(loaded.filter((path) => /@grpc|grpc-health-check|protobufjs|fastify|express/.test(path)), []);
+});
+
+test('certbound and certbound/node load neither Fastify nor Express', async () => {
+  const { spawnSync } = await import('node:child_process');
+  for (const entry of ['certbound', 'certbound/node']) {
+    const script = `await import('${entry}'); const { createRequire } = await import('node:module'); console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual((JSON.parse(result.stdout) as string[]).filter((path) => /node_modules\/(fastify|express)\//.test(path)), [], entry);
+  }
 });

@@ -1,17 +1,27 @@
+import { withVerificationCache } from '../../core/verification-cache.js';
 import { createBoundTokenVerifier } from '../../core/verify.js';
+import { DEFAULT_CERTIFICATE_HEADERS, type ForwardedCertificateFormat, type TrustedProxyOptions } from '../../http/forwarded-certificate.js';
 import { createResourceServer } from '../../http/resource-server.js';
 import { loadJwksSource } from '../../keys/jwks-source.js';
 import { loadTlsFiles } from '../../keys/files.js';
-import { optionalString, parse, port, requireString, stringList } from '../args.js';
+import { optionalString, parse, port, requireString, stringList, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
 
 export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                     --issuer I --audience A [--audience A2 ...] [--required-scope S ...] [--host ADDR]
+                    [--trusted-proxy ADDR_OR_CIDR ... --client-cert-format rfc9440|xfcc|pem-urlencoded
+                     [--client-cert-header NAME] [--xfcc-hops N]] [--token-cache ENTRIES]
   Run an HTTPS resource server whose GET / accepts only tokens bound to the caller's client
   certificate. A JWKS URL is fetched over TLS verified with --tls-ca, cached, and re-fetched
   when a token names an unknown key. --required-scope makes GET / answer 403 insufficient_scope
-  to tokens without that scope.`;
+  to tokens without that scope. RFC 9728 metadata for the first --audience is served at
+  /.well-known/oauth-protected-resource.
+  Behind a TLS-terminating proxy, --trusted-proxy names it: requests from it must carry the client
+  certificate in the header of --client-cert-format (default names client-cert,
+  x-forwarded-client-cert, x-ssl-client-cert); that header from any other peer is refused.
+  --token-cache keeps up to ENTRIES successful verifications (per token and certificate, at most
+  60 s and never past exp).`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse('resource', argv, {
@@ -24,6 +34,11 @@ export async function run(argv: string[]): Promise<number> {
     issuer: { type: 'string' },
     audience: { type: 'string', multiple: true },
     'required-scope': { type: 'string', multiple: true },
+    'trusted-proxy': { type: 'string', multiple: true },
+    'client-cert-format': { type: 'string' },
+    'client-cert-header': { type: 'string' },
+    'xfcc-hops': { type: 'string' },
+    'token-cache': { type: 'string' },
   });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
@@ -40,13 +55,52 @@ export async function run(argv: string[]): Promise<number> {
   const audience = stringList(parsed, 'audience');
   if (audience.length === 0) throw new UsageError('resource: --audience is required');
   const keys = await loadJwksSource(requireString('resource', parsed, 'jwks'), { ca: tls.ca });
-  let verifier;
-  try {
-    verifier = createBoundTokenVerifier({ keys, issuer, audience });
-  } catch (error) {
-    throw new UsageError(`resource: ${(error as Error).message}`);
-  }
   const requiredScopes = stringList(parsed, 'required-scope');
-  const server = createResourceServer({ tls, verifier, requiredScopes, onEvent: logEvent('resource') });
+  const trustedProxy = trustedProxyOf(parsed);
+  const cacheEntries = positiveInteger(parsed, 'token-cache');
+  const metadataResource = audience.find((value) => value.startsWith('https://'));
+  let server;
+  try {
+    const verifier = createBoundTokenVerifier({ keys, issuer, audience });
+    server = createResourceServer({
+      tls,
+      verifier: cacheEntries === undefined ? verifier : withVerificationCache(verifier, { maxEntries: cacheEntries }),
+      requiredScopes,
+      ...(trustedProxy === undefined ? {} : { trustedProxy }),
+      ...(metadataResource === undefined ? {} : { metadata: { resource: metadataResource, authorizationServers: [issuer], scopes: requiredScopes } }),
+      onEvent: logEvent('resource'),
+    });
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(`resource: ${error.message}`);
+    throw error;
+  }
   return serveUntilSignalled('resource', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1');
+}
+
+/** The proxy flags as options; all or nothing. */
+function trustedProxyOf(parsed: Parsed): TrustedProxyOptions | undefined {
+  const addresses = stringList(parsed, 'trusted-proxy');
+  const format = optionalString(parsed, 'client-cert-format');
+  const header = optionalString(parsed, 'client-cert-header');
+  const hops = positiveInteger(parsed, 'xfcc-hops');
+  if (addresses.length === 0) {
+    if (format !== undefined || header !== undefined || hops !== undefined) throw new UsageError('resource: --client-cert-format, --client-cert-header and --xfcc-hops need --trusted-proxy');
+    return undefined;
+  }
+  if (format === undefined) throw new UsageError('resource: --trusted-proxy needs --client-cert-format');
+  if (!Object.hasOwn(DEFAULT_CERTIFICATE_HEADERS, format)) throw new UsageError(`resource: --client-cert-format must be one of ${Object.keys(DEFAULT_CERTIFICATE_HEADERS).join(', ')}`);
+  if (hops !== undefined && format !== 'xfcc') throw new UsageError('resource: --xfcc-hops applies to --client-cert-format xfcc only');
+  return {
+    addresses,
+    format: format as ForwardedCertificateFormat,
+    ...(header === undefined ? {} : { header }),
+    ...(hops === undefined ? {} : { xfccHops: hops }),
+  };
+}
+
+function positiveInteger(parsed: Parsed, name: string): number | undefined {
+  const raw = optionalString(parsed, name);
+  if (raw === undefined) return undefined;
+  if (!/^[1-9]\d{0,6}$/.test(raw)) throw new UsageError(`resource: --${name} must be a positive integer`);
+  return Number(raw);
 }

@@ -1,0 +1,47 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { toCertboundError, type CertboundError } from '../core/errors.js';
+import type { VerifiedToken } from '../core/verify.js';
+import { authenticateRequest, challengeFor, resolveRequestAuthentication, type ProtectOptions } from './node.js';
+import { sendBearerChallenge } from './respond.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The verified certificate-bound token, set by certbound's middleware. */
+    certbound?: VerifiedToken;
+  }
+}
+
+export interface ExpressCertboundOptions extends Omit<ProtectOptions, 'onRefused'> {
+  /** Called with every refusal (never the token), for logs. */
+  onRefused?: (error: CertboundError, req: Request) => void;
+}
+
+/**
+ * Express middleware that admits a request only with a valid token bound to the client
+ * certificate of its TLS connection (or the one a trusted proxy forwarded), and sets
+ * `req.certbound`. Refusals are the same 401/400/403 challenges as every certbound adapter. For
+ * per-route scopes, mount a second middleware with other `requiredScopes` on those routes.
+ *
+ * @example
+ * const app = express();
+ * const certbound = createExpressMiddleware({ verifier });
+ * app.get('/orders', certbound, (req, res) => res.json({ subject: req.certbound?.subject }));
+ * app.post('/orders', createExpressMiddleware({ verifier, requiredScopes: ['write'] }), handler);
+ * https.createServer({ key, cert, ca, requestCert: true, rejectUnauthorized: false }, app).listen(8443);
+ */
+export function createExpressMiddleware(options: ExpressCertboundOptions): RequestHandler {
+  const resolved = resolveRequestAuthentication(options);
+  return (req: Request, res: Response, next: NextFunction) => {
+    authenticateRequest(req, resolved).then(
+      (verified) => {
+        req.certbound = verified;
+        next();
+      },
+      (error: unknown) => {
+        const failure = toCertboundError(error);
+        options.onRefused?.(failure, req);
+        sendBearerChallenge(res, failure, challengeFor(failure, options));
+      },
+    );
+  };
+}

@@ -1,0 +1,61 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { toCertboundError, type CertboundError } from '../core/errors.js';
+import { requireScopes, type VerifiedToken } from '../core/verify.js';
+import { authenticateRequest, challengeFor, resolveRequestAuthentication, type ProtectOptions } from './node.js';
+import { bearerChallenge } from './respond.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified certificate-bound token; undefined on routes that opted out. */
+    certbound: VerifiedToken | undefined;
+  }
+  interface FastifyContextConfig {
+    /** `false`: this route needs no token. `{ requiredScopes }`: this route's scopes instead of the plugin's. */
+    certbound?: false | { requiredScopes?: readonly string[] };
+  }
+}
+
+export interface FastifyCertboundOptions extends Omit<ProtectOptions, 'onRefused'> {
+  /** Called with every refusal (never the token), for logs. */
+  onRefused?: (error: CertboundError, request: FastifyRequest) => void;
+}
+
+/**
+ * A Fastify plugin that admits a request only with a valid token bound to the client certificate
+ * of its TLS connection (or the one a trusted proxy forwarded), on HTTP/1.1 and HTTP/2 alike.
+ * It decorates `request.certbound` with the verified token; refusals are the same 401/400/403
+ * challenges as every certbound adapter. Registered without encapsulation, it guards every route
+ * of the instance; a route opts out with `config: { certbound: false }`.
+ *
+ * @example
+ * const app = fastify({ https: { key, cert, ca, requestCert: true, rejectUnauthorized: false } });
+ * await app.register(certboundFastify, { verifier });
+ * app.get('/orders', async (request) => ({ subject: request.certbound?.subject }));
+ * app.get('/orders/admin', { config: { certbound: { requiredScopes: ['admin'] } } }, async () => 'ok');
+ * app.get('/healthz', { config: { certbound: false } }, async () => 'ok');
+ */
+export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = async (fastify, options) => {
+  // Scopes are checked here, per route, so the shared authentication runs without them.
+  const { requiredScopes, onRefused, ...rest } = options;
+  const resolved = resolveRequestAuthentication({ ...rest });
+  const defaultScopes = resolveRequestAuthentication({ verifier: options.verifier, ...(requiredScopes === undefined ? {} : { requiredScopes }) }).requiredScopes;
+  fastify.decorateRequest('certbound', undefined);
+  fastify.addHook('onRequest', async (request, reply) => {
+    const config = request.routeOptions.config?.certbound;
+    if (config === false) return;
+    const scopes = config?.requiredScopes ?? defaultScopes;
+    try {
+      const verified = await authenticateRequest(request.raw, resolved);
+      if (scopes !== undefined) requireScopes(verified, scopes);
+      request.certbound = verified;
+    } catch (error) {
+      const failure = toCertboundError(error);
+      onRefused?.(failure, request);
+      const { status, headers, body } = bearerChallenge(failure, challengeFor(failure, { ...options, ...(scopes === undefined ? {} : { requiredScopes: scopes }) }));
+      return reply.code(status).headers(headers).send(body);
+    }
+  });
+};
+// Fastify's documented alternative to fastify-plugin: do not encapsulate, so the hook and the
+// decoration apply to the routes of the instance that registers the plugin.
+Object.assign(certboundFastify, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'certbound' });

@@ -1,0 +1,291 @@
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import { BlockList, isIP } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { parseItem } from 'structured-headers';
+import { CertboundError } from '../core/errors.js';
+import { computeThumbprint, thumbprintFromSha256Hex } from '../core/thumbprint.js';
+
+/**
+ * How a TLS-terminating proxy forwards the client certificate:
+ * - `rfc9440`: RFC 9440 `Client-Cert`, a structured-field byte sequence of the DER;
+ * - `xfcc`: Envoy's `x-forwarded-client-cert` (`Hash=` and/or `Cert=` elements);
+ * - `pem-urlencoded`: a URL-encoded PEM, such as nginx's `$ssl_client_escaped_cert`.
+ */
+export type ForwardedCertificateFormat = 'rfc9440' | 'xfcc' | 'pem-urlencoded';
+
+export const DEFAULT_CERTIFICATE_HEADERS: Readonly<Record<ForwardedCertificateFormat, string>> = {
+  rfc9440: 'client-cert',
+  xfcc: 'x-forwarded-client-cert',
+  'pem-urlencoded': 'x-ssl-client-cert',
+};
+
+export interface TrustedProxyOptions {
+  /**
+   * Addresses (`10.0.0.7`, `::1`) or CIDR blocks (`10.0.0.0/8`) of the proxies that terminate
+   * TLS. Only a request whose TCP peer is one of these may carry the certificate in a header.
+   */
+  addresses: readonly string[];
+  format: ForwardedCertificateFormat;
+  /** Header carrying the certificate (default by format: client-cert, x-forwarded-client-cert, x-ssl-client-cert). */
+  header?: string;
+  /**
+   * XFCC only: how many trusted proxies appended an element (default 1). Each proxy appends one
+   * element about its own downstream peer, so the client's is this many elements from the end;
+   * earlier elements came from outside and are never used.
+   */
+  xfccHops?: number;
+}
+
+export interface ResolvedTrustedProxy {
+  isTrusted(address: string | undefined): boolean;
+  format: ForwardedCertificateFormat;
+  header: string;
+  xfccHops: number;
+}
+
+/**
+ * Validate trusted-proxy options once, at construction.
+ * @throws TypeError naming the bad option.
+ */
+export function resolveTrustedProxyOptions(options: TrustedProxyOptions): ResolvedTrustedProxy {
+  if (options === null || typeof options !== 'object') throw new TypeError('"trustedProxy" must be an object');
+  if (!Object.hasOwn(DEFAULT_CERTIFICATE_HEADERS, options.format)) {
+    throw new TypeError(`"trustedProxy.format" must be one of ${Object.keys(DEFAULT_CERTIFICATE_HEADERS).join(', ')}`);
+  }
+  if (!Array.isArray(options.addresses) || options.addresses.length === 0) throw new TypeError('"trustedProxy.addresses" must list at least one address or CIDR');
+  const blocks = new BlockList();
+  for (const entry of options.addresses) {
+    const [address, prefix, extra] = typeof entry === 'string' ? entry.split('/') : [];
+    const family = address === undefined ? 0 : isIP(address);
+    const bits = prefix === undefined ? undefined : Number(prefix);
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(prefix as string) || (bits as number) > maxBits))) {
+      throw new TypeError(`"trustedProxy.addresses": ${JSON.stringify(entry)} is not an IP address or CIDR block`);
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) blocks.addAddress(address as string, type);
+    else blocks.addSubnet(address as string, bits, type);
+  }
+  const header = options.header ?? DEFAULT_CERTIFICATE_HEADERS[options.format];
+  if (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) throw new TypeError(`"trustedProxy.header": ${JSON.stringify(options.header)} is not a header name`);
+  const xfccHops = options.xfccHops ?? 1;
+  if (!Number.isInteger(xfccHops) || xfccHops < 1) throw new TypeError('"trustedProxy.xfccHops" must be a positive integer');
+  return {
+    isTrusted(address) {
+      if (address === undefined) return false;
+      // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
+      const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+      if (v4 !== undefined) return blocks.check(v4, 'ipv4');
+      const family = isIP(address);
+      return family !== 0 && blocks.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    },
+    format: options.format,
+    header: header.toLowerCase(),
+    xfccHops,
+  };
+}
+
+/** A certificate a trusted proxy says the client presented (and verified, as its config requires). */
+export interface ForwardedCertificate {
+  thumbprint: string;
+  /** The DER, when the header carried the certificate itself (XFCC `Hash=` alone does not). */
+  der: Buffer | undefined;
+}
+
+/**
+ * The client certificate a request carries in the proxy's header, or undefined when the request
+ * did not come through a trusted proxy and carries no such header (then the TLS socket's own
+ * certificate applies).
+ * @throws CertboundError CB_FORWARDED_CERT_UNTRUSTED when the header comes from any other peer,
+ *   CB_CLIENT_CERT_MISSING when a trusted proxy sent none, CB_FORWARDED_CERT_MALFORMED when it
+ *   cannot be read.
+ */
+export function forwardedCertificateOf(req: IncomingMessage | Http2ServerRequest, proxy: ResolvedTrustedProxy): ForwardedCertificate | undefined {
+  const values: string[] = ('headersDistinct' in req ? req.headersDistinct[proxy.header] : undefined) ?? headerValues(req.headers[proxy.header]);
+  const trusted = proxy.isTrusted(req.socket?.remoteAddress);
+  if (!trusted) {
+    if (values.length > 0) {
+      throw new CertboundError('CB_FORWARDED_CERT_UNTRUSTED', {
+        description: `${proxy.header} header from a peer that is not a trusted proxy`,
+        detail: `peer ${req.socket?.remoteAddress ?? 'unknown'}`,
+        reason: 'not_allowed',
+      });
+    }
+    return undefined;
+  }
+  if (values.length === 0 || values.every((value) => value.trim() === '')) {
+    throw new CertboundError('CB_CLIENT_CERT_MISSING', {
+      description: 'a client certificate is required to use a certificate-bound token (the proxy forwarded none)',
+      reason: 'missing',
+    });
+  }
+  if (values.length > 1 && proxy.format !== 'xfcc') throw malformed(`more than one ${proxy.header} header`);
+  switch (proxy.format) {
+    case 'rfc9440':
+      return fromDer(parseClientCertHeader(values[0] as string));
+    case 'pem-urlencoded':
+      return fromDer(parseUrlEncodedPem(values[0] as string));
+    case 'xfcc':
+      // Several XFCC headers are one list, in order (RFC 9110 §5.3).
+      return fromXfccElement(pickXfccElement(parseXfcc(values.join(',')), proxy.xfccHops));
+  }
+}
+
+function headerValues(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+function fromDer(der: Buffer): ForwardedCertificate {
+  return { thumbprint: computeThumbprint(der), der };
+}
+
+function malformed(description: string, cause?: unknown): CertboundError {
+  return new CertboundError('CB_FORWARDED_CERT_MALFORMED', { description, reason: 'malformed', ...(cause === undefined ? {} : { cause }) });
+}
+
+/** A DER X.509 certificate, checked by node:crypto's parser. */
+function requireCertificate(der: Buffer, what: string): Buffer {
+  try {
+    new X509Certificate(der);
+  } catch (cause) {
+    throw malformed(`${what} is not an X.509 certificate`, cause);
+  }
+  return der;
+}
+
+/** RFC 9440 §2.2: `Client-Cert` is an sf-binary Item holding the DER. Parameters are ignored. */
+export function parseClientCertHeader(value: string): Buffer {
+  let item;
+  try {
+    item = parseItem(value);
+  } catch (cause) {
+    throw malformed('Client-Cert is not a structured-field byte sequence (RFC 9440)', cause);
+  }
+  if (!(item[0] instanceof ArrayBuffer) || item[0].byteLength === 0) throw malformed('Client-Cert is not a structured-field byte sequence (RFC 9440)');
+  return requireCertificate(Buffer.from(item[0]), 'Client-Cert');
+}
+
+/** A URL-encoded PEM certificate (nginx `$ssl_client_escaped_cert`). */
+export function parseUrlEncodedPem(value: string): Buffer {
+  let pem: string;
+  try {
+    pem = decodeURIComponent(value);
+  } catch (cause) {
+    throw malformed('client certificate header is not URL-encoded', cause);
+  }
+  // Leading whitespace is tolerated; OpenSSL would not find a BEGIN line indented by it.
+  pem = pem.trimStart();
+  if (!pem.startsWith('-----BEGIN CERTIFICATE-----')) throw malformed('client certificate header is not a PEM certificate');
+  try {
+    return new X509Certificate(pem).raw;
+  } catch (cause) {
+    throw malformed('client certificate header is not a PEM certificate', cause);
+  }
+}
+
+/** One XFCC element: its keys lower-cased; values unquoted. */
+export type XfccElement = Map<string, string[]>;
+
+/** Whitespace around keys, values and separators (HTTP's OWS, and whatever else `trim` drops). */
+const isSpace = (char: string | undefined): boolean => char !== undefined && char.trim() === '';
+
+/**
+ * Envoy's x-forwarded-client-cert: elements separated by `,`, key=value pairs by `;`, values
+ * double-quoted when they hold `,` `;` or `=`, with `\"` inside quotes. Keys are
+ * case-insensitive. An unquoted value may still hold `=` (a URI with a query, say); any
+ * other backslash is literal (a Subject keeps its RFC 2253 escapes such as `\,`).
+ * @see https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#x-forwarded-client-cert
+ * @throws CertboundError CB_FORWARDED_CERT_MALFORMED
+ */
+export function parseXfcc(value: string): XfccElement[] {
+  const elements: XfccElement[] = [];
+  let element: XfccElement = new Map();
+  let i = 0;
+  const skipSpaces = (): void => {
+    while (isSpace(value[i])) i++;
+  };
+  for (;;) {
+    // A pair: key, '=', then a quoted or unquoted value.
+    const keyStart = i;
+    while (i < value.length && value[i] !== '=' && value[i] !== ';' && value[i] !== ',') i++;
+    const key = value.slice(keyStart, i).trim();
+    if (value[i] !== '=') {
+      if (key !== '') throw malformed('x-forwarded-client-cert pair is not key=value');
+      // Nothing between two separators (or at either end).
+      throw malformed(element.size === 0 && value[i] !== ';' ? 'x-forwarded-client-cert has an empty element' : 'x-forwarded-client-cert has an empty pair');
+    }
+    if (!/^[A-Za-z]+$/.test(key)) throw malformed('x-forwarded-client-cert pair is not key=value');
+    i++;
+    skipSpaces();
+    let text = '';
+    if (value[i] === '"') {
+      i++;
+      for (;;) {
+        const char = value[i];
+        if (char === undefined) throw malformed('x-forwarded-client-cert has an unterminated quote');
+        if (char === '\\' && value[i + 1] === '"') {
+          text += '"';
+          i += 2;
+        } else if (char === '"') {
+          i++;
+          break;
+        } else {
+          text += char;
+          i++;
+        }
+      }
+      skipSpaces();
+      if (i < value.length && value[i] !== ';' && value[i] !== ',') {
+        throw malformed(value[i] === '"' ? 'x-forwarded-client-cert has a stray quote' : 'x-forwarded-client-cert has text after a quoted value');
+      }
+    } else {
+      const valueStart = i;
+      while (i < value.length && value[i] !== ';' && value[i] !== ',') {
+        if (value[i] === '"') throw malformed('x-forwarded-client-cert has a stray quote');
+        i++;
+      }
+      text = value.slice(valueStart, i).trim();
+    }
+    const name = key.toLowerCase();
+    element.set(name, [...(element.get(name) ?? []), text]);
+    if (i >= value.length) {
+      elements.push(element);
+      return elements;
+    }
+    if (value[i] === ',') {
+      elements.push(element);
+      element = new Map();
+    }
+    i++;
+  }
+}
+
+/** The element the nearest `hops` trusted proxies vouch for: `hops` from the end. */
+export function pickXfccElement(elements: XfccElement[], hops: number): XfccElement {
+  const element = elements[elements.length - hops];
+  if (element === undefined) throw malformed(`x-forwarded-client-cert has ${elements.length} element(s), fewer than the ${hops} trusted hop(s)`);
+  return element;
+}
+
+/** Cert= (URL-encoded PEM) gives the certificate; Hash= (hex SHA-256 of the DER) must agree with it. */
+function fromXfccElement(element: XfccElement): ForwardedCertificate {
+  const certs = element.get('cert') ?? [];
+  const hashes = element.get('hash') ?? [];
+  if (certs.length > 1 || hashes.length > 1) throw malformed('x-forwarded-client-cert element repeats Cert or Hash');
+  let hashThumbprint: string | undefined;
+  if (hashes[0] !== undefined) {
+    try {
+      hashThumbprint = thumbprintFromSha256Hex(hashes[0]);
+    } catch (cause) {
+      throw malformed('x-forwarded-client-cert Hash is not a hex SHA-256', cause);
+    }
+  }
+  if (certs[0] !== undefined) {
+    const forwarded = fromDer(parseUrlEncodedPem(certs[0]));
+    if (hashThumbprint !== undefined && hashThumbprint !== forwarded.thumbprint) throw malformed('x-forwarded-client-cert Hash does not match its Cert');
+    return forwarded;
+  }
+  if (hashThumbprint === undefined) throw malformed('x-forwarded-client-cert element has neither Cert nor Hash');
+  return { thumbprint: hashThumbprint, der: undefined };
+}

@@ -1,0 +1,51 @@
+import { PROTECTED_RESOURCE_METADATA_PATH } from '../core/rfc.js';
+
+export interface ProtectedResourceMetadataOptions {
+  /** The resource identifier (RFC 9728 §2 `resource`): an https URL, usually the token audience. */
+  resource: string;
+  /** Issuers of the tokens this resource accepts (`authorization_servers`). */
+  authorizationServers: readonly string[];
+  /** Scopes the resource uses (`scopes_supported`). */
+  scopes?: readonly string[];
+}
+
+/**
+ * The RFC 9728 protected resource metadata document: where to get tokens, that they must be
+ * certificate-bound (RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`), and that the
+ * token goes only in the Authorization header.
+ * @throws TypeError when `resource` is not an https URL without query or fragment.
+ */
+export function protectedResourceMetadata(options: ProtectedResourceMetadataOptions): Record<string, unknown> {
+  requireResourceUrl(options.resource);
+  if (!Array.isArray(options.authorizationServers) || options.authorizationServers.length === 0) {
+    throw new TypeError('"authorizationServers" must list at least one issuer');
+  }
+  return {
+    resource: options.resource,
+    authorization_servers: [...options.authorizationServers],
+    bearer_methods_supported: ['header'],
+    tls_client_certificate_bound_access_tokens: true,
+    ...(options.scopes === undefined || options.scopes.length === 0 ? {} : { scopes_supported: [...options.scopes] }),
+  };
+}
+
+/**
+ * Where the metadata of `resource` lives (RFC 9728 §3.1): the well-known path goes between the
+ * host and the resource's own path, so `https://api.example/v1` → `https://api.example/.well-known/oauth-protected-resource/v1`.
+ */
+export function resourceMetadataUrl(resource: string): string {
+  const url = requireResourceUrl(resource);
+  const path = url.pathname === '/' ? '' : url.pathname;
+  return `${url.origin}${PROTECTED_RESOURCE_METADATA_PATH}${path}`;
+}
+
+function requireResourceUrl(resource: string): URL {
+  let url: URL;
+  try {
+    url = new URL(resource);
+  } catch {
+    throw new TypeError(`"resource" must be an https URL; ${JSON.stringify(resource)} is not a URL`);
+  }
+  if (url.protocol !== 'https:' || url.search !== '' || url.hash !== '') throw new TypeError('"resource" must be an https URL without query or fragment (RFC 9728 §2)');
+  return url;
+}

@@ -1,0 +1,217 @@
+// A real nginx in front of `certbound resource`, for test/integration/nginx.test.ts: the config
+// template (the one the README shows), and starting/stopping nginx in the foreground as a child of
+// the test, with every file it writes inside a temporary directory. Not a test file itself.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Debian's nginx (apt-get install nginx); CERTBOUND_TEST_NGINX points elsewhere. */
+export const NGINX = process.env.CERTBOUND_TEST_NGINX ?? '/usr/sbin/nginx';
+
+/** nginx has this long to accept connections on its port. */
+export const NGINX_READY_TIMEOUT_MS = 10_000;
+/** And this long to exit after SIGTERM before it is killed. */
+export const NGINX_STOP_TIMEOUT_MS = 5_000;
+
+export function nginxInstalled(): boolean {
+  return existsSync(NGINX);
+}
+
+export interface NginxProxyOptions {
+  /** nginx's prefix: its pid file and every temp path go here. */
+  dir: string;
+  /** nginx listens on 127.0.0.1:port. */
+  port: number;
+  /** nginx's own server certificate and key (PEM files). */
+  tlsCert: string;
+  tlsKey: string;
+  /** The CA client certificates must chain to. */
+  clientCa: string;
+  /** The `certbound resource` origin, e.g. https://127.0.0.1:8443. */
+  upstream: string;
+  /** A name in the resource's certificate, checked by nginx. */
+  upstreamName: string;
+  /** The CA the resource's certificate chains to. */
+  upstreamCa: string;
+}
+
+/**
+ * nginx terminating the client's mutual TLS in front of
+ *   certbound resource ... --trusted-proxy <nginx's address> --client-cert-format pem-urlencoded
+ * nginx verifies the client certificate against the CA and forwards it, URL-encoded
+ * ($ssl_client_escaped_cert), in X-SSL-Client-Cert; the resource checks the token's cnf against it.
+ */
+export function nginxConfig(options: NginxProxyOptions): string {
+  const { dir } = options;
+  return `# Test-only process settings: one foreground process, every file in ${dir}.
+daemon off;
+master_process off;
+pid ${join(dir, 'nginx.pid')};
+error_log stderr warn;
+events { worker_connections 64; }
+
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'client_body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+
+  # Forward a certificate only when nginx verified it. With "optional", a client without one
+  # gets NONE and an empty value, and an empty proxy_set_header value sends no header at all,
+  # so the resource answers 401. (With "optional_no_ca" this map is what keeps unverified
+  # certificates out.)
+  map $ssl_client_verify $certbound_client_cert {
+    SUCCESS $ssl_client_escaped_cert;
+    default "";
+  }
+
+  server {
+    listen 127.0.0.1:${options.port} ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate ${options.tlsCert};
+    ssl_certificate_key ${options.tlsKey};
+
+    # Ask for a client certificate and verify it against the CA. A certificate that fails
+    # verification gets nginx's own 400; none at all is left to the resource (401).
+    ssl_client_certificate ${options.clientCa};
+    ssl_verify_client optional;
+
+    location / {
+      proxy_pass ${options.upstream};
+      # Replaces whatever X-SSL-Client-Cert the client sent (one or several, or drops it when
+      # the value is empty): a client cannot forge it.
+      proxy_set_header X-SSL-Client-Cert $certbound_client_cert;
+
+      # nginx to the resource is TLS as well, with the resource's certificate verified.
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
+      proxy_ssl_trusted_certificate ${options.upstreamCa};
+      proxy_ssl_verify on;
+      proxy_ssl_name ${options.upstreamName};
+      proxy_ssl_server_name on;
+    }
+  }
+}
+`;
+}
+
+export interface RunningNginx {
+  /** https://127.0.0.1:port */
+  url: string;
+  /** The config nginx runs with. */
+  config: string;
+  /** What nginx wrote to stderr (its error log). */
+  log(): string;
+  /** SIGTERM, then SIGKILL after NGINX_STOP_TIMEOUT_MS; removes the temp directory. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A TCP port that was free a moment ago (nginx cannot be given port 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/**
+ * Start nginx in front of `upstream` and resolve once it accepts connections (polling its port,
+ * bounded). The port is picked free just before; if another process takes it first, nginx
+ * exits with "Address already in use" and is started again on another port (three tries).
+ */
+export async function startNginx(options: Omit<NginxProxyOptions, 'dir' | 'port'>): Promise<RunningNginx> {
+  const dir = await mkdtemp(join(tmpdir(), 'certbound-nginx-'));
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const config = nginxConfig({ ...options, dir, port: await freePort() });
+      const file = join(dir, 'nginx.conf');
+      await writeFile(file, config);
+      const started = await startOnce(dir, file, config);
+      if (started.ok) return started.nginx;
+      if (!/Address already in use/.test(started.log) || attempt === 3) throw new Error(`nginx did not start: ${started.why}\n${started.log}\nconfig:\n${config}`);
+    }
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+type StartResult = { ok: true; nginx: RunningNginx } | { ok: false; why: string; log: string };
+
+async function startOnce(dir: string, file: string, config: string): Promise<StartResult> {
+  const port = Number(/listen 127\.0\.0\.1:(\d+) ssl;/.exec(config)?.[1]);
+  // -p: prefix for relative paths; -e: the error log before the config is read.
+  const child = spawn(NGINX, ['-p', `${dir}/`, '-c', file, '-e', 'stderr'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let spawnError: Error | undefined;
+  child.once('error', (error) => (spawnError = error));
+  // If the test process ends without close() (a crash, a timeout), do not leave nginx behind.
+  const killOnExit = (): void => {
+    if (!exited(child)) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      if (!exited(child) && spawnError === undefined) {
+        child.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const killed = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve();
+          }, NGINX_STOP_TIMEOUT_MS);
+        });
+        await Promise.race([exit, killed]);
+        clearTimeout(timer);
+        await exit;
+      }
+      process.off('exit', killOnExit);
+      await rm(dir, { recursive: true, force: true });
+    })());
+
+  const deadline = Date.now() + NGINX_READY_TIMEOUT_MS;
+  for (;;) {
+    if (spawnError !== undefined || exited(child)) {
+      process.off('exit', killOnExit);
+      return { ok: false, why: spawnError?.message ?? `exited with code ${child.exitCode} (signal ${child.signalCode})`, log };
+    }
+    if (await accepts(port)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await exit;
+      process.off('exit', killOnExit);
+      return { ok: false, why: `not accepting connections on 127.0.0.1:${port} within ${NGINX_READY_TIMEOUT_MS} ms`, log };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { ok: true, nginx: { url: `https://127.0.0.1:${port}`, config, log: () => log, close } };
+}
