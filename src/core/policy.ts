@@ -1,17 +1,52 @@
 import { createHash } from 'node:crypto';
 import { canonicalDistinguishedName, certificateMatches, MATCHER_FIELDS, type CertificateFacts, type CertificateMatcher } from './certificate.js';
+import { compileSpiffePattern } from './spiffe.js';
 import { CertboundError } from './errors.js';
-import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN } from './rfc.js';
+import {
+  AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH,
+  AUTH_METHOD_TLS_CLIENT_AUTH,
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  ISSUABLE_TOKEN_TYPES,
+  TOKEN_TYPE_ACCESS_TOKEN,
+} from './rfc.js';
+import { computeThumbprint } from './thumbprint.js';
 
-/** A client, authenticated by its certificate (RFC 8705 §2.1 tls_client_auth). */
-export interface ClientRegistration {
+export type ClientAuthMethod = typeof AUTH_METHOD_TLS_CLIENT_AUTH | typeof AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH;
+
+/** What a client or subject may be issued: shared by clients (client_credentials) and subjects. */
+export interface IssuancePolicy {
+  /** Audiences and resources (RFC 8693 audience / RFC 8707 resource) tokens may be issued for. */
+  audiences: string[];
+  scopes: string[];
+  /** Drop requested scopes outside `scopes` instead of refusing with invalid_scope (default false). */
+  narrowScopes: boolean;
+  /** Upper bound on the lifetime of tokens issued here, in seconds (the STS default applies below it). */
+  maxTokenLifetimeSeconds: number | undefined;
+  /** requested_token_type values allowed (default: every type the STS issues). */
+  requestedTokenTypes: string[];
+}
+
+/**
+ * A client, authenticated by its certificate: RFC 8705 §2.1 `tls_client_auth` (a CA-verified
+ * certificate matching `certificate`) or §2.2 `self_signed_tls_client_auth` (one of the
+ * registered certificates, no CA).
+ */
+export interface ClientRegistration extends IssuancePolicy {
   clientId: string;
-  certificate: CertificateMatcher;
+  authMethod: ClientAuthMethod;
+  /** tls_client_auth: which CA-verified certificates are this client. */
+  certificate: CertificateMatcher | undefined;
+  /** self_signed_tls_client_auth: x5t#S256 of the registered certificates (also from a JWKS's x5c). */
+  selfSignedThumbprints: string[];
   grantTypes: string[];
+  /** Where the issued client_id comes from: the registration, or the certificate's SPIFFE ID. */
+  clientIdFrom: 'registration' | 'spiffe_id';
+  /** client_credentials: whether `sub` is the client_id or the certificate's SPIFFE ID. */
+  subjectFrom: 'client_id' | 'spiffe_id';
 }
 
 /** A static subject token, stored only as its SHA-256, and what its holder may ask for. */
-export interface SubjectCredential {
+export interface SubjectCredential extends IssuancePolicy {
   /** Lower-case hex SHA-256 of the subject token. */
   sha256: string;
   subject: string;
@@ -19,9 +54,6 @@ export interface SubjectCredential {
   clientCertificate: CertificateMatcher | undefined;
   /** Accepted subject_token_type values. */
   tokenTypes: string[];
-  /** Audiences and resources (RFC 8693 audience / resource) the subject may target. */
-  audiences: string[];
-  scopes: string[];
 }
 
 export interface Policy {
@@ -68,35 +100,107 @@ export function parsePolicy(raw: unknown, prefix = 'policy'): Policy {
   return { clients, subjectTokens };
 }
 
+const ISSUANCE_KEYS = ['audiences', 'scopes', 'narrow_scopes', 'max_token_lifetime', 'requested_token_types'] as const;
+
 function parseClient(raw: unknown, path: string): ClientRegistration {
   const entry = object(raw, path);
-  knownKeys(entry, path, ['client_id', 'certificate', 'grant_types']);
+  knownKeys(entry, path, ['client_id', 'auth_method', 'certificate', 'certificates', 'jwks', 'grant_types', 'client_id_from', 'subject_from', ...ISSUANCE_KEYS]);
+  const authMethod = entry.auth_method ?? AUTH_METHOD_TLS_CLIENT_AUTH;
+  if (authMethod !== AUTH_METHOD_TLS_CLIENT_AUTH && authMethod !== AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH) {
+    throw new PolicyError(`${path}.auth_method`, `must be ${AUTH_METHOD_TLS_CLIENT_AUTH} (RFC 8705 §2.1) or ${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH} (§2.2)`);
+  }
+  let certificate: CertificateMatcher | undefined;
+  let selfSignedThumbprints: string[] = [];
+  if (authMethod === AUTH_METHOD_TLS_CLIENT_AUTH) {
+    if (entry.certificates !== undefined || entry.jwks !== undefined) throw new PolicyError(path, `certificates and jwks are for ${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH}; ${AUTH_METHOD_TLS_CLIENT_AUTH} uses certificate`);
+    certificate = parseMatcher(entry.certificate, `${path}.certificate`);
+  } else {
+    if (entry.certificate !== undefined) throw new PolicyError(`${path}.certificate`, `${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH} registers whole certificates: use certificates (x5t#S256 list) or jwks (x5c)`);
+    selfSignedThumbprints = [
+      ...(entry.certificates === undefined ? [] : strings(entry.certificates, `${path}.certificates`).map((value, i) => thumbprintValue(value, `${path}.certificates[${i}]`))),
+      ...(entry.jwks === undefined ? [] : jwksThumbprints(entry.jwks, `${path}.jwks`)),
+    ];
+    if (selfSignedThumbprints.length === 0) throw new PolicyError(path, 'a self-signed client must register at least one certificate (certificates or jwks)');
+  }
+  const clientIdFrom = oneOf(entry.client_id_from, `${path}.client_id_from`, ['registration', 'spiffe_id'] as const, 'registration');
+  const subjectFrom = oneOf(entry.subject_from, `${path}.subject_from`, ['client_id', 'spiffe_id'] as const, 'client_id');
+  if ((clientIdFrom === 'spiffe_id' || subjectFrom === 'spiffe_id') && (certificate === undefined || !('spiffe_id' in certificate))) {
+    throw new PolicyError(path, 'client_id_from/subject_from spiffe_id needs certificate: { spiffe_id: ... }');
+  }
   return {
     clientId: string(entry.client_id, `${path}.client_id`),
-    certificate: parseMatcher(entry.certificate, `${path}.certificate`),
+    authMethod,
+    certificate,
+    selfSignedThumbprints,
     // Which grant types exist is the STS's registry's business (sts/grants); it checks these.
     grantTypes: entry.grant_types === undefined ? [GRANT_TYPE_TOKEN_EXCHANGE] : strings(entry.grant_types, `${path}.grant_types`),
+    clientIdFrom,
+    subjectFrom,
+    ...parseIssuancePolicy(entry, path, false),
   };
 }
 
-function parseSubjectCredential(raw: unknown, path: string): SubjectCredential {
-  const entry = object(raw, path);
-  knownKeys(entry, path, ['sha256', 'subject', 'client_certificate', 'token_types', 'audiences', 'scopes']);
-  const sha256 = string(entry.sha256, `${path}.sha256`).toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new PolicyError(`${path}.sha256`, 'must be 64 hex characters (SHA-256 of the subject token)');
-  const audiences = strings(entry.audiences, `${path}.audiences`);
-  if (audiences.length === 0) throw new PolicyError(`${path}.audiences`, 'must list at least one audience');
+/** audiences/scopes/narrow_scopes/max_token_lifetime/requested_token_types of a client or subject. */
+function parseIssuancePolicy(entry: Json, path: string, audiencesRequired: boolean): IssuancePolicy {
+  const audiences = entry.audiences === undefined ? [] : strings(entry.audiences, `${path}.audiences`);
+  if (audiencesRequired && audiences.length === 0) throw new PolicyError(`${path}.audiences`, 'must list at least one audience');
   const scopes = entry.scopes === undefined ? [] : strings(entry.scopes, `${path}.scopes`);
   scopes.forEach((scope, i) => {
     if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) throw new PolicyError(`${path}.scopes[${i}]`, 'is not an RFC 6749 §3.3 scope token');
   });
+  const narrow = entry.narrow_scopes ?? false;
+  if (typeof narrow !== 'boolean') throw new PolicyError(`${path}.narrow_scopes`, 'must be true or false');
+  const lifetime = entry.max_token_lifetime;
+  if (lifetime !== undefined && (!Number.isInteger(lifetime) || (lifetime as number) < 1 || (lifetime as number) > 86_400)) {
+    throw new PolicyError(`${path}.max_token_lifetime`, 'must be an integer number of seconds from 1 to 86400');
+  }
+  const requestedTokenTypes = entry.requested_token_types === undefined ? [...ISSUABLE_TOKEN_TYPES] : strings(entry.requested_token_types, `${path}.requested_token_types`);
+  requestedTokenTypes.forEach((type, i) => {
+    if (!(ISSUABLE_TOKEN_TYPES as readonly string[]).includes(type)) throw new PolicyError(`${path}.requested_token_types[${i}]`, `must be one of ${ISSUABLE_TOKEN_TYPES.join(', ')}`);
+  });
+  return { audiences, scopes, narrowScopes: narrow, maxTokenLifetimeSeconds: lifetime as number | undefined, requestedTokenTypes };
+}
+
+function oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) throw new PolicyError(path, `must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function thumbprintValue(value: string, path: string): string {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(value)) throw new PolicyError(path, 'must be a base64url SHA-256 thumbprint without padding (43 characters)');
+  return value;
+}
+
+/** x5t#S256 of the first certificate of every key's x5c (RFC 7517 §4.7: standard base64 DER). */
+function jwksThumbprints(raw: unknown, path: string): string[] {
+  const keys = array(object(raw, path).keys, `${path}.keys`);
+  const thumbprints = keys.flatMap((key, i) => {
+    const x5c = object(key, `${path}.keys[${i}]`).x5c;
+    if (x5c === undefined) return [];
+    const first = array(x5c, `${path}.keys[${i}].x5c`)[0];
+    if (typeof first !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(first)) throw new PolicyError(`${path}.keys[${i}].x5c[0]`, 'must be a base64 DER certificate');
+    try {
+      return [computeThumbprint(Buffer.from(first, 'base64'))];
+    } catch {
+      throw new PolicyError(`${path}.keys[${i}].x5c[0]`, 'is not a certificate');
+    }
+  });
+  if (thumbprints.length === 0) throw new PolicyError(path, 'no key has an x5c certificate');
+  return thumbprints;
+}
+
+function parseSubjectCredential(raw: unknown, path: string): SubjectCredential {
+  const entry = object(raw, path);
+  knownKeys(entry, path, ['sha256', 'subject', 'client_certificate', 'token_types', ...ISSUANCE_KEYS]);
+  const sha256 = string(entry.sha256, `${path}.sha256`).toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new PolicyError(`${path}.sha256`, 'must be 64 hex characters (SHA-256 of the subject token)');
   return {
+    ...parseIssuancePolicy(entry, path, true),
     sha256,
     subject: string(entry.subject, `${path}.subject`),
     clientCertificate: entry.client_certificate === undefined ? undefined : parseMatcher(entry.client_certificate, `${path}.client_certificate`),
     tokenTypes: entry.token_types === undefined ? [TOKEN_TYPE_ACCESS_TOKEN] : strings(entry.token_types, `${path}.token_types`),
-    audiences,
-    scopes,
   };
 }
 
@@ -117,6 +221,13 @@ function parseMatcher(raw: unknown, path: string): CertificateMatcher {
   }
   if (field === 'x5t#S256' && !/^[A-Za-z0-9_-]{43}$/.test(value)) {
     throw new PolicyError(`${path}.x5t#S256`, 'must be a base64url SHA-256 thumbprint without padding (43 characters)');
+  }
+  if (field === 'spiffe_id') {
+    try {
+      compileSpiffePattern(value);
+    } catch (error) {
+      throw new PolicyError(`${path}.spiffe_id`, (error as Error).message);
+    }
   }
   return { [field]: value } as CertificateMatcher;
 }
@@ -147,8 +258,21 @@ function knownKeys(entry: Json, path: string, allowed: readonly string[]): void 
 }
 
 /** The registered client a certificate authenticates as (RFC 8705 §2.1), or undefined. */
-export function findClient(policy: Policy, certificate: CertificateFacts): ClientRegistration | undefined {
-  return policy.clients.find((client) => certificateMatches(client.certificate, certificate));
+export function findClient(policy: Policy, certificate: CertificateFacts, caVerified = true): ClientRegistration | undefined {
+  return policy.clients.find((client) =>
+    client.authMethod === AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH
+      ? client.selfSignedThumbprints.includes(certificate.thumbprint)
+      : // A certificate no CA vouched for proves nothing about its subject or SANs.
+        caVerified && client.certificate !== undefined && certificateMatches(client.certificate, certificate),
+  );
+}
+
+/** The client_id and default subject a registration gives a certificate (SPIFFE IDs included). */
+export function clientIdentity(client: ClientRegistration, certificate: CertificateFacts): { clientId: string; subject: string } {
+  const spiffeId = certificate.spiffeId;
+  const clientId = client.clientIdFrom === 'spiffe_id' && spiffeId !== undefined ? spiffeId : client.clientId;
+  const subject = client.subjectFrom === 'spiffe_id' && spiffeId !== undefined ? spiffeId : clientId;
+  return { clientId, subject };
 }
 
 /** SHA-256 hex of a subject token, the only form in which static subject tokens are stored. */
@@ -188,7 +312,7 @@ export function authenticateSubjectToken(
 }
 
 /** Every requested audience/resource must be allowed; nothing is silently dropped (RFC 8693 §2.2.2). */
-export function authorizeAudiences(credential: SubjectCredential, requested: readonly string[]): string[] {
+export function authorizeAudiences(credential: IssuancePolicy, requested: readonly string[]): string[] {
   const refused = requested.filter((target) => !credential.audiences.includes(target));
   if (refused.length > 0) {
     throw new CertboundError('CB_TARGET_NOT_ALLOWED', {
@@ -199,9 +323,14 @@ export function authorizeAudiences(credential: SubjectCredential, requested: rea
   return [...new Set(requested)];
 }
 
-/** Every requested scope must be allowed (RFC 6749 §5.2 invalid_scope); none requested, none granted. */
-export function authorizeScopes(credential: SubjectCredential, requested: readonly string[]): string[] {
+/**
+ * Every requested scope must be allowed (RFC 6749 §5.2 invalid_scope), unless the policy says to
+ * narrow, when the disallowed ones are dropped (and the response's `scope` says what was granted).
+ * None requested, none granted.
+ */
+export function authorizeScopes(credential: IssuancePolicy, requested: readonly string[]): string[] {
   const refused = requested.filter((scope) => !credential.scopes.includes(scope));
+  if (refused.length > 0 && credential.narrowScopes) return requested.filter((scope) => credential.scopes.includes(scope));
   if (refused.length > 0) {
     throw new CertboundError('CB_SCOPE_NOT_ALLOWED', {
       description: `scope not allowed: ${refused.join(' ')}`,
@@ -209,4 +338,24 @@ export function authorizeScopes(credential: SubjectCredential, requested: readon
     });
   }
   return [...requested];
+}
+
+/** The lifetime of a token issued under `policy`: the STS default, capped by the policy. */
+export function tokenLifetime(policy: IssuancePolicy, stsDefaultSeconds: number): number {
+  return policy.maxTokenLifetimeSeconds === undefined ? stsDefaultSeconds : Math.min(policy.maxTokenLifetimeSeconds, stsDefaultSeconds);
+}
+
+/**
+ * requested_token_type must be one the STS issues and the policy allows (RFC 8693 §2.1).
+ * @throws CertboundError CB_TOKEN_TYPE_UNSUPPORTED
+ */
+export function authorizeRequestedTokenType(policy: IssuancePolicy, requested: string | undefined): string {
+  const type = requested ?? TOKEN_TYPE_ACCESS_TOKEN;
+  if (!policy.requestedTokenTypes.includes(type)) {
+    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
+      description: `requested_token_type must be one of ${policy.requestedTokenTypes.join(', ')}`,
+      reason: 'not_allowed',
+    });
+  }
+  return type;
 }

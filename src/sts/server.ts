@@ -106,14 +106,15 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
 /** RFC 8414 §2 authorization server metadata, with the RFC 8705 §3.3 and §5 members. */
 function buildMetadata(issuer: string, publicUrl: string, policy: Policy): Record<string, unknown> {
   const tokenEndpoint = `${publicUrl}${TOKEN_ENDPOINT_PATH}`;
-  const scopes = [...new Set(policy.subjectTokens.flatMap((entry) => entry.scopes))].sort();
+  const scopes = [...new Set([...policy.subjectTokens, ...policy.clients].flatMap((entry) => entry.scopes))].sort();
+  const authMethods = [...new Set(policy.clients.map((client) => client.authMethod))].sort();
   return {
     issuer,
     token_endpoint: tokenEndpoint,
     jwks_uri: `${publicUrl}${WELL_KNOWN_JWKS}`,
     grant_types_supported: [...GRANTS.keys()],
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: [AUTH_METHOD_TLS_CLIENT_AUTH],
+    token_endpoint_auth_methods_supported: authMethods.length > 0 ? authMethods : [AUTH_METHOD_TLS_CLIENT_AUTH],
     tls_client_certificate_bound_access_tokens: true,
     mtls_endpoint_aliases: { token_endpoint: tokenEndpoint },
     ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
@@ -177,7 +178,9 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
   let issued: IssuedToken;
   try {
     certificate = requireClientCertificate(req);
-    client = findClient(options.policy, certificate.facts());
+    client = findClient(options.policy, certificate.facts(), certificate.authorized);
+    if (client === undefined && !certificate.authorized) throw untrustedCertificate(certificate);
+    if (client !== undefined && !certificate.authorized) requireCurrentCertificate(certificate, options.now());
     if (client === undefined) {
       throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
         description: 'client certificate is not registered with this STS',
@@ -220,20 +223,39 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
   options.onEvent({ type: 'token.issued', clientId: client.clientId, subject: issued.subject, jti: issued.jti, thumbprint: certificate.thumbprint, grantType });
 }
 
-/** RFC 8705 §2: the token endpoint serves only clients whose certificate the TLS layer verified. */
+/**
+ * RFC 8705 §2: the token endpoint serves only mutual-TLS clients. Whether the certificate must be
+ * CA-verified depends on the client it turns out to be (§2.1 PKI vs §2.2 self-signed).
+ */
 function requireClientCertificate(req: IncomingMessage): PeerCertificate {
   const certificate = peerCertificateOf(req);
   if (certificate === undefined) {
     throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', { description: 'a client certificate is required (mutual TLS)', reason: 'missing' });
   }
-  if (!certificate.authorized) {
+  return certificate;
+}
+
+function untrustedCertificate(certificate: PeerCertificate): CertboundError {
+  return new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
+    description: 'client certificate was not issued by a trusted CA or is not valid',
+    detail: `${certificate.authorizationError ?? 'unverified'} x5t#S256=${certificate.thumbprint}`,
+    reason: 'not_allowed',
+  });
+}
+
+/**
+ * A self-signed client's certificate is trusted because it is registered, not because a CA
+ * signed it; the TLS handshake proved the key. Its validity period still applies.
+ */
+function requireCurrentCertificate(certificate: PeerCertificate, now: number): void {
+  const { notBefore, notAfter } = certificate.facts();
+  if (now < notBefore || now > notAfter) {
     throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
-      description: 'client certificate was not issued by a trusted CA or is not valid',
-      detail: `${certificate.authorizationError ?? 'unverified'} x5t#S256=${certificate.thumbprint}`,
-      reason: 'not_allowed',
+      description: 'client certificate is expired or not yet valid',
+      detail: `x5t#S256=${certificate.thumbprint}`,
+      reason: 'expired',
     });
   }
-  return certificate;
 }
 
 /** An HTTPS STS. */

@@ -186,7 +186,7 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
     assert.equal(doc.token_endpoint, `${ISSUER}/token`);
     assert.equal(doc.jwks_uri, `${ISSUER}/.well-known/jwks.json`);
     assert.equal(doc.tls_client_certificate_bound_access_tokens, true);
-    assert.deepEqual(doc.grant_types_supported, [GRANT_TYPE_TOKEN_EXCHANGE]);
+    assert.deepEqual(doc.grant_types_supported, [GRANT_TYPE_TOKEN_EXCHANGE, 'client_credentials']);
     assert.deepEqual(doc.token_endpoint_auth_methods_supported, ['tls_client_auth']);
     assert.deepEqual(doc.scopes_supported, ['read', 'write']);
 
@@ -259,7 +259,7 @@ describe('STS lifetime configuration', () => {
     const unserved = parsePolicy({ clients: [{ client_id: 'a', certificate: { subject_dn: 'CN=a' }, grant_types: ['password'] }] });
     assert.throws(() => createStsServer({ ...base, policy: unserved }), {
       name: 'PolicyError',
-      message: /^policy\.clients\[0\]\.grant_types\[0\]: unknown grant type \(supported: urn:ietf:params:oauth:grant-type:token-exchange\)$/,
+      message: /^policy\.clients\[0\]\.grant_types\[0\]: unknown grant type \(supported: urn:ietf:params:oauth:grant-type:token-exchange, client_credentials\)$/,
     });
   });
 });

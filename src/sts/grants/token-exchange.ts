@@ -1,7 +1,7 @@
 import { buildAccessTokenClaims, parseScope } from '../../core/claims.js';
 import { CertboundError } from '../../core/errors.js';
-import { authenticateSubjectToken, authorizeAudiences, authorizeScopes } from '../../core/policy.js';
-import { GRANT_TYPE_TOKEN_EXCHANGE, ISSUABLE_TOKEN_TYPES, TOKEN_TYPE_ACCESS_TOKEN, type IssuableTokenType } from '../../core/rfc.js';
+import { authenticateSubjectToken, authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, tokenLifetime } from '../../core/policy.js';
+import { GRANT_TYPE_TOKEN_EXCHANGE, ISSUABLE_TOKEN_TYPES, TOKEN_TYPE_ACCESS_TOKEN } from '../../core/rfc.js';
 import { signAccessToken } from '../../core/signing.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
 import type { Grant } from './grant.js';
@@ -17,7 +17,7 @@ export const tokenExchangeGrant: Grant = {
     const { parameters, certificate } = context;
     const subjectToken = parameters.required('subject_token');
     const subjectTokenType = parameters.required('subject_token_type');
-    const requestedTokenType = requestedTokenTypeOf(parameters);
+    requestedTokenTypeOf(parameters);
     if (parameters.has('actor_token') || parameters.has('actor_token_type')) {
       throw invalidRequest('delegation (actor_token) is not supported by this STS');
     }
@@ -25,6 +25,7 @@ export const tokenExchangeGrant: Grant = {
     const requestedScopes = parseScope(parameters.optional('scope'));
 
     const credential = authenticateSubjectToken(context.policy, subjectToken, subjectTokenType, certificate.facts());
+    const requestedTokenType = authorizeRequestedTokenType(credential, parameters.optional('requested_token_type'));
     const audience = authorizeAudiences(credential, targets);
     const scope = authorizeScopes(credential, requestedScopes);
 
@@ -32,10 +33,10 @@ export const tokenExchangeGrant: Grant = {
       issuer: context.issuer,
       subject: credential.subject,
       audience,
-      clientId: context.client.clientId,
+      clientId: clientIdentity(context.client, certificate.facts()).clientId,
       scope,
       thumbprint: certificate.thumbprint,
-      lifetimeSeconds: context.accessTokenLifetimeSeconds,
+      lifetimeSeconds: tokenLifetime(credential, context.accessTokenLifetimeSeconds),
       issuedAt: context.now,
     });
     const accessToken = await signAccessToken(claims, context.signingKey);
@@ -53,7 +54,8 @@ export const tokenExchangeGrant: Grant = {
   },
 };
 
-function requestedTokenTypeOf(parameters: TokenRequestParameters): IssuableTokenType {
+/** requested_token_type must be a type this STS issues at all (checked before the subject token). */
+export function requestedTokenTypeOf(parameters: TokenRequestParameters): string {
   const requested = parameters.optional('requested_token_type') ?? TOKEN_TYPE_ACCESS_TOKEN;
   if (!(ISSUABLE_TOKEN_TYPES as readonly string[]).includes(requested)) {
     throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
@@ -61,11 +63,11 @@ function requestedTokenTypeOf(parameters: TokenRequestParameters): IssuableToken
       reason: 'not_allowed',
     });
   }
-  return requested as IssuableTokenType;
+  return requested;
 }
 
 /** audience values and resource URIs together name where the token may be used (RFC 8693 §2.1). */
-function targetsOf(parameters: TokenRequestParameters): string[] {
+export function targetsOf(parameters: TokenRequestParameters, fallback: readonly string[] = []): string[] {
   const resources = parameters.list('resource');
   for (const resource of resources) {
     if (!isAbsoluteUriWithoutFragment(resource)) {
@@ -73,6 +75,7 @@ function targetsOf(parameters: TokenRequestParameters): string[] {
     }
   }
   const targets = [...parameters.list('audience'), ...resources];
+  if (targets.length === 0 && fallback.length === 1) return [...fallback];
   if (targets.length === 0) throw invalidRequest('audience or resource is required');
   return targets;
 }
