@@ -43,6 +43,8 @@ export interface ClientRegistration extends IssuancePolicy {
   clientIdFrom: 'registration' | 'spiffe_id';
   /** client_credentials: whether `sub` is the client_id or the certificate's SPIFFE ID. */
   subjectFrom: 'client_id' | 'spiffe_id';
+  /** May call the RFC 7662 introspection endpoint (a resource server); sees only tokens for its `audiences` when it has any. */
+  introspection: boolean;
 }
 
 /** A static subject token, stored only as its SHA-256, and what its holder may ask for. */
@@ -104,7 +106,9 @@ const ISSUANCE_KEYS = ['audiences', 'scopes', 'narrow_scopes', 'max_token_lifeti
 
 function parseClient(raw: unknown, path: string): ClientRegistration {
   const entry = object(raw, path);
-  knownKeys(entry, path, ['client_id', 'auth_method', 'certificate', 'certificates', 'jwks', 'grant_types', 'client_id_from', 'subject_from', ...ISSUANCE_KEYS]);
+  knownKeys(entry, path, ['client_id', 'auth_method', 'certificate', 'certificates', 'jwks', 'grant_types', 'client_id_from', 'subject_from', 'introspection', ...ISSUANCE_KEYS]);
+  const introspection = entry.introspection ?? false;
+  if (typeof introspection !== 'boolean') throw new PolicyError(`${path}.introspection`, 'must be true or false');
   const authMethod = entry.auth_method ?? AUTH_METHOD_TLS_CLIENT_AUTH;
   if (authMethod !== AUTH_METHOD_TLS_CLIENT_AUTH && authMethod !== AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH) {
     throw new PolicyError(`${path}.auth_method`, `must be ${AUTH_METHOD_TLS_CLIENT_AUTH} (RFC 8705 §2.1) or ${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH} (§2.2)`);
@@ -136,6 +140,7 @@ function parseClient(raw: unknown, path: string): ClientRegistration {
     grantTypes: entry.grant_types === undefined ? [GRANT_TYPE_TOKEN_EXCHANGE] : strings(entry.grant_types, `${path}.grant_types`),
     clientIdFrom,
     subjectFrom,
+    introspection,
     ...parseIssuancePolicy(entry, path, false),
   };
 }

@@ -36,6 +36,8 @@ export const BEARER_SCHEME = 'Bearer';
 export const WELL_KNOWN_AUTHORIZATION_SERVER = '/.well-known/oauth-authorization-server';
 export const WELL_KNOWN_JWKS = '/.well-known/jwks.json';
 export const TOKEN_ENDPOINT_PATH = '/token';
+/** RFC 7662 token introspection endpoint. */
+export const INTROSPECTION_ENDPOINT_PATH = '/introspect';
 export const HEALTH_PATH = '/healthz';
 
 /** Media types the token endpoint accepts (RFC 6749 §3.2 form; JSON as the seed's clients send). */

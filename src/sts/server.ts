@@ -1,10 +1,13 @@
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JSONWebKeySet } from 'jose';
 import { CertboundError, toCertboundError } from '../core/errors.js';
+import { introspectAccessToken } from '../core/introspection.js';
 import { findClient, type ClientRegistration, type Policy } from '../core/policy.js';
 import {
   AUTH_METHOD_TLS_CLIENT_AUTH,
   HEALTH_PATH,
+  INTROSPECTION_ENDPOINT_PATH,
   TOKEN_ENDPOINT_PATH,
   WELL_KNOWN_AUTHORIZATION_SERVER,
   WELL_KNOWN_JWKS,
@@ -116,7 +119,9 @@ function buildMetadata(issuer: string, publicUrl: string, policy: Policy): Recor
     response_types_supported: [],
     token_endpoint_auth_methods_supported: authMethods.length > 0 ? authMethods : [AUTH_METHOD_TLS_CLIENT_AUTH],
     tls_client_certificate_bound_access_tokens: true,
-    mtls_endpoint_aliases: { token_endpoint: tokenEndpoint },
+    introspection_endpoint: `${publicUrl}${INTROSPECTION_ENDPOINT_PATH}`,
+    introspection_endpoint_auth_methods_supported: authMethods.length > 0 ? authMethods : [AUTH_METHOD_TLS_CLIENT_AUTH],
+    mtls_endpoint_aliases: { token_endpoint: tokenEndpoint, introspection_endpoint: `${publicUrl}${INTROSPECTION_ENDPOINT_PATH}` },
     ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
   };
 }
@@ -150,6 +155,7 @@ type Route = { method: 'GET' | 'POST'; handle(req: IncomingMessage, res: ServerR
 
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   [TOKEN_ENDPOINT_PATH, { method: 'POST', handle: handleTokenRequest }],
+  [INTROSPECTION_ENDPOINT_PATH, { method: 'POST', handle: handleIntrospection }],
   [WELL_KNOWN_JWKS, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.jwks, PUBLIC_CACHE) }],
   [WELL_KNOWN_AUTHORIZATION_SERVER, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.metadata, PUBLIC_CACHE) }],
   [HEALTH_PATH, { method: 'GET', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) }],
@@ -178,15 +184,7 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
   let issued: IssuedToken;
   try {
     certificate = requireClientCertificate(req);
-    client = findClient(options.policy, certificate.facts(), certificate.authorized);
-    if (client === undefined && !certificate.authorized) throw untrustedCertificate(certificate);
-    if (client !== undefined && !certificate.authorized) requireCurrentCertificate(certificate, options.now());
-    if (client === undefined) {
-      throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
-        description: 'client certificate is not registered with this STS',
-        detail: `x5t#S256=${certificate.thumbprint}`,
-      });
-    }
+    client = authenticateClient(certificate, options);
     const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
     grantType = parameters.required('grant_type');
     const grant = GRANTS.get(grantType);
@@ -233,6 +231,41 @@ function requireClientCertificate(req: IncomingMessage): PeerCertificate {
     throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', { description: 'a client certificate is required (mutual TLS)', reason: 'missing' });
   }
   return certificate;
+}
+
+/** The registered client a certificate authenticates (RFC 8705 §2.1 or §2.2). */
+function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOptions): ClientRegistration {
+  const client = findClient(options.policy, certificate.facts(), certificate.authorized);
+  if (client === undefined && !certificate.authorized) throw untrustedCertificate(certificate);
+  if (client !== undefined && !certificate.authorized) requireCurrentCertificate(certificate, options.now());
+  if (client === undefined) {
+    throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
+      description: 'client certificate is not registered with this STS',
+      detail: `x5t#S256=${certificate.thumbprint}`,
+    });
+  }
+  return client;
+}
+
+/**
+ * RFC 7662 introspection for registered resource servers (`introspection: true`), authenticated
+ * by their own certificate. Inactive tokens get `{active: false}` and nothing else.
+ */
+async function handleIntrospection(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
+  const client = authenticateClient(requireClientCertificate(req), options);
+  if (!client.introspection) {
+    throw new CertboundError('CB_INTROSPECTION_NOT_ALLOWED', { description: `client ${client.clientId} may not introspect tokens` });
+  }
+  const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
+  const token = parameters.required('token');
+  parameters.optional('token_type_hint');
+  const response = await introspectAccessToken(token, {
+    keys: options.jwks as JSONWebKeySet,
+    issuer: options.issuer,
+    now: Math.floor(options.now() / 1000),
+    ...(client.audiences.length === 0 ? {} : { audiences: client.audiences }),
+  });
+  sendJson(res, 200, response, { 'cache-control': 'no-store', pragma: 'no-cache' });
 }
 
 function untrustedCertificate(certificate: PeerCertificate): CertboundError {
