@@ -61,6 +61,8 @@ export const ERROR_OUTCOMES = {
   // (The STS option subjectTokenError can say invalid_grant for clients built to RFC 6749 habits.)
   CB_SUBJECT_TOKEN_INVALID: outcome('invalid_request', 400, UNAUTHENTICATED),
   CB_SUBJECT_TOKEN_NOT_FOR_CLIENT: outcome('invalid_request', 400, PERMISSION_DENIED),
+  // RFC 8693 §2.2.2: an actor_token unacceptable by policy is invalid_request too.
+  CB_ACTOR_NOT_ALLOWED: outcome('invalid_request', 400, PERMISSION_DENIED),
   CB_SCOPE_NOT_ALLOWED: outcome('invalid_scope', 400, PERMISSION_DENIED),
   CB_TARGET_NOT_ALLOWED: outcome('invalid_target', 400, PERMISSION_DENIED),
 

@@ -2,12 +2,18 @@ import { createHash } from 'node:crypto';
 import { canonicalDistinguishedName, certificateMatches, MATCHER_FIELDS, type CertificateFacts, type CertificateMatcher } from './certificate.js';
 import { compileSpiffePattern } from './spiffe.js';
 import { CertboundError } from './errors.js';
+import type { JSONWebKeySet } from 'jose';
 import {
+  ASYMMETRIC_ALGORITHMS,
   AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH,
   AUTH_METHOD_TLS_CLIENT_AUTH,
   GRANT_TYPE_TOKEN_EXCHANGE,
+  isAsymmetricAlgorithm,
   ISSUABLE_TOKEN_TYPES,
   TOKEN_TYPE_ACCESS_TOKEN,
+  TOKEN_TYPE_ID_TOKEN,
+  TOKEN_TYPE_JWT,
+  type AsymmetricAlgorithm,
 } from './rfc.js';
 import { computeThumbprint } from './thumbprint.js';
 
@@ -56,11 +62,45 @@ export interface SubjectCredential extends IssuancePolicy {
   clientCertificate: CertificateMatcher | undefined;
   /** Accepted subject_token_type values. */
   tokenTypes: string[];
+  /** Subjects of actor tokens that may act for this subject (RFC 8693 §1.1 delegation). */
+  mayAct: string[];
+}
+
+/** Who may get what, for one subject (or subject pattern) of a trusted issuer's JWTs. */
+export interface FederatedSubjectRule extends IssuancePolicy {
+  /** The mapped subject, exactly, or a pattern where `*` stands for any run of characters. */
+  subject: string;
+  /** When set, only a client certificate matching this may present tokens for this subject. */
+  clientCertificate: CertificateMatcher | undefined;
+  /** Subjects of actor tokens that may act for this subject (RFC 8693 §1.1 delegation). */
+  mayAct: string[];
+}
+
+/** Where a trusted issuer's keys come from. Files are read by the loader before parsing. */
+export type IssuerKeySource = { jwks: JSONWebKeySet } | { jwksUri: string; ca: string | undefined };
+
+/** An identity provider whose JWTs are accepted as subject (and actor) tokens. */
+export interface TrustedIssuer {
+  issuer: string;
+  keySource: IssuerKeySource;
+  /** Accepted `aud` of subject tokens: the STS's own identifiers (at least one must be named). */
+  audiences: string[];
+  algorithms: AsymmetricAlgorithm[];
+  /** Refuse tokens issued (`iat`) longer ago than this. */
+  maxAgeSeconds: number | undefined;
+  /** Accepted subject_token_type URNs. */
+  tokenTypes: string[];
+  /** The claim that becomes the issued token's `sub`. */
+  subjectClaim: string;
+  /** Claims copied from the subject token into the issued token. */
+  copyClaims: string[];
+  subjects: FederatedSubjectRule[];
 }
 
 export interface Policy {
   clients: ClientRegistration[];
   subjectTokens: SubjectCredential[];
+  trustedIssuers: TrustedIssuer[];
 }
 
 /** A policy problem, naming where in the document it is (`subject_tokens[1].sha256`). */
@@ -83,7 +123,7 @@ type Json = Record<string, unknown>;
  */
 export function parsePolicy(raw: unknown, prefix = 'policy'): Policy {
   const doc = object(raw, prefix);
-  knownKeys(doc, prefix, ['clients', 'subject_tokens']);
+  knownKeys(doc, prefix, ['clients', 'subject_tokens', 'trusted_issuers']);
   const clients = array(doc.clients, `${prefix}.clients`).map((entry, i) => parseClient(entry, `${prefix}.clients[${i}]`));
   if (clients.length === 0) throw new PolicyError(`${prefix}.clients`, 'at least one client must be registered');
   const seenIds = new Set<string>();
@@ -99,7 +139,87 @@ export function parsePolicy(raw: unknown, prefix = 'policy'): Policy {
     if (seenHashes.has(credential.sha256)) throw new PolicyError(`${prefix}.subject_tokens[${i}].sha256`, 'duplicate subject token');
     seenHashes.add(credential.sha256);
   });
-  return { clients, subjectTokens };
+  const trustedIssuers = array(doc.trusted_issuers ?? [], `${prefix}.trusted_issuers`).map((entry, i) => parseTrustedIssuer(entry, `${prefix}.trusted_issuers[${i}]`));
+  const seenIssuers = new Set<string>();
+  trustedIssuers.forEach((issuer, i) => {
+    if (seenIssuers.has(issuer.issuer)) throw new PolicyError(`${prefix}.trusted_issuers[${i}].issuer`, `duplicate issuer "${issuer.issuer}"`);
+    seenIssuers.add(issuer.issuer);
+  });
+  return { clients, subjectTokens, trustedIssuers };
+}
+
+/** Claims an issued token sets itself: a trusted issuer may not have them copied over. */
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'act', 'may_act']);
+const SUBJECT_TOKEN_TYPES: Record<string, string> = { jwt: TOKEN_TYPE_JWT, id_token: TOKEN_TYPE_ID_TOKEN, access_token: TOKEN_TYPE_ACCESS_TOKEN };
+
+function parseTrustedIssuer(raw: unknown, path: string): TrustedIssuer {
+  const entry = object(raw, path);
+  knownKeys(entry, path, ['issuer', 'jwks', 'jwks_uri', 'jwks_ca', 'audiences', 'algorithms', 'max_age', 'token_types', 'subject_claim', 'copy_claims', 'subjects']);
+  const issuer = string(entry.issuer, `${path}.issuer`);
+  if (!URL.canParse(issuer) && !/^[\x21-\x7E]+$/.test(issuer)) throw new PolicyError(`${path}.issuer`, 'must be the exact iss value of the tokens');
+  let keySource: IssuerKeySource;
+  if ((entry.jwks === undefined) === (entry.jwks_uri === undefined)) throw new PolicyError(path, 'give exactly one of jwks (a key set, or jwks_file in the STS config) and jwks_uri');
+  if (entry.jwks !== undefined) {
+    const keys = array(object(entry.jwks, `${path}.jwks`).keys, `${path}.jwks.keys`);
+    if (keys.length === 0) throw new PolicyError(`${path}.jwks.keys`, 'must list at least one key');
+    keys.forEach((key, i) => {
+      const jwk = object(key, `${path}.jwks.keys[${i}]`);
+      if ('d' in jwk || 'k' in jwk || jwk.kty === 'oct') throw new PolicyError(`${path}.jwks.keys[${i}]`, 'must be a public asymmetric key');
+    });
+    keySource = { jwks: entry.jwks as JSONWebKeySet };
+  } else {
+    const uri = string(entry.jwks_uri, `${path}.jwks_uri`);
+    if (!URL.canParse(uri) || !uri.startsWith('https://')) throw new PolicyError(`${path}.jwks_uri`, 'must be an https URL');
+    keySource = { jwksUri: uri, ca: entry.jwks_ca === undefined ? undefined : string(entry.jwks_ca, `${path}.jwks_ca`) };
+  }
+  const audiences = strings(entry.audiences, `${path}.audiences`);
+  if (audiences.length === 0) throw new PolicyError(`${path}.audiences`, 'must list at least one audience (the STS as the subject tokens name it)');
+  const algorithms = entry.algorithms === undefined ? [...ASYMMETRIC_ALGORITHMS] : strings(entry.algorithms, `${path}.algorithms`);
+  algorithms.forEach((alg, i) => {
+    if (!isAsymmetricAlgorithm(alg)) throw new PolicyError(`${path}.algorithms[${i}]`, 'must be an asymmetric JWS algorithm (RS256, ES256, PS256, EdDSA, ...)');
+  });
+  const maxAge = entry.max_age;
+  if (maxAge !== undefined && (!Number.isInteger(maxAge) || (maxAge as number) < 1)) throw new PolicyError(`${path}.max_age`, 'must be a positive integer number of seconds');
+  const tokenTypes = (entry.token_types === undefined ? ['jwt'] : strings(entry.token_types, `${path}.token_types`)).map((type, i) => {
+    const urn = SUBJECT_TOKEN_TYPES[type] ?? (Object.values(SUBJECT_TOKEN_TYPES).includes(type) ? type : undefined);
+    if (urn === undefined) throw new PolicyError(`${path}.token_types[${i}]`, `must be one of ${Object.keys(SUBJECT_TOKEN_TYPES).join(', ')} (or their URNs)`);
+    return urn;
+  });
+  const copyClaims = entry.copy_claims === undefined ? [] : strings(entry.copy_claims, `${path}.copy_claims`);
+  copyClaims.forEach((claim, i) => {
+    if (RESERVED_CLAIMS.has(claim)) throw new PolicyError(`${path}.copy_claims[${i}]`, `${claim} is set by the STS itself and cannot be copied`);
+  });
+  const subjects = array(entry.subjects, `${path}.subjects`).map((rule, i) => parseFederatedSubject(rule, `${path}.subjects[${i}]`));
+  if (subjects.length === 0) throw new PolicyError(`${path}.subjects`, 'must list at least one subject rule');
+  return {
+    issuer,
+    keySource,
+    audiences,
+    algorithms: algorithms as AsymmetricAlgorithm[],
+    maxAgeSeconds: maxAge as number | undefined,
+    tokenTypes,
+    subjectClaim: entry.subject_claim === undefined ? 'sub' : string(entry.subject_claim, `${path}.subject_claim`),
+    copyClaims,
+    subjects,
+  };
+}
+
+function parseFederatedSubject(raw: unknown, path: string): FederatedSubjectRule {
+  const entry = object(raw, path);
+  knownKeys(entry, path, ['subject', 'client_certificate', 'may_act', ...ISSUANCE_KEYS]);
+  return {
+    subject: string(entry.subject, `${path}.subject`),
+    clientCertificate: entry.client_certificate === undefined ? undefined : parseMatcher(entry.client_certificate, `${path}.client_certificate`),
+    mayAct: entry.may_act === undefined ? [] : strings(entry.may_act, `${path}.may_act`),
+    ...parseIssuancePolicy(entry, path, true),
+  };
+}
+
+/** `*` in a subject pattern stands for any run of characters; everything else is literal. */
+export function subjectPatternMatches(pattern: string, subject: string): boolean {
+  if (!pattern.includes('*')) return pattern === subject;
+  const parts = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${parts.join('.*')}$`, 's').test(subject);
 }
 
 const ISSUANCE_KEYS = ['audiences', 'scopes', 'narrow_scopes', 'max_token_lifetime', 'requested_token_types'] as const;
@@ -197,7 +317,7 @@ function jwksThumbprints(raw: unknown, path: string): string[] {
 
 function parseSubjectCredential(raw: unknown, path: string): SubjectCredential {
   const entry = object(raw, path);
-  knownKeys(entry, path, ['sha256', 'subject', 'client_certificate', 'token_types', ...ISSUANCE_KEYS]);
+  knownKeys(entry, path, ['sha256', 'subject', 'client_certificate', 'token_types', 'may_act', ...ISSUANCE_KEYS]);
   const sha256 = string(entry.sha256, `${path}.sha256`).toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new PolicyError(`${path}.sha256`, 'must be 64 hex characters (SHA-256 of the subject token)');
   return {
@@ -206,6 +326,7 @@ function parseSubjectCredential(raw: unknown, path: string): SubjectCredential {
     subject: string(entry.subject, `${path}.subject`),
     clientCertificate: entry.client_certificate === undefined ? undefined : parseMatcher(entry.client_certificate, `${path}.client_certificate`),
     tokenTypes: entry.token_types === undefined ? [TOKEN_TYPE_ACCESS_TOKEN] : strings(entry.token_types, `${path}.token_types`),
+    mayAct: entry.may_act === undefined ? [] : strings(entry.may_act, `${path}.may_act`),
   };
 }
 
@@ -294,21 +415,22 @@ export function authenticateSubjectToken(
   subjectToken: string,
   subjectTokenType: string,
   certificate: CertificateFacts,
+  role: 'subject_token' | 'actor_token' = 'subject_token',
 ): SubjectCredential {
   const hash = hashSubjectToken(subjectToken);
   const credential = policy.subjectTokens.find((entry) => entry.sha256 === hash);
   if (credential === undefined) {
-    throw new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description: 'subject_token is not valid', reason: 'unknown' });
+    throw new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description: `${role} is not valid`, reason: 'unknown' });
   }
   if (!credential.tokenTypes.includes(subjectTokenType)) {
     throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
-      description: `subject_token_type ${subjectTokenType} is not accepted for this subject token`,
+      description: `${role}_type ${subjectTokenType} is not accepted for this ${role.replace('_', ' ')}`,
       reason: 'not_allowed',
     });
   }
   if (credential.clientCertificate !== undefined && !certificateMatches(credential.clientCertificate, certificate)) {
     throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
-      description: 'subject_token was not issued to this client certificate',
+      description: `${role} was not issued to this client certificate`,
       detail: `subject=${credential.subject} presented by x5t#S256=${certificate.thumbprint}`,
       reason: 'mismatch',
     });

@@ -4,6 +4,7 @@ import { parsePolicy, PolicyError } from '../core/policy.js';
 import { isAsymmetricAlgorithm } from '../core/rfc.js';
 import { createSigningKey } from '../core/signing.js';
 import { FileProblem, loadTlsFiles, readPrivateKey, readText } from '../keys/files.js';
+import { readJwksFile } from '../keys/jwks-source.js';
 import { checkRegisteredGrantTypes } from './grants/index.js';
 import type { StsOptions } from './server.js';
 
@@ -86,7 +87,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
 
   let policy;
   try {
-    policy = parsePolicy(doc.policy, 'policy');
+    policy = parsePolicy(await inlinePolicyFiles(file, doc.policy), 'policy');
     checkRegisteredGrantTypes(policy, 'policy');
   } catch (error) {
     if (error instanceof PolicyError) throw new FileProblem(file, error.message);
@@ -101,6 +102,34 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     ...(publicUrl === undefined ? {} : { publicUrl }),
     ...(subjectTokenError === undefined ? {} : { subjectTokenError }),
   };
+}
+
+/**
+ * The policy with the files it names read in: a trusted issuer's `jwks_file` becomes its `jwks`,
+ * and `jwks_ca` (the CA for its https jwks_uri) becomes PEM text. Paths are relative to the file.
+ */
+async function inlinePolicyFiles(file: string, policy: unknown): Promise<unknown> {
+  const issuers = (policy as { trusted_issuers?: unknown } | null)?.trusted_issuers;
+  if (!Array.isArray(issuers)) return policy;
+  const base = dirname(file);
+  const inlined = await Promise.all(
+    issuers.map(async (raw: unknown, i) => {
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+      const { jwks_file: jwksFile, jwks_ca: jwksCa, ...rest } = raw as Record<string, unknown>;
+      const path = `policy.trusted_issuers[${i}]`;
+      if (jwksFile !== undefined) {
+        if ('jwks' in rest) throw new FileProblem(file, `${path}: give jwks or jwks_file, not both`);
+        try {
+          rest.jwks = await readJwksFile(resolve(base, requireString(file, jwksFile, `${path}.jwks_file`)));
+        } catch (error) {
+          throw error instanceof FileProblem ? error : new FileProblem(file, `${path}.jwks_file: ${(error as Error).message}`);
+        }
+      }
+      if (jwksCa !== undefined) rest.jwks_ca = await readText(resolve(base, requireString(file, jwksCa, `${path}.jwks_ca`)), 'JWKS CA bundle');
+      return rest;
+    }),
+  );
+  return { ...(policy as Record<string, unknown>), trusted_issuers: inlined };
 }
 
 function requireString(file: string, value: unknown, path: string): string {

@@ -1,9 +1,10 @@
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { remoteJwksSource } from '../keys/jwks-source.js';
 import { CertboundError, toCertboundError } from '../core/errors.js';
 import { introspectAccessToken } from '../core/introspection.js';
-import { findClient, type ClientRegistration, type Policy } from '../core/policy.js';
+import { findClient, type ClientRegistration, type Policy, type TrustedIssuer } from '../core/policy.js';
 import {
   AUTH_METHOD_TLS_CLIENT_AUTH,
   HEALTH_PATH,
@@ -30,7 +31,7 @@ export const STS_DEFAULTS = {
 } as const;
 
 /** Refusals of the subject token itself, whose OAuth error `subjectTokenError` chooses. */
-const SUBJECT_TOKEN_CODES: ReadonlySet<string> = new Set(['CB_SUBJECT_TOKEN_INVALID', 'CB_SUBJECT_TOKEN_NOT_FOR_CLIENT']);
+const SUBJECT_TOKEN_CODES: ReadonlySet<string> = new Set(['CB_SUBJECT_TOKEN_INVALID', 'CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', 'CB_ACTOR_NOT_ALLOWED']);
 
 /** Outcome of each token request, for logs and metrics. Never carries a token or secret. */
 export type StsEvent =
@@ -63,6 +64,7 @@ export interface StsOptions {
 
 interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls'>> {
   onEvent: (event: StsEvent) => void;
+  keysFor: (issuer: TrustedIssuer) => JWTVerifyGetKey;
   metadata: Record<string, unknown>;
   jwks: { keys: unknown[] };
 }
@@ -100,9 +102,27 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   };
   return {
     ...resolved,
+    keysFor: issuerKeyResolver(resolved.policy),
     // Built once: these documents never change while the server runs.
     metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy),
     jwks: { keys: [options.signingKey.publicJwk] },
+  };
+}
+
+/**
+ * Key resolvers for the trusted issuers of subject tokens, built once: inline key sets are local,
+ * https URLs are fetched (with their CA), cached and re-fetched on an unknown kid by jose.
+ */
+function issuerKeyResolver(policy: Policy): (issuer: TrustedIssuer) => JWTVerifyGetKey {
+  const resolvers = new Map<TrustedIssuer, JWTVerifyGetKey>();
+  for (const issuer of policy.trustedIssuers) {
+    const source = issuer.keySource;
+    resolvers.set(issuer, 'jwks' in source ? createLocalJWKSet(source.jwks) : remoteJwksSource(source.jwksUri, source.ca === undefined ? {} : { ca: source.ca }));
+  }
+  return (issuer) => {
+    const resolver = resolvers.get(issuer);
+    if (resolver === undefined) throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: `no keys for issuer ${issuer.issuer}` });
+    return resolver;
   };
 }
 
@@ -203,6 +223,7 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
       signingKey: options.signingKey,
       accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
       now: Math.floor(options.now() / 1000),
+      keysFor: options.keysFor,
     });
   } catch (error) {
     const failure = toCertboundError(error);

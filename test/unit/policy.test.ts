@@ -61,7 +61,7 @@ describe('parsePolicy: errors name the path', () => {
   });
 
   test('unknown top-level key', () => {
-    assertPolicyError({ ...minimal(), subjects: [] }, 'policy.subjects', /unknown key \(expected one of clients, subject_tokens\)/);
+    assertPolicyError({ ...minimal(), subjects: [] }, 'policy.subjects', /unknown key \(expected one of clients, subject_tokens, trusted_issuers\)/);
   });
 
   test('unknown key in a client and in a subject token', () => {
