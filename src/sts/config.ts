@@ -2,7 +2,8 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { parsePolicy, PolicyError } from '../core/policy.js';
 import { isAsymmetricAlgorithm } from '../core/rfc.js';
-import { createSigningKey } from '../core/signing.js';
+import { createSigningKey, type SigningKey } from '../core/signing.js';
+import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
 import { FileProblem, loadTlsFiles, readPrivateKey, readText } from '../keys/files.js';
 import { readJwksFile } from '../keys/jwks-source.js';
 import { checkRegisteredGrantTypes } from './grants/index.js';
@@ -25,7 +26,7 @@ const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'pu
  * it before anything listens. Paths in the file are relative to the file.
  * @throws FileProblem naming the file, the path inside it and the problem.
  */
-export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<Omit<StsOptions, 'now' | 'onEvent'>> {
+export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & { keys?: KeystoreProvider }> {
   const text = await readText(file, 'STS configuration');
   let raw: unknown;
   try {
@@ -61,16 +62,23 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     key: overrides.tlsKey ?? fromFile(tls.key, 'tls.key'),
   });
 
-  const jwtKeyPath = overrides.jwtKey ?? fromFile(signing.key, 'signing.key');
-  const { key } = await readPrivateKey(jwtKeyPath, 'JWT signing key');
-  const alg = signing.alg;
-  if (alg !== undefined && !isAsymmetricAlgorithm(alg)) throw new FileProblem(file, 'signing.alg: must be an asymmetric JWS algorithm (ES256, RS256, PS256, EdDSA, ...)');
-  const kid = overrides.jwtKid ?? (signing.kid === undefined ? undefined : requireString(file, signing.kid, 'signing.kid'));
-  let signingKey;
-  try {
-    signingKey = await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) });
-  } catch (error) {
-    throw new FileProblem(jwtKeyPath, (error as Error).message);
+  let signingKey: SigningKey | undefined;
+  let keys: KeystoreProvider | undefined;
+  if (signing.keystore !== undefined && overrides.jwtKey === undefined) {
+    // A keystore (certbound keys generate/rotate) instead of one key file: rotation without restart.
+    if (signing.key !== undefined || signing.kid !== undefined || signing.alg !== undefined) throw new FileProblem(file, 'signing: give keystore, or key (with kid/alg), not both');
+    keys = await openKeystore(fromFile(signing.keystore, 'signing.keystore'));
+  } else {
+    const jwtKeyPath = overrides.jwtKey ?? fromFile(signing.key, 'signing.key');
+    const { key } = await readPrivateKey(jwtKeyPath, 'JWT signing key');
+    const alg = signing.alg;
+    if (alg !== undefined && !isAsymmetricAlgorithm(alg)) throw new FileProblem(file, 'signing.alg: must be an asymmetric JWS algorithm (ES256, RS256, PS256, EdDSA, ...)');
+    const kid = overrides.jwtKid ?? (signing.kid === undefined ? undefined : requireString(file, signing.kid, 'signing.kid'));
+    try {
+      signingKey = await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) });
+    } catch (error) {
+      throw new FileProblem(jwtKeyPath, (error as Error).message);
+    }
   }
 
   const lifetime = doc.access_token_lifetime ?? 3600;
@@ -96,7 +104,8 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
   return {
     issuer,
     tls: tlsFiles,
-    signingKey,
+    ...(signingKey === undefined ? {} : { signingKey }),
+    ...(keys === undefined ? {} : { keys }),
     policy,
     accessTokenLifetimeSeconds: lifetime as number,
     ...(publicUrl === undefined ? {} : { publicUrl }),

@@ -2,6 +2,7 @@ import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { remoteJwksSource } from '../keys/jwks-source.js';
+import { staticKeyProvider, type SigningKeyProvider } from '../keys/keystore.js';
 import { CertboundError, toCertboundError } from '../core/errors.js';
 import { introspectAccessToken } from '../core/introspection.js';
 import { findClient, type ClientRegistration, type Policy, type TrustedIssuer } from '../core/policy.js';
@@ -42,7 +43,10 @@ export type StsEvent =
 export interface StsOptions {
   /** The `iss` of issued tokens and the RFC 8414 issuer identifier. */
   issuer: string;
-  signingKey: SigningKey;
+  /** One fixed signing key. Give this or `keys`. */
+  signingKey?: SigningKey;
+  /** Scheduled, rotating keys (e.g. openKeystore): who signs and what the JWKS publishes, by time. */
+  keys?: SigningKeyProvider;
   policy: Policy;
   tls: ServerTlsOptions;
   /** Lifetime of issued tokens in seconds (default 3600). `expires_in` always equals it. */
@@ -62,11 +66,10 @@ export interface StsOptions {
   onEvent?: (event: StsEvent) => void;
 }
 
-interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls'>> {
+interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls' | 'signingKey'>> {
   onEvent: (event: StsEvent) => void;
   keysFor: (issuer: TrustedIssuer) => JWTVerifyGetKey;
   metadata: Record<string, unknown>;
-  jwks: { keys: unknown[] };
 }
 
 function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
@@ -74,7 +77,9 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   if (typeof options.issuer !== 'string' || !URL.canParse(options.issuer) || !options.issuer.startsWith('https://')) {
     throw new TypeError('"issuer" must be an https URL (RFC 8414 §2)');
   }
-  if (options.signingKey?.privateKey === undefined) throw new TypeError('"signingKey" must come from createSigningKey()');
+  if ((options.signingKey === undefined) === (options.keys === undefined)) throw new TypeError('give exactly one of "signingKey" and "keys"');
+  if (options.signingKey !== undefined && options.signingKey.privateKey === undefined) throw new TypeError('"signingKey" must come from createSigningKey()');
+  if (options.keys !== undefined && typeof options.keys.signingKey !== 'function') throw new TypeError('"keys" must come from openKeystore() or staticKeyProvider()');
   if (!Array.isArray(options.policy?.clients)) throw new TypeError('"policy" must come from parsePolicy()');
   checkRegisteredGrantTypes(options.policy);
   const lifetime = options.accessTokenLifetimeSeconds ?? STS_DEFAULTS.accessTokenLifetimeSeconds;
@@ -91,7 +96,7 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   if (!URL.canParse(publicUrl)) throw new TypeError('"publicUrl" must be a URL');
   const resolved = {
     issuer: options.issuer,
-    signingKey: options.signingKey,
+    keys: options.keys ?? staticKeyProvider(options.signingKey as SigningKey),
     policy: options.policy,
     accessTokenLifetimeSeconds: lifetime,
     publicUrl,
@@ -105,7 +110,6 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
     keysFor: issuerKeyResolver(resolved.policy),
     // Built once: these documents never change while the server runs.
     metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy),
-    jwks: { keys: [options.signingKey.publicJwk] },
   };
 }
 
@@ -176,13 +180,29 @@ type Route = { method: 'GET' | 'POST'; handle(req: IncomingMessage, res: ServerR
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   [TOKEN_ENDPOINT_PATH, { method: 'POST', handle: handleTokenRequest }],
   [INTROSPECTION_ENDPOINT_PATH, { method: 'POST', handle: handleIntrospection }],
-  [WELL_KNOWN_JWKS, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.jwks, PUBLIC_CACHE) }],
+  [WELL_KNOWN_JWKS, { method: 'GET', handle: sendJwks }],
   [WELL_KNOWN_AUTHORIZATION_SERVER, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.metadata, PUBLIC_CACHE) }],
   [HEALTH_PATH, { method: 'GET', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) }],
 ]);
 
-/** Key sets and metadata change only with a restart; let clients cache them briefly. */
+/** Metadata changes only with a restart; let clients cache it briefly. */
 const PUBLIC_CACHE = { 'cache-control': 'public, max-age=300' };
+/** The longest a JWKS may be cached, and never past the next scheduled key change. */
+const JWKS_MAX_AGE_SECONDS = 300;
+
+function sendJwks(_req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): void {
+  const now = Math.floor(options.now() / 1000);
+  const untilChange = options.keys.secondsUntilNextChange(now);
+  const maxAge = Math.max(0, Math.min(JWKS_MAX_AGE_SECONDS, untilChange ?? JWKS_MAX_AGE_SECONDS));
+  sendJson(res, 200, { keys: options.keys.publishedKeys(now) }, { 'cache-control': `public, max-age=${maxAge}` });
+}
+
+/** The key that signs now; a schedule without one is the operator's problem, not the client's. */
+function currentSigningKey(options: ResolvedStsOptions): SigningKey {
+  const key = options.keys.signingKey(Math.floor(options.now() / 1000));
+  if (key === undefined) throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: 'no signing key is active in the keystore schedule' });
+  return key;
+}
 
 async function route(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
   const endpoint = ROUTES.get((req.url ?? '/').split('?', 1)[0] as string);
@@ -220,7 +240,7 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
       certificate,
       issuer: options.issuer,
       policy: options.policy,
-      signingKey: options.signingKey,
+      signingKey: currentSigningKey(options),
       accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
       now: Math.floor(options.now() / 1000),
       keysFor: options.keysFor,
@@ -281,7 +301,7 @@ async function handleIntrospection(req: IncomingMessage, res: ServerResponse, op
   const token = parameters.required('token');
   parameters.optional('token_type_hint');
   const response = await introspectAccessToken(token, {
-    keys: options.jwks as JSONWebKeySet,
+    keys: { keys: options.keys.publishedKeys(Math.floor(options.now() / 1000)) } as JSONWebKeySet,
     issuer: options.issuer,
     now: Math.floor(options.now() / 1000),
     ...(client.audiences.length === 0 ? {} : { audiences: client.audiences }),
