@@ -6,6 +6,7 @@ import * as client from './commands/client.js';
 import * as demo from './commands/demo.js';
 import * as grpc from './commands/grpc.js';
 import * as inspect from './commands/inspect.js';
+import * as keys from './commands/keys.js';
 import * as pki from './commands/pki.js';
 import * as resource from './commands/resource.js';
 import * as sts from './commands/sts.js';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   demo: { run: demo.run, usage: demo.usage },
   'pki': { run: pki.run, usage: pki.usage },
   sts: { run: sts.run, usage: sts.usage },
+  keys: { run: keys.run, usage: keys.usage },
   resource: { run: resource.run, usage: resource.usage },
   token: { run: client.runToken, usage: client.tokenUsage },
   call: { run: client.runCall, usage: client.callUsage },

@@ -1,5 +1,6 @@
 import 'reflect-metadata'; // @peculiar/x509 resolves its ASN.1 providers through tsyringe, which needs it.
 import { Name, SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
+import { compileSpiffePattern, parseSpiffeId } from './spiffe.js';
 import { computeThumbprint } from './thumbprint.js';
 
 /**
@@ -19,6 +20,14 @@ export interface CertificateFacts {
     ip: string[];
     email: string[];
   };
+  /**
+   * The SPIFFE ID of an X509-SVID: set only when the certificate has exactly one URI SAN and it is
+   * a valid SPIFFE ID (X509-SVID §2).
+   */
+  spiffeId: string | undefined;
+  /** Validity period, milliseconds since the epoch. */
+  notBefore: number;
+  notAfter: number;
 }
 
 /** Read the matchable facts of a DER certificate. X.509 parsing is @peculiar/x509's, not ours. */
@@ -32,7 +41,15 @@ export function readCertificateFacts(der: Uint8Array): CertificateFacts {
     else if (name.type === 'ip') san.ip.push(name.value);
     else if (name.type === 'email') san.email.push(name.value);
   }
-  return { thumbprint: computeThumbprint(der), subjectDn: certificate.subject, san };
+  const spiffeId = san.uri.length === 1 && parseSpiffeId(san.uri[0] as string) !== undefined ? san.uri[0] : undefined;
+  return {
+    thumbprint: computeThumbprint(der),
+    subjectDn: certificate.subject,
+    san,
+    spiffeId,
+    notBefore: certificate.notBefore.getTime(),
+    notAfter: certificate.notAfter.getTime(),
+  };
 }
 
 /**
@@ -66,9 +83,13 @@ export type CertificateMatcher =
   | { san_dns: string }
   | { san_uri: string }
   | { san_ip: string }
-  | { san_email: string };
+  | { san_email: string }
+  /** A SPIFFE ID pattern (see spiffe.ts): `spiffe://domain.com/ns/*\/sa/billing`. */
+  | { spiffe_id: string };
 
-export const MATCHER_FIELDS = ['x5t#S256', 'subject_dn', 'san_dns', 'san_uri', 'san_ip', 'san_email'] as const;
+export const MATCHER_FIELDS = ['x5t#S256', 'subject_dn', 'san_dns', 'san_uri', 'san_ip', 'san_email', 'spiffe_id'] as const;
+
+const spiffePatterns = new Map<string, ReturnType<typeof compileSpiffePattern>>();
 
 /** Whether a certificate satisfies a matcher. Subject DNs must be given canonical (see above). */
 export function certificateMatches(matcher: CertificateMatcher, facts: CertificateFacts): boolean {
@@ -77,6 +98,16 @@ export function certificateMatches(matcher: CertificateMatcher, facts: Certifica
   if ('san_dns' in matcher) return facts.san.dns.some((v) => v.toLowerCase() === matcher.san_dns.toLowerCase());
   if ('san_uri' in matcher) return facts.san.uri.includes(matcher.san_uri);
   if ('san_ip' in matcher) return facts.san.ip.includes(matcher.san_ip);
+  if ('spiffe_id' in matcher) {
+    const id = facts.spiffeId === undefined ? undefined : parseSpiffeId(facts.spiffeId);
+    if (id === undefined) return false;
+    let matches = spiffePatterns.get(matcher.spiffe_id);
+    if (matches === undefined) {
+      matches = compileSpiffePattern(matcher.spiffe_id);
+      spiffePatterns.set(matcher.spiffe_id, matches);
+    }
+    return matches(id);
+  }
   return facts.san.email.includes(matcher.san_email);
 }
 

@@ -16,6 +16,10 @@ export interface AccessTokenInput {
   issuedAt: number;
   /** Unique token id; a random UUID when not given. */
   jti?: string;
+  /** RFC 8693 §4.1 actor: who is acting for the subject (with prior actors nested in `act`). */
+  act?: Record<string, unknown>;
+  /** Further claims (copied from a federated subject token); they never replace the ones above. */
+  extraClaims?: Record<string, unknown>;
 }
 
 /** RFC 9068 §2.2 claims plus the RFC 8705 §3.1 confirmation. */
@@ -41,6 +45,7 @@ export interface AccessTokenClaims {
  */
 export function buildAccessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
   const claims: AccessTokenClaims = {
+    ...input.extraClaims,
     iss: input.issuer,
     sub: input.subject,
     aud: input.audience.length === 1 ? (input.audience[0] as string) : [...input.audience],
@@ -51,6 +56,9 @@ export function buildAccessTokenClaims(input: AccessTokenInput): AccessTokenClai
     cnf: { [CNF_X5T_S256]: input.thumbprint },
   };
   if (input.scope !== undefined && input.scope.length > 0) claims.scope = input.scope.join(' ');
+  else delete claims.scope;
+  if (input.act !== undefined) claims.act = input.act;
+  else delete claims.act;
   return claims;
 }
 

@@ -58,11 +58,15 @@ export const ERROR_OUTCOMES = {
   CB_CLIENT_UNAUTHENTICATED: outcome('invalid_client', 401, UNAUTHENTICATED),
   CB_CLIENT_NOT_REGISTERED: outcome('invalid_client', 401, UNAUTHENTICATED),
   CB_CLIENT_GRANT_NOT_ALLOWED: outcome('unauthorized_client', 400, PERMISSION_DENIED),
+  // RFC 7662 §2.3: a caller not allowed to introspect is refused as an unauthenticated client.
+  CB_INTROSPECTION_NOT_ALLOWED: outcome('invalid_client', 401, PERMISSION_DENIED),
   CB_GRANT_TYPE_UNSUPPORTED: outcome('unsupported_grant_type', 400, INVALID_ARGUMENT),
   // RFC 8693 §2.2.2: an invalid subject token, or one refused by policy, MUST be invalid_request.
   // (The STS option subjectTokenError can say invalid_grant for clients built to RFC 6749 habits.)
   CB_SUBJECT_TOKEN_INVALID: outcome('invalid_request', 400, UNAUTHENTICATED),
   CB_SUBJECT_TOKEN_NOT_FOR_CLIENT: outcome('invalid_request', 400, PERMISSION_DENIED),
+  // RFC 8693 §2.2.2: an actor_token unacceptable by policy is invalid_request too.
+  CB_ACTOR_NOT_ALLOWED: outcome('invalid_request', 400, PERMISSION_DENIED),
   CB_SCOPE_NOT_ALLOWED: outcome('invalid_scope', 400, PERMISSION_DENIED),
   CB_TARGET_NOT_ALLOWED: outcome('invalid_target', 400, PERMISSION_DENIED),
 

@@ -1,17 +1,60 @@
 import { createHash } from 'node:crypto';
 import { canonicalDistinguishedName, certificateMatches, MATCHER_FIELDS, type CertificateFacts, type CertificateMatcher } from './certificate.js';
+import { compileSpiffePattern } from './spiffe.js';
 import { CertboundError } from './errors.js';
-import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN } from './rfc.js';
+import type { JSONWebKeySet } from 'jose';
+import {
+  ASYMMETRIC_ALGORITHMS,
+  AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH,
+  AUTH_METHOD_TLS_CLIENT_AUTH,
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  isAsymmetricAlgorithm,
+  ISSUABLE_TOKEN_TYPES,
+  TOKEN_TYPE_ACCESS_TOKEN,
+  TOKEN_TYPE_ID_TOKEN,
+  TOKEN_TYPE_JWT,
+  type AsymmetricAlgorithm,
+} from './rfc.js';
+import { computeThumbprint } from './thumbprint.js';
 
-/** A client, authenticated by its certificate (RFC 8705 §2.1 tls_client_auth). */
-export interface ClientRegistration {
+export type ClientAuthMethod = typeof AUTH_METHOD_TLS_CLIENT_AUTH | typeof AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH;
+
+/** What a client or subject may be issued: shared by clients (client_credentials) and subjects. */
+export interface IssuancePolicy {
+  /** Audiences and resources (RFC 8693 audience / RFC 8707 resource) tokens may be issued for. */
+  audiences: string[];
+  scopes: string[];
+  /** Drop requested scopes outside `scopes` instead of refusing with invalid_scope (default false). */
+  narrowScopes: boolean;
+  /** Upper bound on the lifetime of tokens issued here, in seconds (the STS default applies below it). */
+  maxTokenLifetimeSeconds: number | undefined;
+  /** requested_token_type values allowed (default: every type the STS issues). */
+  requestedTokenTypes: string[];
+}
+
+/**
+ * A client, authenticated by its certificate: RFC 8705 §2.1 `tls_client_auth` (a CA-verified
+ * certificate matching `certificate`) or §2.2 `self_signed_tls_client_auth` (one of the
+ * registered certificates, no CA).
+ */
+export interface ClientRegistration extends IssuancePolicy {
   clientId: string;
-  certificate: CertificateMatcher;
+  authMethod: ClientAuthMethod;
+  /** tls_client_auth: which CA-verified certificates are this client. */
+  certificate: CertificateMatcher | undefined;
+  /** self_signed_tls_client_auth: x5t#S256 of the registered certificates (also from a JWKS's x5c). */
+  selfSignedThumbprints: string[];
   grantTypes: string[];
+  /** Where the issued client_id comes from: the registration, or the certificate's SPIFFE ID. */
+  clientIdFrom: 'registration' | 'spiffe_id';
+  /** client_credentials: whether `sub` is the client_id or the certificate's SPIFFE ID. */
+  subjectFrom: 'client_id' | 'spiffe_id';
+  /** May call the RFC 7662 introspection endpoint (a resource server); sees only tokens for its `audiences` when it has any. */
+  introspection: boolean;
 }
 
 /** A static subject token, stored only as its SHA-256, and what its holder may ask for. */
-export interface SubjectCredential {
+export interface SubjectCredential extends IssuancePolicy {
   /** Lower-case hex SHA-256 of the subject token. */
   sha256: string;
   subject: string;
@@ -19,14 +62,45 @@ export interface SubjectCredential {
   clientCertificate: CertificateMatcher | undefined;
   /** Accepted subject_token_type values. */
   tokenTypes: string[];
-  /** Audiences and resources (RFC 8693 audience / resource) the subject may target. */
+  /** Subjects of actor tokens that may act for this subject (RFC 8693 §1.1 delegation). */
+  mayAct: string[];
+}
+
+/** Who may get what, for one subject (or subject pattern) of a trusted issuer's JWTs. */
+export interface FederatedSubjectRule extends IssuancePolicy {
+  /** The mapped subject, exactly, or a pattern where `*` stands for any run of characters. */
+  subject: string;
+  /** When set, only a client certificate matching this may present tokens for this subject. */
+  clientCertificate: CertificateMatcher | undefined;
+  /** Subjects of actor tokens that may act for this subject (RFC 8693 §1.1 delegation). */
+  mayAct: string[];
+}
+
+/** Where a trusted issuer's keys come from. Files are read by the loader before parsing. */
+export type IssuerKeySource = { jwks: JSONWebKeySet } | { jwksUri: string; ca: string | undefined };
+
+/** An identity provider whose JWTs are accepted as subject (and actor) tokens. */
+export interface TrustedIssuer {
+  issuer: string;
+  keySource: IssuerKeySource;
+  /** Accepted `aud` of subject tokens: the STS's own identifiers (at least one must be named). */
   audiences: string[];
-  scopes: string[];
+  algorithms: AsymmetricAlgorithm[];
+  /** Refuse tokens issued (`iat`) longer ago than this. */
+  maxAgeSeconds: number | undefined;
+  /** Accepted subject_token_type URNs. */
+  tokenTypes: string[];
+  /** The claim that becomes the issued token's `sub`. */
+  subjectClaim: string;
+  /** Claims copied from the subject token into the issued token. */
+  copyClaims: string[];
+  subjects: FederatedSubjectRule[];
 }
 
 export interface Policy {
   clients: ClientRegistration[];
   subjectTokens: SubjectCredential[];
+  trustedIssuers: TrustedIssuer[];
 }
 
 /** A policy problem, naming where in the document it is (`subject_tokens[1].sha256`). */
@@ -49,7 +123,7 @@ type Json = Record<string, unknown>;
  */
 export function parsePolicy(raw: unknown, prefix = 'policy'): Policy {
   const doc = object(raw, prefix);
-  knownKeys(doc, prefix, ['clients', 'subject_tokens']);
+  knownKeys(doc, prefix, ['clients', 'subject_tokens', 'trusted_issuers']);
   const clients = array(doc.clients, `${prefix}.clients`).map((entry, i) => parseClient(entry, `${prefix}.clients[${i}]`));
   if (clients.length === 0) throw new PolicyError(`${prefix}.clients`, 'at least one client must be registered');
   const seenIds = new Set<string>();
@@ -65,38 +139,194 @@ export function parsePolicy(raw: unknown, prefix = 'policy'): Policy {
     if (seenHashes.has(credential.sha256)) throw new PolicyError(`${prefix}.subject_tokens[${i}].sha256`, 'duplicate subject token');
     seenHashes.add(credential.sha256);
   });
-  return { clients, subjectTokens };
+  const trustedIssuers = array(doc.trusted_issuers ?? [], `${prefix}.trusted_issuers`).map((entry, i) => parseTrustedIssuer(entry, `${prefix}.trusted_issuers[${i}]`));
+  const seenIssuers = new Set<string>();
+  trustedIssuers.forEach((issuer, i) => {
+    if (seenIssuers.has(issuer.issuer)) throw new PolicyError(`${prefix}.trusted_issuers[${i}].issuer`, `duplicate issuer "${issuer.issuer}"`);
+    seenIssuers.add(issuer.issuer);
+  });
+  return { clients, subjectTokens, trustedIssuers };
 }
 
-function parseClient(raw: unknown, path: string): ClientRegistration {
+/** Claims an issued token sets itself: a trusted issuer may not have them copied over. */
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'act', 'may_act']);
+const SUBJECT_TOKEN_TYPES: Record<string, string> = { jwt: TOKEN_TYPE_JWT, id_token: TOKEN_TYPE_ID_TOKEN, access_token: TOKEN_TYPE_ACCESS_TOKEN };
+
+function parseTrustedIssuer(raw: unknown, path: string): TrustedIssuer {
   const entry = object(raw, path);
-  knownKeys(entry, path, ['client_id', 'certificate', 'grant_types']);
+  knownKeys(entry, path, ['issuer', 'jwks', 'jwks_uri', 'jwks_ca', 'audiences', 'algorithms', 'max_age', 'token_types', 'subject_claim', 'copy_claims', 'subjects']);
+  const issuer = string(entry.issuer, `${path}.issuer`);
+  if (!URL.canParse(issuer) && !/^[\x21-\x7E]+$/.test(issuer)) throw new PolicyError(`${path}.issuer`, 'must be the exact iss value of the tokens');
+  let keySource: IssuerKeySource;
+  if ((entry.jwks === undefined) === (entry.jwks_uri === undefined)) throw new PolicyError(path, 'give exactly one of jwks (a key set, or jwks_file in the STS config) and jwks_uri');
+  if (entry.jwks !== undefined) {
+    const keys = array(object(entry.jwks, `${path}.jwks`).keys, `${path}.jwks.keys`);
+    if (keys.length === 0) throw new PolicyError(`${path}.jwks.keys`, 'must list at least one key');
+    keys.forEach((key, i) => {
+      const jwk = object(key, `${path}.jwks.keys[${i}]`);
+      if ('d' in jwk || 'k' in jwk || jwk.kty === 'oct') throw new PolicyError(`${path}.jwks.keys[${i}]`, 'must be a public asymmetric key');
+    });
+    keySource = { jwks: entry.jwks as JSONWebKeySet };
+  } else {
+    const uri = string(entry.jwks_uri, `${path}.jwks_uri`);
+    if (!URL.canParse(uri) || !uri.startsWith('https://')) throw new PolicyError(`${path}.jwks_uri`, 'must be an https URL');
+    keySource = { jwksUri: uri, ca: entry.jwks_ca === undefined ? undefined : string(entry.jwks_ca, `${path}.jwks_ca`) };
+  }
+  const audiences = strings(entry.audiences, `${path}.audiences`);
+  if (audiences.length === 0) throw new PolicyError(`${path}.audiences`, 'must list at least one audience (the STS as the subject tokens name it)');
+  const algorithms = entry.algorithms === undefined ? [...ASYMMETRIC_ALGORITHMS] : strings(entry.algorithms, `${path}.algorithms`);
+  algorithms.forEach((alg, i) => {
+    if (!isAsymmetricAlgorithm(alg)) throw new PolicyError(`${path}.algorithms[${i}]`, 'must be an asymmetric JWS algorithm (RS256, ES256, PS256, EdDSA, ...)');
+  });
+  const maxAge = entry.max_age;
+  if (maxAge !== undefined && (!Number.isInteger(maxAge) || (maxAge as number) < 1)) throw new PolicyError(`${path}.max_age`, 'must be a positive integer number of seconds');
+  const tokenTypes = (entry.token_types === undefined ? ['jwt'] : strings(entry.token_types, `${path}.token_types`)).map((type, i) => {
+    const urn = SUBJECT_TOKEN_TYPES[type] ?? (Object.values(SUBJECT_TOKEN_TYPES).includes(type) ? type : undefined);
+    if (urn === undefined) throw new PolicyError(`${path}.token_types[${i}]`, `must be one of ${Object.keys(SUBJECT_TOKEN_TYPES).join(', ')} (or their URNs)`);
+    return urn;
+  });
+  const copyClaims = entry.copy_claims === undefined ? [] : strings(entry.copy_claims, `${path}.copy_claims`);
+  copyClaims.forEach((claim, i) => {
+    if (RESERVED_CLAIMS.has(claim)) throw new PolicyError(`${path}.copy_claims[${i}]`, `${claim} is set by the STS itself and cannot be copied`);
+  });
+  const subjects = array(entry.subjects, `${path}.subjects`).map((rule, i) => parseFederatedSubject(rule, `${path}.subjects[${i}]`));
+  if (subjects.length === 0) throw new PolicyError(`${path}.subjects`, 'must list at least one subject rule');
   return {
-    clientId: string(entry.client_id, `${path}.client_id`),
-    certificate: parseMatcher(entry.certificate, `${path}.certificate`),
-    // Which grant types exist is the STS's registry's business (sts/grants); it checks these.
-    grantTypes: entry.grant_types === undefined ? [GRANT_TYPE_TOKEN_EXCHANGE] : strings(entry.grant_types, `${path}.grant_types`),
+    issuer,
+    keySource,
+    audiences,
+    algorithms: algorithms as AsymmetricAlgorithm[],
+    maxAgeSeconds: maxAge as number | undefined,
+    tokenTypes,
+    subjectClaim: entry.subject_claim === undefined ? 'sub' : string(entry.subject_claim, `${path}.subject_claim`),
+    copyClaims,
+    subjects,
   };
 }
 
-function parseSubjectCredential(raw: unknown, path: string): SubjectCredential {
+function parseFederatedSubject(raw: unknown, path: string): FederatedSubjectRule {
   const entry = object(raw, path);
-  knownKeys(entry, path, ['sha256', 'subject', 'client_certificate', 'token_types', 'audiences', 'scopes']);
-  const sha256 = string(entry.sha256, `${path}.sha256`).toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new PolicyError(`${path}.sha256`, 'must be 64 hex characters (SHA-256 of the subject token)');
-  const audiences = strings(entry.audiences, `${path}.audiences`);
-  if (audiences.length === 0) throw new PolicyError(`${path}.audiences`, 'must list at least one audience');
+  knownKeys(entry, path, ['subject', 'client_certificate', 'may_act', ...ISSUANCE_KEYS]);
+  return {
+    subject: string(entry.subject, `${path}.subject`),
+    clientCertificate: entry.client_certificate === undefined ? undefined : parseMatcher(entry.client_certificate, `${path}.client_certificate`),
+    mayAct: entry.may_act === undefined ? [] : strings(entry.may_act, `${path}.may_act`),
+    ...parseIssuancePolicy(entry, path, true),
+  };
+}
+
+/** `*` in a subject pattern stands for any run of characters; everything else is literal. */
+export function subjectPatternMatches(pattern: string, subject: string): boolean {
+  if (!pattern.includes('*')) return pattern === subject;
+  const parts = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${parts.join('.*')}$`, 's').test(subject);
+}
+
+const ISSUANCE_KEYS = ['audiences', 'scopes', 'narrow_scopes', 'max_token_lifetime', 'requested_token_types'] as const;
+
+function parseClient(raw: unknown, path: string): ClientRegistration {
+  const entry = object(raw, path);
+  knownKeys(entry, path, ['client_id', 'auth_method', 'certificate', 'certificates', 'jwks', 'grant_types', 'client_id_from', 'subject_from', 'introspection', ...ISSUANCE_KEYS]);
+  const introspection = entry.introspection ?? false;
+  if (typeof introspection !== 'boolean') throw new PolicyError(`${path}.introspection`, 'must be true or false');
+  const authMethod = entry.auth_method ?? AUTH_METHOD_TLS_CLIENT_AUTH;
+  if (authMethod !== AUTH_METHOD_TLS_CLIENT_AUTH && authMethod !== AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH) {
+    throw new PolicyError(`${path}.auth_method`, `must be ${AUTH_METHOD_TLS_CLIENT_AUTH} (RFC 8705 §2.1) or ${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH} (§2.2)`);
+  }
+  let certificate: CertificateMatcher | undefined;
+  let selfSignedThumbprints: string[] = [];
+  if (authMethod === AUTH_METHOD_TLS_CLIENT_AUTH) {
+    if (entry.certificates !== undefined || entry.jwks !== undefined) throw new PolicyError(path, `certificates and jwks are for ${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH}; ${AUTH_METHOD_TLS_CLIENT_AUTH} uses certificate`);
+    certificate = parseMatcher(entry.certificate, `${path}.certificate`);
+  } else {
+    if (entry.certificate !== undefined) throw new PolicyError(`${path}.certificate`, `${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH} registers whole certificates: use certificates (x5t#S256 list) or jwks (x5c)`);
+    selfSignedThumbprints = [
+      ...(entry.certificates === undefined ? [] : strings(entry.certificates, `${path}.certificates`).map((value, i) => thumbprintValue(value, `${path}.certificates[${i}]`))),
+      ...(entry.jwks === undefined ? [] : jwksThumbprints(entry.jwks, `${path}.jwks`)),
+    ];
+    if (selfSignedThumbprints.length === 0) throw new PolicyError(path, 'a self-signed client must register at least one certificate (certificates or jwks)');
+  }
+  const clientIdFrom = oneOf(entry.client_id_from, `${path}.client_id_from`, ['registration', 'spiffe_id'] as const, 'registration');
+  const subjectFrom = oneOf(entry.subject_from, `${path}.subject_from`, ['client_id', 'spiffe_id'] as const, 'client_id');
+  if ((clientIdFrom === 'spiffe_id' || subjectFrom === 'spiffe_id') && (certificate === undefined || !('spiffe_id' in certificate))) {
+    throw new PolicyError(path, 'client_id_from/subject_from spiffe_id needs certificate: { spiffe_id: ... }');
+  }
+  return {
+    clientId: string(entry.client_id, `${path}.client_id`),
+    authMethod,
+    certificate,
+    selfSignedThumbprints,
+    // Which grant types exist is the STS's registry's business (sts/grants); it checks these.
+    grantTypes: entry.grant_types === undefined ? [GRANT_TYPE_TOKEN_EXCHANGE] : strings(entry.grant_types, `${path}.grant_types`),
+    clientIdFrom,
+    subjectFrom,
+    introspection,
+    ...parseIssuancePolicy(entry, path, false),
+  };
+}
+
+/** audiences/scopes/narrow_scopes/max_token_lifetime/requested_token_types of a client or subject. */
+function parseIssuancePolicy(entry: Json, path: string, audiencesRequired: boolean): IssuancePolicy {
+  const audiences = entry.audiences === undefined ? [] : strings(entry.audiences, `${path}.audiences`);
+  if (audiencesRequired && audiences.length === 0) throw new PolicyError(`${path}.audiences`, 'must list at least one audience');
   const scopes = entry.scopes === undefined ? [] : strings(entry.scopes, `${path}.scopes`);
   scopes.forEach((scope, i) => {
     if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) throw new PolicyError(`${path}.scopes[${i}]`, 'is not an RFC 6749 §3.3 scope token');
   });
+  const narrow = entry.narrow_scopes ?? false;
+  if (typeof narrow !== 'boolean') throw new PolicyError(`${path}.narrow_scopes`, 'must be true or false');
+  const lifetime = entry.max_token_lifetime;
+  if (lifetime !== undefined && (!Number.isInteger(lifetime) || (lifetime as number) < 1 || (lifetime as number) > 86_400)) {
+    throw new PolicyError(`${path}.max_token_lifetime`, 'must be an integer number of seconds from 1 to 86400');
+  }
+  const requestedTokenTypes = entry.requested_token_types === undefined ? [...ISSUABLE_TOKEN_TYPES] : strings(entry.requested_token_types, `${path}.requested_token_types`);
+  requestedTokenTypes.forEach((type, i) => {
+    if (!(ISSUABLE_TOKEN_TYPES as readonly string[]).includes(type)) throw new PolicyError(`${path}.requested_token_types[${i}]`, `must be one of ${ISSUABLE_TOKEN_TYPES.join(', ')}`);
+  });
+  return { audiences, scopes, narrowScopes: narrow, maxTokenLifetimeSeconds: lifetime as number | undefined, requestedTokenTypes };
+}
+
+function oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) throw new PolicyError(path, `must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function thumbprintValue(value: string, path: string): string {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(value)) throw new PolicyError(path, 'must be a base64url SHA-256 thumbprint without padding (43 characters)');
+  return value;
+}
+
+/** x5t#S256 of the first certificate of every key's x5c (RFC 7517 §4.7: standard base64 DER). */
+function jwksThumbprints(raw: unknown, path: string): string[] {
+  const keys = array(object(raw, path).keys, `${path}.keys`);
+  const thumbprints = keys.flatMap((key, i) => {
+    const x5c = object(key, `${path}.keys[${i}]`).x5c;
+    if (x5c === undefined) return [];
+    const first = array(x5c, `${path}.keys[${i}].x5c`)[0];
+    if (typeof first !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(first)) throw new PolicyError(`${path}.keys[${i}].x5c[0]`, 'must be a base64 DER certificate');
+    try {
+      return [computeThumbprint(Buffer.from(first, 'base64'))];
+    } catch {
+      throw new PolicyError(`${path}.keys[${i}].x5c[0]`, 'is not a certificate');
+    }
+  });
+  if (thumbprints.length === 0) throw new PolicyError(path, 'no key has an x5c certificate');
+  return thumbprints;
+}
+
+function parseSubjectCredential(raw: unknown, path: string): SubjectCredential {
+  const entry = object(raw, path);
+  knownKeys(entry, path, ['sha256', 'subject', 'client_certificate', 'token_types', 'may_act', ...ISSUANCE_KEYS]);
+  const sha256 = string(entry.sha256, `${path}.sha256`).toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new PolicyError(`${path}.sha256`, 'must be 64 hex characters (SHA-256 of the subject token)');
   return {
+    ...parseIssuancePolicy(entry, path, true),
     sha256,
     subject: string(entry.subject, `${path}.subject`),
     clientCertificate: entry.client_certificate === undefined ? undefined : parseMatcher(entry.client_certificate, `${path}.client_certificate`),
     tokenTypes: entry.token_types === undefined ? [TOKEN_TYPE_ACCESS_TOKEN] : strings(entry.token_types, `${path}.token_types`),
-    audiences,
-    scopes,
+    mayAct: entry.may_act === undefined ? [] : strings(entry.may_act, `${path}.may_act`),
   };
 }
 
@@ -117,6 +347,13 @@ function parseMatcher(raw: unknown, path: string): CertificateMatcher {
   }
   if (field === 'x5t#S256' && !/^[A-Za-z0-9_-]{43}$/.test(value)) {
     throw new PolicyError(`${path}.x5t#S256`, 'must be a base64url SHA-256 thumbprint without padding (43 characters)');
+  }
+  if (field === 'spiffe_id') {
+    try {
+      compileSpiffePattern(value);
+    } catch (error) {
+      throw new PolicyError(`${path}.spiffe_id`, (error as Error).message);
+    }
   }
   return { [field]: value } as CertificateMatcher;
 }
@@ -147,8 +384,21 @@ function knownKeys(entry: Json, path: string, allowed: readonly string[]): void 
 }
 
 /** The registered client a certificate authenticates as (RFC 8705 §2.1), or undefined. */
-export function findClient(policy: Policy, certificate: CertificateFacts): ClientRegistration | undefined {
-  return policy.clients.find((client) => certificateMatches(client.certificate, certificate));
+export function findClient(policy: Policy, certificate: CertificateFacts, caVerified = true): ClientRegistration | undefined {
+  return policy.clients.find((client) =>
+    client.authMethod === AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH
+      ? client.selfSignedThumbprints.includes(certificate.thumbprint)
+      : // A certificate no CA vouched for proves nothing about its subject or SANs.
+        caVerified && client.certificate !== undefined && certificateMatches(client.certificate, certificate),
+  );
+}
+
+/** The client_id and default subject a registration gives a certificate (SPIFFE IDs included). */
+export function clientIdentity(client: ClientRegistration, certificate: CertificateFacts): { clientId: string; subject: string } {
+  const spiffeId = certificate.spiffeId;
+  const clientId = client.clientIdFrom === 'spiffe_id' && spiffeId !== undefined ? spiffeId : client.clientId;
+  const subject = client.subjectFrom === 'spiffe_id' && spiffeId !== undefined ? spiffeId : clientId;
+  return { clientId, subject };
 }
 
 /** SHA-256 hex of a subject token, the only form in which static subject tokens are stored. */
@@ -165,21 +415,22 @@ export function authenticateSubjectToken(
   subjectToken: string,
   subjectTokenType: string,
   certificate: CertificateFacts,
+  role: 'subject_token' | 'actor_token' = 'subject_token',
 ): SubjectCredential {
   const hash = hashSubjectToken(subjectToken);
   const credential = policy.subjectTokens.find((entry) => entry.sha256 === hash);
   if (credential === undefined) {
-    throw new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description: 'subject_token is not valid', reason: 'unknown' });
+    throw new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description: `${role} is not valid`, reason: 'unknown' });
   }
   if (!credential.tokenTypes.includes(subjectTokenType)) {
     throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
-      description: `subject_token_type ${subjectTokenType} is not accepted for this subject token`,
+      description: `${role}_type ${subjectTokenType} is not accepted for this ${role.replace('_', ' ')}`,
       reason: 'not_allowed',
     });
   }
   if (credential.clientCertificate !== undefined && !certificateMatches(credential.clientCertificate, certificate)) {
     throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
-      description: 'subject_token was not issued to this client certificate',
+      description: `${role} was not issued to this client certificate`,
       detail: `subject=${credential.subject} presented by x5t#S256=${certificate.thumbprint}`,
       reason: 'mismatch',
     });
@@ -188,7 +439,7 @@ export function authenticateSubjectToken(
 }
 
 /** Every requested audience/resource must be allowed; nothing is silently dropped (RFC 8693 §2.2.2). */
-export function authorizeAudiences(credential: SubjectCredential, requested: readonly string[]): string[] {
+export function authorizeAudiences(credential: IssuancePolicy, requested: readonly string[]): string[] {
   const refused = requested.filter((target) => !credential.audiences.includes(target));
   if (refused.length > 0) {
     throw new CertboundError('CB_TARGET_NOT_ALLOWED', {
@@ -199,9 +450,14 @@ export function authorizeAudiences(credential: SubjectCredential, requested: rea
   return [...new Set(requested)];
 }
 
-/** Every requested scope must be allowed (RFC 6749 §5.2 invalid_scope); none requested, none granted. */
-export function authorizeScopes(credential: SubjectCredential, requested: readonly string[]): string[] {
+/**
+ * Every requested scope must be allowed (RFC 6749 §5.2 invalid_scope), unless the policy says to
+ * narrow, when the disallowed ones are dropped (and the response's `scope` says what was granted).
+ * None requested, none granted.
+ */
+export function authorizeScopes(credential: IssuancePolicy, requested: readonly string[]): string[] {
   const refused = requested.filter((scope) => !credential.scopes.includes(scope));
+  if (refused.length > 0 && credential.narrowScopes) return requested.filter((scope) => credential.scopes.includes(scope));
   if (refused.length > 0) {
     throw new CertboundError('CB_SCOPE_NOT_ALLOWED', {
       description: `scope not allowed: ${refused.join(' ')}`,
@@ -209,4 +465,24 @@ export function authorizeScopes(credential: SubjectCredential, requested: readon
     });
   }
   return [...requested];
+}
+
+/** The lifetime of a token issued under `policy`: the STS default, capped by the policy. */
+export function tokenLifetime(policy: IssuancePolicy, stsDefaultSeconds: number): number {
+  return policy.maxTokenLifetimeSeconds === undefined ? stsDefaultSeconds : Math.min(policy.maxTokenLifetimeSeconds, stsDefaultSeconds);
+}
+
+/**
+ * requested_token_type must be one the STS issues and the policy allows (RFC 8693 §2.1).
+ * @throws CertboundError CB_TOKEN_TYPE_UNSUPPORTED
+ */
+export function authorizeRequestedTokenType(policy: IssuancePolicy, requested: string | undefined): string {
+  const type = requested ?? TOKEN_TYPE_ACCESS_TOKEN;
+  if (!policy.requestedTokenTypes.includes(type)) {
+    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
+      description: `requested_token_type must be one of ${policy.requestedTokenTypes.join(', ')}`,
+      reason: 'not_allowed',
+    });
+  }
+  return type;
 }

@@ -23,6 +23,11 @@ export const CNF_X5T_S256 = 'x5t#S256';
 
 /** RFC 8705 §2.1 client authentication method for PKI mutual TLS. */
 export const AUTH_METHOD_TLS_CLIENT_AUTH = 'tls_client_auth';
+/** RFC 8705 §2.2 client authentication method for self-signed certificates. */
+export const AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH = 'self_signed_tls_client_auth';
+
+/** RFC 6749 §4.4 client credentials grant. */
+export const GRANT_TYPE_CLIENT_CREDENTIALS = 'client_credentials';
 
 /** RFC 6750 §2.1 authentication scheme. */
 export const BEARER_SCHEME = 'Bearer';
@@ -33,6 +38,8 @@ export const WELL_KNOWN_JWKS = '/.well-known/jwks.json';
 /** RFC 9728 §3: protected resource metadata. */
 export const PROTECTED_RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
 export const TOKEN_ENDPOINT_PATH = '/token';
+/** RFC 7662 token introspection endpoint. */
+export const INTROSPECTION_ENDPOINT_PATH = '/introspect';
 export const HEALTH_PATH = '/healthz';
 
 /** Media types the token endpoint accepts (RFC 6749 §3.2 form; JSON as the seed's clients send). */

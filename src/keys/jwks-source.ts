@@ -19,21 +19,24 @@ export interface JwksSourceOptions {
  * @throws Error naming the file or URL when it cannot be used.
  */
 export async function loadJwksSource(location: string, options: JwksSourceOptions = {}): Promise<JWTVerifyGetKey> {
-  if (/^https:\/\//i.test(location)) {
-    const dispatcher = new Agent({
-      connect: { ...(options.ca === undefined ? {} : { ca: options.ca }), ...(options.servername === undefined ? {} : { servername: options.servername }) },
-    });
-    return createRemoteJWKSet(new URL(location), {
-      ...(options.cacheMaxAgeMs === undefined ? {} : { cacheMaxAge: options.cacheMaxAgeMs }),
-      ...(options.cooldownMs === undefined ? {} : { cooldownDuration: options.cooldownMs }),
-      [customFetch]: (url, init) =>
-        undiciFetch(url, { method: init.method, redirect: init.redirect, signal: init.signal, headers: Object.fromEntries(init.headers), dispatcher }) as unknown as Promise<Response>,
-    });
-  }
+  if (/^https:\/\//i.test(location)) return remoteJwksSource(location, options);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new Error(`${location}: JWKS URLs must use https`);
   }
   return createLocalJWKSet(await readJwksFile(location));
+}
+
+/** An https JWKS URL as a jose key resolver (fetched lazily, cached, re-fetched on unknown kid). */
+export function remoteJwksSource(location: string, options: JwksSourceOptions = {}): JWTVerifyGetKey {
+  const dispatcher = new Agent({
+    connect: { ...(options.ca === undefined ? {} : { ca: options.ca }), ...(options.servername === undefined ? {} : { servername: options.servername }) },
+  });
+  return createRemoteJWKSet(new URL(location), {
+    ...(options.cacheMaxAgeMs === undefined ? {} : { cacheMaxAge: options.cacheMaxAgeMs }),
+    ...(options.cooldownMs === undefined ? {} : { cooldownDuration: options.cooldownMs }),
+    [customFetch]: (url, init) =>
+      undiciFetch(url, { method: init.method, redirect: init.redirect, signal: init.signal, headers: Object.fromEntries(init.headers), dispatcher }) as unknown as Promise<Response>,
+  });
 }
 
 /** Read and check a JWKS file. */

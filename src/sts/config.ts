@@ -2,8 +2,10 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { parsePolicy, PolicyError } from '../core/policy.js';
 import { isAsymmetricAlgorithm } from '../core/rfc.js';
-import { createSigningKey } from '../core/signing.js';
+import { createSigningKey, type SigningKey } from '../core/signing.js';
+import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
 import { FileProblem, loadTlsFiles, readPrivateKey, readText } from '../keys/files.js';
+import { readJwksFile } from '../keys/jwks-source.js';
 import { checkRegisteredGrantTypes } from './grants/index.js';
 import type { StsOptions } from './server.js';
 
@@ -24,7 +26,7 @@ const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'pu
  * it before anything listens. Paths in the file are relative to the file.
  * @throws FileProblem naming the file, the path inside it and the problem.
  */
-export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<Omit<StsOptions, 'now' | 'onEvent'>> {
+export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & { keys?: KeystoreProvider }> {
   const text = await readText(file, 'STS configuration');
   let raw: unknown;
   try {
@@ -60,16 +62,23 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     key: overrides.tlsKey ?? fromFile(tls.key, 'tls.key'),
   });
 
-  const jwtKeyPath = overrides.jwtKey ?? fromFile(signing.key, 'signing.key');
-  const { key } = await readPrivateKey(jwtKeyPath, 'JWT signing key');
-  const alg = signing.alg;
-  if (alg !== undefined && !isAsymmetricAlgorithm(alg)) throw new FileProblem(file, 'signing.alg: must be an asymmetric JWS algorithm (ES256, RS256, PS256, EdDSA, ...)');
-  const kid = overrides.jwtKid ?? (signing.kid === undefined ? undefined : requireString(file, signing.kid, 'signing.kid'));
-  let signingKey;
-  try {
-    signingKey = await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) });
-  } catch (error) {
-    throw new FileProblem(jwtKeyPath, (error as Error).message);
+  let signingKey: SigningKey | undefined;
+  let keys: KeystoreProvider | undefined;
+  if (signing.keystore !== undefined && overrides.jwtKey === undefined) {
+    // A keystore (certbound keys generate/rotate) instead of one key file: rotation without restart.
+    if (signing.key !== undefined || signing.kid !== undefined || signing.alg !== undefined) throw new FileProblem(file, 'signing: give keystore, or key (with kid/alg), not both');
+    keys = await openKeystore(fromFile(signing.keystore, 'signing.keystore'));
+  } else {
+    const jwtKeyPath = overrides.jwtKey ?? fromFile(signing.key, 'signing.key');
+    const { key } = await readPrivateKey(jwtKeyPath, 'JWT signing key');
+    const alg = signing.alg;
+    if (alg !== undefined && !isAsymmetricAlgorithm(alg)) throw new FileProblem(file, 'signing.alg: must be an asymmetric JWS algorithm (ES256, RS256, PS256, EdDSA, ...)');
+    const kid = overrides.jwtKid ?? (signing.kid === undefined ? undefined : requireString(file, signing.kid, 'signing.kid'));
+    try {
+      signingKey = await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) });
+    } catch (error) {
+      throw new FileProblem(jwtKeyPath, (error as Error).message);
+    }
   }
 
   const lifetime = doc.access_token_lifetime ?? 3600;
@@ -86,7 +95,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
 
   let policy;
   try {
-    policy = parsePolicy(doc.policy, 'policy');
+    policy = parsePolicy(await inlinePolicyFiles(file, doc.policy), 'policy');
     checkRegisteredGrantTypes(policy, 'policy');
   } catch (error) {
     if (error instanceof PolicyError) throw new FileProblem(file, error.message);
@@ -95,12 +104,41 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
   return {
     issuer,
     tls: tlsFiles,
-    signingKey,
+    ...(signingKey === undefined ? {} : { signingKey }),
+    ...(keys === undefined ? {} : { keys }),
     policy,
     accessTokenLifetimeSeconds: lifetime as number,
     ...(publicUrl === undefined ? {} : { publicUrl }),
     ...(subjectTokenError === undefined ? {} : { subjectTokenError }),
   };
+}
+
+/**
+ * The policy with the files it names read in: a trusted issuer's `jwks_file` becomes its `jwks`,
+ * and `jwks_ca` (the CA for its https jwks_uri) becomes PEM text. Paths are relative to the file.
+ */
+async function inlinePolicyFiles(file: string, policy: unknown): Promise<unknown> {
+  const issuers = (policy as { trusted_issuers?: unknown } | null)?.trusted_issuers;
+  if (!Array.isArray(issuers)) return policy;
+  const base = dirname(file);
+  const inlined = await Promise.all(
+    issuers.map(async (raw: unknown, i) => {
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+      const { jwks_file: jwksFile, jwks_ca: jwksCa, ...rest } = raw as Record<string, unknown>;
+      const path = `policy.trusted_issuers[${i}]`;
+      if (jwksFile !== undefined) {
+        if ('jwks' in rest) throw new FileProblem(file, `${path}: give jwks or jwks_file, not both`);
+        try {
+          rest.jwks = await readJwksFile(resolve(base, requireString(file, jwksFile, `${path}.jwks_file`)));
+        } catch (error) {
+          throw error instanceof FileProblem ? error : new FileProblem(file, `${path}.jwks_file: ${(error as Error).message}`);
+        }
+      }
+      if (jwksCa !== undefined) rest.jwks_ca = await readText(resolve(base, requireString(file, jwksCa, `${path}.jwks_ca`)), 'JWKS CA bundle');
+      return rest;
+    }),
+  );
+  return { ...(policy as Record<string, unknown>), trusted_issuers: inlined };
 }
 
 function requireString(file: string, value: unknown, path: string): string {

@@ -1,10 +1,15 @@
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { remoteJwksSource } from '../keys/jwks-source.js';
+import { staticKeyProvider, type SigningKeyProvider } from '../keys/keystore.js';
 import { CertboundError, toCertboundError } from '../core/errors.js';
-import { findClient, type ClientRegistration, type Policy } from '../core/policy.js';
+import { introspectAccessToken } from '../core/introspection.js';
+import { findClient, type ClientRegistration, type Policy, type TrustedIssuer } from '../core/policy.js';
 import {
   AUTH_METHOD_TLS_CLIENT_AUTH,
   HEALTH_PATH,
+  INTROSPECTION_ENDPOINT_PATH,
   TOKEN_ENDPOINT_PATH,
   WELL_KNOWN_AUTHORIZATION_SERVER,
   WELL_KNOWN_JWKS,
@@ -27,7 +32,7 @@ export const STS_DEFAULTS = {
 } as const;
 
 /** Refusals of the subject token itself, whose OAuth error `subjectTokenError` chooses. */
-const SUBJECT_TOKEN_CODES: ReadonlySet<string> = new Set(['CB_SUBJECT_TOKEN_INVALID', 'CB_SUBJECT_TOKEN_NOT_FOR_CLIENT']);
+const SUBJECT_TOKEN_CODES: ReadonlySet<string> = new Set(['CB_SUBJECT_TOKEN_INVALID', 'CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', 'CB_ACTOR_NOT_ALLOWED']);
 
 /** Outcome of each token request, for logs and metrics. Never carries a token or secret. */
 export type StsEvent =
@@ -38,7 +43,10 @@ export type StsEvent =
 export interface StsOptions {
   /** The `iss` of issued tokens and the RFC 8414 issuer identifier. */
   issuer: string;
-  signingKey: SigningKey;
+  /** One fixed signing key. Give this or `keys`. */
+  signingKey?: SigningKey;
+  /** Scheduled, rotating keys (e.g. openKeystore): who signs and what the JWKS publishes, by time. */
+  keys?: SigningKeyProvider;
   policy: Policy;
   tls: ServerTlsOptions;
   /** Lifetime of issued tokens in seconds (default 3600). `expires_in` always equals it. */
@@ -58,10 +66,10 @@ export interface StsOptions {
   onEvent?: (event: StsEvent) => void;
 }
 
-interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls'>> {
+interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls' | 'signingKey'>> {
   onEvent: (event: StsEvent) => void;
+  keysFor: (issuer: TrustedIssuer) => JWTVerifyGetKey;
   metadata: Record<string, unknown>;
-  jwks: { keys: unknown[] };
 }
 
 function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
@@ -69,7 +77,9 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   if (typeof options.issuer !== 'string' || !URL.canParse(options.issuer) || !options.issuer.startsWith('https://')) {
     throw new TypeError('"issuer" must be an https URL (RFC 8414 §2)');
   }
-  if (options.signingKey?.privateKey === undefined) throw new TypeError('"signingKey" must come from createSigningKey()');
+  if ((options.signingKey === undefined) === (options.keys === undefined)) throw new TypeError('give exactly one of "signingKey" and "keys"');
+  if (options.signingKey !== undefined && options.signingKey.privateKey === undefined) throw new TypeError('"signingKey" must come from createSigningKey()');
+  if (options.keys !== undefined && typeof options.keys.signingKey !== 'function') throw new TypeError('"keys" must come from openKeystore() or staticKeyProvider()');
   if (!Array.isArray(options.policy?.clients)) throw new TypeError('"policy" must come from parsePolicy()');
   checkRegisteredGrantTypes(options.policy);
   const lifetime = options.accessTokenLifetimeSeconds ?? STS_DEFAULTS.accessTokenLifetimeSeconds;
@@ -86,7 +96,7 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   if (!URL.canParse(publicUrl)) throw new TypeError('"publicUrl" must be a URL');
   const resolved = {
     issuer: options.issuer,
-    signingKey: options.signingKey,
+    keys: options.keys ?? staticKeyProvider(options.signingKey as SigningKey),
     policy: options.policy,
     accessTokenLifetimeSeconds: lifetime,
     publicUrl,
@@ -97,25 +107,45 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   };
   return {
     ...resolved,
+    keysFor: issuerKeyResolver(resolved.policy),
     // Built once: these documents never change while the server runs.
     metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy),
-    jwks: { keys: [options.signingKey.publicJwk] },
+  };
+}
+
+/**
+ * Key resolvers for the trusted issuers of subject tokens, built once: inline key sets are local,
+ * https URLs are fetched (with their CA), cached and re-fetched on an unknown kid by jose.
+ */
+function issuerKeyResolver(policy: Policy): (issuer: TrustedIssuer) => JWTVerifyGetKey {
+  const resolvers = new Map<TrustedIssuer, JWTVerifyGetKey>();
+  for (const issuer of policy.trustedIssuers) {
+    const source = issuer.keySource;
+    resolvers.set(issuer, 'jwks' in source ? createLocalJWKSet(source.jwks) : remoteJwksSource(source.jwksUri, source.ca === undefined ? {} : { ca: source.ca }));
+  }
+  return (issuer) => {
+    const resolver = resolvers.get(issuer);
+    if (resolver === undefined) throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: `no keys for issuer ${issuer.issuer}` });
+    return resolver;
   };
 }
 
 /** RFC 8414 §2 authorization server metadata, with the RFC 8705 §3.3 and §5 members. */
 function buildMetadata(issuer: string, publicUrl: string, policy: Policy): Record<string, unknown> {
   const tokenEndpoint = `${publicUrl}${TOKEN_ENDPOINT_PATH}`;
-  const scopes = [...new Set(policy.subjectTokens.flatMap((entry) => entry.scopes))].sort();
+  const scopes = [...new Set([...policy.subjectTokens, ...policy.clients].flatMap((entry) => entry.scopes))].sort();
+  const authMethods = [...new Set(policy.clients.map((client) => client.authMethod))].sort();
   return {
     issuer,
     token_endpoint: tokenEndpoint,
     jwks_uri: `${publicUrl}${WELL_KNOWN_JWKS}`,
     grant_types_supported: [...GRANTS.keys()],
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: [AUTH_METHOD_TLS_CLIENT_AUTH],
+    token_endpoint_auth_methods_supported: authMethods.length > 0 ? authMethods : [AUTH_METHOD_TLS_CLIENT_AUTH],
     tls_client_certificate_bound_access_tokens: true,
-    mtls_endpoint_aliases: { token_endpoint: tokenEndpoint },
+    introspection_endpoint: `${publicUrl}${INTROSPECTION_ENDPOINT_PATH}`,
+    introspection_endpoint_auth_methods_supported: authMethods.length > 0 ? authMethods : [AUTH_METHOD_TLS_CLIENT_AUTH],
+    mtls_endpoint_aliases: { token_endpoint: tokenEndpoint, introspection_endpoint: `${publicUrl}${INTROSPECTION_ENDPOINT_PATH}` },
     ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
   };
 }
@@ -149,13 +179,30 @@ type Route = { method: 'GET' | 'POST'; handle(req: IncomingMessage, res: ServerR
 
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   [TOKEN_ENDPOINT_PATH, { method: 'POST', handle: handleTokenRequest }],
-  [WELL_KNOWN_JWKS, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.jwks, PUBLIC_CACHE) }],
+  [INTROSPECTION_ENDPOINT_PATH, { method: 'POST', handle: handleIntrospection }],
+  [WELL_KNOWN_JWKS, { method: 'GET', handle: sendJwks }],
   [WELL_KNOWN_AUTHORIZATION_SERVER, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.metadata, PUBLIC_CACHE) }],
   [HEALTH_PATH, { method: 'GET', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) }],
 ]);
 
-/** Key sets and metadata change only with a restart; let clients cache them briefly. */
+/** Metadata changes only with a restart; let clients cache it briefly. */
 const PUBLIC_CACHE = { 'cache-control': 'public, max-age=300' };
+/** The longest a JWKS may be cached, and never past the next scheduled key change. */
+const JWKS_MAX_AGE_SECONDS = 300;
+
+function sendJwks(_req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): void {
+  const now = Math.floor(options.now() / 1000);
+  const untilChange = options.keys.secondsUntilNextChange(now);
+  const maxAge = Math.max(0, Math.min(JWKS_MAX_AGE_SECONDS, untilChange ?? JWKS_MAX_AGE_SECONDS));
+  sendJson(res, 200, { keys: options.keys.publishedKeys(now) }, { 'cache-control': `public, max-age=${maxAge}` });
+}
+
+/** The key that signs now; a schedule without one is the operator's problem, not the client's. */
+function currentSigningKey(options: ResolvedStsOptions): SigningKey {
+  const key = options.keys.signingKey(Math.floor(options.now() / 1000));
+  if (key === undefined) throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: 'no signing key is active in the keystore schedule' });
+  return key;
+}
 
 async function route(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
   const endpoint = ROUTES.get((req.url ?? '/').split('?', 1)[0] as string);
@@ -177,13 +224,7 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
   let issued: IssuedToken;
   try {
     certificate = requireClientCertificate(req);
-    client = findClient(options.policy, certificate.facts());
-    if (client === undefined) {
-      throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
-        description: 'client certificate is not registered with this STS',
-        detail: `x5t#S256=${certificate.thumbprint}`,
-      });
-    }
+    client = authenticateClient(certificate, options);
     const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
     grantType = parameters.required('grant_type');
     const grant = GRANTS.get(grantType);
@@ -199,9 +240,10 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
       certificate,
       issuer: options.issuer,
       policy: options.policy,
-      signingKey: options.signingKey,
+      signingKey: currentSigningKey(options),
       accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
       now: Math.floor(options.now() / 1000),
+      keysFor: options.keysFor,
     });
   } catch (error) {
     const failure = toCertboundError(error);
@@ -220,20 +262,74 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
   options.onEvent({ type: 'token.issued', clientId: client.clientId, subject: issued.subject, jti: issued.jti, thumbprint: certificate.thumbprint, grantType });
 }
 
-/** RFC 8705 §2: the token endpoint serves only clients whose certificate the TLS layer verified. */
+/**
+ * RFC 8705 §2: the token endpoint serves only mutual-TLS clients. Whether the certificate must be
+ * CA-verified depends on the client it turns out to be (§2.1 PKI vs §2.2 self-signed).
+ */
 function requireClientCertificate(req: IncomingMessage): PeerCertificate {
   const certificate = peerCertificateOf(req);
   if (certificate === undefined) {
     throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', { description: 'a client certificate is required (mutual TLS)', reason: 'missing' });
   }
-  if (!certificate.authorized) {
-    throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
-      description: 'client certificate was not issued by a trusted CA or is not valid',
-      detail: `${certificate.authorizationError ?? 'unverified'} x5t#S256=${certificate.thumbprint}`,
-      reason: 'not_allowed',
+  return certificate;
+}
+
+/** The registered client a certificate authenticates (RFC 8705 §2.1 or §2.2). */
+function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOptions): ClientRegistration {
+  const client = findClient(options.policy, certificate.facts(), certificate.authorized);
+  if (client === undefined && !certificate.authorized) throw untrustedCertificate(certificate);
+  if (client !== undefined && !certificate.authorized) requireCurrentCertificate(certificate, options.now());
+  if (client === undefined) {
+    throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
+      description: 'client certificate is not registered with this STS',
+      detail: `x5t#S256=${certificate.thumbprint}`,
     });
   }
-  return certificate;
+  return client;
+}
+
+/**
+ * RFC 7662 introspection for registered resource servers (`introspection: true`), authenticated
+ * by their own certificate. Inactive tokens get `{active: false}` and nothing else.
+ */
+async function handleIntrospection(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
+  const client = authenticateClient(requireClientCertificate(req), options);
+  if (!client.introspection) {
+    throw new CertboundError('CB_INTROSPECTION_NOT_ALLOWED', { description: `client ${client.clientId} may not introspect tokens` });
+  }
+  const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
+  const token = parameters.required('token');
+  parameters.optional('token_type_hint');
+  const response = await introspectAccessToken(token, {
+    keys: { keys: options.keys.publishedKeys(Math.floor(options.now() / 1000)) } as JSONWebKeySet,
+    issuer: options.issuer,
+    now: Math.floor(options.now() / 1000),
+    ...(client.audiences.length === 0 ? {} : { audiences: client.audiences }),
+  });
+  sendJson(res, 200, response, { 'cache-control': 'no-store', pragma: 'no-cache' });
+}
+
+function untrustedCertificate(certificate: PeerCertificate): CertboundError {
+  return new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
+    description: 'client certificate was not issued by a trusted CA or is not valid',
+    detail: `${certificate.authorizationError ?? 'unverified'} x5t#S256=${certificate.thumbprint}`,
+    reason: 'not_allowed',
+  });
+}
+
+/**
+ * A self-signed client's certificate is trusted because it is registered, not because a CA
+ * signed it; the TLS handshake proved the key. Its validity period still applies.
+ */
+function requireCurrentCertificate(certificate: PeerCertificate, now: number): void {
+  const { notBefore, notAfter } = certificate.facts();
+  if (now < notBefore || now > notAfter) {
+    throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
+      description: 'client certificate is expired or not yet valid',
+      detail: `x5t#S256=${certificate.thumbprint}`,
+      reason: 'expired',
+    });
+  }
 }
 
 /** An HTTPS STS. */

@@ -186,7 +186,7 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
     assert.equal(doc.token_endpoint, `${ISSUER}/token`);
     assert.equal(doc.jwks_uri, `${ISSUER}/.well-known/jwks.json`);
     assert.equal(doc.tls_client_certificate_bound_access_tokens, true);
-    assert.deepEqual(doc.grant_types_supported, [GRANT_TYPE_TOKEN_EXCHANGE]);
+    assert.deepEqual(doc.grant_types_supported, [GRANT_TYPE_TOKEN_EXCHANGE, 'client_credentials']);
     assert.deepEqual(doc.token_endpoint_auth_methods_supported, ['tls_client_auth']);
     assert.deepEqual(doc.scopes_supported, ['read', 'write']);
 
@@ -251,7 +251,7 @@ describe('STS lifetime configuration', () => {
     const { createStsServer } = await import('../../src/sts/server.js');
     const { createSigningKey } = await import('../../src/core/signing.js');
     const signingKey = await createSigningKey({ privateKey: pki.jwtKeyPem });
-    const base = { issuer: ISSUER, signingKey, policy: { clients: [], subjectTokens: [] }, tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem } };
+    const base = { issuer: ISSUER, signingKey, policy: { clients: [], subjectTokens: [], trustedIssuers: [] }, tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem } };
     assert.throws(() => createStsServer({ ...base, issuer: 'http://sts' }), { name: 'TypeError', message: /https URL/ });
     assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 0 }), { name: 'TypeError', message: /accessTokenLifetimeSeconds/ });
     assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 1.5 }), { name: 'TypeError' });
@@ -259,7 +259,7 @@ describe('STS lifetime configuration', () => {
     const unserved = parsePolicy({ clients: [{ client_id: 'a', certificate: { subject_dn: 'CN=a' }, grant_types: ['password'] }] });
     assert.throws(() => createStsServer({ ...base, policy: unserved }), {
       name: 'PolicyError',
-      message: /^policy\.clients\[0\]\.grant_types\[0\]: unknown grant type \(supported: urn:ietf:params:oauth:grant-type:token-exchange\)$/,
+      message: /^policy\.clients\[0\]\.grant_types\[0\]: unknown grant type \(supported: urn:ietf:params:oauth:grant-type:token-exchange, client_credentials\)$/,
     });
   });
 });

@@ -61,7 +61,7 @@ describe('parsePolicy: errors name the path', () => {
   });
 
   test('unknown top-level key', () => {
-    assertPolicyError({ ...minimal(), subjects: [] }, 'policy.subjects', /unknown key \(expected one of clients, subject_tokens\)/);
+    assertPolicyError({ ...minimal(), subjects: [] }, 'policy.subjects', /unknown key \(expected one of clients, subject_tokens, trusted_issuers\)/);
   });
 
   test('unknown key in a client and in a subject token', () => {
@@ -167,7 +167,7 @@ describe('parsePolicy: errors name the path', () => {
   });
 
   test('a subject token without audiences', () => {
-    assertPolicyError({ ...minimal(), subject_tokens: [{ sha256: SHA_A, subject: 's' }] }, 'policy.subject_tokens[0].audiences', /must be a list/);
+    assertPolicyError({ ...minimal(), subject_tokens: [{ sha256: SHA_A, subject: 's' }] }, 'policy.subject_tokens[0].audiences', /must list at least one audience/);
     assertPolicyError(
       { ...minimal(), subject_tokens: [{ sha256: SHA_A, subject: 's', audiences: [] }] },
       'policy.subject_tokens[0].audiences',

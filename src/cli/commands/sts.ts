@@ -37,9 +37,16 @@ export async function run(argv: string[]): Promise<number> {
   const listenPort = port('sts', parsed, 8081);
   const config = await loadStsConfig(configFile, Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)));
   if (parsed.values['check-config'] === true) {
-    process.stdout.write(`${configFile}: ok (issuer ${config.issuer}, ${config.policy.clients.length} clients, ${config.policy.subjectTokens.length} subject tokens, ${config.signingKey.alg} key ${config.signingKey.kid})\n`);
+    const now = Math.floor(Date.now() / 1000);
+    const signer = config.signingKey ?? config.keys?.signingKey(now);
+    const keys = config.keys === undefined ? `${signer?.alg} key ${signer?.kid}` : `keystore with ${config.keys.publishedKeys(now).length} published keys, signing with ${signer === undefined ? 'none (no key active!)' : `${signer.alg} key ${signer.kid}`}`;
+    config.keys?.close();
+    process.stdout.write(`${configFile}: ok (issuer ${config.issuer}, ${config.policy.clients.length} clients, ${config.policy.subjectTokens.length} subject tokens, ${config.policy.trustedIssuers.length} trusted issuers, ${keys})\n`);
     return 0;
   }
+  // SIGHUP re-reads a keystore at once (it is also re-read when keystore.json changes).
+  const keystore = config.keys;
+  if (keystore !== undefined) process.on('SIGHUP', () => void keystore.reload());
   const server = createStsServer({ ...config, onEvent: logEvent('sts') });
   return serveUntilSignalled('sts', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', ` (issuer ${config.issuer})`);
 }

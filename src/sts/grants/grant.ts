@@ -1,5 +1,6 @@
+import type { JWTVerifyGetKey } from 'jose';
 import type { SigningKey } from '../../core/signing.js';
-import type { ClientRegistration, Policy } from '../../core/policy.js';
+import type { ClientRegistration, Policy, TrustedIssuer } from '../../core/policy.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
 import type { PeerCertificate } from '../../http/peer-certificate.js';
 
@@ -14,6 +15,8 @@ export interface GrantContext {
   accessTokenLifetimeSeconds: number;
   /** Seconds since the epoch. */
   now: number;
+  /** Verification keys of a trusted issuer of subject tokens (resolved once by the server). */
+  keysFor(issuer: TrustedIssuer): JWTVerifyGetKey;
 }
 
 /** The token response body (RFC 6749 §5.1 / RFC 8693 §2.2.1). */

@@ -1,9 +1,10 @@
 import { PolicyError, type Policy } from '../../core/policy.js';
 import type { Grant } from './grant.js';
+import { clientCredentialsGrant } from './client-credentials.js';
 import { tokenExchangeGrant } from './token-exchange.js';
 
 /** The grant types this STS serves: the one list, used for routing, metadata and policy checks. */
-export const GRANTS: ReadonlyMap<string, Grant> = new Map([[tokenExchangeGrant.grantType, tokenExchangeGrant]]);
+export const GRANTS: ReadonlyMap<string, Grant> = new Map([tokenExchangeGrant, clientCredentialsGrant].map((grant) => [grant.grantType, grant]));
 
 /**
  * Every client must be registered only for grant types the STS serves (an empty list is allowed:

@@ -1,14 +1,16 @@
 import { buildAccessTokenClaims, parseScope } from '../../core/claims.js';
 import { CertboundError } from '../../core/errors.js';
-import { authenticateSubjectToken, authorizeAudiences, authorizeScopes } from '../../core/policy.js';
-import { GRANT_TYPE_TOKEN_EXCHANGE, ISSUABLE_TOKEN_TYPES, TOKEN_TYPE_ACCESS_TOKEN, type IssuableTokenType } from '../../core/rfc.js';
+import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, subjectPatternMatches, tokenLifetime } from '../../core/policy.js';
+import { authenticateToken, type AuthenticatedSubject, type SubjectAuthenticationContext } from '../../core/subject-token.js';
+import { GRANT_TYPE_TOKEN_EXCHANGE, ISSUABLE_TOKEN_TYPES, TOKEN_TYPE_ACCESS_TOKEN } from '../../core/rfc.js';
 import { signAccessToken } from '../../core/signing.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
 import type { Grant } from './grant.js';
 
 /**
- * RFC 8693 token exchange: a static subject token for a JWT access token bound to the calling
- * client's certificate.
+ * RFC 8693 token exchange: a subject token (static, or a JWT from a trusted issuer), optionally
+ * with an actor token (delegation, §1.1), for a JWT access token bound to the calling client's
+ * certificate and carrying `act` for the actor.
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1
  */
 export const tokenExchangeGrant: Grant = {
@@ -17,26 +19,33 @@ export const tokenExchangeGrant: Grant = {
     const { parameters, certificate } = context;
     const subjectToken = parameters.required('subject_token');
     const subjectTokenType = parameters.required('subject_token_type');
-    const requestedTokenType = requestedTokenTypeOf(parameters);
-    if (parameters.has('actor_token') || parameters.has('actor_token_type')) {
-      throw invalidRequest('delegation (actor_token) is not supported by this STS');
-    }
+    requestedTokenTypeOf(parameters);
     const targets = targetsOf(parameters);
     const requestedScopes = parseScope(parameters.optional('scope'));
+    const hasActor = parameters.has('actor_token') || parameters.has('actor_token_type');
+    const actorToken = hasActor ? parameters.required('actor_token') : undefined;
+    const actorTokenType = hasActor ? parameters.required('actor_token_type') : undefined;
 
-    const credential = authenticateSubjectToken(context.policy, subjectToken, subjectTokenType, certificate.facts());
+    const authentication: SubjectAuthenticationContext = { policy: context.policy, certificate: certificate.facts(), keysFor: context.keysFor, now: context.now };
+    const subject = await authenticateToken(subjectToken, subjectTokenType, authentication, 'subject_token');
+    const actor = actorToken === undefined ? undefined : await authenticateToken(actorToken, actorTokenType as string, authentication, 'actor_token');
+    if (actor !== undefined) authorizeActor(subject, actor);
+    const credential = subject.policy;
+    const requestedTokenType = authorizeRequestedTokenType(credential, parameters.optional('requested_token_type'));
     const audience = authorizeAudiences(credential, targets);
     const scope = authorizeScopes(credential, requestedScopes);
 
     const claims = buildAccessTokenClaims({
       issuer: context.issuer,
-      subject: credential.subject,
+      subject: subject.subject,
       audience,
-      clientId: context.client.clientId,
+      clientId: clientIdentity(context.client, certificate.facts()).clientId,
       scope,
       thumbprint: certificate.thumbprint,
-      lifetimeSeconds: context.accessTokenLifetimeSeconds,
+      lifetimeSeconds: tokenLifetime(credential, context.accessTokenLifetimeSeconds),
       issuedAt: context.now,
+      extraClaims: subject.copiedClaims,
+      ...(actor === undefined ? {} : { act: actClaim(subject, actor) }),
     });
     const accessToken = await signAccessToken(claims, context.signingKey);
     return {
@@ -53,7 +62,39 @@ export const tokenExchangeGrant: Grant = {
   },
 };
 
-function requestedTokenTypeOf(parameters: TokenRequestParameters): IssuableTokenType {
+/**
+ * The actor may act for the subject only if the policy says so (the subject's may_act list) and,
+ * when the subject token carries a `may_act` claim (RFC 8693 §4.4), that claim names the actor
+ * too: the claim narrows what the policy allows, it never widens it.
+ * @throws CertboundError CB_ACTOR_NOT_ALLOWED
+ */
+function authorizeActor(subject: AuthenticatedSubject, actor: AuthenticatedSubject): void {
+  const refuse = (why: string): never => {
+    throw new CertboundError('CB_ACTOR_NOT_ALLOWED', { description: why, detail: `actor=${actor.subject} subject=${subject.subject}`, reason: 'not_allowed' });
+  };
+  if (!subject.mayAct.some((pattern) => subjectPatternMatches(pattern, actor.subject))) {
+    refuse(`actor ${JSON.stringify(actor.subject)} may not act for subject ${JSON.stringify(subject.subject)}`);
+  }
+  const claim = subject.mayActClaim;
+  if (claim !== undefined) {
+    const mayAct = claim !== null && typeof claim === 'object' && !Array.isArray(claim) ? (claim as Record<string, unknown>) : {};
+    const named = mayAct.sub === actor.subject && (mayAct.iss === undefined || mayAct.iss === actor.issuer);
+    if (!named) refuse("the subject token's may_act claim does not name this actor");
+  }
+}
+
+/** RFC 8693 §4.1: the current actor, with the subject token's own delegation chain nested under it. */
+function actClaim(subject: AuthenticatedSubject, actor: AuthenticatedSubject): Record<string, unknown> {
+  const prior = subject.act !== null && typeof subject.act === 'object' && !Array.isArray(subject.act) ? subject.act : undefined;
+  return {
+    sub: actor.subject,
+    ...(actor.issuer === undefined ? {} : { iss: actor.issuer }),
+    ...(prior === undefined ? {} : { act: prior }),
+  };
+}
+
+/** requested_token_type must be a type this STS issues at all (checked before the subject token). */
+export function requestedTokenTypeOf(parameters: TokenRequestParameters): string {
   const requested = parameters.optional('requested_token_type') ?? TOKEN_TYPE_ACCESS_TOKEN;
   if (!(ISSUABLE_TOKEN_TYPES as readonly string[]).includes(requested)) {
     throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
@@ -61,11 +102,11 @@ function requestedTokenTypeOf(parameters: TokenRequestParameters): IssuableToken
       reason: 'not_allowed',
     });
   }
-  return requested as IssuableTokenType;
+  return requested;
 }
 
 /** audience values and resource URIs together name where the token may be used (RFC 8693 §2.1). */
-function targetsOf(parameters: TokenRequestParameters): string[] {
+export function targetsOf(parameters: TokenRequestParameters, fallback: readonly string[] = []): string[] {
   const resources = parameters.list('resource');
   for (const resource of resources) {
     if (!isAbsoluteUriWithoutFragment(resource)) {
@@ -73,6 +114,7 @@ function targetsOf(parameters: TokenRequestParameters): string[] {
     }
   }
   const targets = [...parameters.list('audience'), ...resources];
+  if (targets.length === 0 && fallback.length === 1) return [...fallback];
   if (targets.length === 0) throw invalidRequest('audience or resource is required');
   return targets;
 }

@@ -1,0 +1,151 @@
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { certificateMatches, type CertificateFacts, type CertificateMatcher } from './certificate.js';
+import { CertboundError } from './errors.js';
+import { authenticateSubjectToken, subjectPatternMatches, type IssuancePolicy, type Policy, type TrustedIssuer } from './policy.js';
+
+/** Who a subject (or actor) token stands for, and what the policy lets it have. */
+export interface AuthenticatedSubject {
+  subject: string;
+  policy: IssuancePolicy;
+  /** Actor subjects the policy lets act for this subject. */
+  mayAct: string[];
+  /** Claims a trusted issuer's policy copies into the issued token. */
+  copiedClaims: Record<string, unknown>;
+  /** The token's own `act` (a prior delegation chain) and `may_act`, when it is a JWT. */
+  act: unknown;
+  mayActClaim: unknown;
+  /** `iss` of a JWT subject token; undefined for a static one. */
+  issuer: string | undefined;
+}
+
+export interface SubjectAuthenticationContext {
+  policy: Policy;
+  /** The presenting client's certificate, for subject tokens pinned to one. */
+  certificate: CertificateFacts;
+  /** Keys of a trusted issuer, resolved by the adapter (file, inline or https URL). */
+  keysFor(issuer: TrustedIssuer): JWTVerifyGetKey;
+  /** Seconds since the epoch. */
+  now: number;
+  clockToleranceSeconds?: number;
+}
+
+/**
+ * Authenticate a subject or actor token (RFC 8693 §2.1): a static token known by its SHA-256, or
+ * a JWT from a trusted issuer, verified (signature, iss, aud, exp, nbf, max age, algorithm) and
+ * mapped to a subject rule. Every refusal says why, without echoing the token.
+ * @param role `subject_token` or `actor_token`, for the error descriptions.
+ * @throws CertboundError CB_SUBJECT_TOKEN_INVALID, CB_TOKEN_TYPE_UNSUPPORTED, CB_SUBJECT_TOKEN_NOT_FOR_CLIENT or CB_JWKS_UNAVAILABLE.
+ */
+export async function authenticateToken(
+  token: string,
+  tokenType: string,
+  context: SubjectAuthenticationContext,
+  role: 'subject_token' | 'actor_token' = 'subject_token',
+): Promise<AuthenticatedSubject> {
+  const issuer = trustedIssuerOf(token, context.policy);
+  if (issuer === undefined) return authenticateStatic(token, tokenType, context, role);
+  return authenticateJwt(token, tokenType, issuer, context, role);
+}
+
+/** The trusted issuer a JWT names in `iss` (unverified at this point), if any. */
+function trustedIssuerOf(token: string, policy: Policy): TrustedIssuer | undefined {
+  if (policy.trustedIssuers.length === 0 || token.split('.').length !== 3) return undefined;
+  let iss: unknown;
+  try {
+    iss = decodeJwt(token).iss;
+  } catch {
+    return undefined;
+  }
+  return policy.trustedIssuers.find((entry) => entry.issuer === iss);
+}
+
+function authenticateStatic(token: string, tokenType: string, context: SubjectAuthenticationContext, role: 'subject_token' | 'actor_token'): AuthenticatedSubject {
+  let credential;
+  try {
+    credential = authenticateSubjectToken(context.policy, token, tokenType, context.certificate, role);
+  } catch (error) {
+    // A JWT from an issuer that is not trusted is the likeliest mistake: say so.
+    const iss = (error as CertboundError).code === 'CB_SUBJECT_TOKEN_INVALID' && token.split('.').length === 3 ? safeIssuer(token) : undefined;
+    if (iss !== undefined) throw invalid(`${role} issuer ${JSON.stringify(iss)} is not trusted`, 'unknown');
+    throw error;
+  }
+  return { subject: credential.subject, policy: credential, mayAct: credential.mayAct, copiedClaims: {}, act: undefined, mayActClaim: undefined, issuer: undefined };
+}
+
+async function authenticateJwt(token: string, tokenType: string, issuer: TrustedIssuer, context: SubjectAuthenticationContext, role: 'subject_token' | 'actor_token'): Promise<AuthenticatedSubject> {
+  requireTokenType(issuer.tokenTypes, tokenType, role);
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, context.keysFor(issuer), {
+      issuer: issuer.issuer,
+      audience: issuer.audiences,
+      algorithms: issuer.algorithms,
+      clockTolerance: context.clockToleranceSeconds ?? 30,
+      currentDate: new Date(context.now * 1000),
+      requiredClaims: ['exp', ...(issuer.maxAgeSeconds === undefined ? [] : ['iat'])],
+      ...(issuer.maxAgeSeconds === undefined ? {} : { maxTokenAge: issuer.maxAgeSeconds }),
+    }));
+  } catch (error) {
+    throw describeJwtFailure(error, role, issuer);
+  }
+  const subject = payload[issuer.subjectClaim];
+  if (typeof subject !== 'string' || subject.length === 0) throw invalid(`${role} has no ${issuer.subjectClaim} claim to use as the subject`, 'missing');
+  const rule = issuer.subjects.find((entry) => subjectPatternMatches(entry.subject, subject));
+  if (rule === undefined) throw invalid(`${role} subject ${JSON.stringify(subject)} from ${issuer.issuer} is not allowed by policy`, 'not_allowed');
+  requireClient(rule.clientCertificate, context.certificate, subject, role);
+  const copiedClaims = Object.fromEntries(issuer.copyClaims.filter((claim) => payload[claim] !== undefined).map((claim) => [claim, payload[claim]]));
+  return { subject, policy: rule, mayAct: rule.mayAct, copiedClaims, act: payload.act, mayActClaim: payload.may_act, issuer: issuer.issuer };
+}
+
+function safeIssuer(token: string): string | undefined {
+  try {
+    const iss = decodeJwt(token).iss;
+    return typeof iss === 'string' ? iss.slice(0, 200) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function requireTokenType(accepted: readonly string[], tokenType: string, role: string): void {
+  if (!accepted.includes(tokenType)) {
+    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', { description: `${role}_type ${tokenType} is not accepted for this issuer`, reason: 'not_allowed' });
+  }
+}
+
+function requireClient(matcher: CertificateMatcher | undefined, certificate: CertificateFacts, subject: string, role: string): void {
+  if (matcher !== undefined && !certificateMatches(matcher, certificate)) {
+    throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
+      description: `${role} was not issued to this client certificate`,
+      detail: `subject=${subject} presented by x5t#S256=${certificate.thumbprint}`,
+      reason: 'mismatch',
+    });
+  }
+}
+
+function invalid(description: string, reason: 'unknown' | 'missing' | 'not_allowed' | 'expired' | 'not_yet_valid' | 'mismatch' | 'malformed'): CertboundError {
+  return new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description, reason });
+}
+
+/** jose's verdict, in words a client developer can act on. */
+function describeJwtFailure(error: unknown, role: string, issuer: TrustedIssuer): CertboundError {
+  if (error instanceof CertboundError) return error;
+  if (error instanceof joseErrors.JWTExpired) {
+    const tooOld = error.claim === 'iat';
+    return invalid(tooOld ? `${role} is older than the ${issuer.maxAgeSeconds} s this issuer's tokens may be` : `${role} has expired`, 'expired');
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'aud') return invalid(`${role} audience is not accepted (expected one of ${issuer.audiences.join(', ')})`, 'mismatch');
+    if (error.claim === 'nbf') return invalid(`${role} is not yet valid`, 'not_yet_valid');
+    if (error.claim === 'iat' && error.reason === 'check_failed') return invalid(`${role} was issued in the future`, 'not_yet_valid');
+    return invalid(`${role} ${error.claim} claim is ${error.reason === 'missing' ? 'missing' : 'not accepted'}`, error.reason === 'missing' ? 'missing' : 'mismatch');
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return invalid(`${role} signature is invalid`, 'mismatch');
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return invalid(`${role} signing algorithm is not allowed for this issuer`, 'not_allowed');
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return invalid(`${role} was signed with a key the issuer does not publish`, 'unknown');
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return invalid(`${role} is not a valid JWT`, 'malformed');
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || error instanceof TypeError) {
+    return new CertboundError('CB_JWKS_UNAVAILABLE', { description: `the keys of ${issuer.issuer} are unavailable`, detail: (error as Error).message, cause: error });
+  }
+  return invalid(`${role} could not be verified`, 'malformed');
+}
