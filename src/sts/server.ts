@@ -198,8 +198,8 @@ function sendJwks(_req: IncomingMessage, res: ServerResponse, options: ResolvedS
 }
 
 /** The key that signs now; a schedule without one is the operator's problem, not the client's. */
-function currentSigningKey(options: ResolvedStsOptions): SigningKey {
-  const key = options.keys.signingKey(Math.floor(options.now() / 1000));
+function currentSigningKey(options: ResolvedStsOptions, now: number): SigningKey {
+  const key = options.keys.signingKey(now);
   if (key === undefined) throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: 'no signing key is active in the keystore schedule' });
   return key;
 }
@@ -222,9 +222,11 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
   let client: ClientRegistration | undefined;
   let grantType: string;
   let issued: IssuedToken;
+  // One clock reading per request: every decision below is made at the same moment.
+  const now = Math.floor(options.now() / 1000);
   try {
     certificate = requireClientCertificate(req);
-    client = authenticateClient(certificate, options);
+    client = authenticateClient(certificate, options, now);
     const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
     grantType = parameters.required('grant_type');
     const grant = GRANTS.get(grantType);
@@ -240,9 +242,9 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
       certificate,
       issuer: options.issuer,
       policy: options.policy,
-      signingKey: currentSigningKey(options),
+      signingKey: currentSigningKey(options, now),
       accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
-      now: Math.floor(options.now() / 1000),
+      now,
       keysFor: options.keysFor,
     });
   } catch (error) {
@@ -275,10 +277,10 @@ function requireClientCertificate(req: IncomingMessage): PeerCertificate {
 }
 
 /** The registered client a certificate authenticates (RFC 8705 §2.1 or §2.2). */
-function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOptions): ClientRegistration {
+function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOptions, now: number): ClientRegistration {
   const client = findClient(options.policy, certificate.facts(), certificate.authorized);
   if (client === undefined && !certificate.authorized) throw untrustedCertificate(certificate);
-  if (client !== undefined && !certificate.authorized) requireCurrentCertificate(certificate, options.now());
+  if (client !== undefined && !certificate.authorized) requireCurrentCertificate(certificate, now * 1000);
   if (client === undefined) {
     throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
       description: 'client certificate is not registered with this STS',
@@ -293,7 +295,8 @@ function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOp
  * by their own certificate. Inactive tokens get `{active: false}` and nothing else.
  */
 async function handleIntrospection(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
-  const client = authenticateClient(requireClientCertificate(req), options);
+  const now = Math.floor(options.now() / 1000);
+  const client = authenticateClient(requireClientCertificate(req), options, now);
   if (!client.introspection) {
     throw new CertboundError('CB_INTROSPECTION_NOT_ALLOWED', { description: `client ${client.clientId} may not introspect tokens` });
   }
@@ -301,9 +304,9 @@ async function handleIntrospection(req: IncomingMessage, res: ServerResponse, op
   const token = parameters.required('token');
   parameters.optional('token_type_hint');
   const response = await introspectAccessToken(token, {
-    keys: { keys: options.keys.publishedKeys(Math.floor(options.now() / 1000)) } as JSONWebKeySet,
+    keys: { keys: options.keys.publishedKeys(now) } as JSONWebKeySet,
     issuer: options.issuer,
-    now: Math.floor(options.now() / 1000),
+    now,
     ...(client.audiences.length === 0 ? {} : { audiences: client.audiences }),
   });
   sendJson(res, 200, response, { 'cache-control': 'no-store', pragma: 'no-cache' });
