@@ -162,3 +162,13 @@ describe('toCertboundError', () => {
     assert.equal(toCertboundError(original), original);
   });
 });
+
+test('docs/errors.md lists every code with the outcome the table gives it', async () => {
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+  const wrong = Object.entries(ERROR_OUTCOMES).filter(([code, outcome]) => {
+    const oauth = outcome.oauth === null ? '—' : `\`${outcome.oauth}\``;
+    return !doc.includes(`| \`${code}\` | ${oauth} | ${outcome.http} | `) || !new RegExp(`\\| \`${code}\` \\|[^\\n]*\\(${outcome.grpc}\\)`).test(doc);
+  });
+  assert.deepEqual(wrong.map(([code]) => code), []);
+});
