@@ -27,17 +27,29 @@ export async function serveUntilSignalled(name: string, managed: Servable, port:
       { EADDRINUSE: 'address already in use', EACCES: 'permission denied', EADDRNOTAVAIL: 'address not available', ENOTFOUND: 'unknown host' }[code] ?? code;
     throw new OperationFailed(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`);
   }
-  process.stdout.write(`certbound ${name} listening on ${url.origin}${extra}\n`);
   return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
+    let stopping = false;
+    const onSignal = (): void => {
+      // A second signal while draining: stop waiting for in-flight work.
+      if (stopping) {
+        managed.forceClose();
+        return;
+      }
+      stopping = true;
       const deadline = setTimeout(() => managed.forceClose(), DRAIN_DEADLINE_MS);
       deadline.unref();
-      managed.close().then(() => resolve(0), () => resolve(0));
+      const done = (): void => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve(0);
+      };
+      managed.close().then(done, done);
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    // Only now announce readiness: the kernel applies a signal's default action (terminate) if it
+    // arrives before the handler is installed, and whoever reads this line may signal at once.
+    process.stdout.write(`certbound ${name} listening on ${url.origin}${extra}\n`);
   });
 }
 
