@@ -1,9 +1,8 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { createBoundTokenVerifier } from '../../core/verify.js';
-import { loadJwksSource } from '../../keys/jwks-source.js';
 import { loadTlsFiles } from '../../keys/files.js';
 import { optionalString, parse, port, requireString, stringList } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
+import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
 import { subjectTokenOf } from './client.js';
 
@@ -49,37 +48,13 @@ export async function loadGrpc() {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const parsed = parse('grpc-server', argv, {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'tls-ca': { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    jwks: { type: 'string' },
-    issuer: { type: 'string' },
-    audience: { type: 'string', multiple: true },
-  });
+  const parsed = parse('grpc-server', argv, PROTECTED_SERVER_OPTIONS);
   if (parsed.values.help === true) {
     process.stdout.write(`${serverUsage}\n`);
     return 0;
   }
   const listenPort = port('grpc-server', parsed);
-  const tls = await loadTlsFiles({
-    ca: requireString('grpc-server', parsed, 'tls-ca'),
-    cert: requireString('grpc-server', parsed, 'tls-cert'),
-    key: requireString('grpc-server', parsed, 'tls-key'),
-  });
-  const issuer = requireString('grpc-server', parsed, 'issuer');
-  if (!URL.canParse(issuer)) throw new UsageError('grpc-server: --issuer must be the issuer URL the tokens carry in iss');
-  const audience = stringList(parsed, 'audience');
-  if (audience.length === 0) throw new UsageError('grpc-server: --audience is required');
-  const keys = await loadJwksSource(requireString('grpc-server', parsed, 'jwks'), { ca: tls.ca });
-  let verifier;
-  try {
-    verifier = createBoundTokenVerifier({ keys, issuer, audience });
-  } catch (error) {
-    throw new UsageError(`grpc-server: ${(error as Error).message}`);
-  }
+  const { tls, verifier } = await loadProtectedServer('grpc-server', parsed);
   const { echo } = await loadGrpc();
   const server = echo.createEchoServer({ tls, verifier, onEvent: logEvent('grpc-server') });
   return serveUntilSignalled('grpc-server', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1');

@@ -1,11 +1,9 @@
 import { withVerificationCache } from '../../core/verification-cache.js';
-import { createBoundTokenVerifier } from '../../core/verify.js';
 import { DEFAULT_CERTIFICATE_HEADERS, type ForwardedCertificateFormat, type TrustedProxyOptions } from '../../http/forwarded-certificate.js';
 import { createResourceServer } from '../../http/resource-server.js';
-import { loadJwksSource } from '../../keys/jwks-source.js';
-import { loadTlsFiles } from '../../keys/files.js';
-import { optionalString, parse, port, requireString, stringList, type Parsed } from '../args.js';
+import { optionalString, parse, port, stringList, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
+import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
 
 export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
@@ -25,14 +23,7 @@ export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse('resource', argv, {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'tls-ca': { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    jwks: { type: 'string' },
-    issuer: { type: 'string' },
-    audience: { type: 'string', multiple: true },
+    ...PROTECTED_SERVER_OPTIONS,
     'required-scope': { type: 'string', multiple: true },
     'trusted-proxy': { type: 'string', multiple: true },
     'client-cert-format': { type: 'string' },
@@ -45,23 +36,13 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const listenPort = port('resource', parsed);
-  const tls = await loadTlsFiles({
-    ca: requireString('resource', parsed, 'tls-ca'),
-    cert: requireString('resource', parsed, 'tls-cert'),
-    key: requireString('resource', parsed, 'tls-key'),
-  });
-  const issuer = requireString('resource', parsed, 'issuer');
-  if (!URL.canParse(issuer)) throw new UsageError('resource: --issuer must be the issuer URL the tokens carry in iss');
-  const audience = stringList(parsed, 'audience');
-  if (audience.length === 0) throw new UsageError('resource: --audience is required');
-  const keys = await loadJwksSource(requireString('resource', parsed, 'jwks'), { ca: tls.ca });
+  const { tls, issuer, audience, verifier } = await loadProtectedServer('resource', parsed);
   const requiredScopes = stringList(parsed, 'required-scope');
   const trustedProxy = trustedProxyOf(parsed);
   const cacheEntries = positiveInteger(parsed, 'token-cache');
   const metadataResource = audience.find((value) => value.startsWith('https://'));
   let server;
   try {
-    const verifier = createBoundTokenVerifier({ keys, issuer, audience });
     server = createResourceServer({
       tls,
       verifier: cacheEntries === undefined ? verifier : withVerificationCache(verifier, { maxEntries: cacheEntries }),

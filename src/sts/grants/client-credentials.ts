@@ -2,8 +2,7 @@ import { buildAccessTokenClaims, parseScope } from '../../core/claims.js';
 import { CertboundError } from '../../core/errors.js';
 import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, tokenLifetime } from '../../core/policy.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS } from '../../core/rfc.js';
-import { signAccessToken } from '../../core/signing.js';
-import type { Grant } from './grant.js';
+import { issueAccessToken, type Grant } from './grant.js';
 import { requestedTokenTypeOf, targetsOf } from './token-exchange.js';
 
 /**
@@ -37,17 +36,6 @@ export const clientCredentialsGrant: Grant = {
       lifetimeSeconds: tokenLifetime(client, context.accessTokenLifetimeSeconds),
       issuedAt: context.now,
     });
-    const accessToken = await signAccessToken(claims, context.signingKey);
-    return {
-      subject: claims.sub,
-      jti: claims.jti,
-      response: {
-        access_token: accessToken,
-        issued_token_type: requestedTokenType,
-        token_type: 'Bearer',
-        expires_in: claims.exp - claims.iat,
-        ...(claims.scope === undefined ? {} : { scope: claims.scope }),
-      },
-    };
+    return issueAccessToken(claims, context.signingKey, requestedTokenType);
   },
 };

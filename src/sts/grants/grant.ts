@@ -1,5 +1,6 @@
 import type { JWTVerifyGetKey } from 'jose';
-import type { SigningKey } from '../../core/signing.js';
+import type { AccessTokenClaims } from '../../core/claims.js';
+import { signAccessToken, type SigningKey } from '../../core/signing.js';
 import type { ClientRegistration, Policy, TrustedIssuer } from '../../core/policy.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
 import type { PeerCertificate } from '../../http/peer-certificate.js';
@@ -38,4 +39,21 @@ export interface IssuedToken {
 export interface Grant {
   grantType: string;
   handle(context: GrantContext): Promise<IssuedToken>;
+}
+
+/** Sign the claims and build the token response (RFC 8693 §2.2.1): the one place grants issue. */
+export async function issueAccessToken(claims: AccessTokenClaims, signingKey: SigningKey, issuedTokenType: string): Promise<IssuedToken> {
+  const accessToken = await signAccessToken(claims, signingKey);
+  return {
+    subject: claims.sub,
+    jti: claims.jti,
+    response: {
+      access_token: accessToken,
+      issued_token_type: issuedTokenType,
+      token_type: 'Bearer',
+      // By construction equal to exp - iat (core/claims.ts).
+      expires_in: claims.exp - claims.iat,
+      ...(claims.scope === undefined ? {} : { scope: claims.scope }),
+    },
+  };
 }

@@ -3,9 +3,8 @@ import { CertboundError } from '../../core/errors.js';
 import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, subjectPatternMatches, tokenLifetime } from '../../core/policy.js';
 import { authenticateToken, type AuthenticatedSubject, type SubjectAuthenticationContext } from '../../core/subject-token.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE, ISSUABLE_TOKEN_TYPES, TOKEN_TYPE_ACCESS_TOKEN } from '../../core/rfc.js';
-import { signAccessToken } from '../../core/signing.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
-import type { Grant } from './grant.js';
+import { issueAccessToken, type Grant } from './grant.js';
 
 /**
  * RFC 8693 token exchange: a subject token (static, or a JWT from a trusted issuer), optionally
@@ -47,18 +46,7 @@ export const tokenExchangeGrant: Grant = {
       extraClaims: subject.copiedClaims,
       ...(actor === undefined ? {} : { act: actClaim(subject, actor) }),
     });
-    const accessToken = await signAccessToken(claims, context.signingKey);
-    return {
-      subject: claims.sub,
-      jti: claims.jti,
-      response: {
-        access_token: accessToken,
-        issued_token_type: requestedTokenType,
-        token_type: 'Bearer',
-        expires_in: claims.exp - claims.iat,
-        ...(claims.scope === undefined ? {} : { scope: claims.scope }),
-      },
-    };
+    return issueAccessToken(claims, context.signingKey, requestedTokenType);
   },
 };
 
