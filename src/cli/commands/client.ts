@@ -6,7 +6,8 @@ import { loadTlsFiles, readText, type TlsFiles } from '../../keys/files.js';
 import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 
-const CLIENT_OPTIONS = {
+/** The flags of every command that exchanges a subject token (token, call, grpc-call). */
+export const CLIENT_OPTIONS = {
   sts: { type: 'string' },
   'tls-ca': { type: 'string' },
   'tls-cert': { type: 'string' },

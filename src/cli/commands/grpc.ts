@@ -4,7 +4,7 @@ import { optionalString, parse, port, requireString, stringList } from '../args.
 import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
-import { subjectTokenOf } from './client.js';
+import { CLIENT_OPTIONS, subjectTokenOf } from './client.js';
 
 export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
@@ -17,6 +17,7 @@ export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
                      (--subject-token T | --subject-token-file F) (--audience A | --resource R)...
                      [--servername NAME] [--sts-servername NAME] [--scope S] [--name TEXT]
+                     [--subject-token-type URN] [--requested-token-type URN]
   Check the server's health, then call echo.EchoServer/SayHello with STS call credentials: the
   token is exchanged over mutual TLS with the same client certificate as the gRPC channel.
   Prints both answers. --servername is the name the gRPC server certificate is checked against
@@ -61,20 +62,7 @@ export async function runServer(argv: string[]): Promise<number> {
 }
 
 export async function runCall(argv: string[]): Promise<number> {
-  const parsed = parse('grpc-call', argv, {
-    sts: { type: 'string' },
-    'tls-ca': { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'subject-token': { type: 'string' },
-    'subject-token-file': { type: 'string' },
-    audience: { type: 'string', multiple: true },
-    resource: { type: 'string', multiple: true },
-    scope: { type: 'string' },
-    servername: { type: 'string' },
-    'sts-servername': { type: 'string' },
-    name: { type: 'string' },
-  }, 1);
+  const parsed = parse('grpc-call', argv, { ...CLIENT_OPTIONS, 'sts-servername': { type: 'string' }, name: { type: 'string' } }, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${callUsage}\n`);
     return 0;
@@ -91,6 +79,8 @@ export async function runCall(argv: string[]): Promise<number> {
   const resource = stringList(parsed, 'resource');
   if (audience.length === 0 && resource.length === 0) throw new UsageError('grpc-call: --audience or --resource is required');
   const scope = optionalString(parsed, 'scope');
+  const subjectTokenType = optionalString(parsed, 'subject-token-type');
+  const requestedTokenType = optionalString(parsed, 'requested-token-type');
   const stsServername = optionalString(parsed, 'sts-servername');
   const servername = optionalString(parsed, 'servername');
 
@@ -104,6 +94,8 @@ export async function runCall(argv: string[]): Promise<number> {
       audience,
       resource,
       ...(scope === undefined ? {} : { scope }),
+      ...(subjectTokenType === undefined ? {} : { subjectTokenType }),
+      ...(requestedTokenType === undefined ? {} : { requestedTokenType }),
     });
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(`grpc-call: ${error.message}`);
