@@ -33,6 +33,8 @@ export function parseSpiffeId(text: string): SpiffeId | undefined {
  * @throws TypeError when the pattern is not a SPIFFE ID with wildcards.
  */
 export function compileSpiffePattern(pattern: string): (id: SpiffeId) => boolean {
+  const authority = pattern.startsWith('spiffe://') ? pattern.slice('spiffe://'.length).split('/', 1)[0] ?? '' : '';
+  if (authority.includes('*')) throw new TypeError(`the trust domain of a SPIFFE ID pattern is literal: ${JSON.stringify(pattern)}`);
   const literal = pattern.replace(/\*\*$/, 'x').replace(/\*/g, 'x');
   const shape = parseSpiffeId(literal);
   if (shape === undefined) throw new TypeError(`not a SPIFFE ID pattern (spiffe://trust-domain/path, * for one segment, final ** for the rest): ${JSON.stringify(pattern)}`);

@@ -324,3 +324,30 @@ describe('introspection (RFC 7662, RFC 8705 §3.2)', () => {
     assert.deepEqual(metadata.token_endpoint_auth_methods_supported, ['self_signed_tls_client_auth', 'tls_client_auth']);
   });
 });
+
+describe('a trusted issuer whose keys are fetched from its https jwks_uri', () => {
+  test('keys are fetched over TLS verified with jwks_ca, and a token signed with them is accepted', async () => {
+    const { createServer } = await import('node:https');
+    const idp = await generateKeyPair('ES256', { extractable: true });
+    const jwks = { keys: [{ ...(await exportJWK(idp.publicKey)), kid: 'remote-1', alg: 'ES256' }] };
+    let fetches = 0;
+    const server = createServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (_req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as { port: number }).port;
+    const remote = parsePolicy({
+      clients: [{ client_id: 'alice', certificate: { subject_dn: 'CN=alice, O=certbound dev' } }],
+      trusted_issuers: [{ issuer: 'https://remote-idp.example', jwks_uri: `https://127.0.0.1:${port}/jwks`, jwks_ca: pki.ca.certPem, audiences: [STS_AUDIENCE], subjects: [{ subject: '*', audiences: [AUDIENCE] }] }],
+    });
+    const url = (await startSts(suite, pki, { signingKey: key, policy: remote })).url;
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ iss: 'https://remote-idp.example', sub: 'workload-7', aud: STS_AUDIENCE, iat: now, exp: now + 60 }).setProtectedHeader({ alg: 'ES256', kid: 'remote-1' }).sign(idp.privateKey);
+    const response = await postToken(as(pki.alice), url, exchange(token));
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.equal(claimsOf(response).sub, 'workload-7');
+    assert.equal(fetches, 1);
+  });
+});
