@@ -447,3 +447,43 @@ describe('policy decisions on real certificates', () => {
     });
   });
 });
+
+describe('parsePolicy: clients, issuance policy and trusted issuers name the path of each problem', () => {
+  const client = (extra: Record<string, unknown>) => ({ clients: [{ client_id: 'c', certificate: { subject_dn: 'CN=c' }, ...extra }] });
+  const selfSigned = (extra: Record<string, unknown>) => ({ clients: [{ client_id: 's', auth_method: 'self_signed_tls_client_auth', ...extra }] });
+  const issuer = (extra: Record<string, unknown>) => ({
+    ...minimal(),
+    trusted_issuers: [{ issuer: 'https://idp.example', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }] }, audiences: ['sts'], subjects: [{ subject: '*', audiences: ['a'] }], ...extra }],
+  });
+  const cases: Array<[string, unknown, string, RegExp]> = [
+    ['an unknown auth_method', client({ auth_method: 'private_key_jwt' }), 'policy.clients[0].auth_method', /tls_client_auth .* or self_signed_tls_client_auth/],
+    ['certificates on a PKI client', client({ certificates: ['x'] }), 'policy.clients[0]', /certificates and jwks are for self_signed_tls_client_auth/],
+    ['a self-signed client with a matcher', selfSigned({ certificate: { subject_dn: 'CN=s' } }), 'policy.clients[0].certificate', /registers whole certificates/],
+    ['a self-signed client without certificates', selfSigned({}), 'policy.clients[0]', /must register at least one certificate/],
+    ['a self-signed thumbprint of the wrong shape', selfSigned({ certificates: ['abc='] }), 'policy.clients[0].certificates[0]', /43 characters/],
+    ['a self-signed JWKS without x5c', selfSigned({ jwks: { keys: [{ kty: 'EC' }] } }), 'policy.clients[0].jwks', /no key has an x5c certificate/],
+    ['a bad SPIFFE pattern', client({ certificate: { spiffe_id: 'spiffe://domain.com/a*' } }), 'policy.clients[0].certificate.spiffe_id', /whole segment/],
+    ['client_id_from spiffe_id without a spiffe_id matcher', client({ client_id_from: 'spiffe_id' }), 'policy.clients[0]', /needs certificate: \{ spiffe_id/],
+    ['a zero max_token_lifetime', client({ max_token_lifetime: 0 }), 'policy.clients[0].max_token_lifetime', /from 1 to 86400/],
+    ['an unknown requested token type', client({ requested_token_types: ['urn:ietf:params:oauth:token-type:saml2'] }), 'policy.clients[0].requested_token_types[0]', /must be one of/],
+    ['narrow_scopes that is not a boolean', client({ narrow_scopes: 'yes' }), 'policy.clients[0].narrow_scopes', /true or false/],
+    ['both jwks and jwks_uri', issuer({ jwks_uri: 'https://idp.example/jwks' }), 'policy.trusted_issuers[0]', /exactly one of jwks/],
+    ['a plain-http jwks_uri', { ...minimal(), trusted_issuers: [{ issuer: 'https://idp.example', jwks_uri: 'http://idp.example/jwks', audiences: ['sts'], subjects: [{ subject: '*', audiences: ['a'] }] }] }, 'policy.trusted_issuers[0].jwks_uri', /https URL/],
+    ['a private key in the issuer JWKS', issuer({ jwks: { keys: [{ kty: 'EC', d: 'secret' }] } }), 'policy.trusted_issuers[0].jwks.keys[0]', /public asymmetric key/],
+    ['no audiences', issuer({ audiences: [] }), 'policy.trusted_issuers[0].audiences', /at least one audience/],
+    ['an HMAC algorithm', issuer({ algorithms: ['HS256'] }), 'policy.trusted_issuers[0].algorithms[0]', /asymmetric/],
+    ['copying a claim the STS sets', issuer({ copy_claims: ['cnf'] }), 'policy.trusted_issuers[0].copy_claims[0]', /cnf is set by the STS itself/],
+    ['an unknown token type', issuer({ token_types: ['saml'] }), 'policy.trusted_issuers[0].token_types[0]', /jwt, id_token, access_token/],
+    ['no subject rules', issuer({ subjects: [] }), 'policy.trusted_issuers[0].subjects', /at least one subject rule/],
+    ['a subject rule without audiences', issuer({ subjects: [{ subject: '*' }] }), 'policy.trusted_issuers[0].subjects[0].audiences', /at least one audience/],
+  ];
+  for (const [name, raw, path, problem] of cases) {
+    test(name, () => assertPolicyError(raw, path, problem));
+  }
+
+  test('a duplicate issuer', () => {
+    const doc = issuer({});
+    const list = doc.trusted_issuers as unknown[];
+    assertPolicyError({ ...doc, trusted_issuers: [list[0], list[0]] }, 'policy.trusted_issuers[1].issuer', /duplicate issuer/);
+  });
+});
