@@ -91,9 +91,15 @@ export const MATCHER_FIELDS = ['x5t#S256', 'subject_dn', 'san_dns', 'san_uri', '
 
 const spiffePatterns = new Map<string, ReturnType<typeof compileSpiffePattern>>();
 
-/** Whether a certificate satisfies a matcher. Subject DNs must be given canonical (see above). */
-export function certificateMatches(matcher: CertificateMatcher, facts: CertificateFacts): boolean {
+/**
+ * Whether a certificate satisfies a matcher. Subject DNs must be given canonical (see above).
+ * `caVerified: false` (a self-signed client) lets only `x5t#S256` match.
+ */
+export function certificateMatches(matcher: CertificateMatcher, facts: CertificateFacts, caVerified = true): boolean {
   if ('x5t#S256' in matcher) return matcher['x5t#S256'] === facts.thumbprint;
+  // Names and SANs mean something only when a trusted CA vouched for them; anyone can put
+  // "CN=alice" in a self-signed certificate. Only the exact thumbprint holds without a CA.
+  if (!caVerified) return false;
   if ('subject_dn' in matcher) return matcher.subject_dn === facts.subjectDn;
   if ('san_dns' in matcher) return facts.san.dns.some((v) => v.toLowerCase() === matcher.san_dns.toLowerCase());
   if ('san_uri' in matcher) return facts.san.uri.includes(matcher.san_uri);

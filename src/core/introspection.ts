@@ -34,5 +34,6 @@ export async function introspectAccessToken(token: string, input: IntrospectionI
     const aud = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
     if (!aud.some((value) => input.audiences?.includes(value))) return { active: false };
   }
-  return { active: true, token_type: 'Bearer', ...payload };
+  // Claims first: a claim named active or token_type (copied from an IdP) must not override these.
+  return { ...payload, active: true, token_type: 'Bearer' };
 }

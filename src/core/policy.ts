@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { canonicalDistinguishedName, certificateMatches, MATCHER_FIELDS, type CertificateFacts, type CertificateMatcher } from './certificate.js';
 import { compileSpiffePattern } from './spiffe.js';
 import { CertboundError } from './errors.js';
@@ -227,7 +227,7 @@ const ISSUANCE_KEYS = ['audiences', 'scopes', 'narrow_scopes', 'max_token_lifeti
 function parseClient(raw: unknown, path: string): ClientRegistration {
   const entry = object(raw, path);
   knownKeys(entry, path, ['client_id', 'auth_method', 'certificate', 'certificates', 'jwks', 'grant_types', 'client_id_from', 'subject_from', 'introspection', ...ISSUANCE_KEYS]);
-  const introspection = entry.introspection ?? false;
+  const introspection = entry.introspection === undefined ? false : entry.introspection;
   if (typeof introspection !== 'boolean') throw new PolicyError(`${path}.introspection`, 'must be true or false');
   const authMethod = entry.auth_method ?? AUTH_METHOD_TLS_CLIENT_AUTH;
   if (authMethod !== AUTH_METHOD_TLS_CLIENT_AUTH && authMethod !== AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH) {
@@ -273,7 +273,7 @@ function parseIssuancePolicy(entry: Json, path: string, audiencesRequired: boole
   scopes.forEach((scope, i) => {
     if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) throw new PolicyError(`${path}.scopes[${i}]`, 'is not an RFC 6749 §3.3 scope token');
   });
-  const narrow = entry.narrow_scopes ?? false;
+  const narrow = entry.narrow_scopes === undefined ? false : entry.narrow_scopes;
   if (typeof narrow !== 'boolean') throw new PolicyError(`${path}.narrow_scopes`, 'must be true or false');
   const lifetime = entry.max_token_lifetime;
   if (lifetime !== undefined && (!Number.isInteger(lifetime) || (lifetime as number) < 1 || (lifetime as number) > 86_400)) {
@@ -305,11 +305,13 @@ function jwksThumbprints(raw: unknown, path: string): string[] {
     if (x5c === undefined) return [];
     const first = array(x5c, `${path}.keys[${i}].x5c`)[0];
     if (typeof first !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(first)) throw new PolicyError(`${path}.keys[${i}].x5c[0]`, 'must be a base64 DER certificate');
+    const der = Buffer.from(first, 'base64');
     try {
-      return [computeThumbprint(Buffer.from(first, 'base64'))];
+      new X509Certificate(der);
     } catch {
       throw new PolicyError(`${path}.keys[${i}].x5c[0]`, 'is not a certificate');
     }
+    return [computeThumbprint(der)];
   });
   if (thumbprints.length === 0) throw new PolicyError(path, 'no key has an x5c certificate');
   return thumbprints;
@@ -389,6 +391,7 @@ export function findClient(policy: Policy, certificate: CertificateFacts, caVeri
     client.authMethod === AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH
       ? client.selfSignedThumbprints.includes(certificate.thumbprint)
       : // A certificate no CA vouched for proves nothing about its subject or SANs.
+        // tls_client_auth is PKI (RFC 8705 §2.1): even a thumbprint match needs the CA's verdict.
         caVerified && client.certificate !== undefined && certificateMatches(client.certificate, certificate),
   );
 }
@@ -416,6 +419,7 @@ export function authenticateSubjectToken(
   subjectTokenType: string,
   certificate: CertificateFacts,
   role: 'subject_token' | 'actor_token' = 'subject_token',
+  caVerified = true,
 ): SubjectCredential {
   const hash = hashSubjectToken(subjectToken);
   const credential = policy.subjectTokens.find((entry) => entry.sha256 === hash);
@@ -428,7 +432,7 @@ export function authenticateSubjectToken(
       reason: 'not_allowed',
     });
   }
-  if (credential.clientCertificate !== undefined && !certificateMatches(credential.clientCertificate, certificate)) {
+  if (credential.clientCertificate !== undefined && !certificateMatches(credential.clientCertificate, certificate, caVerified)) {
     throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
       description: `${role} was not issued to this client certificate`,
       detail: `subject=${credential.subject} presented by x5t#S256=${certificate.thumbprint}`,
@@ -457,7 +461,8 @@ export function authorizeAudiences(credential: IssuancePolicy, requested: readon
  */
 export function authorizeScopes(credential: IssuancePolicy, requested: readonly string[]): string[] {
   const refused = requested.filter((scope) => !credential.scopes.includes(scope));
-  if (refused.length > 0 && credential.narrowScopes) return requested.filter((scope) => credential.scopes.includes(scope));
+  // Narrowing to nothing would read as "everything requested was granted" (RFC 6749 §5.1): refuse.
+  if (refused.length > 0 && credential.narrowScopes && refused.length < requested.length) return requested.filter((scope) => credential.scopes.includes(scope));
   if (refused.length > 0) {
     throw new CertboundError('CB_SCOPE_NOT_ALLOWED', {
       description: `scope not allowed: ${refused.join(' ')}`,

@@ -22,6 +22,8 @@ export interface SubjectAuthenticationContext {
   policy: Policy;
   /** The presenting client's certificate, for subject tokens pinned to one. */
   certificate: CertificateFacts;
+  /** Whether a trusted CA verified it (false for a self-signed client): then only x5t#S256 pins match. */
+  caVerified: boolean;
   /** Keys of a trusted issuer, resolved by the adapter (file, inline or https URL). */
   keysFor(issuer: TrustedIssuer): JWTVerifyGetKey;
   /** Seconds since the epoch. */
@@ -62,7 +64,7 @@ function trustedIssuerOf(token: string, policy: Policy): TrustedIssuer | undefin
 function authenticateStatic(token: string, tokenType: string, context: SubjectAuthenticationContext, role: 'subject_token' | 'actor_token'): AuthenticatedSubject {
   let credential;
   try {
-    credential = authenticateSubjectToken(context.policy, token, tokenType, context.certificate, role);
+    credential = authenticateSubjectToken(context.policy, token, tokenType, context.certificate, role, context.caVerified);
   } catch (error) {
     // A JWT from an issuer that is not trusted is the likeliest mistake: say so.
     const iss = (error as CertboundError).code === 'CB_SUBJECT_TOKEN_INVALID' && token.split('.').length === 3 ? safeIssuer(token) : undefined;
@@ -92,7 +94,7 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
   if (typeof subject !== 'string' || subject.length === 0) throw invalid(`${role} has no ${issuer.subjectClaim} claim to use as the subject`, 'missing');
   const rule = issuer.subjects.find((entry) => subjectPatternMatches(entry.subject, subject));
   if (rule === undefined) throw invalid(`${role} subject ${JSON.stringify(subject)} from ${issuer.issuer} is not allowed by policy`, 'not_allowed');
-  requireClient(rule.clientCertificate, context.certificate, subject, role);
+  requireClient(rule.clientCertificate, context, subject, role);
   const copiedClaims = Object.fromEntries(issuer.copyClaims.filter((claim) => payload[claim] !== undefined).map((claim) => [claim, payload[claim]]));
   return { subject, policy: rule, mayAct: rule.mayAct, copiedClaims, act: payload.act, mayActClaim: payload.may_act, issuer: issuer.issuer };
 }
@@ -112,8 +114,9 @@ function requireTokenType(accepted: readonly string[], tokenType: string, role: 
   }
 }
 
-function requireClient(matcher: CertificateMatcher | undefined, certificate: CertificateFacts, subject: string, role: string): void {
-  if (matcher !== undefined && !certificateMatches(matcher, certificate)) {
+function requireClient(matcher: CertificateMatcher | undefined, context: SubjectAuthenticationContext, subject: string, role: string): void {
+  const certificate = context.certificate;
+  if (matcher !== undefined && !certificateMatches(matcher, certificate, context.caVerified)) {
     throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
       description: `${role} was not issued to this client certificate`,
       detail: `subject=${subject} presented by x5t#S256=${certificate.thumbprint}`,

@@ -49,6 +49,8 @@ function policy(idpJwk: JWK) {
       { client_id: 'exchange-only', certificate: { san_dns: 'exchange.internal.example' } },
       { client_id: 'selfie', auth_method: 'self_signed_tls_client_auth', certificates: [certs.selfie?.thumbprint], grant_types: ['client_credentials'], audiences: [AUDIENCE] },
       { client_id: 'selfie-jwks', auth_method: 'self_signed_tls_client_auth', jwks: { keys: [{ kty: 'EC', x5c: [certs.selfieJwks?.der.toString('base64')] }] }, grant_types: ['client_credentials'], audiences: [AUDIENCE] },
+      // Registered self-signed, carrying alice's subject DN: it may exchange, but never with alice's pins.
+      { client_id: 'alice-lookalike', auth_method: 'self_signed_tls_client_auth', certificates: [certs.lookalike?.thumbprint] },
       { client_id: 'old-selfie', auth_method: 'self_signed_tls_client_auth', certificates: [certs.oldSelfie?.thumbprint], grant_types: ['client_credentials'], audiences: [AUDIENCE] },
       { client_id: 'billing', certificate: { spiffe_id: 'spiffe://domain.com/ns/*/sa/billing' }, client_id_from: 'spiffe_id', subject_from: 'spiffe_id', grant_types: ['client_credentials'], audiences: [AUDIENCE] },
       { client_id: 'resource-server', certificate: { subject_dn: 'CN=resource, O=certbound dev' }, grant_types: [], introspection: true, audiences: [AUDIENCE] },
@@ -63,7 +65,7 @@ function policy(idpJwk: JWK) {
         max_age: 600,
         token_types: ['jwt', 'id_token'],
         subject_claim: 'email',
-        copy_claims: ['groups'],
+        copy_claims: ['groups', 'active'],
         subjects: [
           { subject: 'pinned@corp.example', client_certificate: { subject_dn: 'CN=bob, O=certbound dev' }, audiences: [AUDIENCE] },
           { subject: '*@example.com', audiences: [AUDIENCE], scopes: ['read'], may_act: ['svc-*'] },
@@ -93,6 +95,7 @@ before(async () => {
     createCertificateAuthority({ commonName: 'old-selfie', notBefore: new Date(now - 10 * DAY), notAfter: new Date(now - DAY) }),
     createCertificateAuthority({ commonName: 'nobody' }),
   ]);
+  certs.lookalike = await createCertificateAuthority({ commonName: 'alice' });
   Object.assign(certs, { batch, wide, wrongSan, exchangeOnly, billing, otherDomain, resource, selfie, selfieJwks, impostor, oldSelfie, unregisteredSelfie });
 
   const idp = await generateKeyPair('ES256', { extractable: true });
@@ -152,6 +155,8 @@ describe('client_credentials bound to the certificate (RFC 8705 §2)', () => {
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.equal(response.body.scope, 'read');
     assert.equal(claimsOf(response).scope, 'read');
+    // Narrowing to nothing would look like a full grant: refused instead.
+    assertRefused(await postToken(wide, stsUrl, { grant_type: 'client_credentials', audience: OTHER, scope: 'admin' }), 400, 'invalid_scope', /scope not allowed: admin/);
   });
 
   test('a PKI certificate whose SAN does not match is invalid_client; a client without the grant is unauthorized_client', async () => {
@@ -172,6 +177,11 @@ describe('client_credentials bound to the certificate (RFC 8705 §2)', () => {
     assertRefused(await postToken(as(certs.oldSelfie), stsUrl, { grant_type: 'client_credentials' }), 401, 'invalid_client', /expired or not yet valid/);
     // "CN=alice, O=certbound dev", self-signed: it must not become the CA-verified client alice.
     assertRefused(await postToken(as(certs.impostor), stsUrl, { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: ALICE_SECRET, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN, audience: AUDIENCE }), 401, 'invalid_client', /not issued by a trusted CA/);
+  });
+
+  test("a registered self-signed certificate with alice's DN cannot use subject tokens pinned to alice's DN", async () => {
+    const response = await postToken(as(certs.lookalike), stsUrl, { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: ALICE_SECRET, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN, audience: AUDIENCE });
+    assertRefused(response, 400, 'invalid_request', /subject_token was not issued to this client certificate/);
   });
 
   test('SPIFFE: the ID pattern matches the workload, whose SPIFFE ID becomes client_id and sub; another trust domain does not', async () => {
@@ -267,6 +277,12 @@ describe('delegation (RFC 8693 §1.1, §4.1, §4.4)', () => {
     assert.deepEqual(claimsOf(response).act, { sub: 'svc-orders@example.com', iss: IDP, act: { sub: 'first-hop' } });
   });
 
+  test('without a new actor, a delegated subject token keeps its act chain', async () => {
+    const response = await postToken(as(pki.alice), stsUrl, exchange(await idpToken({ act: { sub: 'robot' } })));
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(claimsOf(response).act, { sub: 'robot' });
+  });
+
   test('refusals: an actor the policy does not allow, a may_act claim naming someone else, an actor_token without its type', async () => {
     const alice = as(pki.alice);
     const staticSubject = exchange(ALICE_SECRET, { subject_token_type: TOKEN_TYPE_ACCESS_TOKEN });
@@ -297,6 +313,15 @@ describe('introspection (RFC 7662, RFC 8705 §3.2)', () => {
     assert.equal(response.body.scope, 'read');
     assert.equal(response.body.token_type, 'Bearer');
     assert.deepEqual(response.body.cnf, { 'x5t#S256': pki.alice.thumbprint });
+  });
+
+  test('a claim named active, copied from an IdP token, cannot make an active token look inactive', async () => {
+    const issued = await postToken(as(pki.alice), stsUrl, exchange(await idpToken({ active: false })));
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    assert.equal(claimsOf(issued).active, false);
+    const response = await introspect(certs.resource, { token: issued.body.access_token as string });
+    assert.equal(response.body.active, true);
+    assert.equal(response.body.token_type, 'Bearer');
   });
 
   test('expired, foreign-key, malformed and other-audience tokens are just {active: false}', async () => {

@@ -25,7 +25,7 @@ export const tokenExchangeGrant: Grant = {
     const actorToken = hasActor ? parameters.required('actor_token') : undefined;
     const actorTokenType = hasActor ? parameters.required('actor_token_type') : undefined;
 
-    const authentication: SubjectAuthenticationContext = { policy: context.policy, certificate: certificate.facts(), keysFor: context.keysFor, now: context.now };
+    const authentication: SubjectAuthenticationContext = { policy: context.policy, certificate: certificate.facts(), caVerified: certificate.authorized, keysFor: context.keysFor, now: context.now };
     const subject = await authenticateToken(subjectToken, subjectTokenType, authentication, 'subject_token');
     const actor = actorToken === undefined ? undefined : await authenticateToken(actorToken, actorTokenType as string, authentication, 'actor_token');
     if (actor !== undefined) authorizeActor(subject, actor);
@@ -44,7 +44,8 @@ export const tokenExchangeGrant: Grant = {
       lifetimeSeconds: tokenLifetime(credential, context.accessTokenLifetimeSeconds),
       issuedAt: context.now,
       extraClaims: subject.copiedClaims,
-      ...(actor === undefined ? {} : { act: actClaim(subject, actor) }),
+      // Without a new actor, a delegated subject token's chain is kept, never dropped.
+      ...(actor !== undefined ? { act: actClaim(subject, actor) } : isObject(subject.act) ? { act: subject.act } : {}),
     });
     return issueAccessToken(claims, context.signingKey, requestedTokenType);
   },
@@ -71,9 +72,13 @@ function authorizeActor(subject: AuthenticatedSubject, actor: AuthenticatedSubje
   }
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** RFC 8693 §4.1: the current actor, with the subject token's own delegation chain nested under it. */
 function actClaim(subject: AuthenticatedSubject, actor: AuthenticatedSubject): Record<string, unknown> {
-  const prior = subject.act !== null && typeof subject.act === 'object' && !Array.isArray(subject.act) ? subject.act : undefined;
+  const prior = isObject(subject.act) ? subject.act : undefined;
   return {
     sub: actor.subject,
     ...(actor.issuer === undefined ? {} : { iss: actor.issuer }),
