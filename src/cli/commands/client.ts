@@ -1,7 +1,7 @@
 import { CertboundError } from '../../core/errors.js';
 import { createBoundFetch } from '../../client/bound-fetch.js';
-import { createMtlsAgent } from '../../client/mtls-agent.js';
-import { createTokenSource, type TokenSource } from '../../client/token-source.js';
+import { createMtlsAgent, type ClientTlsOptions } from '../../client/mtls-agent.js';
+import { createTokenSource, type TokenSource, type TokenSourceOptions } from '../../client/token-source.js';
 import { loadTlsFiles, readText, type TlsFiles } from '../../keys/files.js';
 import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
@@ -41,7 +41,11 @@ interface ClientSetup {
   tokens: TokenSource;
 }
 
-async function setUp(command: string, parsed: Parsed, stsServername: string | undefined): Promise<ClientSetup> {
+/**
+ * The exchange the client flags describe (STS, certificate, subject token, targets, types), for a
+ * token source or gRPC STS credentials alike. Checked before anything is sent.
+ */
+export async function exchangeOptionsOf(command: string, parsed: Parsed, stsServername: string | undefined): Promise<{ tls: TlsFiles; options: TokenSourceOptions & { tls: ClientTlsOptions } }> {
   const stsUrl = requireString(command, parsed, 'sts');
   const subjectToken = await subjectTokenOf(command, parsed);
   const tls = await loadTlsFiles({
@@ -52,11 +56,12 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
   const audience = stringList(parsed, 'audience');
   const resource = stringList(parsed, 'resource');
   if (audience.length === 0 && resource.length === 0) throw new UsageError(`${command}: --audience or --resource is required`);
-  try {
-    const scope = optionalString(parsed, 'scope');
-    const subjectTokenType = optionalString(parsed, 'subject-token-type');
-    const requestedTokenType = optionalString(parsed, 'requested-token-type');
-    const tokens = createTokenSource({
+  const scope = optionalString(parsed, 'scope');
+  const subjectTokenType = optionalString(parsed, 'subject-token-type');
+  const requestedTokenType = optionalString(parsed, 'requested-token-type');
+  return {
+    tls,
+    options: {
       stsUrl,
       tls: { ...tls, ...(stsServername === undefined ? {} : { servername: stsServername }) },
       subjectToken,
@@ -65,8 +70,14 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
       ...(scope === undefined ? {} : { scope }),
       ...(subjectTokenType === undefined ? {} : { subjectTokenType }),
       ...(requestedTokenType === undefined ? {} : { requestedTokenType }),
-    });
-    return { tls, tokens };
+    },
+  };
+}
+
+async function setUp(command: string, parsed: Parsed, stsServername: string | undefined): Promise<ClientSetup> {
+  const { tls, options } = await exchangeOptionsOf(command, parsed, stsServername);
+  try {
+    return { tls, tokens: createTokenSource(options) };
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(`${command}: ${error.message}`);
     throw error;

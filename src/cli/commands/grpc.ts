@@ -1,10 +1,9 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { loadTlsFiles } from '../../keys/files.js';
-import { optionalString, parse, port, requireString, stringList } from '../args.js';
+import { optionalString, parse, port } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
-import { CLIENT_OPTIONS, subjectTokenOf } from './client.js';
+import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
 export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
@@ -68,35 +67,13 @@ export async function runCall(argv: string[]): Promise<number> {
     return 0;
   }
   const target = targetOf(parsed.positionals[0]);
-  const stsUrl = requireString('grpc-call', parsed, 'sts');
-  const subjectToken = await subjectTokenOf('grpc-call', parsed);
-  const tls = await loadTlsFiles({
-    ca: requireString('grpc-call', parsed, 'tls-ca'),
-    cert: requireString('grpc-call', parsed, 'tls-cert'),
-    key: requireString('grpc-call', parsed, 'tls-key'),
-  });
-  const audience = stringList(parsed, 'audience');
-  const resource = stringList(parsed, 'resource');
-  if (audience.length === 0 && resource.length === 0) throw new UsageError('grpc-call: --audience or --resource is required');
-  const scope = optionalString(parsed, 'scope');
-  const subjectTokenType = optionalString(parsed, 'subject-token-type');
-  const requestedTokenType = optionalString(parsed, 'requested-token-type');
-  const stsServername = optionalString(parsed, 'sts-servername');
+  const { tls, options } = await exchangeOptionsOf('grpc-call', parsed, optionalString(parsed, 'sts-servername'));
   const servername = optionalString(parsed, 'servername');
 
   const { grpc, echo, credentials } = await loadGrpc();
   let sts;
   try {
-    sts = credentials.createStsCredentials({
-      stsUrl,
-      tls: { ...tls, ...(stsServername === undefined ? {} : { servername: stsServername }) },
-      subjectToken,
-      audience,
-      resource,
-      ...(scope === undefined ? {} : { scope }),
-      ...(subjectTokenType === undefined ? {} : { subjectTokenType }),
-      ...(requestedTokenType === undefined ? {} : { requestedTokenType }),
-    });
+    sts = credentials.createStsCredentials(options);
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(`grpc-call: ${error.message}`);
     throw error;
