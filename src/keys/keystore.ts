@@ -171,8 +171,13 @@ export function staticKeyProvider(key: SigningKey): SigningKeyProvider {
 }
 
 export interface KeystoreProvider extends SigningKeyProvider {
-  /** Re-read the keystore now (SIGHUP). A broken keystore keeps the last good one. */
-  reload(): Promise<void>;
+  /**
+   * Re-read the keystore now (SIGHUP). A broken keystore keeps the last good one and reports
+   * through `onReloadError`. Resolves to whether the keystore was read.
+   */
+  reload(): Promise<boolean>;
+  /** Told about every failed reload (periodic or SIGHUP); set it to log. */
+  onReloadError: ((error: Error) => void) | undefined;
   close(): void;
 }
 
@@ -185,14 +190,17 @@ export async function openKeystore(dir: string, options: { reloadIntervalMs?: nu
   let keys = await readKeystore(dir);
   if (keys.length === 0) throw new FileProblem(join(dir, KEYSTORE_INDEX), 'the keystore has no keys: run certbound keys generate --dir DIR');
   let lastModified = await modifiedAt(dir);
-  const reload = async (): Promise<void> => {
+  const reload = async (): Promise<boolean> => {
     try {
-      const modified = await modifiedAt(dir);
+      // Remember the change even if it is broken: it is reported once, not every interval.
+      lastModified = await modifiedAt(dir);
       const fresh = await readKeystore(dir);
-      if (fresh.length > 0) keys = fresh;
-      lastModified = modified;
+      if (fresh.length === 0) throw new FileProblem(join(dir, KEYSTORE_INDEX), 'the keystore has no keys');
+      keys = fresh;
+      return true;
     } catch (error) {
-      options.onReloadError?.(error as Error);
+      provider.onReloadError?.(error as Error);
+      return false;
     }
   };
   const interval = options.reloadIntervalMs ?? KEYSTORE_DEFAULTS.reloadIntervalMs;
@@ -200,13 +208,15 @@ export async function openKeystore(dir: string, options: { reloadIntervalMs?: nu
     void modifiedAt(dir).then((modified) => (modified !== lastModified ? reload() : undefined), () => {});
   }, interval);
   timer.unref();
-  return {
+  const provider: KeystoreProvider = {
+    onReloadError: options.onReloadError,
     signingKey: (now) => signingKeyAt(keys, now)?.signingKey,
     publishedKeys: (now) => publishedKeysAt(keys, now).map((key) => key.signingKey.publicJwk),
     secondsUntilNextChange: (now) => secondsUntilNextChange(keys, now),
     reload,
     close: () => clearInterval(timer),
   };
+  return provider;
 }
 
 async function modifiedAt(dir: string): Promise<number> {

@@ -101,3 +101,40 @@ test('an STS with signing.keystore and a trusted issuer JWKS file passes --check
   assert.equal(broken.code, 2);
   assert.match(broken.stderr, /missing\.json/);
 });
+
+test('SIGHUP: a single-key STS keeps serving; a keystore STS reloads, and reports a broken keystore while keeping its keys', async () => {
+  const single = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0']);
+  single.child.kill('SIGHUP');
+  await waitFor(() => single.stderr().includes('"type":"reload.skipped"'));
+  assert.deepEqual(await single.stop(), { code: 0, signal: null });
+
+  const keys = file('hup-keystore');
+  assert.equal((await runCli(['keys', 'generate', '--dir', keys])).code, 0);
+  const base = await readFile(file('sts.yaml'), 'utf8');
+  await writeFile(file('sts-hup.yaml'), base.replace(/signing:\n(?: {2}.*\n)+/, 'signing:\n  keystore: hup-keystore\n'));
+  const sts = await startServer(['sts', '--config', file('sts-hup.yaml'), '--port', '0']);
+  const agent = new Agent({ connect: { ca: await readFile(file('ca.crt'), 'utf8') } });
+  const publishedKids = async (): Promise<number> => ((await (await request(`${sts.url}/.well-known/jwks.json`, { dispatcher: agent })).body.json()) as { keys: unknown[] }).keys.length;
+  try {
+    assert.equal(await publishedKids(), 1);
+    assert.equal((await runCli(['keys', 'rotate', '--dir', keys])).code, 0);
+    sts.child.kill('SIGHUP');
+    await waitFor(() => sts.stderr().includes('"type":"keystore.reloaded"'));
+    assert.equal(await publishedKids(), 2);
+    await writeFile(join(keys, 'keystore.json'), '{ not json');
+    sts.child.kill('SIGHUP');
+    await waitFor(() => sts.stderr().includes('"type":"keystore.reload_failed"'));
+    assert.equal(await publishedKids(), 2, 'the last good keystore stays in use');
+  } finally {
+    await agent.close();
+    assert.deepEqual(await sts.stop(), { code: 0, signal: null });
+  }
+});
+
+/** Poll (bounded: 5 s) until `condition` holds. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 25) {
+    if (waited > 5000) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -44,9 +44,15 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${configFile}: ok (issuer ${config.issuer}, ${config.policy.clients.length} clients, ${config.policy.subjectTokens.length} subject tokens, ${config.policy.trustedIssuers.length} trusted issuers, ${keys})\n`);
     return 0;
   }
-  // SIGHUP re-reads a keystore at once (it is also re-read when keystore.json changes).
+  // SIGHUP re-reads a keystore at once (it is also re-read when keystore.json changes). With a
+  // single key file there is nothing to reload, but SIGHUP must not kill the server either.
+  const log = logEvent('sts');
   const keystore = config.keys;
-  if (keystore !== undefined) process.on('SIGHUP', () => void keystore.reload());
-  const server = createStsServer({ ...config, onEvent: logEvent('sts') });
+  if (keystore !== undefined) keystore.onReloadError = (error) => log({ type: 'keystore.reload_failed', detail: error.message });
+  process.on('SIGHUP', () => {
+    if (keystore === undefined) log({ type: 'reload.skipped', detail: 'signing.key is a single key file; only a keystore reloads' });
+    else void keystore.reload().then((loaded) => loaded && log({ type: 'keystore.reloaded' }));
+  });
+  const server = createStsServer({ ...config, onEvent: log });
   return serveUntilSignalled('sts', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', ` (issuer ${config.issuer})`);
 }
