@@ -20,7 +20,9 @@ export interface ExpressCertboundOptions extends Omit<ProtectOptions, 'onRefused
  * Express middleware that admits a request only with a valid token bound to the client
  * certificate of its TLS connection (or the one a trusted proxy forwarded), and sets
  * `req.certbound`. Refusals are the same 401/400/403 challenges as every certbound adapter. For
- * per-route scopes, mount a second middleware with other `requiredScopes` on those routes.
+ * per-route scopes, mount a second middleware with other `requiredScopes` on those routes (or on
+ * a Router). Serve the app with node:https: Express 5 does not run on node:http2, even with
+ * `allowHTTP1` (it replaces the request's prototype with node:http's).
  *
  * @example
  * const app = express();
@@ -42,6 +44,6 @@ export function createExpressMiddleware(options: ExpressCertboundOptions): Reque
         options.onRefused?.(failure, req);
         sendBearerChallenge(res, failure, challengeFor(failure, options));
       },
-    );
+    ).catch(next); // a failure to answer goes to Express's error handling, not an unhandled rejection
   };
 }

@@ -25,9 +25,12 @@ export interface FastifyCertboundOptions extends Omit<ProtectOptions, 'onRefused
  * of its TLS connection (or the one a trusted proxy forwarded), on HTTP/1.1 and HTTP/2 alike.
  * It decorates `request.certbound` with the verified token; refusals are the same 401/400/403
  * challenges as every certbound adapter. Registered without encapsulation, it guards every route
- * of the instance; a route opts out with `config: { certbound: false }`.
+ * of the instance; a route opts out with `config: { certbound: false }` or needs other scopes with
+ * `config: { certbound: { requiredScopes } }`. A bad option is a TypeError at registration, and a
+ * bad route config one when the route is added (for routes added after the plugin).
  *
  * @example
+ * // HTTP/2: fastify({ http2: true, https: { ... } }); the certificate comes from the session's socket.
  * const app = fastify({ https: { key, cert, ca, requestCert: true, rejectUnauthorized: false } });
  * await app.register(certboundFastify, { verifier });
  * app.get('/orders', async (request) => ({ subject: request.certbound?.subject }));
@@ -38,8 +41,18 @@ export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = asy
   // Scopes are checked here, per route, so the shared authentication runs without them.
   const { requiredScopes, onRefused, ...rest } = options;
   const resolved = resolveRequestAuthentication({ ...rest });
-  const defaultScopes = resolveRequestAuthentication({ verifier: options.verifier, ...(requiredScopes === undefined ? {} : { requiredScopes }) }).requiredScopes;
+  const defaultScopes = resolveRequestScopes(options.verifier, requiredScopes, '"requiredScopes"');
   fastify.decorateRequest('certbound', undefined);
+  // A route's own config is checked when the route is added, so a typo fails at start-up.
+  fastify.addHook('onRoute', (route) => {
+    const config: unknown = route.config?.certbound;
+    if (config === undefined || config === false) return;
+    const where = `route ${String(route.method)} ${route.url}: "config.certbound`;
+    if (config === null || typeof config !== 'object' || Object.keys(config).some((name) => name !== 'requiredScopes')) {
+      throw new TypeError(`${where}" must be false or { requiredScopes }`);
+    }
+    resolveRequestScopes(options.verifier, (config as { requiredScopes?: readonly string[] }).requiredScopes, `${where}.requiredScopes"`);
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config?.certbound;
     if (config === false) return;
@@ -56,6 +69,22 @@ export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = asy
     }
   });
 };
-// Fastify's documented alternative to fastify-plugin: do not encapsulate, so the hook and the
-// decoration apply to the routes of the instance that registers the plugin.
-Object.assign(certboundFastify, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'certbound' });
+// Fastify's documented alternative to fastify-plugin, with the same three marks it sets: do not
+// encapsulate (the hooks and the decoration apply to the routes of the instance that registers
+// the plugin), a name for logs and `dependencies`, and the Fastify major this plugin is built for.
+Object.assign(certboundFastify, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'certbound',
+  [Symbol.for('plugin-meta')]: { name: 'certbound', fastify: '5.x' },
+});
+
+/** Validated scopes (the shared validator), with the option's path in the TypeError. */
+function resolveRequestScopes(verifier: ProtectOptions['verifier'], requiredScopes: readonly string[] | undefined, path: string): readonly string[] | undefined {
+  if (requiredScopes === undefined) return undefined;
+  try {
+    return resolveRequestAuthentication({ verifier, requiredScopes }).requiredScopes;
+  } catch (error) {
+    if (error instanceof TypeError && error.message.startsWith('"requiredScopes"')) throw new TypeError(error.message.replace('"requiredScopes"', path));
+    throw error;
+  }
+}
