@@ -17,7 +17,7 @@ export interface Servable {
  * Listen, print one ready line containing the URL, log events as JSON lines on stderr, and drain
  * then exit 0 on SIGTERM or SIGINT.
  */
-export async function serveUntilSignalled(name: string, managed: Servable, port: number, host: string, extra = ''): Promise<number> {
+export async function serveUntilSignalled(name: string, managed: Servable, port: number, host: string, extra = '', drainTimeoutMs = DRAIN_DEADLINE_MS): Promise<number> {
   let url: URL;
   try {
     url = await managed.listen(port, host);
@@ -36,7 +36,7 @@ export async function serveUntilSignalled(name: string, managed: Servable, port:
         return;
       }
       stopping = true;
-      const deadline = setTimeout(() => managed.forceClose(), DRAIN_DEADLINE_MS);
+      const deadline = setTimeout(() => managed.forceClose(), drainTimeoutMs);
       deadline.unref();
       const done = (): void => {
         process.off('SIGTERM', onSignal);
@@ -58,4 +58,33 @@ export function logEvent(name: string): (event: object) => void {
   return (event) => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), service: name, ...event })}\n`);
   };
+}
+
+/** One thing SIGHUP re-reads: its name in the log, and how. A failure keeps the old state. */
+export interface Reloadable {
+  name: string;
+  reload(): Promise<void>;
+}
+
+/**
+ * On SIGHUP, re-read each reloadable in turn and log `<name>.reloaded` or `<name>.reload_failed`
+ * (with the reason: a file name and what is wrong with it, never its content). Signals that
+ * arrive during a reload queue behind it. SIGHUP never stops the server.
+ */
+export function reloadOnHangup(log: (event: object) => void, reloadables: readonly Reloadable[]): () => void {
+  let queue = Promise.resolve();
+  const onHangup = (): void => {
+    queue = queue.then(async () => {
+      for (const item of reloadables) {
+        try {
+          await item.reload();
+          log({ type: `${item.name}.reloaded` });
+        } catch (error) {
+          log({ type: `${item.name}.reload_failed`, detail: (error as Error).message });
+        }
+      }
+    });
+  };
+  process.on('SIGHUP', onHangup);
+  return () => process.off('SIGHUP', onHangup);
 }

@@ -6,8 +6,15 @@ import { createMtlsAgent, type ClientTlsOptions } from './mtls-agent.js';
 
 /** Refresh this long before expiry (capped at half the token's lifetime for short-lived tokens). */
 export const DEFAULT_REFRESH_WINDOW_SECONDS = 60;
-/** An STS that does not answer within this is treated as unavailable. */
+/** An STS that does not answer within this (all attempts together) is treated as unavailable. */
 export const DEFAULT_STS_TIMEOUT_MS = 10_000;
+/** Retries of an exchange that met a reset or refused connection, a 503 or a 429. */
+export const DEFAULT_STS_RETRIES = 2;
+/** First retry delay; doubled each time, with jitter, and at most RETRY_MAX_DELAY_MS. */
+const RETRY_BASE_DELAY_MS = 100;
+const RETRY_MAX_DELAY_MS = 2_000;
+/** Connection failures worth another attempt: the STS restarting, a proxy dropping an idle socket. */
+const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 export interface TokenSourceOptions {
   /** The STS token endpoint; a URL without a path means `<url>/token`. */
@@ -35,7 +42,13 @@ export interface TokenSourceOptions {
   requestedTokenType?: string;
   /** Seconds before expiry to fetch a new token (default 60). */
   refreshWindowSeconds?: number;
+  /** Time for the whole exchange, retries included, in ms (default 10 s). */
   timeoutMs?: number;
+  /**
+   * Further attempts when the connection is reset or refused, or the STS answers 503 or 429
+   * (default 2). A token request may be repeated safely: a second token is harmless.
+   */
+  retries?: number;
   /** Current time in milliseconds; injected so refresh is testable. */
   now?: () => number;
 }
@@ -118,6 +131,7 @@ interface ResolvedTokenSourceOptions {
   requestedTokenType: string | undefined;
   refreshWindowSeconds: number;
   timeoutMs: number;
+  retries: number;
   now: () => number;
 }
 
@@ -146,6 +160,8 @@ function resolveTokenSourceOptions(options: TokenSourceOptions): ResolvedTokenSo
   if (!(refreshWindowSeconds >= 0)) throw new TypeError('"refreshWindowSeconds" must be >= 0');
   const timeoutMs = options.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS;
   if (!(timeoutMs > 0)) throw new TypeError('"timeoutMs" must be > 0');
+  const retries = options.retries ?? DEFAULT_STS_RETRIES;
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new TypeError('"retries" must be an integer from 0 to 10');
   return {
     tokenEndpoint,
     subjectToken:
@@ -157,6 +173,7 @@ function resolveTokenSourceOptions(options: TokenSourceOptions): ResolvedTokenSo
     requestedTokenType: options.requestedTokenType,
     refreshWindowSeconds,
     timeoutMs,
+    retries,
     now: options.now ?? Date.now,
   };
 }
@@ -172,24 +189,38 @@ async function exchange(options: ResolvedTokenSourceOptions, agent: Agent): Prom
   if (options.scope !== undefined) body.set('scope', options.scope);
   if (options.requestedTokenType !== undefined) body.set('requested_token_type', options.requestedTokenType);
 
-  const requestedAt = options.now();
+  const deadline = Date.now() + options.timeoutMs;
+  let requestedAt: number;
   let response;
   let payload: Record<string, unknown>;
-  try {
-    response = await fetch(options.tokenEndpoint, {
-      method: 'POST',
-      headers: { 'content-type': MEDIA_TYPE_FORM, accept: 'application/json' },
-      body: body.toString(),
-      dispatcher: agent,
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    payload = (await response.json()) as Record<string, unknown>;
-  } catch (error) {
-    throw new CertboundError('CB_STS_UNAVAILABLE', {
-      description: `STS ${options.tokenEndpoint.origin} is unreachable or answered garbage`,
-      detail: describeNetworkError(error),
-      cause: error,
-    });
+  for (let attempt = 0; ; attempt++) {
+    requestedAt = options.now();
+    let retryable = false;
+    let retryAfterMs: number | undefined;
+    try {
+      response = await fetch(options.tokenEndpoint, {
+        method: 'POST',
+        headers: { 'content-type': MEDIA_TYPE_FORM, accept: 'application/json' },
+        body: body.toString(),
+        dispatcher: agent,
+        signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+      });
+      payload = (await response.json()) as Record<string, unknown>;
+      if (response.status === 503 || response.status === 429) {
+        retryable = true;
+        retryAfterMs = retryAfterOf(response.headers.get('retry-after'));
+      }
+    } catch (error) {
+      const failure = new CertboundError('CB_STS_UNAVAILABLE', {
+        description: `STS ${options.tokenEndpoint.origin} is unreachable or answered garbage`,
+        detail: describeNetworkError(error),
+        cause: error,
+      });
+      if (attempt >= options.retries || !isRetryableNetworkError(error)) throw failure;
+      if (!(await backOff(attempt, undefined, deadline))) throw failure;
+      continue;
+    }
+    if (!retryable || attempt >= options.retries || !(await backOff(attempt, retryAfterMs, deadline))) break;
   }
   if (!response.ok) {
     const oauthError = typeof payload?.error === 'string' ? payload.error : `http_${response.status}`;
@@ -213,6 +244,30 @@ async function exchange(options: ResolvedTokenSourceOptions, agent: Agent): Prom
     // Counted from when the request was sent: never later than the STS's own clock says.
     expiresAt: requestedAt + expiresIn * 1000,
   };
+}
+
+/** Wait before the next attempt; false when the wait would pass the deadline. */
+async function backOff(attempt: number, retryAfterMs: number | undefined, deadline: number): Promise<boolean> {
+  const exponential = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** attempt);
+  // Full jitter spreads out clients that all lost the same STS at the same moment.
+  const delay = retryAfterMs ?? Math.round(exponential / 2 + Math.random() * (exponential / 2));
+  if (delay > RETRY_MAX_DELAY_MS || Date.now() + delay >= deadline) return false;
+  await new Promise((resolve) => setTimeout(resolve, delay));
+  return true;
+}
+
+/** Retry-After in ms (delta-seconds only; an HTTP date is treated as absent). */
+function retryAfterOf(header: string | null): number | undefined {
+  if (header === null || !/^\d{1,6}$/.test(header.trim())) return undefined;
+  return Number(header.trim()) * 1000;
+}
+
+function isRetryableNetworkError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (code !== undefined && RETRYABLE_NETWORK_CODES.has(code)) return true;
+  }
+  return false;
 }
 
 /** The subject token from the caller's source; its failures are reported as such, not as STS ones. */

@@ -21,7 +21,7 @@ interface Outcome {
 }
 
 const outcome = (oauth: string | null, http: number, grpc: number): Outcome => ({ oauth, http, grpc });
-const { INVALID_ARGUMENT, PERMISSION_DENIED, INTERNAL, UNAVAILABLE, UNAUTHENTICATED } = GrpcStatus;
+const { INVALID_ARGUMENT, PERMISSION_DENIED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE, UNAUTHENTICATED } = GrpcStatus;
 
 /** code → transport outcome. Documented in docs/errors.md; keep the two in step. */
 export const ERROR_OUTCOMES = {
@@ -69,6 +69,11 @@ export const ERROR_OUTCOMES = {
   CB_ACTOR_NOT_ALLOWED: outcome('invalid_request', 400, PERMISSION_DENIED),
   CB_SCOPE_NOT_ALLOWED: outcome('invalid_scope', 400, PERMISSION_DENIED),
   CB_TARGET_NOT_ALLOWED: outcome('invalid_target', 400, PERMISSION_DENIED),
+  // Limits: one client certificate asking too often (429), or the whole server over its
+  // in-flight threshold (503). Both carry Retry-After; RFC 6749 has no token-endpoint error for
+  // either, so they use temporarily_unavailable, which clients already treat as "retry later".
+  CB_RATE_LIMITED: outcome('temporarily_unavailable', 429, RESOURCE_EXHAUSTED),
+  CB_OVERLOADED: outcome('temporarily_unavailable', 503, UNAVAILABLE),
 
   // Client side: talking to the STS.
   CB_STS_REFUSED: outcome(null, 401, UNAUTHENTICATED),

@@ -131,7 +131,7 @@ function invalid(description: string, reason: 'unknown' | 'missing' | 'not_allow
 
 /** jose's verdict, in words a client developer can act on. */
 function describeJwtFailure(error: unknown, role: string, issuer: TrustedIssuer): CertboundError {
-  if (error instanceof CertboundError) return error;
+  if (error instanceof CertboundError && error.code !== 'CB_JWKS_UNAVAILABLE') return error;
   if (error instanceof joseErrors.JWTExpired) {
     const tooOld = error.claim === 'iat';
     return invalid(tooOld ? `${role} is older than the ${issuer.maxAgeSeconds} s this issuer's tokens may be` : `${role} has expired`, 'expired');
@@ -147,8 +147,8 @@ function describeJwtFailure(error: unknown, role: string, issuer: TrustedIssuer)
   if (error instanceof joseErrors.JWKSNoMatchingKey) return invalid(`${role} was signed with a key the issuer does not publish`, 'unknown');
   if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return invalid(`${role} is not a valid JWT`, 'malformed');
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || error instanceof TypeError) {
-    return new CertboundError('CB_JWKS_UNAVAILABLE', { description: `the keys of ${issuer.issuer} are unavailable`, detail: (error as Error).message, cause: error });
+  if (code === 'CB_JWKS_UNAVAILABLE' || code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || error instanceof TypeError) {
+    return new CertboundError('CB_JWKS_UNAVAILABLE', { description: `the keys of ${issuer.issuer} are unavailable`, detail: (error as CertboundError).detail ?? (error as Error).message, cause: error });
   }
   return invalid(`${role} could not be verified`, 'malformed');
 }

@@ -215,7 +215,7 @@ function guardKeyResolution(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
       return await getKey(header, input);
     } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
-      if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS' || code === 'ERR_JOSE_NOT_SUPPORTED') {
+      if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS' || code === 'ERR_JOSE_NOT_SUPPORTED' || code === 'CB_JWKS_UNAVAILABLE') {
         throw error;
       }
       throw new CertboundError('CB_JWKS_UNAVAILABLE', {

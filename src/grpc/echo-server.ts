@@ -18,7 +18,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
 import type { CertboundError } from '../core/errors.js';
 import type { BoundTokenVerifier, VerifiedToken } from '../core/verify.js';
-import type { ServerTlsOptions } from '../http/https-server.js';
+import { secureContextOptions, type ServerTlsOptions } from '../http/https-server.js';
 import { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
 
 /** The seed's echo service definition, shipped with the package. */
@@ -61,8 +61,18 @@ export interface EchoServerOptions {
   verifier: BoundTokenVerifier;
   /** Methods or services served without a token (default: the health service). */
   exempt?: readonly string[];
+  /** Concurrent calls (HTTP/2 streams) per connection (default 100). */
+  maxConcurrentStreams?: number;
+  /** Largest request message in bytes (default 64 KiB: echo requests are names). */
+  maxReceiveMessageBytes?: number;
   onEvent?: (event: EchoServerEvent) => void;
 }
+
+export const GRPC_SERVER_DEFAULTS = {
+  /** HTTP/2's own recommended minimum; more only lets one client hog the server. */
+  maxConcurrentStreams: 100,
+  maxReceiveMessageBytes: 64 * 1024,
+} as const;
 
 export interface ManagedGrpcServer {
   server: Server;
@@ -72,7 +82,15 @@ export interface ManagedGrpcServer {
   close(): Promise<void>;
   /** Cancel every running call now. */
   forceClose(): void;
+  /** New TLS material (certificate, key, CA bundle, CRL) for new connections; open ones keep theirs. */
+  reloadTls(tls: ServerTlsOptions): void;
 }
+
+/**
+ * grpc-js (1.10+) re-applies a credentials object's secure context to its listening servers when
+ * updateSecureContextOptions is called; the method is public at run time but typed protected.
+ */
+type ReloadableCredentials = ServerCredentials & { updateSecureContextOptions(options: ReturnType<typeof secureContextOptions>): void };
 
 /**
  * The `certbound grpc-server` server: echo.EchoServer (unary, server-, client- and
@@ -88,7 +106,11 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
     onRefused: (error: CertboundError, call) =>
       onEvent({ type: 'call.refused', method: call.method, peer: call.peer, code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) }),
   });
-  const server = new Server({ interceptors: [interceptor] });
+  const maxStreams = options.maxConcurrentStreams ?? GRPC_SERVER_DEFAULTS.maxConcurrentStreams;
+  const maxMessage = options.maxReceiveMessageBytes ?? GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes;
+  if (!Number.isInteger(maxStreams) || maxStreams < 1) throw new TypeError('"maxConcurrentStreams" must be an integer >= 1');
+  if (!Number.isInteger(maxMessage) || maxMessage < 1) throw new TypeError('"maxReceiveMessageBytes" must be an integer >= 1');
+  const server = new Server({ interceptors: [interceptor], 'grpc.max_concurrent_streams': maxStreams, 'grpc.max_receive_message_length': maxMessage });
   const { definition, EchoServer } = loadEchoDefinitions();
   server.addService(EchoServer.service, echoImplementation((method, auth) => onEvent({ type: 'call.allowed', method, subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint })));
   new HealthImplementation({ '': 'SERVING', [ECHO_SERVICE]: 'SERVING' }).addToServer(server);
@@ -97,7 +119,10 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
     Buffer.from(options.tls.ca),
     [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }],
     true,
-  );
+  ) as ReloadableCredentials;
+  if (typeof credentials.updateSecureContextOptions !== 'function') throw new TypeError('@grpc/grpc-js 1.10 or later is required');
+  // createSsl has no CRL parameter; the full secure context (with the CRL) replaces its own.
+  credentials.updateSecureContextOptions(secureContextOptions(options.tls));
 
   return {
     server,
@@ -118,6 +143,9 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
     },
     forceClose() {
       server.forceShutdown();
+    },
+    reloadTls(tls) {
+      credentials.updateSecureContextOptions(secureContextOptions(tls));
     },
   };
 }

@@ -1,6 +1,10 @@
-import type { Server as HttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
+import { CertboundError } from '../core/errors.js';
+import { HEALTH_PATH } from '../core/rfc.js';
+import { sendOAuthError } from './respond.js';
 
 export interface ServerTlsOptions {
   /** CA bundle client certificates are verified against (PEM). */
@@ -8,6 +12,54 @@ export interface ServerTlsOptions {
   /** The server's own certificate (chain) and private key (PEM). */
   cert: string | Buffer;
   key: string | Buffer;
+  /**
+   * Certificate revocation lists (PEM), one per CA that issues client certificates. With a CRL,
+   * a revoked client certificate fails verification; so does one whose CA has no CRL here.
+   */
+  crl?: string | Buffer | Array<string | Buffer>;
+}
+
+/** Limits every certbound HTTPS server applies; each default has its reason. */
+export interface ServerLimits {
+  /** Time to receive a request's complete headers, in ms: slow-loris headers are cut off. */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request, body included, in ms: slow-loris bodies are cut off. */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, in ms. */
+  keepAliveTimeoutMs?: number;
+  /** Largest request head (request line and headers) in bytes; larger gets 431. */
+  maxHeaderSize?: number;
+  /** Requests handled at once beyond which new ones get 503 at once (load shedding); 0 = off. */
+  maxInFlight?: number;
+}
+
+export const SERVER_LIMIT_DEFAULTS = {
+  /** Generous for any real client on a slow link, short enough that idle sockets are reclaimed. */
+  headersTimeoutMs: 10_000,
+  /** A token request is a few hundred bytes: 30 s is already very patient. */
+  requestTimeoutMs: 30_000,
+  /** Slightly above common client pools' idle timeouts (undici 4 s) to avoid reset races. */
+  keepAliveTimeoutMs: 5_000,
+  /** Node's own default; a bearer token of a few KiB fits many times over. */
+  maxHeaderSize: 16 * 1024,
+  /** Far above what two cores serve at once; a queue longer than this only adds latency. */
+  maxInFlight: 1024,
+} as const satisfies Required<ServerLimits>;
+
+/** The limits with defaults filled in, each checked. */
+export function resolveServerLimits(limits: ServerLimits = {}): Required<ServerLimits> {
+  const resolved = { ...SERVER_LIMIT_DEFAULTS, ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)) } as Required<ServerLimits>;
+  for (const [name, value] of Object.entries(resolved)) {
+    const minimum = name === 'maxInFlight' ? 0 : 1;
+    if (!Number.isInteger(value) || value < minimum) throw new TypeError(`"${name}" must be an integer >= ${minimum}`);
+  }
+  if (resolved.headersTimeoutMs > resolved.requestTimeoutMs) throw new TypeError('"headersTimeoutMs" must not exceed "requestTimeoutMs"');
+  return resolved;
+}
+
+/** The TLS material as a secure context: used at creation and again on every reload. */
+export function secureContextOptions(tls: ServerTlsOptions): SecureContextOptions {
+  return { ca: tls.ca, cert: tls.cert, key: tls.key, ...(tls.crl === undefined ? {} : { crl: tls.crl }) };
 }
 
 /**
@@ -17,7 +69,7 @@ export interface ServerTlsOptions {
  * connection. Handlers check `authorized` themselves (see peer-certificate.ts).
  */
 export function serverTlsOptions(tls: ServerTlsOptions): SecureContextOptions & { requestCert: true; rejectUnauthorized: false } {
-  return { ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false };
+  return { ...secureContextOptions(tls), minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false };
 }
 
 export interface ManagedServer {
@@ -28,6 +80,51 @@ export interface ManagedServer {
   close(): Promise<void>;
   /** Drop every connection now (after a drain deadline has passed). */
   forceClose(): void;
+  /**
+   * Use new TLS material (certificate, key, CA bundle, CRL) for every handshake from now on.
+   * Connections already open keep theirs, so nothing in flight fails.
+   */
+  reloadTls(tls: ServerTlsOptions): void;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * An HTTPS server with certbound's TLS settings and limits. Requests beyond `maxInFlight` are
+ * answered 503 before any work (health checks excepted), so overload degrades into quick
+ * refusals instead of a queue that times everyone out.
+ */
+export function createLimitedHttpsServer(tls: ServerTlsOptions, limits: ServerLimits, handler: Handler): ManagedServer {
+  const resolved = resolveServerLimits(limits);
+  const server = createServer(
+    {
+      ...serverTlsOptions(tls),
+      headersTimeout: resolved.headersTimeoutMs,
+      requestTimeout: resolved.requestTimeoutMs,
+      maxHeaderSize: resolved.maxHeaderSize,
+      // Node checks the two timeouts on this interval (default 30 s); check often enough that
+      // they mean what they say.
+      connectionsCheckingInterval: Math.min(1000, resolved.headersTimeoutMs),
+    },
+    resolved.maxInFlight === 0 ? handler : shedLoad(handler, resolved.maxInFlight),
+  );
+  server.keepAliveTimeout = resolved.keepAliveTimeoutMs;
+  return manageServer(server);
+}
+
+function shedLoad(handler: Handler, maxInFlight: number): Handler {
+  let inFlight = 0;
+  return (req, res) => {
+    if (inFlight >= maxInFlight && (req.url ?? '/').split('?', 1)[0] !== HEALTH_PATH) {
+      sendOAuthError(res, new CertboundError('CB_OVERLOADED', { description: 'server is overloaded, retry later' }), { headers: { 'retry-after': '1' } });
+      return;
+    }
+    inFlight += 1;
+    res.once('close', () => {
+      inFlight -= 1;
+    });
+    handler(req, res);
+  };
 }
 
 /** listen/close as promises, for every certbound HTTPS server. */
@@ -53,6 +150,9 @@ export function manageServer(server: HttpsServer): ManagedServer {
     },
     forceClose() {
       server.closeAllConnections();
+    },
+    reloadTls(tls) {
+      server.setSecureContext(secureContextOptions(tls));
     },
   };
 }

@@ -1,9 +1,8 @@
-import { createServer } from 'node:https';
 import { CertboundError } from '../core/errors.js';
 import { HEALTH_PATH } from '../core/rfc.js';
 import type { BoundTokenVerifier } from '../core/verify.js';
 import type { TrustedProxyOptions } from './forwarded-certificate.js';
-import { manageServer, serverTlsOptions, type ManagedServer, type ServerTlsOptions } from './https-server.js';
+import { createLimitedHttpsServer, type ManagedServer, type ServerLimits, type ServerTlsOptions } from './https-server.js';
 import { protect } from './node.js';
 import { protectedResourceMetadata, resourceMetadataUrl } from './resource-metadata.js';
 import { sendJson, sendOAuthError } from './respond.js';
@@ -25,6 +24,8 @@ export interface ResourceServerOptions {
    * challenges: the resource identifier (an https URL, usually the audience) and token issuers.
    */
   metadata?: { resource: string; authorizationServers: readonly string[]; scopes?: readonly string[] };
+  /** Timeouts, header size and the load-shedding threshold. */
+  limits?: ServerLimits;
   onEvent?: (event: ResourceEvent) => void;
 }
 
@@ -59,7 +60,7 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
         onEvent({ type: 'request.refused', code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) }),
     },
   );
-  const server = createServer(serverTlsOptions(options.tls), (req, res) => {
+  return createLimitedHttpsServer(options.tls, options.limits ?? {}, (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     const read = req.method === 'GET' || req.method === 'HEAD';
     if (path === HEALTH_PATH && read) {
@@ -74,5 +75,4 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
       else sendOAuthError(res, new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' }));
     }
   });
-  return manageServer(server);
 }

@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { x509 } from '../pki/x509.js';
 
 /** A start-up problem with a named file; the CLI prints its message as one line. */
 export class FileProblem extends Error {
@@ -50,6 +51,8 @@ export interface TlsFiles {
   ca: string;
   cert: string;
   key: string;
+  /** Revocation lists (PEM), when the server was given some. */
+  crl?: string[];
 }
 
 /** Paths of a server's or client's TLS material. */
@@ -57,6 +60,8 @@ export interface TlsPaths {
   ca: string;
   cert: string;
   key: string;
+  /** CRL files (PEM), each signed by a CA in `ca`. */
+  crl?: readonly string[];
 }
 
 /**
@@ -73,5 +78,34 @@ export async function loadTlsFiles(paths: TlsPaths): Promise<TlsFiles> {
   if (!leaf.checkPrivateKey(key.key)) {
     throw new FileProblem(paths.key, `private key does not match the certificate in ${paths.cert}`);
   }
-  return { ca: ca.pem, cert: cert.pem, key: key.pem };
+  if (paths.crl === undefined || paths.crl.length === 0) return { ca: ca.pem, cert: cert.pem, key: key.pem };
+  const crl = await Promise.all(paths.crl.map((path) => readCrl(path, ca.certificates)));
+  return { ca: ca.pem, cert: cert.pem, key: key.pem, crl };
+}
+
+/**
+ * Read a CRL and check it before TLS relies on it: it must be signed by one of the CAs and be
+ * current. OpenSSL would otherwise refuse every client of that CA, with an error naming neither
+ * the file nor the reason.
+ */
+export async function readCrl(path: string, cas: readonly X509Certificate[], now = new Date()): Promise<string> {
+  const pem = await readText(path, 'CRL');
+  const blocks = pem.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? [];
+  if (blocks.length === 0) throw new FileProblem(path, 'CRL: no PEM CRL (-----BEGIN X509 CRL-----) found');
+  for (const block of blocks) {
+    let crl: InstanceType<typeof x509.X509Crl>;
+    try {
+      crl = new x509.X509Crl(block);
+    } catch {
+      throw new FileProblem(path, 'CRL: cannot be parsed');
+    }
+    const issuers = cas.map((ca) => new x509.X509Certificate(ca.raw)).filter((ca) => ca.subjectName.toString() === crl.issuerName.toString());
+    let signed = false;
+    for (const issuer of issuers) signed ||= await crl.verify({ publicKey: issuer });
+    if (!signed) throw new FileProblem(path, `CRL: not signed by a CA in the CA bundle (CRL issuer ${crl.issuer})`);
+    if (crl.nextUpdate !== undefined && crl.nextUpdate.getTime() < now.getTime()) {
+      throw new FileProblem(path, `CRL: expired at ${crl.nextUpdate.toISOString()} (nextUpdate); every client of its CA would be refused`);
+    }
+  }
+  return pem;
 }

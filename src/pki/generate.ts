@@ -1,9 +1,6 @@
-import 'reflect-metadata'; // required by @peculiar/x509 (tsyringe)
-import { randomBytes, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { computeThumbprint } from '../core/thumbprint.js';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+import { x509 } from './x509.js';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
@@ -148,4 +145,40 @@ export async function issueCertificate(ca: CertificateAuthority, options: LeafOp
 /** An ES256 (P-256) JWT signing key as PKCS#8 PEM. */
 export async function generateSigningKeyPem(): Promise<string> {
   return keyPem(await generateKeys());
+}
+
+export interface CrlOptions {
+  /** Certificates (PEM) or serial numbers (hex) to list as revoked. */
+  revoked: ReadonlyArray<string>;
+  /** When this CRL was issued (default now). */
+  thisUpdate?: Date;
+  /** When relying parties must have a newer one (default thisUpdate + 7 days). */
+  nextUpdate?: Date;
+}
+
+/** A CRL signed by `ca` listing `revoked`, as PEM (what `--tls-crl` reads). */
+export async function createCrl(ca: CertificateAuthority, options: CrlOptions): Promise<string> {
+  const thisUpdate = options.thisUpdate ?? new Date();
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: ca.certificate.subjectName,
+    thisUpdate,
+    nextUpdate: options.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * DAY_MS),
+    signingAlgorithm: EC_P256,
+    signingKey: ca.signingKeys.privateKey,
+    entries: options.revoked.map((item) => ({
+      serialNumber: item.includes('-----BEGIN') ? new x509.X509Certificate(item).serialNumber : item,
+      revocationDate: thisUpdate,
+      reason: x509.X509CrlReason.keyCompromise,
+    })),
+  });
+  return `${crl.toString('pem')}\n`;
+}
+
+/** A CA from its PEM certificate and PKCS#8 key (as `certbound pki init` writes them). */
+export async function loadCertificateAuthority(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  const certificate = new x509.X509Certificate(certPem);
+  const der = createPrivateKey(keyPem).export({ format: 'der', type: 'pkcs8' });
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, EC_P256, true, ['sign']);
+  const publicKey = await certificate.publicKey.export(EC_P256, ['verify']);
+  return { ...(await finish(certificate, { privateKey, publicKey })), keyPem, signingKeys: { privateKey, publicKey }, certificate };
 }

@@ -4,7 +4,7 @@ import { parsePolicy, PolicyError } from '../core/policy.js';
 import { isAsymmetricAlgorithm } from '../core/rfc.js';
 import { createSigningKey, type SigningKey } from '../core/signing.js';
 import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
-import { FileProblem, loadTlsFiles, readPrivateKey, readText } from '../keys/files.js';
+import { FileProblem, loadTlsFiles, readPrivateKey, readText, type TlsPaths } from '../keys/files.js';
 import { readJwksFile } from '../keys/jwks-source.js';
 import { checkRegisteredGrantTypes } from './grants/index.js';
 import type { StsOptions } from './server.js';
@@ -15,6 +15,8 @@ export interface StsConfigOverrides {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** CRL files; replace the file's tls.crl. */
+  tlsCrl?: string[];
   jwtKey?: string;
   jwtKid?: string;
 }
@@ -26,7 +28,7 @@ const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'pu
  * it before anything listens. Paths in the file are relative to the file.
  * @throws FileProblem naming the file, the path inside it and the problem.
  */
-export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & { keys?: KeystoreProvider }> {
+export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & { keys?: KeystoreProvider; tlsPaths: TlsPaths }> {
   const text = await readText(file, 'STS configuration');
   let raw: unknown;
   try {
@@ -56,11 +58,14 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     throw overrides.issuer === undefined ? new FileProblem(file, 'issuer: must be an https URL') : new FileProblem('--issuer', 'must be an https URL');
   }
 
-  const tlsFiles = await loadTlsFiles({
+  const crlEntries = tls.crl === undefined ? [] : Array.isArray(tls.crl) ? tls.crl : [tls.crl];
+  const tlsPaths: TlsPaths = {
     ca: overrides.tlsCa ?? fromFile(tls.ca, 'tls.ca'),
     cert: overrides.tlsCert ?? fromFile(tls.cert, 'tls.cert'),
     key: overrides.tlsKey ?? fromFile(tls.key, 'tls.key'),
-  });
+    crl: overrides.tlsCrl ?? crlEntries.map((entry: unknown, i) => fromFile(entry, `tls.crl[${i}]`)),
+  };
+  const tlsFiles = await loadTlsFiles(tlsPaths);
 
   let signingKey: SigningKey | undefined;
   let keys: KeystoreProvider | undefined;
@@ -104,6 +109,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
   return {
     issuer,
     tls: tlsFiles,
+    tlsPaths,
     ...(signingKey === undefined ? {} : { signingKey }),
     ...(keys === undefined ? {} : { keys }),
     policy,

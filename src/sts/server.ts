@@ -1,10 +1,10 @@
-import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { remoteJwksSource } from '../keys/jwks-source.js';
 import { staticKeyProvider, type SigningKeyProvider } from '../keys/keystore.js';
 import { CertboundError, toCertboundError } from '../core/errors.js';
 import { introspectAccessToken } from '../core/introspection.js';
+import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimitOptions } from '../core/rate-limit.js';
 import { findClient, type ClientRegistration, type Policy, type TrustedIssuer } from '../core/policy.js';
 import {
   AUTH_METHOD_TLS_CLIENT_AUTH,
@@ -17,7 +17,7 @@ import {
 import type { SigningKey } from '../core/signing.js';
 import { parseTokenRequest } from '../core/token-request.js';
 import { readBody } from '../http/body.js';
-import { manageServer, serverTlsOptions, type ManagedServer, type ServerTlsOptions } from '../http/https-server.js';
+import { createLimitedHttpsServer, type ManagedServer, type ServerLimits, type ServerTlsOptions } from '../http/https-server.js';
 import { peerCertificateOf, type PeerCertificate } from '../http/peer-certificate.js';
 import { sendJson, sendOAuthError, sendTokenResponse } from '../http/respond.js';
 import type { IssuedToken } from './grants/grant.js';
@@ -61,13 +61,21 @@ export interface StsOptions {
    * treat invalid_grant as "these credentials will not work, stop retrying".
    */
   subjectTokenError?: 'invalid_request' | 'invalid_grant';
+  /**
+   * Requests per client certificate on /token and /introspect (token bucket keyed by x5t#S256):
+   * beyond it, 429 with Retry-After. Default 50/s with bursts of 100; `false` turns it off.
+   */
+  rateLimit?: RateLimitOptions | false;
+  /** Timeouts, header size and the load-shedding threshold of the HTTPS server (createStsServer). */
+  limits?: ServerLimits;
   /** Current time in milliseconds; injected so expiry is testable. */
   now?: () => number;
   onEvent?: (event: StsEvent) => void;
 }
 
-interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls' | 'signingKey'>> {
+interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls' | 'signingKey' | 'rateLimit' | 'limits'>> {
   onEvent: (event: StsEvent) => void;
+  rateLimiter: RateLimiter | undefined;
   keysFor: (issuer: TrustedIssuer) => JWTVerifyGetKey;
   metadata: Record<string, unknown>;
 }
@@ -104,6 +112,7 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
     subjectTokenError,
     now: options.now ?? Date.now,
     onEvent: options.onEvent ?? (() => {}),
+    rateLimiter: options.rateLimit === false ? undefined : createRateLimiter(options.rateLimit ?? RATE_LIMIT_DEFAULTS),
   };
   return {
     ...resolved,
@@ -226,6 +235,7 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
   const now = Math.floor(options.now() / 1000);
   try {
     certificate = requireClientCertificate(req);
+    enforceRateLimit(certificate, options, res);
     client = authenticateClient(certificate, options, now);
     const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
     grantType = parameters.required('grant_type');
@@ -276,6 +286,17 @@ function requireClientCertificate(req: IncomingMessage): PeerCertificate {
   return certificate;
 }
 
+/**
+ * One bucket per certificate thumbprint, checked before any other work, so a client that floods
+ * the STS (registered or not) costs a hash lookup per request, not a policy walk or a signature.
+ */
+function enforceRateLimit(certificate: PeerCertificate, options: ResolvedStsOptions, res: ServerResponse): void {
+  const decision = options.rateLimiter?.take(certificate.thumbprint, options.now());
+  if (decision === undefined || decision.allowed) return;
+  res.setHeader('retry-after', String(decision.retryAfterSeconds));
+  throw new CertboundError('CB_RATE_LIMITED', { description: 'too many requests from this client certificate', detail: `x5t#S256=${certificate.thumbprint}` });
+}
+
 /** The registered client a certificate authenticates (RFC 8705 §2.1 or §2.2). */
 function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOptions, now: number): ClientRegistration {
   const client = findClient(options.policy, certificate.facts(), certificate.authorized);
@@ -296,7 +317,9 @@ function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOp
  */
 async function handleIntrospection(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
   const now = Math.floor(options.now() / 1000);
-  const client = authenticateClient(requireClientCertificate(req), options, now);
+  const certificate = requireClientCertificate(req);
+  enforceRateLimit(certificate, options, res);
+  const client = authenticateClient(certificate, options, now);
   if (!client.introspection) {
     throw new CertboundError('CB_INTROSPECTION_NOT_ALLOWED', { description: `client ${client.clientId} may not introspect tokens` });
   }
@@ -335,8 +358,8 @@ function requireCurrentCertificate(certificate: PeerCertificate, now: number): v
   }
 }
 
-/** An HTTPS STS. */
+/** An HTTPS STS with certbound's TLS settings and server limits. */
 export function createStsServer(options: StsOptions): ManagedServer {
   const handler = createStsHandler(options);
-  return manageServer(createServer(serverTlsOptions(options.tls), handler));
+  return createLimitedHttpsServer(options.tls, options.limits ?? {}, handler);
 }

@@ -24,6 +24,8 @@ const OAUTH_ERRORS = new Set([
   'invalid_token',
   'insufficient_scope',
   'server_error',
+  // RFC 6749 §4.1.2.1, registered in the OAuth Extensions Error registry; used for 429 and 503.
+  'temporarily_unavailable',
 ]);
 
 describe('ERROR_OUTCOMES', () => {

@@ -2,16 +2,20 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { optionalString, parse, port } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
-import { logEvent, serveUntilSignalled } from '../serve.js';
+import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
+import { drainTimeoutOf, integerFlag } from '../server-options.js';
 import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
 export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
+                       [--max-streams N] [--jwks-max-stale S] [--clock-skew S] [--tls-crl F ...]
   Run a gRPC server (TLS; a client certificate from --tls-ca is required at the handshake)
   serving echo.EchoServer (SayHello, SayHelloStream, SayHelloToAll, SayHelloChat),
   grpc.health.v1.Health and server reflection. Every call except the health service needs
   'authorization: Bearer <token>' with a token bound to the caller's client certificate;
-  anything else ends with UNAUTHENTICATED.`;
+  anything else ends with UNAUTHENTICATED. --max-streams caps concurrent calls per connection
+  (100). A revoked client certificate (--tls-crl) fails the handshake. SIGHUP re-reads the JWKS
+  and the TLS files. --drain-timeout S (10): on SIGTERM, running calls get this long.`;
 
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
                      (--subject-token T | --subject-token-file F) (--audience A | --resource R)...
@@ -21,6 +25,9 @@ export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F 
   token is exchanged over mutual TLS with the same client certificate as the gRPC channel.
   Prints both answers. --servername is the name the gRPC server certificate is checked against
   (default: HOST). Exits 1 when the STS or the server refuses.`;
+
+/** Limits of the HTTPS servers that grpc-js does not offer in the same form. */
+const HTTPS_ONLY_LIMITS = ['max-header-size', 'headers-timeout', 'request-timeout', 'keep-alive-timeout', 'max-in-flight'] as const;
 
 /** How long one RPC may take, STS exchange included (the exchange itself times out at 10 s). */
 const RPC_DEADLINE_MS = 20_000;
@@ -48,16 +55,23 @@ export async function loadGrpc() {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const parsed = parse('grpc-server', argv, PROTECTED_SERVER_OPTIONS);
+  const parsed = parse('grpc-server', argv, { ...PROTECTED_SERVER_OPTIONS, 'max-streams': { type: 'string' } });
   if (parsed.values.help === true) {
     process.stdout.write(`${serverUsage}\n`);
     return 0;
   }
   const listenPort = port('grpc-server', parsed);
-  const { tls, verifier } = await loadProtectedServer('grpc-server', parsed);
+  const log = logEvent('grpc-server');
+  const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', parsed, log);
+  const maxStreams = integerFlag('grpc-server', parsed, 'max-streams', 1, 100_000);
+  for (const name of HTTPS_ONLY_LIMITS) {
+    if (parsed.values[name] !== undefined) throw new UsageError(`grpc-server: --${name} applies to the HTTPS servers only (gRPC has --max-streams)`);
+  }
+  const drainTimeout = drainTimeoutOf('grpc-server', parsed);
   const { echo } = await loadGrpc();
-  const server = echo.createEchoServer({ tls, verifier, onEvent: logEvent('grpc-server') });
-  return serveUntilSignalled('grpc-server', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1');
+  const server = echo.createEchoServer({ tls, verifier, onEvent: log, ...(maxStreams === undefined ? {} : { maxConcurrentStreams: maxStreams }) });
+  reloadOnHangup(log, reloadables((files) => server.reloadTls(files)));
+  return serveUntilSignalled('grpc-server', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', '', drainTimeout);
 }
 
 export async function runCall(argv: string[]): Promise<number> {

@@ -4,12 +4,14 @@ import { createResourceServer } from '../../http/resource-server.js';
 import { optionalString, parse, port, stringList, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
-import { logEvent, serveUntilSignalled } from '../serve.js';
+import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
+import { drainTimeoutOf, serverLimitsOf, SERVER_OPTIONS_USAGE } from '../server-options.js';
 
 export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                     --issuer I --audience A [--audience A2 ...] [--required-scope S ...] [--host ADDR]
                     [--trusted-proxy ADDR_OR_CIDR ... --client-cert-format rfc9440|xfcc|pem-urlencoded
                      [--client-cert-header NAME] [--xfcc-hops N]] [--token-cache ENTRIES]
+                    [--jwks-max-stale S] [--clock-skew S] [--tls-crl F ...] [limits]
   Run an HTTPS resource server whose GET / accepts only tokens bound to the caller's client
   certificate. A JWKS URL is fetched over TLS verified with --tls-ca, cached, and re-fetched
   when a token names an unknown key. --required-scope makes GET / answer 403 insufficient_scope
@@ -19,7 +21,10 @@ export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-
   certificate in the header of --client-cert-format (default names client-cert,
   x-forwarded-client-cert, x-ssl-client-cert); that header from any other peer is refused.
   --token-cache keeps up to ENTRIES successful verifications (per token and certificate, at most
-  60 s and never past exp).`;
+  60 s and never past exp). A JWKS URL that stops answering: its last keys keep verifying for
+  --jwks-max-stale seconds (3600), then every token is refused (503) until it answers again.
+  --clock-skew (30, at most 300) is the leeway for exp and nbf.
+${SERVER_OPTIONS_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse('resource', argv, {
@@ -36,7 +41,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const listenPort = port('resource', parsed);
-  const { tls, issuer, audience, verifier } = await loadProtectedServer('resource', parsed);
+  const log = logEvent('resource');
+  const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', parsed, log);
+  const limits = serverLimitsOf('resource', parsed);
+  const drainTimeout = drainTimeoutOf('resource', parsed);
   const requiredScopes = stringList(parsed, 'required-scope');
   const trustedProxy = trustedProxyOf(parsed);
   const cacheEntries = positiveInteger(parsed, 'token-cache');
@@ -49,13 +57,16 @@ export async function run(argv: string[]): Promise<number> {
       requiredScopes,
       ...(trustedProxy === undefined ? {} : { trustedProxy }),
       ...(metadataResource === undefined ? {} : { metadata: { resource: metadataResource, authorizationServers: [issuer], scopes: requiredScopes } }),
-      onEvent: logEvent('resource'),
+      limits,
+      onEvent: log,
     });
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(`resource: ${error.message}`);
     throw error;
   }
-  return serveUntilSignalled('resource', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1');
+  const running = server;
+  reloadOnHangup(log, reloadables((files) => running.reloadTls(files)));
+  return serveUntilSignalled('resource', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', '', drainTimeout);
 }
 
 /** The proxy flags as options; all or nothing. */

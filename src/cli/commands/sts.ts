@@ -1,12 +1,20 @@
 import { createStsServer } from '../../sts/server.js';
 import { loadStsConfig } from '../../sts/config.js';
-import { optionalString, parse, port, requireString } from '../args.js';
-import { logEvent, serveUntilSignalled } from '../serve.js';
+import { optionalString, parse, port, requireString, type Parsed } from '../args.js';
+import { UsageError } from '../errors.js';
+import { logEvent, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
+import { crlPathsOf, drainTimeoutOf, integerFlag, SERVER_OPTIONS, SERVER_OPTIONS_USAGE, serverLimitsOf, tlsReloader } from '../server-options.js';
+import type { RateLimitOptions } from '../../core/rate-limit.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
-               [--tls-ca F] [--tls-cert F] [--tls-key F] [--jwt-key F] [--jwt-kid KID] [--issuer URL]
+               [--tls-ca F] [--tls-cert F] [--tls-key F] [--tls-crl F ...] [--jwt-key F] [--jwt-kid KID]
+               [--issuer URL] [--body-limit BYTES] [--rate-limit N] [--rate-burst N] [limits]
   Run the token-exchange STS (default 127.0.0.1:8081). Flags override the file.
-  --check-config validates the file and everything it refers to, then exits.`;
+  --check-config validates the file and everything it refers to, then exits.
+  --rate-limit: token and introspection requests per second per client certificate (50; 0 = off),
+  --rate-burst: how many at once (100); beyond them 429 with Retry-After. --body-limit (16384).
+  SIGHUP re-reads the TLS files and CRLs, and the keystore (a single signing.key is not reloaded).
+${SERVER_OPTIONS_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse('sts', argv, {
@@ -20,6 +28,10 @@ export async function run(argv: string[]): Promise<number> {
     'jwt-key': { type: 'string' },
     'jwt-kid': { type: 'string' },
     issuer: { type: 'string' },
+    'body-limit': { type: 'string' },
+    'rate-limit': { type: 'string' },
+    'rate-burst': { type: 'string' },
+    ...SERVER_OPTIONS,
   });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
@@ -33,7 +45,12 @@ export async function run(argv: string[]): Promise<number> {
     tlsKey: optionalString(parsed, 'tls-key'),
     jwtKey: optionalString(parsed, 'jwt-key'),
     jwtKid: optionalString(parsed, 'jwt-kid'),
+    tlsCrl: crlPathsOf(parsed).length > 0 ? crlPathsOf(parsed) : undefined,
   };
+  const limits = serverLimitsOf('sts', parsed);
+  const drainTimeout = drainTimeoutOf('sts', parsed);
+  const bodyLimit = integerFlag('sts', parsed, 'body-limit', 1024, 1024 * 1024);
+  const rateLimit = rateLimitOf(parsed);
   const listenPort = port('sts', parsed, 8081);
   const config = await loadStsConfig(configFile, Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)));
   if (parsed.values['check-config'] === true) {
@@ -44,15 +61,39 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${configFile}: ok (issuer ${config.issuer}, ${config.policy.clients.length} clients, ${config.policy.subjectTokens.length} subject tokens, ${config.policy.trustedIssuers.length} trusted issuers, ${keys})\n`);
     return 0;
   }
-  // SIGHUP re-reads a keystore at once (it is also re-read when keystore.json changes). With a
-  // single key file there is nothing to reload, but SIGHUP must not kill the server either.
   const log = logEvent('sts');
+  const { tlsPaths, ...options } = config;
+  const server = createStsServer({
+    ...options,
+    onEvent: log,
+    limits,
+    ...(bodyLimit === undefined ? {} : { bodyLimitBytes: bodyLimit }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
+  });
+  // SIGHUP re-reads the TLS files and a keystore at once (a keystore is also re-read when
+  // keystore.json changes). A single key file is not swapped: tokens it signed would stop
+  // verifying. Either way SIGHUP must not kill the server.
   const keystore = config.keys;
   if (keystore !== undefined) keystore.onReloadError = (error) => log({ type: 'keystore.reload_failed', detail: error.message });
-  process.on('SIGHUP', () => {
-    if (keystore === undefined) log({ type: 'reload.skipped', detail: 'signing.key is a single key file; only a keystore reloads' });
-    else void keystore.reload().then((loaded) => loaded && log({ type: 'keystore.reloaded' }));
-  });
-  const server = createStsServer({ ...config, onEvent: log });
-  return serveUntilSignalled('sts', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', ` (issuer ${config.issuer})`);
+  const reloadables: Reloadable[] = [{ name: 'tls', reload: tlsReloader(tlsPaths, (files) => server.reloadTls(files)) }];
+  if (keystore === undefined) {
+    process.on('SIGHUP', () => log({ type: 'reload.skipped', detail: 'signing.key is a single key file; only a keystore reloads' }));
+  } else {
+    process.on('SIGHUP', () => void keystore.reload().then((loaded) => loaded && log({ type: 'keystore.reloaded' })));
+  }
+  reloadOnHangup(log, reloadables);
+  return serveUntilSignalled('sts', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', ` (issuer ${config.issuer})`, drainTimeout);
+}
+
+/** --rate-limit/--rate-burst as options: undefined for the defaults, false for off. */
+function rateLimitOf(parsed: Parsed): RateLimitOptions | false | undefined {
+  const perSecond = integerFlag('sts', parsed, 'rate-limit', 0, 1_000_000);
+  const burst = integerFlag('sts', parsed, 'rate-burst', 1, 1_000_000);
+  if (perSecond === 0) {
+    if (burst !== undefined) throw new UsageError('sts: --rate-burst has no meaning with --rate-limit 0');
+    return false;
+  }
+  if (perSecond === undefined && burst === undefined) return undefined;
+  const perSecondValue = perSecond ?? 50;
+  return { perSecond: perSecondValue, burst: burst ?? Math.max(1, perSecondValue * 2) };
 }

@@ -1,0 +1,60 @@
+/**
+ * Token-bucket rate limiting by key (the STS keys it by client-certificate thumbprint). Pure: the
+ * caller passes the clock, so tests drive time and the server reads it once per request.
+ */
+
+export interface RateLimitOptions {
+  /** Sustained requests per second per key. */
+  perSecond: number;
+  /** Requests a key may make at once after being idle (bucket size). */
+  burst: number;
+  /** Keys tracked at most; beyond it the least recently seen key is forgotten (it starts full). */
+  maxKeys?: number;
+}
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+export interface RateLimiter {
+  /** Take one request for `key` at `nowMs`. */
+  take(key: string, nowMs: number): RateDecision;
+  /** Keys currently tracked (bounded by maxKeys). */
+  readonly size: number;
+}
+
+/** Defaults: generous for a workload that caches its tokens, tight for a runaway client. */
+export const RATE_LIMIT_DEFAULTS = { perSecond: 50, burst: 100, maxKeys: 10_000 } as const;
+
+interface Bucket {
+  tokens: number;
+  updatedMs: number;
+}
+
+export function createRateLimiter(options: RateLimitOptions): RateLimiter {
+  const { perSecond, burst } = options;
+  const maxKeys = options.maxKeys ?? RATE_LIMIT_DEFAULTS.maxKeys;
+  if (!(Number.isFinite(perSecond) && perSecond > 0)) throw new TypeError('rate limit "perSecond" must be a positive number');
+  if (!(Number.isInteger(burst) && burst >= 1)) throw new TypeError('rate limit "burst" must be an integer >= 1');
+  if (!(Number.isInteger(maxKeys) && maxKeys >= 1)) throw new TypeError('rate limit "maxKeys" must be an integer >= 1');
+  // A Map iterates in insertion order; re-inserting on use makes the first key the least recent.
+  const buckets = new Map<string, Bucket>();
+  return {
+    take(key, nowMs) {
+      const bucket = buckets.get(key) ?? { tokens: burst, updatedMs: nowMs };
+      buckets.delete(key);
+      // A clock that steps back refills nothing rather than going negative.
+      const elapsedSeconds = Math.max(0, nowMs - bucket.updatedMs) / 1000;
+      bucket.tokens = Math.min(burst, bucket.tokens + elapsedSeconds * perSecond);
+      bucket.updatedMs = nowMs;
+      buckets.set(key, bucket);
+      if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string);
+      if (bucket.tokens >= 1) {
+        bucket.tokens -= 1;
+        return { allowed: true };
+      }
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)) };
+    },
+    get size() {
+      return buckets.size;
+    },
+  };
+}
