@@ -171,7 +171,8 @@ export async function createCrl(ca: CertificateAuthority, options: CrlOptions): 
       reason: x509.X509CrlReason.keyCompromise,
     })),
   });
-  return `${crl.toString('pem')}\n`;
+  // RFC 7468 §5 names the label "X509 CRL", the only one OpenSSL (and so node:tls) reads.
+  return `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`;
 }
 
 /** A CA from its PEM certificate and PKCS#8 key (as `certbound pki init` writes them). */
