@@ -129,6 +129,14 @@ function shedLoad(handler: Handler, maxInFlight: number): Handler {
 
 /** listen/close as promises, for every certbound HTTPS server. */
 export function manageServer(server: HttpsServer): ManagedServer {
+  // Responses not yet sent, so that a drain can tell their clients not to reuse the connection.
+  const pending = new Set<ServerResponse>();
+  let draining = false;
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (draining) res.setHeader('connection', 'close');
+    pending.add(res);
+    res.once('close', () => pending.delete(res));
+  });
   return {
     server,
     listen(port = 0, host = '127.0.0.1') {
@@ -143,6 +151,8 @@ export function manageServer(server: HttpsServer): ManagedServer {
       });
     },
     close() {
+      draining = true;
+      for (const res of pending) if (!res.headersSent) res.setHeader('connection', 'close');
       return new Promise((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -183,3 +183,8 @@ export async function loadCertificateAuthority(certPem: string, keyPem: string):
   const publicKey = await certificate.publicKey.export(EC_P256, ['verify']);
   return { ...(await finish(certificate, { privateKey, publicKey })), keyPem, signingKeys: { privateKey, publicKey }, certificate };
 }
+
+/** The serial numbers (hex) a PEM CRL lists, to carry them into the next one. */
+export function revokedSerials(crlPem: string): string[] {
+  return new x509.X509Crl(crlPem).entries.map((entry) => entry.serialNumber);
+}

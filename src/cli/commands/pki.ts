@@ -1,7 +1,11 @@
-import { resolve } from 'node:path';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { X509Certificate } from 'node:crypto';
+import { readCertificates, readPrivateKey } from '../../keys/files.js';
 import { planDevPki } from '../../pki/dev-pki.js';
+import { createCrl, loadCertificateAuthority, revokedSerials } from '../../pki/generate.js';
 import { writePlannedFiles } from '../../pki/write.js';
-import { parse, requireString } from '../args.js';
+import { parse, requireString, stringList } from '../args.js';
 import { UsageError } from '../errors.js';
 
 export const usage = `certbound pki init --out DIR [--force]
@@ -9,18 +13,61 @@ export const usage = `certbound pki init --out DIR [--force]
   sts.domain.com / server.domain.com / grpc.domain.com, localhost, 127.0.0.1, ::1); alice and bob
   client certificates; an ES256 JWT signing key, its jwks.json, and an sts.yaml with the seed's
   dev policy. Keys are written with mode 0600. If any of the files exists, nothing is written
-  unless --force.`;
+  unless --force.
+
+certbound pki revoke --dir DIR [--cert FILE ...]
+  Add the certificates to DIR/ca.crl (created if missing, signed by DIR/ca.key; entries already
+  there are kept) and re-issue it valid for 7 days. Without --cert it only re-issues. Servers read
+  it with --tls-crl DIR/ca.crl and re-read it on SIGHUP.`;
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'revoke') return revoke(argv.slice(1));
   const parsed = parse('pki', argv, { out: { type: 'string' }, force: { type: 'boolean' } }, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (parsed.positionals[0] !== 'init') throw new UsageError('pki: expected "pki init --out DIR"');
+  if (parsed.positionals[0] === 'revoke') return revoke(argv.slice(1));
+  if (parsed.positionals[0] !== 'init') throw new UsageError('pki: expected "pki init --out DIR" or "pki revoke --dir DIR --cert FILE"');
   const out = resolve(requireString('pki init', parsed, 'out'));
   const pki = await planDevPki();
   const written = await writePlannedFiles(out, pki.files, { force: parsed.values.force === true });
   process.stdout.write(`wrote ${written.length} files to ${out}\nCA SHA-256 fingerprint: ${pki.caFingerprint}\nJWT key id: ${pki.kid}\n`);
+  return 0;
+}
+
+async function revoke(argv: string[]): Promise<number> {
+  const parsed = parse('pki revoke', argv, { dir: { type: 'string' }, cert: { type: 'string', multiple: true } });
+  if (parsed.values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const dir = resolve(requireString('pki revoke', parsed, 'dir'));
+  const [caCert, caKey] = await Promise.all([readCertificates(join(dir, 'ca.crt'), 'CA certificate'), readPrivateKey(join(dir, 'ca.key'), 'CA private key')]);
+  const ca = await loadCertificateAuthority(caCert.pem, caKey.pem);
+  const revoked = new Set<string>();
+  const crlPath = join(dir, 'ca.crl');
+  const existing = await readFile(crlPath, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  if (existing !== undefined) {
+    try {
+      for (const serial of revokedSerials(existing)) revoked.add(serial);
+    } catch {
+      throw new UsageError(`pki revoke: ${crlPath}: existing CRL cannot be parsed; move it away to start a new one`);
+    }
+  }
+  const before = revoked.size;
+  const issuer = caCert.certificates[0] as X509Certificate;
+  for (const path of stringList(parsed, 'cert')) {
+    const leaf = (await readCertificates(path, 'certificate')).certificates[0] as X509Certificate;
+    if (!leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) {
+      throw new UsageError(`pki revoke: ${path}: not issued by ${join(dir, 'ca.crt')}`);
+    }
+    revoked.add(leaf.serialNumber.toLowerCase());
+  }
+  const pem = await createCrl(ca, { revoked: [...revoked] });
+  // Write then rename, so a server reloading on SIGHUP never reads half a file.
+  await writeFile(`${crlPath}.tmp`, pem, { mode: 0o644 });
+  await rename(`${crlPath}.tmp`, crlPath);
+  process.stdout.write(`${crlPath}: ${revoked.size} revoked (${revoked.size - before} new), valid for 7 days\n`);
   return 0;
 }
