@@ -44,7 +44,7 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
       // A clock that steps back refills nothing rather than going negative.
       const elapsedSeconds = Math.max(0, nowMs - bucket.updatedMs) / 1000;
       bucket.tokens = Math.min(burst, bucket.tokens + elapsedSeconds * perSecond);
-      bucket.updatedMs = nowMs;
+      bucket.updatedMs = Math.max(bucket.updatedMs, nowMs);
       buckets.set(key, bucket);
       if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string);
       if (bucket.tokens >= 1) {
