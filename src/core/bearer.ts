@@ -20,7 +20,7 @@ export function parseBearerAuthorization(values: readonly string[] | string | un
   }
   const header = list[0] ?? '';
   const match = /^([A-Za-z]+) +(\S+)$/.exec(header);
-  if (match === null) throw malformed('Authorization header is not "Bearer <token>"');
+  if (match === null) throw malformed("Authorization header is not 'Bearer <token>'");
   const [, scheme, token] = match as unknown as [string, string, string];
   if (scheme.toLowerCase() !== 'bearer') {
     // A different scheme is not an attempt to use a bearer token: answer as for no token.

@@ -215,11 +215,26 @@ function parseFederatedSubject(raw: unknown, path: string): FederatedSubjectRule
   };
 }
 
-/** `*` in a subject pattern stands for any run of characters; everything else is literal. */
+/**
+ * `*` in a subject pattern stands for any run of characters; everything else is literal. Matched
+ * left to right without backtracking (the literal pieces between stars are found in order), so
+ * the time is linear in the subject whatever the pattern: subjects come from tokens, and a
+ * regular expression with several stars can take minutes on a crafted one.
+ */
 export function subjectPatternMatches(pattern: string, subject: string): boolean {
-  if (!pattern.includes('*')) return pattern === subject;
-  const parts = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${parts.join('.*')}$`, 's').test(subject);
+  const pieces = pattern.split('*');
+  if (pieces.length === 1) return pattern === subject;
+  const first = pieces[0] as string;
+  const last = pieces[pieces.length - 1] as string;
+  if (subject.length < first.length + last.length || !subject.startsWith(first) || !subject.endsWith(last)) return false;
+  const end = subject.length - last.length;
+  let position = first.length;
+  for (const piece of pieces.slice(1, -1)) {
+    const found = subject.indexOf(piece, position);
+    if (found === -1 || found + piece.length > end) return false;
+    position = found + piece.length;
+  }
+  return true;
 }
 
 const ISSUANCE_KEYS = ['audiences', 'scopes', 'narrow_scopes', 'max_token_lifetime', 'requested_token_types'] as const;

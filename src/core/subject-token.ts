@@ -68,7 +68,7 @@ function authenticateStatic(token: string, tokenType: string, context: SubjectAu
   } catch (error) {
     // A JWT from an issuer that is not trusted is the likeliest mistake: say so.
     const iss = (error as CertboundError).code === 'CB_SUBJECT_TOKEN_INVALID' && token.split('.').length === 3 ? safeIssuer(token) : undefined;
-    if (iss !== undefined) throw invalid(`${role} issuer ${JSON.stringify(iss)} is not trusted`, 'unknown');
+    if (iss !== undefined) throw invalid(`${role} issuer '${iss}' is not trusted`, 'unknown');
     throw error;
   }
   return { subject: credential.subject, policy: credential, mayAct: credential.mayAct, copiedClaims: {}, act: undefined, mayActClaim: undefined, issuer: undefined };
@@ -93,7 +93,7 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
   const subject = payload[issuer.subjectClaim];
   if (typeof subject !== 'string' || subject.length === 0) throw invalid(`${role} has no ${issuer.subjectClaim} claim to use as the subject`, 'missing');
   const rule = issuer.subjects.find((entry) => subjectPatternMatches(entry.subject, subject));
-  if (rule === undefined) throw invalid(`${role} subject ${JSON.stringify(subject)} from ${issuer.issuer} is not allowed by policy`, 'not_allowed');
+  if (rule === undefined) throw invalid(`${role} subject '${subject}' from ${issuer.issuer} is not allowed by policy`, 'not_allowed');
   requireClient(rule.clientCertificate, context, subject, role);
   const copiedClaims = Object.fromEntries(issuer.copyClaims.filter((claim) => payload[claim] !== undefined).map((claim) => [claim, payload[claim]]));
   return { subject, policy: rule, mayAct: rule.mayAct, copiedClaims, act: payload.act, mayActClaim: payload.may_act, issuer: issuer.issuer };

@@ -1,4 +1,5 @@
 import { MIMEType } from 'node:util';
+import jsonc from 'jsonc-parser';
 import { CertboundError } from './errors.js';
 import { MEDIA_TYPE_FORM, MEDIA_TYPE_JSON } from './rfc.js';
 
@@ -106,7 +107,25 @@ function parseJson(text: string): Map<string, string[]> {
     else if (REPEATABLE.has(name) && Array.isArray(value) && value.every((item) => typeof item === 'string')) values.set(name, value as string[]);
     else throw invalid(`parameter ${name} must be a string${REPEATABLE.has(name) ? ' or an array of strings' : ''}`);
   }
+  const repeated = repeatedMember(text);
+  if (repeated !== undefined) throw invalid(`parameter ${repeated} must not be repeated`);
   return values;
+}
+
+/**
+ * JSON.parse keeps the last of two members with the same name, so `{"scope":"a","scope":"b"}`
+ * would mean one thing here and perhaps another to a proxy that keeps the first. A repeated
+ * member is refused, as a repeated form field is. jsonc-parser lists the members as written; it
+ * runs only on a body already known to be a flat object, so its depth is bounded.
+ */
+function repeatedMember(text: string): string | undefined {
+  const seen = new Set<string>();
+  for (const member of jsonc.parseTree(text)?.children ?? []) {
+    const name = member.children?.[0]?.value as string;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
 }
 
 function invalid(description: string): CertboundError {

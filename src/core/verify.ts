@@ -186,7 +186,7 @@ function requireBinding(payload: JWTPayload, peerThumbprint: string): void {
     });
   }
   if (!isWellFormedThumbprint(bound)) {
-    throw cnfMalformed('cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 §3.1)');
+    throw cnfMalformed('cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 section 3.1)');
   }
   if (!thumbprintsEqual(bound, peerThumbprint)) {
     throw new CertboundError('CB_CNF_MISMATCH', {

@@ -32,10 +32,14 @@ export function sendOAuthError(res: Response, error: CertboundError, options: { 
   sendJson(res, error.outcome.http, errorBody(error, options.oauthError), { ...NO_STORE, ...options.headers });
 }
 
-/** `{error, error_description}`: the table's OAuth error, or a plain word for HTTP-only failures. */
+/**
+ * `{error, error_description}`: the table's OAuth error, or a plain word for HTTP-only failures.
+ * A description may quote what the client sent (a grant_type, a parameter name), so it is cut to
+ * the characters RFC 6749 §5.2 allows, the same way as in a challenge header.
+ */
 function errorBody(error: CertboundError, oauthError?: string): { error: string; error_description: string } {
   const { oauth, http } = error.outcome;
-  return { error: oauthError ?? oauth ?? errorWordFor(http), error_description: error.description };
+  return { error: oauthError ?? oauth ?? errorWordFor(http), error_description: quotable(error.description) };
 }
 
 export interface ChallengeOptions {
@@ -79,6 +83,7 @@ export function bearerChallenge(error: CertboundError, options: ChallengeOptions
 }
 
 /** RFC 6750 §3 error_description allows %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash. */
+/** RFC 6749 §5.2 / RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E; `"` and `\` become `'`, the rest `?`. */
 function quotable(text: string): string {
   return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7E]/g, '?');
 }

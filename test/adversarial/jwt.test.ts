@@ -336,10 +336,10 @@ const D = {
   noCnf: 'token is not certificate-bound (no cnf claim)',
   noX5t: 'token has no cnf x5t#S256 certificate thumbprint',
   cnfNotObject: 'cnf claim must be a JSON object',
-  x5tShape: 'cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 §3.1)',
+  x5tShape: 'cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 section 3.1)',
   mismatch: 'token is bound to a different client certificate',
   twoHeaders: 'more than one Authorization header',
-  notBearerShape: 'Authorization header is not "Bearer <token>"',
+  notBearerShape: "Authorization header is not 'Bearer <token>'",
   noToken: 'no access token',
 } as const;
 

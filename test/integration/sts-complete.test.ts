@@ -239,10 +239,10 @@ describe('JWT subject tokens from trusted issuers', () => {
     { name: 'not yet valid (nbf)', token: () => idpToken({ nbf: now() + 3600 }), description: /subject_token is not yet valid/ },
     { name: 'older than max_age', token: () => idpToken({ iat: now() - 1200, exp: now() + 600 }), description: /older than the 600 s/ },
     { name: 'another audience', token: () => idpToken({ aud: 'https://elsewhere.example' }), description: /subject_token audience is not accepted/ },
-    { name: 'an untrusted issuer', token: () => idpToken({ iss: 'https://evil.example' }), description: /subject_token issuer "https:\/\/evil\.example" is not trusted/ },
+    { name: 'an untrusted issuer', token: () => idpToken({ iss: 'https://evil.example' }), description: /subject_token issuer 'https:\/\/evil\.example' is not trusted/ },
     { name: 'a bad signature (another key, same kid)', token: () => idpToken({}, strangerKey), description: /subject_token signature is invalid/ },
     { name: 'an algorithm the issuer may not use', token: () => idpToken({}, edKey, 'EdDSA'), description: /signing algorithm is not allowed/ },
-    { name: 'a subject no rule allows', token: () => idpToken({ email: 'mallory@evil.org' }), description: /subject "mallory@evil\.org" from https:\/\/idp\.example\.com is not allowed by policy/ },
+    { name: 'a subject no rule allows', token: () => idpToken({ email: 'mallory@evil.org' }), description: /subject 'mallory@evil\.org' from https:\/\/idp\.example\.com is not allowed by policy/ },
     { name: 'a rule pinned to another certificate', token: () => idpToken({ email: 'pinned@corp.example' }), description: /subject_token was not issued to this client certificate/ },
     { name: 'a token type the issuer is not trusted for', token: () => idpToken(), type: TOKEN_TYPE_ACCESS_TOKEN, description: /not accepted for this issuer/, code: 'other' },
   ];
@@ -286,7 +286,7 @@ describe('delegation (RFC 8693 §1.1, §4.1, §4.4)', () => {
   test('refusals: an actor the policy does not allow, a may_act claim naming someone else, an actor_token without its type', async () => {
     const alice = as(pki.alice);
     const staticSubject = exchange(ALICE_SECRET, { subject_token_type: TOKEN_TYPE_ACCESS_TOKEN });
-    assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: await actor('intruder@example.com'), actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /actor "intruder@example\.com" may not act for subject "alice"/);
+    assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: await actor('intruder@example.com'), actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /actor 'intruder@example\.com' may not act for subject 'alice'/);
     const narrowed = await idpToken({ may_act: { sub: 'svc-billing@example.com' } });
     assertRefused(await postToken(alice, stsUrl, { ...exchange(narrowed), actor_token: await actor('svc-orders@example.com'), actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /may_act claim does not name this actor/);
     assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: await actor('svc-orders@example.com') }), 400, 'invalid_request', /missing required parameter actor_token_type/);

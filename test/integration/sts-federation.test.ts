@@ -200,7 +200,7 @@ describe('delegation edges (RFC 8693 §1.1, §4.1, §4.4)', () => {
       await postToken(as(pki.alice), stsUrl, { ...exchange(subject), actor_token: await mint({ claims: { sub: 'svc-orders' } }), actor_token_type: TOKEN_TYPE_JWT }),
       400,
       'invalid_request',
-      /^actor "svc-orders" may not act for subject "svc-billing"$/,
+      /^actor 'svc-orders' may not act for subject 'svc-billing'$/,
     );
   });
 
@@ -210,7 +210,7 @@ describe('delegation edges (RFC 8693 §1.1, §4.1, §4.4)', () => {
     assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: expired, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /^actor_token has expired$/);
     assertRefused(await postToken(alice, grantStsUrl, { ...staticSubject, actor_token: expired, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_grant', /^actor_token has expired$/);
     const untrusted = await mint({ iss: 'https://evil.example', claims: { sub: 'svc-orders' } });
-    assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: untrusted, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /^actor_token issuer "https:\/\/evil\.example" is not trusted$/);
+    assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: untrusted, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /^actor_token issuer 'https:\/\/evil\.example' is not trusted$/);
     assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: ROBOT_SECRET, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /^actor_token_type urn:ietf:params:oauth:token-type:jwt is not accepted for this actor token$/);
     assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /missing required parameter actor_token$/);
   });

@@ -65,14 +65,14 @@ describe('parseBearerAuthorization', () => {
   test('RFC 6750 §2.1 "Bearer a b" (a space inside the credential) is CB_AUTHORIZATION_MALFORMED', () => {
     assert.throws(() => parseBearerAuthorization('Bearer a b'), {
       code: 'CB_AUTHORIZATION_MALFORMED',
-      description: 'Authorization header is not "Bearer <token>"',
+      description: "Authorization header is not 'Bearer <token>'",
     });
   });
 
   test('RFC 6750 §2.1 "Bearer" with no credential is CB_AUTHORIZATION_MALFORMED', () => {
-    assertMalformed('Bearer', 'Authorization header is not "Bearer <token>"');
-    assertMalformed('Bearer ', 'Authorization header is not "Bearer <token>"');
-    assertMalformed('', 'Authorization header is not "Bearer <token>"');
+    assertMalformed('Bearer', "Authorization header is not 'Bearer <token>'");
+    assertMalformed('Bearer ', "Authorization header is not 'Bearer <token>'");
+    assertMalformed('', "Authorization header is not 'Bearer <token>'");
   });
 
   test('RFC 6750 §2.1 a token with characters outside b64token (`"`, `,`) is CB_AUTHORIZATION_MALFORMED', () => {

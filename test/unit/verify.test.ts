@@ -282,7 +282,7 @@ describe('createBoundTokenVerifier: refusals', () => {
     assert.ok(standard.endsWith('='));
     await assert.rejects(verifier().verify(await sign(payload({ cnf: { 'x5t#S256': standard } })), pki.alice.thumbprint), {
       code: 'CB_CNF_MALFORMED',
-      description: 'cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 §3.1)',
+      description: 'cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 section 3.1)',
     });
     const padded = `${pki.alice.thumbprint}=`;
     await assert.rejects(verifier().verify(await sign(payload({ cnf: { 'x5t#S256': padded } })), pki.alice.thumbprint), { code: 'CB_CNF_MALFORMED' });

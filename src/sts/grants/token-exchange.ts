@@ -62,7 +62,7 @@ function authorizeActor(subject: AuthenticatedSubject, actor: AuthenticatedSubje
     throw new CertboundError('CB_ACTOR_NOT_ALLOWED', { description: why, detail: `actor=${actor.subject} subject=${subject.subject}`, reason: 'not_allowed' });
   };
   if (!subject.mayAct.some((pattern) => subjectPatternMatches(pattern, actor.subject))) {
-    refuse(`actor ${JSON.stringify(actor.subject)} may not act for subject ${JSON.stringify(subject.subject)}`);
+    refuse(`actor '${actor.subject}' may not act for subject '${subject.subject}'`);
   }
   const claim = subject.mayActClaim;
   if (claim !== undefined) {
