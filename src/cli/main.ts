@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { CertboundError } from '../core/errors.js';
 import { UsageError } from './errors.js';
+import { leaveCluster } from './workers.js';
 import * as client from './commands/client.js';
 import * as demo from './commands/demo.js';
 import * as grpc from './commands/grpc.js';
@@ -74,11 +75,13 @@ function report(error: unknown, debug: boolean): number {
 }
 
 const argv = process.argv.slice(2);
-main(argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.exitCode = report(error, argv.includes('--debug'));
-  },
-);
+main(argv)
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.exitCode = report(error, argv.includes('--debug'));
+    },
+  )
+  .finally(leaveCluster);

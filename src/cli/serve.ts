@@ -1,4 +1,5 @@
 import { OperationFailed } from './errors.js';
+import { announceReady, isWorker, onShutdownRequest } from './workers.js';
 
 /** Ask for this long to drain in-flight requests on SIGTERM/SIGINT before dropping connections. */
 export const DRAIN_DEADLINE_MS = 10_000;
@@ -29,6 +30,7 @@ export async function serveUntilSignalled(name: string, managed: Servable, port:
   }
   return new Promise((resolve) => {
     let stopping = false;
+    let uninstall = (): void => {};
     const onSignal = (): void => {
       // A second signal while draining: stop waiting for in-flight work.
       if (stopping) {
@@ -39,14 +41,23 @@ export async function serveUntilSignalled(name: string, managed: Servable, port:
       const deadline = setTimeout(() => managed.forceClose(), drainTimeoutMs);
       deadline.unref();
       const done = (): void => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
+        uninstall();
         resolve(0);
       };
       managed.close().then(done, done);
     };
+    if (isWorker()) {
+      // Under --workers the primary owns the signals and the ready line.
+      uninstall = onShutdownRequest(onSignal);
+      announceReady(url, extra);
+      return;
+    }
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    uninstall = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    };
     // Only now announce readiness: the kernel applies a signal's default action (terminate) if it
     // arrives before the handler is installed, and whoever reads this line may signal at once.
     process.stdout.write(`certbound ${name} listening on ${url.origin}${extra}\n`);
@@ -55,8 +66,10 @@ export async function serveUntilSignalled(name: string, managed: Servable, port:
 
 /** One JSON line per event on stderr. Events never carry tokens or keys. */
 export function logEvent(name: string): (event: object) => void {
+  // Under --workers each worker logs for itself; `pid` tells their lines apart.
+  const worker = isWorker() ? { pid: process.pid } : {};
   return (event) => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), service: name, ...event })}\n`);
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), service: name, ...worker, ...event })}\n`);
   };
 }
 

@@ -6,12 +6,13 @@ import { UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { drainTimeoutOf, serverLimitsOf, SERVER_OPTIONS_USAGE } from '../server-options.js';
+import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
 
 export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                     --issuer I --audience A [--audience A2 ...] [--required-scope S ...] [--host ADDR]
                     [--trusted-proxy ADDR_OR_CIDR ... --client-cert-format rfc9440|xfcc|pem-urlencoded
                      [--client-cert-header NAME] [--xfcc-hops N]] [--token-cache ENTRIES]
-                    [--jwks-max-stale S] [--clock-skew S] [--tls-crl F ...] [limits]
+                    [--jwks-max-stale S] [--clock-skew S] [--tls-crl F ...] [--workers N] [limits]
   Run an HTTPS resource server whose GET / accepts only tokens bound to the caller's client
   certificate. A JWKS URL is fetched over TLS verified with --tls-ca, cached, and re-fetched
   when a token names an unknown key. --required-scope makes GET / answer 403 insufficient_scope
@@ -23,7 +24,8 @@ export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-
   --token-cache keeps up to ENTRIES successful verifications (per token and certificate, at most
   60 s and never past exp). A JWKS URL that stops answering: its last keys keep verifying for
   --jwks-max-stale seconds (3600), then every token is refused (503) until it answers again.
-  --clock-skew (30, at most 300) is the leeway for exp and nbf.
+  --clock-skew (30, at most 300) is the leeway for exp and nbf. --workers N: processes sharing
+  the port (default: one per core); each has its own token cache.
 ${SERVER_OPTIONS_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -35,12 +37,15 @@ export async function run(argv: string[]): Promise<number> {
     'client-cert-header': { type: 'string' },
     'xfcc-hops': { type: 'string' },
     'token-cache': { type: 'string' },
+    ...WORKERS_OPTION,
   });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
   const listenPort = port('resource', parsed);
+  const workers = workersOf('resource', parsed);
+  if (workers > 1 && !isWorker()) return runPrimary('resource', workers, logEvent('resource'));
   const log = logEvent('resource');
   const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', parsed, log);
   const limits = serverLimitsOf('resource', parsed);

@@ -5,15 +5,17 @@ import { UsageError } from '../errors.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
 import { crlPathsOf, drainTimeoutOf, integerFlag, SERVER_OPTIONS, SERVER_OPTIONS_USAGE, serverLimitsOf, tlsReloader } from '../server-options.js';
 import type { RateLimitOptions } from '../../core/rate-limit.js';
+import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
                [--tls-ca F] [--tls-cert F] [--tls-key F] [--tls-crl F ...] [--jwt-key F] [--jwt-kid KID]
-               [--issuer URL] [--body-limit BYTES] [--rate-limit N] [--rate-burst N] [limits]
+               [--issuer URL] [--body-limit BYTES] [--rate-limit N] [--rate-burst N] [--workers N] [limits]
   Run the token-exchange STS (default 127.0.0.1:8081). Flags override the file.
   --check-config validates the file and everything it refers to, then exits.
   --rate-limit: token and introspection requests per second per client certificate (50; 0 = off),
   --rate-burst: how many at once (100); beyond them 429 with Retry-After. --body-limit (16384).
   SIGHUP re-reads the TLS files and CRLs, and the keystore (a single signing.key is not reloaded).
+  --workers N: processes sharing the port (default: one per core); the rate limit is per worker.
 ${SERVER_OPTIONS_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -32,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     'rate-limit': { type: 'string' },
     'rate-burst': { type: 'string' },
     ...SERVER_OPTIONS,
+    ...WORKERS_OPTION,
   });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
@@ -52,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
   const bodyLimit = integerFlag('sts', parsed, 'body-limit', 1024, 1024 * 1024);
   const rateLimit = rateLimitOf(parsed);
   const listenPort = port('sts', parsed, 8081);
+  const workers = workersOf('sts', parsed);
+  if (parsed.values['check-config'] !== true && workers > 1 && !isWorker()) return runPrimary('sts', workers, logEvent('sts'));
   const config = await loadStsConfig(configFile, Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)));
   if (parsed.values['check-config'] === true) {
     const now = Math.floor(Date.now() / 1000);

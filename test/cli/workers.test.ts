@@ -1,0 +1,104 @@
+// --workers: several processes serving one port (node:cluster), as the CLI runs them by default.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Agent, request } from 'undici';
+import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer, type CliServer } from './run.js';
+
+let dir: string | undefined;
+const file = (name: string): string => join(dir as string, name);
+
+before(async () => {
+  dir = await makeTempDir('workers');
+  await pkiInit(dir);
+});
+after(async () => {
+  await killAll();
+  await removeTempDir(dir);
+});
+
+/** The pids of `server`'s worker processes (children of the primary). */
+function workerPids(server: CliServer): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !condition(); waited += 25) {
+    if (waited > 8000) throw new Error(`${what}: not within 8 s`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A token request on a fresh connection (so the primary hands it to the next worker). */
+async function exchange(url: string): Promise<number> {
+  const [ca, cert, key] = await Promise.all(['ca.crt', 'alice.crt', 'alice.key'].map((name) => readFile(file(name), 'utf8')));
+  const agent = new Agent({ connect: { ca, cert, key } });
+  try {
+    const response = await request(`${url}/token`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'iamtheeggman', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: 'https://server.domain.com:8443' }).toString(),
+    });
+    await response.body.text();
+    return response.statusCode;
+  } finally {
+    await agent.close();
+  }
+}
+
+const pidsOf = (log: string, type: string): Set<number> =>
+  new Set(log.split('\n').filter((line) => line.includes(`"type":"${type}"`)).map((line) => (JSON.parse(line) as { pid: number }).pid));
+
+test('sts --workers 2: one port, both workers serve, SIGHUP reaches both, a dead worker is replaced, SIGTERM stops all with exit 0', async () => {
+  const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0', '--workers', '2']);
+  try {
+    assert.match(sts.readyLine, /^certbound sts listening on https:\/\/127\.0\.0\.1:\d+ \(issuer https:\/\/sts\.domain\.com, 2 workers\)$/);
+    const pids = workerPids(sts);
+    assert.equal(pids.length, 2);
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => exchange(sts.url)));
+    assert.deepEqual(new Set(statuses), new Set([200]));
+    assert.deepEqual(pidsOf(sts.stderr(), 'token.issued'), new Set(pids), 'both workers issued tokens');
+
+    sts.child.kill('SIGHUP');
+    await waitFor(() => pidsOf(sts.stderr(), 'tls.reloaded').size === 2, 'both workers reloaded');
+
+    process.kill(pids[0] as number, 'SIGKILL');
+    await waitFor(() => sts.stderr().includes('"type":"worker.restarted"'), 'a replacement worker');
+    assert.match(sts.stderr(), new RegExp(`"type":"worker.exited","pid":${pids[0]},"code":null,"signal":"SIGKILL"`));
+    assert.equal(workerPids(sts).length, 2);
+    assert.deepEqual(new Set(await Promise.all(Array.from({ length: 6 }, () => exchange(sts.url)))), new Set([200]));
+  } finally {
+    const pids = workerPids(sts);
+    assert.deepEqual(await sts.stop(), { code: 0, signal: null });
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+  }
+});
+
+test('a configuration error under --workers is reported once, with the worker\'s exit code', async () => {
+  const result = await runCli(['resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('missing.json'), '--issuer', 'https://sts.domain.com', '--audience', 'https://server.domain.com:8443', '--workers', '3']);
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  assert.match(result.stderr, /missing\.json/);
+  const bad = await runCli(['sts', '--config', file('sts.yaml'), '--workers', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^certbound: sts: --workers must be an integer from 1 to 256\n$/);
+});
+
+test('without --workers the CLI runs one worker per available core', async () => {
+  const resource = await startServer(['resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('jwks.json'), '--issuer', 'https://sts.domain.com', '--audience', 'https://server.domain.com:8443'], undefined, { defaultWorkers: true });
+  try {
+    const cores = availableParallelism();
+    if (cores === 1) assert.match(resource.readyLine, /listening on https:\/\/127\.0\.0\.1:\d+$/);
+    else assert.match(resource.readyLine, new RegExp(`\\(${cores} workers\\)$`));
+  } finally {
+    assert.deepEqual(await resource.stop(), { code: 0, signal: null });
+  }
+});
