@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer, type CliServer } from './run.js';
@@ -79,6 +80,36 @@ test('sts --workers 2: one port, both workers serve, SIGHUP reaches both, a dead
     const pids = workerPids(sts);
     assert.deepEqual(await sts.stop(), { code: 0, signal: null });
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+  }
+});
+
+test('TLS sessions resume on any worker: a client reconnecting skips the full handshake whichever worker takes it', async () => {
+  const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0', '--workers', '2']);
+  try {
+    const [ca, cert, key] = await Promise.all(['ca.crt', 'alice.crt', 'alice.key'].map((name) => readFile(file(name), 'utf8')));
+    const port = Number(new URL(sts.url).port);
+    const handshake = (session?: Buffer): Promise<{ reused: boolean; session: Buffer | undefined }> =>
+      new Promise((resolve, reject) => {
+        let ticket: Buffer | undefined;
+        const socket = connect({ host: '127.0.0.1', port, ca, cert, key, servername: 'localhost', ...(session === undefined ? {} : { session }) }, () => {
+          // TLS 1.3 tickets arrive after the handshake; give them a moment, then hang up.
+          setTimeout(() => {
+            resolve({ reused: socket.isSessionReused(), session: ticket });
+            socket.end();
+          }, 50);
+        });
+        socket.on('session', (value: Buffer) => (ticket = value));
+        socket.on('error', reject);
+      });
+    const first = await handshake();
+    assert.equal(first.reused, false);
+    assert.ok(first.session !== undefined, 'the server issued a session ticket');
+    // Consecutive connections are handed to the workers in turn: all must resume.
+    const resumed = [];
+    for (let i = 0; i < 6; i++) resumed.push((await handshake(first.session)).reused);
+    assert.deepEqual(resumed, [true, true, true, true, true, true]);
+  } finally {
+    assert.deepEqual(await sts.stop(), { code: 0, signal: null });
   }
 });
 
