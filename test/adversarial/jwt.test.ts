@@ -766,14 +766,23 @@ describe('adversarial JWT access tokens: HTTPS resource server and gRPC intercep
       ['100 KiB', 100 * 1024],
       ['1 MiB', 1024 * 1024],
     ] as const) {
-      it(`a ${label} Authorization header: 431 Request Header Fields Too Large, nothing verified`, async () => {
+      it(`a ${label} Authorization header: 431 Request Header Fields Too Large (or a reset while it is still sending), nothing verified`, async () => {
         const valid = await joseToken();
         const [h, p, s] = segmentsOf(valid);
         // A signed-looking token: a valid header and signature around a huge payload segment.
         const token = `${h}.${p}${'A'.repeat(size)}.${s}`;
-        const answer = await rawGet('alice', [`authorization: Bearer ${token}`]);
-        assert.equal(answer.status, 431);
-        assert.deepEqual(answer.events, [], 'the request must not reach protect()');
+        const before = httpEvents.length;
+        let status: number | 'reset';
+        try {
+          status = (await rawGet('alice', [`authorization: Bearer ${token}`])).status;
+        } catch (error) {
+          // Node 24 answers 431 and closes at once; with the rest of the head still arriving,
+          // the kernel may reset the connection before the client reads the answer.
+          assert.match(String(error), /socket closed with (ECONNRESET|EPIPE) before any response/);
+          status = 'reset';
+        }
+        assert.ok(status === 431 || status === 'reset', `status ${status}`);
+        assert.deepEqual(httpEvents.slice(before), [], 'the request must not reach protect()');
         await assertHttpServing();
       });
     }

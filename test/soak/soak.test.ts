@@ -34,7 +34,7 @@ test('soak: 15 s of mixed load under injected faults — no unexpected failure, 
 
   // Memory. node:test does not pass --expose-gc; runSoak then sets the flag at run time and
   // takes gc from a fresh context (report.gcForced). Bounds (SOAK_MEMORY_BOUNDS): heapUsed may grow
-  // by < 64 MB and RSS by < 128 MB between the start (after warm-up) and the end of the loaded
+  // by < 64 MB and RSS by < 320 MB between the start (after warm-up) and the end of the loaded
   // phase. Both are generous on purpose — even without a forced GC, the young generation moves
   // heapUsed by tens of MB — while a leak of a few KB per request (about ten thousand requests in
   // 15 s) would blow through them. RSS rises 30-50 MB in the first seconds, then stays flat (see the

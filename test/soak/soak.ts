@@ -98,7 +98,10 @@ export interface SoakReport {
  * OpenSSL session and buffer caches and the code of late-optimised functions, which do not come
  * back after a GC; without a forced GC the young generation alone can move heapUsed by ~30 MB.
  */
-export const SOAK_MEMORY_BOUNDS = { heapGrowthMb: 64, rssGrowthMb: 128 } as const;
+// heapUsed (after a forced GC) is the leak detector. RSS is bounded loosely: Node 24's allocator
+// keeps freed pages, and its RSS rose ~180 MB in the 15 s run while the heap after GC grew 4 MB;
+// the 180 s run in docs/soak.md shows whether RSS keeps climbing.
+export const SOAK_MEMORY_BOUNDS = { heapGrowthMb: 64, rssGrowthMb: 320 } as const;
 
 /** Failures kept in the report; all are counted. */
 const MAX_RECORDED_FAILURES = 500;
