@@ -18,6 +18,8 @@ export type { Policy, ClientRegistration, SubjectCredential } from './core/polic
 export { readCertificateFacts, certificateMatches, canonicalDistinguishedName } from './core/certificate.js';
 export type { CertificateFacts, CertificateMatcher } from './core/certificate.js';
 export { parseTokenRequest, TokenRequestParameters } from './core/token-request.js';
+export { createRateLimiter, RATE_LIMIT_DEFAULTS } from './core/rate-limit.js';
+export type { RateLimiter, RateLimitOptions, RateDecision } from './core/rate-limit.js';
 export { CertboundError, ERROR_OUTCOMES, GrpcStatus, isCertboundError, toCertboundError } from './core/errors.js';
 export type { CertboundErrorCode, CertboundErrorOptions, FailureReason } from './core/errors.js';
 export * from './core/rfc.js';

@@ -1,5 +1,5 @@
-export { createCertificateAuthority, issueCertificate, generateSigningKeyPem, BACKDATE_MS } from './generate.js';
-export type { CertificateAuthority, IssuedCertificate, LeafOptions, NameOptions, ValidityOptions } from './generate.js';
+export { createCertificateAuthority, issueCertificate, generateSigningKeyPem, BACKDATE_MS, createCrl, loadCertificateAuthority, revokedSerials } from './generate.js';
+export type { CertificateAuthority, IssuedCertificate, LeafOptions, NameOptions, ValidityOptions, CrlOptions } from './generate.js';
 export { planDevPki, DEV_PKI_FILES, DEV_SUBJECT_TOKENS, DEV_ISSUER, DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_SCOPES } from './dev-pki.js';
 export type { DevPki, PlannedFile } from './dev-pki.js';
 export { writePlannedFiles } from './write.js';

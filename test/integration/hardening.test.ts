@@ -297,3 +297,41 @@ describe('TLS reload in place', () => {
     assert.equal((await callUnary(echoClient(t, target, channelCredentials(pki, pki.bob)), bearer(token))).code, status.UNAVAILABLE);
   });
 });
+
+describe('gRPC limits', () => {
+  test('maxConcurrentStreams: with one stream per connection, a second call waits for the first to end', async (t) => {
+    const sts = await startSts(t, pki);
+    const verifier = createBoundTokenVerifier({ keys: { keys: [sts.signingKey.publicJwk] }, issuer: ISSUER, audience: AUDIENCE });
+    const echo = createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 1 });
+    const url = await echo.listen();
+    t.after(() => echo.forceClose()); // even when an assertion fails with the chat still open
+    const client = echoClient(t, `localhost:${url.port}`, channelCredentials(pki, pki.alice));
+    const metadata = bearer(await tokenFor(sts, pki.alice, ALICE_SECRET));
+    // A chat that stays open holds the connection's only stream.
+    const chat = client.SayHelloChat(metadata, {});
+    t.after(() => chat.cancel());
+    const replies: string[] = [];
+    chat.on('data', (reply) => replies.push((reply as { message: string }).message));
+    chat.on('error', () => {});
+    chat.write({ name: 'first' });
+    await until(() => replies.length === 1);
+    let unaryDone = false;
+    const unary = callUnary(client, metadata).then((outcome) => {
+      unaryDone = true;
+      return outcome;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(unaryDone, false, 'the second call must wait for a free stream');
+    chat.end();
+    const outcome = await unary;
+    assert.equal(outcome.code, status.OK, outcome.details);
+    assert.throws(() => createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 0 }), /"maxConcurrentStreams" must be an integer >= 1/);
+  });
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 5000) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
