@@ -1,9 +1,12 @@
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS } from './rfc.js';
 
 export interface IntrospectionInput {
-  /** The STS's own published keys: only tokens this STS issued can be active. */
-  keys: JSONWebKeySet;
+  /**
+   * The STS's own published keys: only tokens this STS issued can be active. A resolver (jose's
+   * createLocalJWKSet) keeps imported keys between calls; a key set is imported on every call.
+   */
+  keys: JSONWebKeySet | JWTVerifyGetKey;
   issuer: string;
   /** Seconds since the epoch. */
   now: number;
@@ -20,7 +23,7 @@ export interface IntrospectionInput {
 export async function introspectAccessToken(token: string, input: IntrospectionInput): Promise<Record<string, unknown>> {
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, createLocalJWKSet(input.keys), {
+    ({ payload } = await jwtVerify(token, typeof input.keys === 'function' ? input.keys : createLocalJWKSet(input.keys), {
       issuer: input.issuer,
       typ: ACCESS_TOKEN_JWT_TYP,
       algorithms: [...ASYMMETRIC_ALGORITHMS],

@@ -75,6 +75,8 @@ export interface StsOptions {
 
 interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls' | 'signingKey' | 'rateLimit' | 'limits'>> {
   onEvent: (event: StsEvent) => void;
+  /** The published keys as a resolver, rebuilt only when the set changes (keys imported once). */
+  publishedKeySet: (now: number) => JWTVerifyGetKey;
   rateLimiter: RateLimiter | undefined;
   keysFor: (issuer: TrustedIssuer) => JWTVerifyGetKey;
   metadata: Record<string, unknown>;
@@ -116,9 +118,20 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   };
   return {
     ...resolved,
+    publishedKeySet: publishedKeySetOf(resolved.keys),
     keysFor: issuerKeyResolver(resolved.policy),
     // Built once: these documents never change while the server runs.
     metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy),
+  };
+}
+
+function publishedKeySetOf(keys: SigningKeyProvider): (now: number) => JWTVerifyGetKey {
+  let cached: { kids: string; resolver: JWTVerifyGetKey } | undefined;
+  return (now) => {
+    const published = keys.publishedKeys(now);
+    const kids = published.map((key) => key.kid).join(' ');
+    if (cached?.kids !== kids) cached = { kids, resolver: createLocalJWKSet({ keys: published } as JSONWebKeySet) };
+    return cached.resolver;
   };
 }
 
@@ -327,7 +340,7 @@ async function handleIntrospection(req: IncomingMessage, res: ServerResponse, op
   const token = parameters.required('token');
   parameters.optional('token_type_hint');
   const response = await introspectAccessToken(token, {
-    keys: { keys: options.keys.publishedKeys(now) } as JSONWebKeySet,
+    keys: options.publishedKeySet(now),
     issuer: options.issuer,
     now,
     ...(client.audiences.length === 0 ? {} : { audiences: client.audiences }),
