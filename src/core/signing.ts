@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
+import { createSigner } from 'fast-jwt';
+import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import type { AccessTokenClaims } from './claims.js';
 import { ACCESS_TOKEN_JWT_TYP, type AsymmetricAlgorithm } from './rfc.js';
 
@@ -62,10 +63,30 @@ export async function createSigningKey(input: SigningKeyInput): Promise<SigningK
   return { alg, kid, privateKey, publicJwk: { ...jwk, kid, alg, use: 'sig' } };
 }
 
+type Signer = (claims: AccessTokenClaims) => string;
+
+/** One signer per key, built on first use: the key is parsed once, not per token. */
+const signers = new WeakMap<SigningKey, Signer>();
+
 /**
  * Sign access-token claims as an RFC 9068 JWT: header `typ: at+jwt` and the key's `kid`.
+ * Signing uses fast-jwt, which signs with node:crypto synchronously: jose 6 goes through
+ * WebCrypto, whose per-call overhead was most of the STS's CPU time (docs/benchmarks.md).
+ * Tokens are verified with jose, so the two libraries check each other in every test.
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.1
  */
-export function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_JWT_TYP }).sign(key.privateKey);
+export async function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
+  let signer = signers.get(key);
+  if (signer === undefined) {
+    signer = createSigner({
+      key: key.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+      algorithm: key.alg,
+      kid: key.kid,
+      header: { alg: key.alg, typ: ACCESS_TOKEN_JWT_TYP },
+      // iat and exp come with the claims (one clock reading per request); fast-jwt keeps a
+      // given iat and, without expiresIn, the given exp.
+    }) as Signer;
+    signers.set(key, signer);
+  }
+  return signer(claims);
 }
