@@ -21,6 +21,27 @@ export interface PeerCertificate {
 const bySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
 
 /**
+ * Parsed facts by thumbprint, across connections: parsing a certificate (@peculiar/x509) was
+ * about half of the STS's CPU time per new connection, and clients reconnect with the same
+ * certificate. The thumbprint is the SHA-256 of the DER, so equal keys mean equal certificates.
+ */
+const FACTS_CACHE_ENTRIES = 1024;
+const factsByThumbprint = new Map<string, CertificateFacts>();
+
+function factsOf(thumbprint: string, der: Buffer): CertificateFacts {
+  let facts = factsByThumbprint.get(thumbprint);
+  if (facts === undefined) {
+    // Frozen: the same object now serves every connection with this certificate.
+    const parsed = readCertificateFacts(der);
+    for (const list of Object.values(parsed.san)) Object.freeze(list);
+    facts = Object.freeze({ ...parsed, san: Object.freeze(parsed.san) });
+    if (factsByThumbprint.size >= FACTS_CACHE_ENTRIES) factsByThumbprint.delete(factsByThumbprint.keys().next().value as string);
+    factsByThumbprint.set(thumbprint, facts);
+  }
+  return facts;
+}
+
+/**
  * The client certificate presented on a request's TLS connection, or undefined when none was.
  * This is the only place certbound reads a peer certificate from a Node TLS socket.
  */
@@ -42,13 +63,14 @@ function readPeerCertificate(socket: TLSSocket): PeerCertificate | null {
   if (!Buffer.isBuffer(raw) || raw.length === 0) return null;
   let facts: CertificateFacts | undefined;
   const authorizationError = socket.authorizationError;
+  const thumbprint = computeThumbprint(raw);
   return {
     der: raw,
-    thumbprint: computeThumbprint(raw),
+    thumbprint,
     authorized: socket.authorized === true,
     authorizationError: authorizationError === null || authorizationError === undefined ? undefined : String(authorizationError),
     facts() {
-      facts ??= readCertificateFacts(raw);
+      facts ??= factsOf(thumbprint, raw);
       return facts;
     },
   };
