@@ -337,7 +337,7 @@ class Bench {
       CLI, 'resource', '--port', '0',
       '--tls-ca', this.file('ca.crt'), '--tls-cert', this.file('server.crt'), '--tls-key', this.file('server.key'),
       '--jwks', this.file('jwks.json'), '--issuer', DEV_ISSUER, '--audience', DEV_AUDIENCE,
-      ...(cache ? ['--token-cache', '10000'] : []),
+      '--token-cache', cache ? '10000' : '0',
     ];
     return (await this.startCli(cache ? 'resource-cache' : 'resource', args, 1)) as ServerProcess;
   }
@@ -463,7 +463,7 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
   const needBare = bench.wanted('bare.newconn') || bench.wanted('bare.resume');
   const resourceVariants: Array<[string, string, () => Promise<ServerProcess>]> = [
     ['resource.off', 'resource server, verification off (same server, a verifier that accepts everything), keep-alive', () => bench.startBench('resource-noverify')],
-    ['resource.verify', 'resource server (certbound resource), bound token verified, no cache, keep-alive', () => bench.startResource(false)],
+    ['resource.verify', 'resource server (certbound resource --token-cache 0), bound token verified, no cache, keep-alive', () => bench.startResource(false)],
     ['resource.cache', 'resource server (certbound resource --token-cache 10000), bound token, keep-alive', () => bench.startResource(true)],
   ];
   const grpcVariants: Array<[string, string, ServerKind, string]> = [

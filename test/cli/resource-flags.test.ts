@@ -33,7 +33,7 @@ test('bad proxy and cache flags are refused before listening', async () => {
     [['--trusted-proxy', '10.0.0.0/33', '--client-cert-format', 'xfcc'], /is not an IP address or CIDR block/],
     [['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'pem-urlencoded', '--xfcc-hops', '2'], /--xfcc-hops applies to --client-cert-format xfcc only/],
     [['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'pem-urlencoded', '--client-cert-header', 'bad header'], /is not a header name/],
-    [['--token-cache', '0'], /--token-cache must be a positive integer/],
+    [['--token-cache', '-'], /--token-cache must be an integer from 0 to 10000000/],
   ];
   for (const [extra, message] of cases) {
     const result = await runCli([...base(), ...extra]);

@@ -5,7 +5,10 @@ import { optionalString, parse, port, stringList, type Parsed } from '../args.js
 import { UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { drainTimeoutOf, serverLimitsOf, SERVER_OPTIONS_USAGE } from '../server-options.js';
+import { drainTimeoutOf, integerFlag, serverLimitsOf, SERVER_OPTIONS_USAGE } from '../server-options.js';
+
+/** Verifications `certbound resource` keeps by default (--token-cache). */
+const DEFAULT_TOKEN_CACHE_ENTRIES = 10_000;
 import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
 
 export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
@@ -22,7 +25,7 @@ export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-
   certificate in the header of --client-cert-format (default names client-cert,
   x-forwarded-client-cert, x-ssl-client-cert); that header from any other peer is refused.
   --token-cache keeps up to ENTRIES successful verifications (per token and certificate, at most
-  60 s and never past exp). A JWKS URL that stops answering: its last keys keep verifying for
+  60 s and never past exp; default 10000, 0 turns it off). A JWKS URL that stops answering: its last keys keep verifying for
   --jwks-max-stale seconds (3600), then every token is refused (503) until it answers again.
   --clock-skew (30, at most 300) is the leeway for exp and nbf. --workers N: processes sharing
   the port (default: one per core); each has its own token cache.
@@ -52,13 +55,14 @@ export async function run(argv: string[]): Promise<number> {
   const drainTimeout = drainTimeoutOf('resource', parsed);
   const requiredScopes = stringList(parsed, 'required-scope');
   const trustedProxy = trustedProxyOf(parsed);
-  const cacheEntries = positiveInteger(parsed, 'token-cache');
+  // On by default: the benchmark measured 63% verification overhead without it, 13% with it.
+  const cacheEntries = integerFlag('resource', parsed, 'token-cache', 0, 10_000_000) ?? DEFAULT_TOKEN_CACHE_ENTRIES;
   const metadataResource = audience.find((value) => value.startsWith('https://'));
   let server;
   try {
     server = createResourceServer({
       tls,
-      verifier: cacheEntries === undefined ? verifier : withVerificationCache(verifier, { maxEntries: cacheEntries }),
+      verifier: cacheEntries === 0 ? verifier : withVerificationCache(verifier, { maxEntries: cacheEntries }),
       requiredScopes,
       ...(trustedProxy === undefined ? {} : { trustedProxy }),
       ...(metadataResource === undefined ? {} : { metadata: { resource: metadataResource, authorizationServers: [issuer], scopes: requiredScopes } }),
