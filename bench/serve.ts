@@ -88,7 +88,9 @@ async function startGrpc(pki: Pki, intercepted: boolean): Promise<Running> {
   const { loadEchoDefinitions } = await import('../src/grpc/echo-server.js');
   const { createServerInterceptor, verifiedTokenOf } = await import('../src/grpc/server-interceptor.js');
   const options = { 'grpc.max_concurrent_streams': 100, 'grpc.max_receive_message_length': 64 * 1024 };
-  const verifier = createBoundTokenVerifier({ keys: pki.jwks(), issuer: DEV_ISSUER, audience: DEV_GRPC_AUDIENCE });
+  const { withVerificationCache } = await import('../src/core/verification-cache.js');
+  // As certbound grpc-server builds it, with its default --token-cache 10000.
+  const verifier = withVerificationCache(createBoundTokenVerifier({ keys: pki.jwks(), issuer: DEV_ISSUER, audience: DEV_GRPC_AUDIENCE }), { maxEntries: 10_000 });
   const server = new GrpcServer(intercepted ? { ...options, interceptors: [createServerInterceptor({ verifier })] } : options);
   server.addService(loadEchoDefinitions().EchoServer.service, {
     SayHello(call: ServerUnaryCall<{ name: string }, { message: string }>, callback: sendUnaryData<{ message: string }>) {

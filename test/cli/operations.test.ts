@@ -179,6 +179,7 @@ test('limit flags: bad values are one-line usage errors (exit 2); gRPC refuses H
     [resourceArgs('--headers-timeout', '0'), /^resource: --headers-timeout must be an integer from 1 to 3600$/],
     [resourceArgs('--headers-timeout', '20', '--request-timeout', '10'), /^resource: --headers-timeout must not exceed --request-timeout$/],
     [resourceArgs('--clock-skew', '301'), /^resource: --clock-skew must be an integer from 0 to 300$/],
+    [['grpc-server', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'), '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', GRPC_AUDIENCE, '--token-cache', 'lots'], /^grpc-server: --token-cache must be an integer from 0 to 10000000$/],
     [resourceArgs('--tls-crl', file('missing.crl')), /missing\.crl: CRL: no such file$/],
     [['grpc-server', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'), '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', GRPC_AUDIENCE, '--max-in-flight', '5'], /^grpc-server: --max-in-flight applies to the HTTPS servers only/],
   ];

@@ -8,13 +8,15 @@ import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
 export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
-                       [--max-streams N] [--jwks-max-stale S] [--clock-skew S] [--tls-crl F ...]
+                       [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S]
+                       [--tls-crl F ...]
   Run a gRPC server (TLS; a client certificate from --tls-ca is required at the handshake)
   serving echo.EchoServer (SayHello, SayHelloStream, SayHelloToAll, SayHelloChat),
   grpc.health.v1.Health and server reflection. Every call except the health service needs
   'authorization: Bearer <token>' with a token bound to the caller's client certificate;
   anything else ends with UNAUTHENTICATED. --max-streams caps concurrent calls per connection
-  (100). A revoked client certificate (--tls-crl) fails the handshake. SIGHUP re-reads the JWKS
+  (100). --token-cache keeps successful verifications as for resource (10000; 0 = off).
+  A revoked client certificate (--tls-crl) fails the handshake. SIGHUP re-reads the JWKS
   and the TLS files. --drain-timeout S (10): on SIGTERM, running calls get this long.`;
 
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
