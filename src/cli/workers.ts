@@ -79,6 +79,9 @@ export function runPrimary(name: string, count: number, log: (event: object) => 
       const worker = cluster.fork();
       let ready = false;
       workers.add(worker);
+      // A message to a worker that is already going away fails with an 'error' event; its exit
+      // is handled below, and an unhandled 'error' would take the primary down with it.
+      worker.on('error', () => {});
       worker.on('message', (message: unknown) => {
         if ((message as ToPrimary | null)?.type !== 'certbound.ready') return;
         ready = true;

@@ -70,6 +70,16 @@ export function canonicalDistinguishedName(text: string): string {
   // The parser turns text without any attribute (`alice`) into the empty name, which would match
   // every certificate with an empty subject: refuse it rather than fail open.
   if (canonical.trim() === '') throw new TypeError(problem);
+  // Text the parser only half understood (a stray character before an attribute type, a value
+  // that is only a space) prints as something that parses to yet another name. Such a name could
+  // never be matched reliably; refuse it at load rather than compare against a moving target.
+  let again: string;
+  try {
+    again = new Name(canonical).toString();
+  } catch (cause) {
+    throw new TypeError(problem, { cause });
+  }
+  if (again !== canonical) throw new TypeError(problem);
   return canonical;
 }
 

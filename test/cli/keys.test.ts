@@ -6,6 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, startServer } from './run.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dir: string | undefined;
 const file = (name: string): string => join(dir as string, name);
@@ -131,10 +132,3 @@ test('SIGHUP: a single-key STS keeps serving; a keystore STS reloads, and report
   }
 });
 
-/** Poll (bounded: 5 s) until `condition` holds. */
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 25) {
-    if (waited > 5000) throw new Error('condition not met within 5 s');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

@@ -7,6 +7,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer } from './run.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ISSUER = 'https://sts.domain.com';
 const AUDIENCE = 'https://server.domain.com:8443';
@@ -52,12 +53,6 @@ async function getAs(url: string, who: 'alice' | 'bob', token: string): Promise<
   }
 }
 
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let waited = 0; !condition(); waited += 25) {
-    if (waited > 5000) throw new Error(`${what}: not within 5 s`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const resourceArgs = (...extra: string[]): string[] => [
   'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),

@@ -15,6 +15,7 @@ import { createCrl, issueCertificate, type IssuedCertificate } from '../../src/p
 import { bearer, callUnary, channelCredentials, echoClient } from '../helpers/grpc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, BOB_SECRET, exchangeRequest, ISSUER, postToken, startSts, type RunningSts } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
 
 let pki: TestPki;
 const cleanups: Array<() => unknown> = [];
@@ -314,7 +315,7 @@ describe('gRPC limits', () => {
     chat.on('data', (reply) => replies.push((reply as { message: string }).message));
     chat.on('error', () => {});
     chat.write({ name: 'first' });
-    await until(() => replies.length === 1);
+    await waitFor(() => replies.length === 1);
     let unaryDone = false;
     const unary = callUnary(client, metadata).then((outcome) => {
       unaryDone = true;
@@ -328,10 +329,3 @@ describe('gRPC limits', () => {
     assert.throws(() => createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 0 }), /"maxConcurrentStreams" must be an integer >= 1/);
   });
 });
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 5000) throw new Error('condition not met within 5 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -16,6 +16,7 @@ import { addKeystoreKey, openKeystore } from '../../src/keys/keystore.js';
 import { createStsHandler, createStsServer } from '../../src/sts/server.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts, testPolicy, type RunningSts } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
 
 let pki: TestPki;
 let sts: RunningSts;
@@ -43,12 +44,6 @@ async function aliceToken(stsUrl = sts.url): Promise<string> {
   return response.body.access_token as string;
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 5000) throw new Error(`${what}: not within 5 s`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('a JWKS URL that becomes unreachable', () => {
   test('keys already fetched keep verifying (logged) up to maxStalenessMs, then 503 until the URL answers again', async () => {
@@ -75,7 +70,7 @@ describe('a JWKS URL that becomes unreachable', () => {
     up = false;
     clock += 2000; // past cacheMaxAgeMs: a background refresh starts, the cached keys answer
     assert.equal((await verifier.verify(token, pki.alice.thumbprint)).subject, 'alice');
-    await until(() => events.some((event) => event.type === 'jwks.fetch_failed'), 'fetch_failed event');
+    await waitFor(() => events.some((event) => event.type === 'jwks.fetch_failed'), 'fetch_failed event');
     const failed = events.find((event) => event.type === 'jwks.fetch_failed');
     assert.ok(failed?.type === 'jwks.fetch_failed' && failed.keysAgeSeconds === 2 && failed.url === url, JSON.stringify(failed));
     assert.doesNotMatch(JSON.stringify(events), /"x":|"d":/, 'events never carry key material');
