@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { toCertboundError, type CertboundError } from '../core/errors.js';
 import type { VerifiedToken } from '../core/verify.js';
-import { authenticateRequest, challengeFor, resolveRequestAuthentication, type ProtectOptions } from './node.js';
+import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type ProtectOptions } from './node.js';
 import { sendBearerChallenge } from './respond.js';
 
 declare module 'express-serve-static-core' {
@@ -33,6 +33,7 @@ export interface ExpressCertboundOptions extends Omit<ProtectOptions, 'onRefused
  */
 export function createExpressMiddleware(options: ExpressCertboundOptions): RequestHandler {
   const resolved = resolveRequestAuthentication(options);
+  checkChallengeOptions(options);
   return (req: Request, res: Response, next: NextFunction) => {
     authenticateRequest(req, resolved).then(
       (verified) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { toCertboundError, type CertboundError } from '../core/errors.js';
 import { requireScopes, type VerifiedToken } from '../core/verify.js';
-import { authenticateRequest, challengeFor, resolveRequestAuthentication, type ProtectOptions } from './node.js';
+import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type ProtectOptions } from './node.js';
 import { bearerChallenge } from './respond.js';
 
 declare module 'fastify' {
@@ -41,6 +41,7 @@ export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = asy
   // Scopes are checked here, per route, so the shared authentication runs without them.
   const { requiredScopes, onRefused, ...rest } = options;
   const resolved = resolveRequestAuthentication({ ...rest });
+  checkChallengeOptions(options);
   const defaultScopes = resolveRequestScopes(options.verifier, requiredScopes, '"requiredScopes"');
   fastify.decorateRequest('certbound', undefined);
   // A route's own config is checked when the route is added, so a typo fails at start-up.

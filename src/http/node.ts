@@ -110,6 +110,19 @@ export interface ProtectOptions extends RequestAuthenticationOptions {
   onRefused?: (error: CertboundError, req: NodeRequest) => void;
 }
 
+/**
+ * Check the challenge options when an adapter is built, so that a bad value is a TypeError at
+ * start-up rather than a 500 at the first refusal.
+ * @throws TypeError naming the bad option.
+ */
+export function checkChallengeOptions(options: Pick<ProtectOptions, 'realm' | 'resourceMetadataUrl'>): void {
+  if (options.realm !== undefined && (typeof options.realm !== 'string' || options.realm.length === 0)) throw new TypeError('"realm" must be a non-empty string');
+  const url = options.resourceMetadataUrl;
+  if (url !== undefined && (typeof url !== 'string' || !URL.canParse(url) || !url.startsWith('https://'))) {
+    throw new TypeError('"resourceMetadataUrl" must be an https URL (RFC 9728 §5.1)');
+  }
+}
+
 /** The challenge parameters for a refusal, the same in every adapter. */
 export function challengeFor(error: CertboundError, options: Pick<ProtectOptions, 'realm' | 'resourceMetadataUrl' | 'requiredScopes'>): ChallengeOptions {
   return {
@@ -135,6 +148,7 @@ export function protect<Req extends NodeRequest, Res extends NodeResponse>(
   options: ProtectOptions,
 ): (req: Req, res: Res) => void {
   const resolved = resolveRequestAuthentication(options);
+  checkChallengeOptions(options);
   return (req, res) => {
     authenticateRequest(req, resolved).then(
       (auth) => handler(req, res, auth),

@@ -291,5 +291,13 @@ describe('adapter specifics', () => {
     void app.register(certboundFastify, {} as never);
     await assert.rejects(async () => { await app.ready(); }, /"verifier"/);
     await app.close();
+    // Challenge options: checked up front, not at the first refusal (where they would be a 500).
+    assert.throws(() => protect(() => {}, { verifier, realm: 42 as never }), /"realm" must be a non-empty string/);
+    assert.throws(() => createExpressMiddleware({ verifier, resourceMetadataUrl: 'http://api.example/.well-known/oauth-protected-resource' }), /"resourceMetadataUrl" must be an https URL/);
+    const withRealm = fastify();
+    void withRealm.register(certboundFastify, { verifier, realm: '' });
+    await assert.rejects(async () => { await withRealm.ready(); }, /"realm" must be a non-empty string/);
+    await withRealm.close();
+    assert.doesNotThrow(() => protect(() => {}, { verifier, realm: 'api', resourceMetadataUrl: 'https://api.example/.well-known/oauth-protected-resource' }));
   });
 });
