@@ -4,7 +4,7 @@ import { optionalString, parse, port, requireString, type Parsed } from '../args
 import { UsageError } from '../errors.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
 import { crlPathsOf, drainTimeoutOf, integerFlag, SERVER_OPTIONS, SERVER_OPTIONS_USAGE, serverLimitsOf, tlsReloader } from '../server-options.js';
-import type { RateLimitOptions } from '../../core/rate-limit.js';
+import { RATE_LIMIT_DEFAULTS, type RateLimitOptions } from '../../core/rate-limit.js';
 import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
@@ -99,6 +99,6 @@ function rateLimitOf(parsed: Parsed): RateLimitOptions | false | undefined {
     return false;
   }
   if (perSecond === undefined && burst === undefined) return undefined;
-  const perSecondValue = perSecond ?? 50;
-  return { perSecond: perSecondValue, burst: burst ?? Math.max(1, perSecondValue * 2) };
+  const perSecondValue = perSecond ?? RATE_LIMIT_DEFAULTS.perSecond;
+  return { perSecond: perSecondValue, burst: burst ?? perSecondValue * 2 };
 }
