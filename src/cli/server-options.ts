@@ -1,4 +1,5 @@
-import type { ServerLimits } from '../http/https-server.js';
+import { SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/https-server.js';
+import { headersOutlastRequest, LIMIT_SETTINGS, limitValue } from '../http/limit-settings.js';
 import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../keys/files.js';
 import { optionalString, stringList, type Parsed } from './args.js';
 import { UsageError } from './errors.js';
@@ -6,19 +7,18 @@ import { UsageError } from './errors.js';
 /** Flags every certbound server takes: revocation, limits and the shutdown deadline. */
 export const SERVER_OPTIONS = {
   'tls-crl': { type: 'string', multiple: true },
-  'max-header-size': { type: 'string' },
-  'headers-timeout': { type: 'string' },
-  'request-timeout': { type: 'string' },
-  'keep-alive-timeout': { type: 'string' },
-  'max-in-flight': { type: 'string' },
+  ...(Object.fromEntries(LIMIT_SETTINGS.map((setting) => [setting.name, { type: 'string' }])) as Record<string, { type: 'string' }>),
   'drain-timeout': { type: 'string' },
 } as const;
 
+const D = SERVER_LIMIT_DEFAULTS;
 export const SERVER_OPTIONS_USAGE = `  Every server: --tls-crl FILE (repeatable) refuses revoked client certificates; SIGHUP re-reads
   the TLS certificate, key, CA bundle and CRLs (and keys, see docs/cli.md) without dropping a
-  request. Limits: --max-header-size BYTES (16384) --headers-timeout S (10) --request-timeout S
-  (30) --keep-alive-timeout S (5) --max-in-flight N (1024; beyond it 503, 0 = off)
-  --drain-timeout S (10: on SIGTERM, in-flight requests get this long before connections drop).`;
+  request. Limits: --handshake-timeout S (default: --headers-timeout) --max-connections N
+  (${D.maxConnections}; beyond it new connections are closed at accept, 0 = off) --max-header-size BYTES
+  (${D.maxHeaderSize}) --headers-timeout S (${D.headersTimeoutMs / 1000}) --request-timeout S (${D.requestTimeoutMs / 1000}) --keep-alive-timeout S (${D.keepAliveTimeoutMs / 1000})
+  --max-in-flight N (${D.maxInFlight}; beyond it 503, 0 = off) --drain-timeout S (10: on SIGTERM, in-flight
+  requests get this long before connections drop).`;
 
 /** An integer flag within [min, max], or undefined when absent. */
 export function integerFlag(command: string, parsed: Parsed, name: string, min: number, max: number): number | undefined {
@@ -30,19 +30,28 @@ export function integerFlag(command: string, parsed: Parsed, name: string, min: 
 
 const seconds = (value: number | undefined): number | undefined => (value === undefined ? undefined : value * 1000);
 
-/** The HTTPS server limits the flags ask for (defaults where absent). */
-export function serverLimitsOf(command: string, parsed: Parsed): ServerLimits {
-  const limits: ServerLimits = {
-    maxHeaderSize: integerFlag(command, parsed, 'max-header-size', 1024, 1024 * 1024),
-    headersTimeoutMs: seconds(integerFlag(command, parsed, 'headers-timeout', 1, 3600)),
-    requestTimeoutMs: seconds(integerFlag(command, parsed, 'request-timeout', 1, 3600)),
-    keepAliveTimeoutMs: seconds(integerFlag(command, parsed, 'keep-alive-timeout', 1, 3600)),
-    maxInFlight: integerFlag(command, parsed, 'max-in-flight', 0, 1_000_000),
-  } as ServerLimits;
-  if ((limits.headersTimeoutMs ?? 0) > (limits.requestTimeoutMs ?? Number.POSITIVE_INFINITY)) {
-    throw new UsageError(`${command}: --headers-timeout must not exceed --request-timeout`);
+/**
+ * The server limits the flags set (absent ones are left out, so a configuration file's values or
+ * the defaults apply). `only` restricts them to the limits a server has (gRPC).
+ */
+export function serverLimitsOf(command: string, parsed: Parsed, only?: ReadonlySet<keyof ServerLimits>): ServerLimits {
+  const limits: ServerLimits = {};
+  for (const setting of LIMIT_SETTINGS) {
+    const raw = optionalString(parsed, setting.name);
+    if (raw === undefined) continue;
+    if (only !== undefined && !only.has(setting.option)) throw new UsageError(`${command}: --${setting.name} applies to the HTTPS servers only (gRPC has --max-streams)`);
+    const value = limitValue(setting, raw);
+    if (typeof value === 'string') throw new UsageError(`${command}: --${setting.name} ${value}`);
+    limits[setting.option] = value;
   }
   return limits;
+}
+
+/** Flags over file: the merged limits, checked together. */
+export function mergeLimits(command: string, ...layers: ServerLimits[]): ServerLimits {
+  const merged: ServerLimits = Object.assign({}, ...layers);
+  if (headersOutlastRequest(merged)) throw new UsageError(`${command}: --headers-timeout must not exceed --request-timeout`);
+  return merged;
 }
 
 /** --drain-timeout in ms, if given. */

@@ -1,3 +1,4 @@
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   loadPackageDefinition,
@@ -18,7 +19,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
 import type { CertboundError } from '../core/errors.js';
 import type { BoundTokenVerifier, VerifiedToken } from '../core/verify.js';
-import { secureContextOptions, type ServerTlsOptions } from '../http/https-server.js';
+import { resolveServerLimits, serverSecureContext, type ServerLimits, type ServerTlsOptions } from '../http/https-server.js';
 import { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
 
 /** The seed's echo service definition, shipped with the package. */
@@ -65,6 +66,8 @@ export interface EchoServerOptions {
   maxConcurrentStreams?: number;
   /** Largest request message in bytes (default 64 KiB: echo requests are names). */
   maxReceiveMessageBytes?: number;
+  /** The TLS handshake timeout and the connection limit, as for the HTTPS servers. */
+  limits?: Pick<ServerLimits, 'handshakeTimeoutMs' | 'maxConnections'>;
   onEvent?: (event: EchoServerEvent) => void;
 }
 
@@ -90,7 +93,7 @@ export interface ManagedGrpcServer {
  * grpc-js (1.10+) re-applies a credentials object's secure context to its listening servers when
  * updateSecureContextOptions is called; the method is public at run time but typed protected.
  */
-type ReloadableCredentials = ServerCredentials & { updateSecureContextOptions(options: ReturnType<typeof secureContextOptions>): void };
+type ReloadableCredentials = ServerCredentials & { updateSecureContextOptions(options: ReturnType<typeof serverSecureContext>): void };
 
 /**
  * The `certbound grpc-server` server: echo.EchoServer (unary, server-, client- and
@@ -115,37 +118,53 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
   server.addService(EchoServer.service, echoImplementation((method, auth) => onEvent({ type: 'call.allowed', method, subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint })));
   new HealthImplementation({ '': 'SERVING', [ECHO_SERVICE]: 'SERVING' }).addToServer(server);
   new ReflectionService(definition).addToServer(server);
+  const limits = resolveServerLimits(options.limits);
   const credentials = ServerCredentials.createSsl(
     Buffer.from(options.tls.ca),
     [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }],
     true,
   ) as ReloadableCredentials;
   if (typeof credentials.updateSecureContextOptions !== 'function') throw new TypeError('@grpc/grpc-js 1.10 or later is required');
-  // createSsl has no CRL parameter; the full secure context (with the CRL) replaces its own.
-  credentials.updateSecureContextOptions(secureContextOptions(options.tls));
+  // grpc-js builds its TLS server from these options (so the handshake timeout reaches it) and
+  // hands them to setSecureContext on reload. createSsl has no CRL or TLS floor of its own.
+  const contextOf = (tls: ServerTlsOptions) => ({ ...serverSecureContext(tls), handshakeTimeout: limits.handshakeTimeoutMs });
+  credentials.updateSecureContextOptions(contextOf(options.tls));
+  // certbound owns the listening socket, so that connections are counted (and refused beyond the
+  // limit) at accept, before any TLS work; grpc-js serves what it is handed.
+  const injector = server.createConnectionInjector(credentials);
+  const sockets = new Set<Socket>();
+  const listener = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    injector.injectConnection(socket);
+  });
+  if (limits.maxConnections > 0) listener.maxConnections = limits.maxConnections;
 
   return {
     server,
     listen(port = 0, host = '127.0.0.1') {
-      const hostPart = host.includes(':') ? `[${host}]` : host;
       return new Promise((resolve, reject) => {
-        server.bindAsync(`${hostPart}:${port}`, credentials, (error, boundPort) => {
-          if (error !== null) {
-            reject(Object.assign(error, { code: /\b(E[A-Z]{3,})\b/.exec(error.message)?.[1] ?? 'error' }));
-            return;
-          }
-          resolve(new URL(`https://${hostPart}:${boundPort}`));
+        listener.once('error', reject);
+        listener.listen(port, host, () => {
+          listener.off('error', reject);
+          const address = listener.address() as AddressInfo;
+          const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve(new URL(`https://${hostPart}:${address.port}`));
         });
       });
     },
     close() {
+      listener.close();
       return new Promise((resolve) => server.tryShutdown(() => resolve()));
     },
     forceClose() {
+      listener.close();
       server.forceShutdown();
+      // Connections still in their handshake belong to no gRPC session yet.
+      for (const socket of sockets) socket.destroy();
     },
     reloadTls(tls) {
-      credentials.updateSecureContextOptions(secureContextOptions(tls));
+      credentials.updateSecureContextOptions(contextOf(tls));
     },
   };
 }

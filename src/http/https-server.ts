@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { CertboundError } from '../core/errors.js';
 import { HEALTH_PATH } from '../core/rfc.js';
 import { sendOAuthError } from './respond.js';
@@ -31,6 +31,13 @@ export interface ServerLimits {
   maxHeaderSize?: number;
   /** Requests handled at once beyond which new ones get 503 at once (load shedding); 0 = off. */
   maxInFlight?: number;
+  /**
+   * Time from accepting a TCP connection to a finished TLS handshake, in ms (default: the headers
+   * timeout). A peer that sends nothing, or half a ClientHello, is cut off after it.
+   */
+  handshakeTimeoutMs?: number;
+  /** Open connections beyond which new ones are closed at accept; 0 = no limit. */
+  maxConnections?: number;
 }
 
 export const SERVER_LIMIT_DEFAULTS = {
@@ -44,32 +51,52 @@ export const SERVER_LIMIT_DEFAULTS = {
   maxHeaderSize: 16 * 1024,
   /** Far above what two cores serve at once; a queue longer than this only adds latency. */
   maxInFlight: 1024,
+  /** The headers timeout's reasoning holds for the handshake too (see resolveServerLimits). */
+  handshakeTimeoutMs: 10_000,
+  /**
+   * Far above the pools of a fleet of clients, low enough that idle connections (tens of KiB of
+   * TLS state each) cannot exhaust memory. Per process: with --workers N, N times this.
+   */
+  maxConnections: 4096,
 } as const satisfies Required<ServerLimits>;
+
+/** Limits that 0 switches off. */
+const MAY_BE_ZERO: ReadonlySet<string> = new Set(['maxInFlight', 'maxConnections']);
 
 /** The limits with defaults filled in, each checked. */
 export function resolveServerLimits(limits: ServerLimits = {}): Required<ServerLimits> {
-  const resolved = { ...SERVER_LIMIT_DEFAULTS, ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)) } as Required<ServerLimits>;
+  const given = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)) as ServerLimits;
+  // The handshake gets as long as the headers unless told otherwise: both bound a silent peer.
+  const resolved = { ...SERVER_LIMIT_DEFAULTS, handshakeTimeoutMs: given.headersTimeoutMs ?? SERVER_LIMIT_DEFAULTS.handshakeTimeoutMs, ...given } as Required<ServerLimits>;
   for (const [name, value] of Object.entries(resolved)) {
-    const minimum = name === 'maxInFlight' ? 0 : 1;
+    const minimum = MAY_BE_ZERO.has(name) ? 0 : 1;
     if (!Number.isInteger(value) || value < minimum) throw new TypeError(`"${name}" must be an integer >= ${minimum}`);
   }
   if (resolved.headersTimeoutMs > resolved.requestTimeoutMs) throw new TypeError('"headersTimeoutMs" must not exceed "requestTimeoutMs"');
   return resolved;
 }
 
-/** The TLS material as a secure context: used at creation and again on every reload. */
-export function secureContextOptions(tls: ServerTlsOptions): SecureContextOptions {
-  return { ca: tls.ca, cert: tls.cert, key: tls.key, ...(tls.crl === undefined ? {} : { crl: tls.crl }) };
+/** The oldest TLS version any certbound server accepts, whatever the runtime's default. */
+export const TLS_MIN_VERSION = 'TLSv1.2';
+
+/**
+ * The server's secure context: TLS material plus the settings that must survive a reload. The one
+ * place it is built, at start-up and for every reload (Node's setSecureContext resets every
+ * setting it is not given, the TLS floor included).
+ */
+export function serverSecureContext(tls: ServerTlsOptions): SecureContextOptions {
+  return { ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION, ...(tls.crl === undefined ? {} : { crl: tls.crl }) };
 }
 
 /**
  * TLS settings shared by certbound's servers: TLS 1.2 or later, client certificate requested and
  * verified against the CA, but not enforced at the handshake, so that public endpoints stay
  * reachable and a missing or untrusted certificate gets a clear HTTP answer, not a dropped
- * connection. Handlers check `authorized` themselves (see peer-certificate.ts).
+ * connection. Handlers check `authorized` themselves (see peer-certificate.ts). A handshake that
+ * has not finished after the default handshake timeout is dropped.
  */
-export function serverTlsOptions(tls: ServerTlsOptions): SecureContextOptions & { requestCert: true; rejectUnauthorized: false } {
-  return { ...secureContextOptions(tls), minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false };
+export function serverTlsOptions(tls: ServerTlsOptions): TlsOptions & { requestCert: true; rejectUnauthorized: false } {
+  return { ...serverSecureContext(tls), requestCert: true, rejectUnauthorized: false, handshakeTimeout: SERVER_LIMIT_DEFAULTS.handshakeTimeoutMs };
 }
 
 export interface ManagedServer {
@@ -99,6 +126,7 @@ export function createLimitedHttpsServer(tls: ServerTlsOptions, limits: ServerLi
   const server = createServer(
     {
       ...serverTlsOptions(tls),
+      handshakeTimeout: resolved.handshakeTimeoutMs,
       headersTimeout: resolved.headersTimeoutMs,
       requestTimeout: resolved.requestTimeoutMs,
       maxHeaderSize: resolved.maxHeaderSize,
@@ -109,6 +137,8 @@ export function createLimitedHttpsServer(tls: ServerTlsOptions, limits: ServerLi
     resolved.maxInFlight === 0 ? handler : shedLoad(handler, resolved.maxInFlight),
   );
   server.keepAliveTimeout = resolved.keepAliveTimeoutMs;
+  // Checked by node:net at accept: beyond it a new connection is closed before any TLS work.
+  if (resolved.maxConnections > 0) server.maxConnections = resolved.maxConnections;
   return manageServer(server);
 }
 
@@ -162,7 +192,7 @@ export function manageServer(server: HttpsServer): ManagedServer {
       server.closeAllConnections();
     },
     reloadTls(tls) {
-      server.setSecureContext(secureContextOptions(tls));
+      server.setSecureContext(serverSecureContext(tls));
     },
   };
 }

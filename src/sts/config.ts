@@ -6,6 +6,8 @@ import { createSigningKey, type SigningKey } from '../core/signing.js';
 import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
 import { FileProblem, loadTlsFiles, readPrivateKey, readText, type TlsPaths } from '../keys/files.js';
 import { readJwksFile } from '../keys/jwks-source.js';
+import type { ServerLimits } from '../http/https-server.js';
+import { headersOutlastRequest, LIMIT_SETTINGS, limitValue } from '../http/limit-settings.js';
 import { checkRegisteredGrantTypes } from './grants/index.js';
 import type { StsOptions } from './server.js';
 
@@ -21,7 +23,7 @@ export interface StsConfigOverrides {
   jwtKid?: string;
 }
 
-const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'subject_token_error', 'policy'];
+const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'subject_token_error', 'limits', 'policy'];
 
 /**
  * Load an STS configuration file (YAML or JSON) and everything it refers to, validating all of
@@ -52,6 +54,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
   };
   const tls = section('tls');
   const signing = section('signing');
+  const limits = limitsOf(file, section('limits'));
 
   const issuer = overrides.issuer ?? requireString(file, doc.issuer, 'issuer');
   if (!URL.canParse(issuer) || !issuer.startsWith('https://')) {
@@ -116,7 +119,26 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     accessTokenLifetimeSeconds: lifetime as number,
     ...(publicUrl === undefined ? {} : { publicUrl }),
     ...(subjectTokenError === undefined ? {} : { subjectTokenError }),
+    limits,
   };
+}
+
+/** The `limits:` section: the server limits, spelled as the flags are (seconds for timeouts). */
+function limitsOf(file: string, section: Record<string, unknown>): ServerLimits {
+  const limits: ServerLimits = {};
+  const known = LIMIT_SETTINGS.map((setting) => setting.name.replaceAll('-', '_'));
+  for (const key of Object.keys(section)) {
+    if (!known.includes(key)) throw new FileProblem(file, `limits.${key}: unknown key (expected one of ${known.join(', ')})`);
+  }
+  for (const setting of LIMIT_SETTINGS) {
+    const key = setting.name.replaceAll('-', '_');
+    if (section[key] === undefined) continue;
+    const value = limitValue(setting, section[key]);
+    if (typeof value === 'string') throw new FileProblem(file, `limits.${key}: ${value}`);
+    limits[setting.option] = value;
+  }
+  if (headersOutlastRequest(limits)) throw new FileProblem(file, 'limits.headers_timeout: must not exceed limits.request_timeout');
+  return limits;
 }
 
 /**

@@ -86,6 +86,21 @@ describe('certbound bad input', { concurrency: 4 }, () => {
     assertBadInput(await runCli(['sts', '--config', unknown]), unknown, 'listener_backlog', 'unknown key');
   });
 
+  test('sts --config limits: an unknown key, a value out of range, headers outlasting the request', async () => {
+    const original = await readFile(join(pki, 'sts.yaml'), 'utf8');
+    const cases: Array<[string, string, string]> = [
+      ['limits:\n  max_sockets: 5\n', 'limits.max_sockets', 'unknown key'],
+      ['limits:\n  handshake_timeout: 0\n', 'limits.handshake_timeout', 'must be an integer from 1 to 3600'],
+      ['limits:\n  max_connections: -1\n', 'limits.max_connections', 'must be an integer from 0 to 1000000'],
+      ['limits:\n  headers_timeout: 40\n', 'limits.headers_timeout', 'must not exceed limits.request_timeout'],
+    ];
+    for (const [section, path, problem] of cases) {
+      const broken = join(pki, 'broken-limits.yaml');
+      await writeFile(broken, `${original}\n${section}`);
+      assertBadInput(await runCli(['sts', '--config', broken, '--check-config']), broken, path, problem);
+    }
+  });
+
   test('sts --tls-key that does not match the certificate', async () => {
     const bobKey = join(pki, 'bob.key');
     assertBadInput(await runCli(['sts', '--config', join(pki, 'sts.yaml'), '--tls-key', bobKey]), bobKey, 'does not match');

@@ -138,11 +138,11 @@ export interface CliServer {
 const READY = /^certbound (\S+) listening on (https:\/\/127\.0\.0\.1:\d+)(?:\s.*)?$/;
 
 /** Start a server command (`sts ...`, `resource ...`) and resolve once it prints its ready line. */
-export function startServer(args: string[], timeoutMs = READY_TIMEOUT_MS, options: { defaultWorkers?: boolean } = {}): Promise<CliServer> {
+export function startServer(args: string[], timeoutMs = READY_TIMEOUT_MS, options: { defaultWorkers?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<CliServer> {
   // One process per server unless a test asks for workers: the default (one per core) is tested
   // in workers.test.ts, and a dozen servers × cores would only slow the suite down.
   if ((args[0] === 'sts' || args[0] === 'resource') && !args.includes('--workers') && options.defaultWorkers !== true) args = [...args, '--workers', '1'];
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }) });
   track(child);
   let stdout = '';
   let stderr = '';

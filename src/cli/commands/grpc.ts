@@ -3,7 +3,8 @@ import { optionalString, parse, port } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { drainTimeoutOf, integerFlag } from '../server-options.js';
+import { GRPC_LIMITS } from '../../http/limit-settings.js';
+import { drainTimeoutOf, integerFlag, serverLimitsOf } from '../server-options.js';
 import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
 export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
@@ -27,9 +28,6 @@ export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F 
   token is exchanged over mutual TLS with the same client certificate as the gRPC channel.
   Prints both answers. --servername is the name the gRPC server certificate is checked against
   (default: HOST). Exits 1 when the STS or the server refuses.`;
-
-/** Limits of the HTTPS servers that grpc-js does not offer in the same form. */
-const HTTPS_ONLY_LIMITS = ['max-header-size', 'headers-timeout', 'request-timeout', 'keep-alive-timeout', 'max-in-flight'] as const;
 
 /** How long one RPC may take, STS exchange included (the exchange itself times out at 10 s). */
 const RPC_DEADLINE_MS = 20_000;
@@ -66,12 +64,10 @@ export async function runServer(argv: string[]): Promise<number> {
   const log = logEvent('grpc-server');
   const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', parsed, log);
   const maxStreams = integerFlag('grpc-server', parsed, 'max-streams', 1, 100_000);
-  for (const name of HTTPS_ONLY_LIMITS) {
-    if (parsed.values[name] !== undefined) throw new UsageError(`grpc-server: --${name} applies to the HTTPS servers only (gRPC has --max-streams)`);
-  }
+  const limits = serverLimitsOf('grpc-server', parsed, GRPC_LIMITS);
   const drainTimeout = drainTimeoutOf('grpc-server', parsed);
   const { echo } = await loadGrpc();
-  const server = echo.createEchoServer({ tls, verifier, onEvent: log, ...(maxStreams === undefined ? {} : { maxConcurrentStreams: maxStreams }) });
+  const server = echo.createEchoServer({ tls, verifier, onEvent: log, limits, ...(maxStreams === undefined ? {} : { maxConcurrentStreams: maxStreams }) });
   reloadOnHangup(log, reloadables((files) => server.reloadTls(files)));
   return serveUntilSignalled('grpc-server', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', '', drainTimeout);
 }

@@ -4,7 +4,7 @@ import { optionalString, parse, port, stringList, type Parsed } from '../args.js
 import { UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { drainTimeoutOf, serverLimitsOf, SERVER_OPTIONS_USAGE } from '../server-options.js';
+import { drainTimeoutOf, mergeLimits, serverLimitsOf, SERVER_OPTIONS_USAGE } from '../server-options.js';
 import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
 
 export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
@@ -46,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   if (workers > 1 && !isWorker()) return runPrimary('resource', workers, logEvent('resource'));
   const log = logEvent('resource');
   const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', parsed, log);
-  const limits = serverLimitsOf('resource', parsed);
+  const limits = mergeLimits('resource', serverLimitsOf('resource', parsed));
   const drainTimeout = drainTimeoutOf('resource', parsed);
   const requiredScopes = stringList(parsed, 'required-scope');
   const trustedProxy = trustedProxyOf(parsed);

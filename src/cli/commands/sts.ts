@@ -3,7 +3,7 @@ import { loadStsConfig } from '../../sts/config.js';
 import { optionalString, parse, port, requireString, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
-import { crlPathsOf, drainTimeoutOf, integerFlag, SERVER_OPTIONS, SERVER_OPTIONS_USAGE, serverLimitsOf, tlsReloader } from '../server-options.js';
+import { crlPathsOf, drainTimeoutOf, integerFlag, mergeLimits, SERVER_OPTIONS, SERVER_OPTIONS_USAGE, serverLimitsOf, tlsReloader } from '../server-options.js';
 import { RATE_LIMIT_DEFAULTS, type RateLimitOptions } from '../../core/rate-limit.js';
 import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
 
@@ -71,7 +71,8 @@ export async function run(argv: string[]): Promise<number> {
   const server = createStsServer({
     ...options,
     onEvent: log,
-    limits,
+    // Flags override the file's limits one by one.
+    limits: mergeLimits('sts', config.limits ?? {}, limits),
     ...(bodyLimit === undefined ? {} : { bodyLimitBytes: bodyLimit }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
   });
