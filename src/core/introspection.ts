@@ -1,4 +1,5 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { malformedNumericDate } from './numeric-date.js';
 import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS } from './rfc.js';
 
 export interface IntrospectionInput {
@@ -33,6 +34,7 @@ export async function introspectAccessToken(token: string, input: IntrospectionI
   } catch {
     return { active: false };
   }
+  if (malformedNumericDate(payload) !== undefined) return { active: false };
   if (input.audiences !== undefined) {
     const aud = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
     if (!aud.some((value) => input.audiences?.includes(value))) return { active: false };

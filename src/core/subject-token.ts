@@ -1,6 +1,7 @@
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { certificateMatches, type CertificateFacts, type CertificateMatcher } from './certificate.js';
 import { CertboundError } from './errors.js';
+import { malformedNumericDate } from './numeric-date.js';
 import { authenticateSubjectToken, subjectPatternMatches, type IssuancePolicy, type Policy, type TrustedIssuer } from './policy.js';
 
 /** Who a subject (or actor) token stands for, and what the policy lets it have. */
@@ -90,6 +91,8 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
   } catch (error) {
     throw describeJwtFailure(error, role, issuer);
   }
+  const badDate = malformedNumericDate(payload);
+  if (badDate !== undefined) throw invalid(`${role} ${badDate} claim must be a whole number of seconds`, 'malformed');
   const subject = payload[issuer.subjectClaim];
   if (typeof subject !== 'string' || subject.length === 0) throw invalid(`${role} has no ${issuer.subjectClaim} claim to use as the subject`, 'missing');
   const rule = issuer.subjects.find((entry) => subjectPatternMatches(entry.subject, subject));

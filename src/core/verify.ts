@@ -8,6 +8,7 @@ import {
 } from 'jose';
 import { parseScope } from './claims.js';
 import { CertboundError, type CertboundErrorCode, type FailureReason } from './errors.js';
+import { malformedNumericDate } from './numeric-date.js';
 import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS, CNF_X5T_S256, isAsymmetricAlgorithm, type AsymmetricAlgorithm } from './rfc.js';
 import { isWellFormedThumbprint, thumbprintsEqual } from './thumbprint.js';
 
@@ -89,6 +90,8 @@ export function createBoundTokenVerifier(options: VerifierOptions): BoundTokenVe
         throw fromJoseError(error);
       }
       const { payload, protectedHeader } = result;
+      const badDate = malformedNumericDate(payload);
+      if (badDate !== undefined) throw claimInvalid(`${badDate} claim must be a whole number of seconds`);
       requireBinding(payload, peerThumbprint);
       if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
         throw claimInvalid('sub claim must be a non-empty string');

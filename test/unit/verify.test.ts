@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { errors as joseErrors, SignJWT, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { CompactSign, errors as joseErrors, SignJWT, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { CertboundError } from '../../src/core/errors.js';
 import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
 import { createBoundTokenVerifier, type VerifierOptions } from '../../src/core/verify.js';
@@ -199,6 +199,29 @@ describe('createBoundTokenVerifier: refusals', () => {
       description: 'token has no sub claim',
       reason: 'missing',
     });
+  });
+
+  test('RFC 7519 §2 exp, nbf or iat that is not a finite whole number of seconds is CB_TOKEN_CLAIM_INVALID', async () => {
+    // JSON.stringify cannot write 1e309 (JSON.parse reads it as Infinity): sign the text itself.
+    const signText = (text: string) =>
+      new CompactSign(new TextEncoder().encode(text)).setProtectedHeader({ alg: es256.alg, kid: es256.kid, typ: 'at+jwt' }).sign(es256.privateKey);
+    const claims = JSON.stringify(payload());
+    const cases: Array<[string, string]> = [
+      [claims.replace(`"exp":${NOW + 300}`, '"exp":1e309'), 'exp'],
+      [claims.replace(`"iat":${NOW}`, '"iat":-1e309'), 'iat'],
+      [claims.replace('"sub"', '"nbf":-1e309,"sub"'), 'nbf'],
+      [claims.replace(`"exp":${NOW + 300}`, `"exp":${NOW + 300}.5`), 'exp'],
+      [claims.replace(`"exp":${NOW + 300}`, '"exp":1e300'), 'exp'],
+    ];
+    for (const [text, claim] of cases) {
+      assert.notEqual(text, claims);
+      await assert.rejects(verifier().verify(await signText(text), pki.alice.thumbprint), {
+        code: 'CB_TOKEN_CLAIM_INVALID',
+        description: `${claim} claim must be a whole number of seconds`,
+        reason: 'malformed',
+      });
+    }
+    assert.equal((await verifier().verify(await signText(claims), pki.alice.thumbprint)).subject, 'alice', 'the same text with ordinary dates verifies');
   });
 
   test('RFC 9068 §2.2 an empty sub or a non-string scope is CB_TOKEN_CLAIM_INVALID', async () => {
