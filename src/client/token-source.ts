@@ -36,6 +36,11 @@ export interface TokenSourceOptions {
   subjectTokenFile?: string;
   /** Default: the RFC 8693 §3 access_token token type. */
   subjectTokenType?: string;
+  /**
+   * The client's registered client_id, sent with each exchange (RFC 8705 §2) so the STS checks the
+   * certificate against that registration. Needed when the STS requires it.
+   */
+  clientId?: string;
   audience?: string | readonly string[];
   resource?: string | readonly string[];
   scope?: string | readonly string[];
@@ -125,6 +130,7 @@ interface ResolvedTokenSourceOptions {
   tokenEndpoint: URL;
   subjectToken: () => string | Promise<string>;
   subjectTokenType: string;
+  clientId: string | undefined;
   audience: string[];
   resource: string[];
   scope: string | undefined;
@@ -154,6 +160,7 @@ function resolveTokenSourceOptions(options: TokenSourceOptions): ResolvedTokenSo
   if (subjectToken !== undefined && typeof subjectToken !== 'function' && (typeof subjectToken !== 'string' || subjectToken.length === 0)) {
     throw new TypeError('"subjectToken" must be a non-empty string or a function');
   }
+  if (options.clientId !== undefined && (typeof options.clientId !== 'string' || options.clientId.length === 0)) throw new TypeError('"clientId" must be a non-empty string');
   const list = (value: string | readonly string[] | undefined): string[] => (value === undefined ? [] : typeof value === 'string' ? [value] : [...value]);
   const scope = options.scope === undefined ? undefined : list(options.scope).join(' ');
   const refreshWindowSeconds = options.refreshWindowSeconds ?? DEFAULT_REFRESH_WINDOW_SECONDS;
@@ -167,6 +174,7 @@ function resolveTokenSourceOptions(options: TokenSourceOptions): ResolvedTokenSo
     subjectToken:
       subjectTokenFile !== undefined ? () => readSubjectTokenFile(subjectTokenFile) : typeof subjectToken === 'function' ? subjectToken : () => subjectToken as string,
     subjectTokenType: options.subjectTokenType ?? TOKEN_TYPE_ACCESS_TOKEN,
+    clientId: options.clientId,
     audience: list(options.audience),
     resource: list(options.resource),
     scope: scope === '' ? undefined : scope,
@@ -184,6 +192,7 @@ async function exchange(options: ResolvedTokenSourceOptions, agent: Agent): Prom
     subject_token: await obtainSubjectToken(options.subjectToken),
     subject_token_type: options.subjectTokenType,
   });
+  if (options.clientId !== undefined) body.set('client_id', options.clientId);
   for (const audience of options.audience) body.append('audience', audience);
   for (const resource of options.resource) body.append('resource', resource);
   if (options.scope !== undefined) body.set('scope', options.scope);

@@ -57,6 +57,9 @@ export const ERROR_OUTCOMES = {
   CB_TOKEN_TYPE_UNSUPPORTED: outcome('invalid_request', 400, INVALID_ARGUMENT),
   CB_CLIENT_UNAUTHENTICATED: outcome('invalid_client', 401, UNAUTHENTICATED),
   CB_CLIENT_NOT_REGISTERED: outcome('invalid_client', 401, UNAUTHENTICATED),
+  // RFC 8705 §2: a client_id names the registration the certificate must satisfy.
+  CB_CLIENT_ID_MISMATCH: outcome('invalid_client', 401, UNAUTHENTICATED),
+  CB_CLIENT_ID_REQUIRED: outcome('invalid_client', 401, UNAUTHENTICATED),
   CB_CLIENT_GRANT_NOT_ALLOWED: outcome('unauthorized_client', 400, PERMISSION_DENIED),
   // RFC 7662 §2.3: a caller not allowed to introspect is refused as an unauthenticated client.
   CB_INTROSPECTION_NOT_ALLOWED: outcome('invalid_client', 401, PERMISSION_DENIED),
@@ -65,6 +68,10 @@ export const ERROR_OUTCOMES = {
   // (The STS option subjectTokenError can say invalid_grant for clients built to RFC 6749 habits.)
   CB_SUBJECT_TOKEN_INVALID: outcome('invalid_request', 400, UNAUTHENTICATED),
   CB_SUBJECT_TOKEN_NOT_FOR_CLIENT: outcome('invalid_request', 400, PERMISSION_DENIED),
+  // A subject or actor token bound (cnf) to another certificate, or by a method certbound cannot
+  // check: exchanging it would launder a stolen bound token into one bound to the thief.
+  CB_SUBJECT_TOKEN_CNF_MISMATCH: outcome('invalid_request', 400, PERMISSION_DENIED),
+  CB_SUBJECT_TOKEN_CNF_UNSUPPORTED: outcome('invalid_request', 400, PERMISSION_DENIED),
   // RFC 8693 §2.2.2: an actor_token unacceptable by policy is invalid_request too.
   CB_ACTOR_NOT_ALLOWED: outcome('invalid_request', 400, PERMISSION_DENIED),
   CB_SCOPE_NOT_ALLOWED: outcome('invalid_scope', 400, PERMISSION_DENIED),

@@ -51,6 +51,12 @@ export interface ClientRegistration extends IssuancePolicy {
   subjectFrom: 'client_id' | 'spiffe_id';
   /** May call the RFC 7662 introspection endpoint (a resource server); sees only tokens for its `audiences` when it has any. */
   introspection: boolean;
+  /**
+   * May exchange subject and actor tokens bound (cnf x5t#S256) to other certificates: a gateway
+   * that terminates its callers' mutual TLS and checked each token's binding itself. The issued
+   * token is bound to this client's certificate and names it in `act`. Default false.
+   */
+  exchangeBoundTokens: boolean;
 }
 
 /** A static subject token, stored only as its SHA-256, and what its holder may ask for. */
@@ -241,9 +247,13 @@ const ISSUANCE_KEYS = ['audiences', 'scopes', 'narrow_scopes', 'max_token_lifeti
 
 function parseClient(raw: unknown, path: string): ClientRegistration {
   const entry = object(raw, path);
-  knownKeys(entry, path, ['client_id', 'auth_method', 'certificate', 'certificates', 'jwks', 'grant_types', 'client_id_from', 'subject_from', 'introspection', ...ISSUANCE_KEYS]);
+  knownKeys(entry, path, [
+    'client_id', 'auth_method', 'certificate', 'certificates', 'jwks', 'grant_types', 'client_id_from', 'subject_from', 'introspection', 'exchange_bound_tokens', ...ISSUANCE_KEYS,
+  ]);
   const introspection = entry.introspection === undefined ? false : entry.introspection;
   if (typeof introspection !== 'boolean') throw new PolicyError(`${path}.introspection`, 'must be true or false');
+  const exchangeBoundTokens = entry.exchange_bound_tokens === undefined ? false : entry.exchange_bound_tokens;
+  if (typeof exchangeBoundTokens !== 'boolean') throw new PolicyError(`${path}.exchange_bound_tokens`, 'must be true or false');
   const authMethod = entry.auth_method ?? AUTH_METHOD_TLS_CLIENT_AUTH;
   if (authMethod !== AUTH_METHOD_TLS_CLIENT_AUTH && authMethod !== AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH) {
     throw new PolicyError(`${path}.auth_method`, `must be ${AUTH_METHOD_TLS_CLIENT_AUTH} (RFC 8705 §2.1) or ${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH} (§2.2)`);
@@ -276,6 +286,7 @@ function parseClient(raw: unknown, path: string): ClientRegistration {
     clientIdFrom,
     subjectFrom,
     introspection,
+    exchangeBoundTokens,
     ...parseIssuancePolicy(entry, path, false),
   };
 }

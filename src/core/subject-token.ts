@@ -1,7 +1,9 @@
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { certificateMatches, type CertificateFacts, type CertificateMatcher } from './certificate.js';
+import { readConfirmation } from './confirmation.js';
 import { CertboundError } from './errors.js';
 import { malformedNumericDate } from './numeric-date.js';
+import { thumbprintsEqual } from './thumbprint.js';
 import { authenticateSubjectToken, subjectPatternMatches, type IssuancePolicy, type Policy, type TrustedIssuer } from './policy.js';
 
 /** Who a subject (or actor) token stands for, and what the policy lets it have. */
@@ -17,6 +19,11 @@ export interface AuthenticatedSubject {
   mayActClaim: unknown;
   /** `iss` of a JWT subject token; undefined for a static one. */
   issuer: string | undefined;
+  /**
+   * The token is bound (cnf x5t#S256) to another certificate than the presenting client's, which
+   * the client's registration allows (exchange_bound_tokens): the issued token must say who acted.
+   */
+  boundToAnotherCertificate: boolean;
 }
 
 export interface SubjectAuthenticationContext {
@@ -25,6 +32,11 @@ export interface SubjectAuthenticationContext {
   certificate: CertificateFacts;
   /** Whether a trusted CA verified it (false for a self-signed client): then only x5t#S256 pins match. */
   caVerified: boolean;
+  /**
+   * The presenting client may exchange tokens bound to other certificates (a gateway that checked
+   * the binding itself). Without this, a bound token must be bound to the presenting certificate.
+   */
+  exchangeBoundTokens: boolean;
   /** Keys of a trusted issuer, resolved by the adapter (file, inline or https URL). */
   keysFor(issuer: TrustedIssuer): JWTVerifyGetKey;
   /** Seconds since the epoch. */
@@ -72,7 +84,16 @@ function authenticateStatic(token: string, tokenType: string, context: SubjectAu
     if (iss !== undefined) throw invalid(`${role} issuer '${iss}' is not trusted`, 'unknown');
     throw error;
   }
-  return { subject: credential.subject, policy: credential, mayAct: credential.mayAct, copiedClaims: {}, act: undefined, mayActClaim: undefined, issuer: undefined };
+  return {
+    subject: credential.subject,
+    policy: credential,
+    mayAct: credential.mayAct,
+    copiedClaims: {},
+    act: undefined,
+    mayActClaim: undefined,
+    issuer: undefined,
+    boundToAnotherCertificate: false,
+  };
 }
 
 async function authenticateJwt(token: string, tokenType: string, issuer: TrustedIssuer, context: SubjectAuthenticationContext, role: 'subject_token' | 'actor_token'): Promise<AuthenticatedSubject> {
@@ -98,8 +119,46 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
   const rule = issuer.subjects.find((entry) => subjectPatternMatches(entry.subject, subject));
   if (rule === undefined) throw invalid(`${role} subject '${subject}' from ${issuer.issuer} is not allowed by policy`, 'not_allowed');
   requireClient(rule.clientCertificate, context, subject, role);
+  const boundToAnotherCertificate = checkBinding(payload.cnf, context, subject, role);
   const copiedClaims = Object.fromEntries(issuer.copyClaims.filter((claim) => payload[claim] !== undefined).map((claim) => [claim, payload[claim]]));
-  return { subject, policy: rule, mayAct: rule.mayAct, copiedClaims, act: payload.act, mayActClaim: payload.may_act, issuer: issuer.issuer };
+  return { subject, policy: rule, mayAct: rule.mayAct, copiedClaims, act: payload.act, mayActClaim: payload.may_act, issuer: issuer.issuer, boundToAnotherCertificate };
+}
+
+/**
+ * A bound subject or actor token keeps its binding through the exchange: it is exchanged only by
+ * the holder of the certificate it is bound to, or by a client allowed to exchange others' bound
+ * tokens. A binding certbound cannot check (DPoP's jkt, a raw key) is refused: exchanging it would
+ * turn a token only its key holder can use into one the presenter can.
+ * @returns whether the token is bound to another certificate (allowed for this client).
+ * @throws CertboundError CB_SUBJECT_TOKEN_CNF_MISMATCH or CB_SUBJECT_TOKEN_CNF_UNSUPPORTED
+ */
+function checkBinding(cnf: unknown, context: SubjectAuthenticationContext, subject: string, role: string): boolean {
+  const confirmation = readConfirmation(cnf);
+  const unsupported = (why: string): CertboundError =>
+    new CertboundError('CB_SUBJECT_TOKEN_CNF_UNSUPPORTED', { description: `${role} ${why}`, detail: `subject=${subject}`, reason: 'not_allowed' });
+  switch (confirmation.kind) {
+    case 'none':
+      return false;
+    case 'malformed':
+      throw unsupported(confirmation.member === 'cnf' ? 'has a cnf claim that is not a JSON object' : 'has a cnf x5t#S256 that is not a certificate thumbprint');
+    case 'other':
+      throw unsupported(`is bound by a confirmation method this STS cannot check (cnf ${namesOf(confirmation.methods) || 'without members'})`);
+    case 'certificate': {
+      if (confirmation.otherMethods.length > 0) throw unsupported(`is bound by a confirmation method this STS cannot check (cnf ${namesOf(confirmation.otherMethods)})`);
+      if (thumbprintsEqual(confirmation.thumbprint, context.certificate.thumbprint)) return false;
+      if (context.exchangeBoundTokens) return true;
+      throw new CertboundError('CB_SUBJECT_TOKEN_CNF_MISMATCH', {
+        description: `${role} is bound to a different client certificate`,
+        detail: `subject=${subject} bound to x5t#S256=${confirmation.thumbprint}, presented by x5t#S256=${context.certificate.thumbprint}`,
+        reason: 'mismatch',
+      });
+    }
+  }
+}
+
+/** A few member names, shortened: they come from the token and end up in a description. */
+function namesOf(members: readonly string[]): string {
+  return members.slice(0, 3).map((name) => name.slice(0, 32)).join(', ') + (members.length > 3 ? ', ...' : '');
 }
 
 function safeIssuer(token: string): string | undefined {

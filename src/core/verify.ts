@@ -9,8 +9,9 @@ import {
 import { parseScope } from './claims.js';
 import { CertboundError, type CertboundErrorCode, type FailureReason } from './errors.js';
 import { malformedNumericDate } from './numeric-date.js';
-import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS, CNF_X5T_S256, isAsymmetricAlgorithm, type AsymmetricAlgorithm } from './rfc.js';
-import { isWellFormedThumbprint, thumbprintsEqual } from './thumbprint.js';
+import { readConfirmation } from './confirmation.js';
+import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS, isAsymmetricAlgorithm, type AsymmetricAlgorithm } from './rfc.js';
+import { thumbprintsEqual } from './thumbprint.js';
 
 /** Default clock skew: enough for NTP-synced hosts, short enough not to extend a token's life. */
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
@@ -171,32 +172,22 @@ function nonEmptyStrings(name: string, value: string | readonly string[] | undef
 
 /** The token's cnf must confirm exactly the certificate on this connection (RFC 8705 §3.1). */
 function requireBinding(payload: JWTPayload, peerThumbprint: string): void {
-  const cnf = payload.cnf;
-  if (cnf === undefined) {
-    throw new CertboundError('CB_CNF_MISSING', {
-      description: 'token is not certificate-bound (no cnf claim)',
-      reason: 'missing',
-    });
-  }
-  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) {
-    throw cnfMalformed('cnf claim must be a JSON object');
-  }
-  const bound = (cnf as Record<string, unknown>)[CNF_X5T_S256];
-  if (bound === undefined) {
-    throw new CertboundError('CB_CNF_MISSING', {
-      description: 'token has no cnf x5t#S256 certificate thumbprint',
-      reason: 'missing',
-    });
-  }
-  if (!isWellFormedThumbprint(bound)) {
-    throw cnfMalformed('cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 section 3.1)');
-  }
-  if (!thumbprintsEqual(bound, peerThumbprint)) {
-    throw new CertboundError('CB_CNF_MISMATCH', {
-      description: 'token is bound to a different client certificate',
-      detail: `token x5t#S256=${bound}, connection x5t#S256=${peerThumbprint}`,
-      reason: 'mismatch',
-    });
+  const confirmation = readConfirmation(payload.cnf);
+  switch (confirmation.kind) {
+    case 'none':
+      throw new CertboundError('CB_CNF_MISSING', { description: 'token is not certificate-bound (no cnf claim)', reason: 'missing' });
+    case 'malformed':
+      throw cnfMalformed(confirmation.member === 'cnf' ? 'cnf claim must be a JSON object' : 'cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 section 3.1)');
+    case 'other':
+      throw new CertboundError('CB_CNF_MISSING', { description: 'token has no cnf x5t#S256 certificate thumbprint', reason: 'missing' });
+    case 'certificate':
+      if (!thumbprintsEqual(confirmation.thumbprint, peerThumbprint)) {
+        throw new CertboundError('CB_CNF_MISMATCH', {
+          description: 'token is bound to a different client certificate',
+          detail: `token x5t#S256=${confirmation.thumbprint}, connection x5t#S256=${peerThumbprint}`,
+          reason: 'mismatch',
+        });
+      }
   }
 }
 

@@ -2,19 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { readCertificateFacts, type CertificateFacts } from '../core/certificate.js';
+import type { PresentedCertificate } from '../core/client-authentication.js';
+import { CertboundError } from '../core/errors.js';
 import { computeThumbprint } from '../core/thumbprint.js';
 
-/** The client certificate of one TLS connection, with what is derived from it computed once. */
-export interface PeerCertificate {
+/**
+ * The client certificate of one TLS connection, with what is derived from it computed once.
+ * `facts()` parses names only for a CA-verified certificate, on first use.
+ */
+export interface PeerCertificate extends PresentedCertificate {
   der: Buffer;
-  /** RFC 8705 x5t#S256 of `der`. */
-  thumbprint: string;
-  /** Whether the TLS layer verified the certificate against the configured CA. */
-  authorized: boolean;
-  /** OpenSSL's reason when not authorized (e.g. CERT_HAS_EXPIRED). */
-  authorizationError: string | undefined;
-  /** Subject DN and SANs, parsed on first use. */
-  facts(): CertificateFacts;
 }
 
 // One entry per TLS connection: the thumbprint is hashed once however many requests it carries.
@@ -59,19 +56,48 @@ export function peerCertificateOf(req: IncomingMessage | Http2ServerRequest): Pe
 }
 
 function readPeerCertificate(socket: TLSSocket): PeerCertificate | null {
-  const raw = socket.getPeerCertificate(false)?.raw;
+  const peer = socket.getPeerCertificate(false);
+  const raw = peer?.raw;
   if (!Buffer.isBuffer(raw) || raw.length === 0) return null;
-  let facts: CertificateFacts | undefined;
   const authorizationError = socket.authorizationError;
   const thumbprint = computeThumbprint(raw);
+  const authorized = socket.authorized === true;
+  // OpenSSL read the validity period during the handshake; no name is parsed to know it.
+  const notBefore = Date.parse(peer.valid_from);
+  const notAfter = Date.parse(peer.valid_to);
+  let facts: CertificateFacts | CertboundError | undefined;
   return {
     der: raw,
     thumbprint,
-    authorized: socket.authorized === true,
+    authorized,
     authorizationError: authorizationError === null || authorizationError === undefined ? undefined : String(authorizationError),
+    notBefore,
+    notAfter,
     facts() {
-      facts ??= factsOf(thumbprint, raw);
+      // Judged before read: the names of a certificate no CA verified are never parsed.
+      facts ??= authorized ? parsedFacts(thumbprint, raw) : namelessFacts(thumbprint, notBefore, notAfter);
+      if (facts instanceof CertboundError) throw facts;
       return facts;
     },
   };
+}
+
+/** A CA-verified certificate's facts, or the refusal for one whose names do not parse. */
+function parsedFacts(thumbprint: string, der: Buffer): CertificateFacts | CertboundError {
+  try {
+    return factsOf(thumbprint, der);
+  } catch (error) {
+    return new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
+      description: 'client certificate names cannot be read',
+      detail: `${error instanceof Error ? error.message : String(error)} x5t#S256=${thumbprint}`,
+      reason: 'malformed',
+    });
+  }
+}
+
+const NO_NAMES = Object.freeze({ dns: Object.freeze([]), uri: Object.freeze([]), ip: Object.freeze([]), email: Object.freeze([]) }) as unknown as CertificateFacts['san'];
+
+/** What a certificate no CA verified may be matched on: its thumbprint, never its names. */
+function namelessFacts(thumbprint: string, notBefore: number, notAfter: number): CertificateFacts {
+  return Object.freeze({ thumbprint, subjectDn: '', san: NO_NAMES, spiffeId: undefined, notBefore, notAfter });
 }

@@ -21,9 +21,10 @@ export interface StsConfigOverrides {
   tlsCrl?: string[];
   jwtKey?: string;
   jwtKid?: string;
+  requireClientId?: boolean;
 }
 
-const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'subject_token_error', 'limits', 'policy'];
+const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'subject_token_error', 'require_client_id', 'limits', 'policy'];
 
 /**
  * Load an STS configuration file (YAML or JSON) and everything it refers to, validating all of
@@ -101,6 +102,9 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     throw new FileProblem(file, 'subject_token_error: must be invalid_request (RFC 8693 §2.2.2, the default) or invalid_grant');
   }
 
+  const requireClientId = overrides.requireClientId ?? doc.require_client_id;
+  if (requireClientId !== undefined && typeof requireClientId !== 'boolean') throw new FileProblem(file, 'require_client_id: must be true or false');
+
   let policy;
   try {
     policy = parsePolicy(await inlinePolicyFiles(file, doc.policy), 'policy');
@@ -119,6 +123,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     accessTokenLifetimeSeconds: lifetime as number,
     ...(publicUrl === undefined ? {} : { publicUrl }),
     ...(subjectTokenError === undefined ? {} : { subjectTokenError }),
+    ...(requireClientId === undefined ? {} : { requireClientId }),
     limits,
   };
 }

@@ -5,7 +5,8 @@ import { staticKeyProvider, type SigningKeyProvider } from '../keys/keystore.js'
 import { CertboundError, toCertboundError } from '../core/errors.js';
 import { introspectAccessToken } from '../core/introspection.js';
 import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimitOptions } from '../core/rate-limit.js';
-import { findClient, type ClientRegistration, type Policy, type TrustedIssuer } from '../core/policy.js';
+import { authenticateClient, requireTrustableCertificate } from '../core/client-authentication.js';
+import type { ClientRegistration, Policy, TrustedIssuer } from '../core/policy.js';
 import {
   AUTH_METHOD_TLS_CLIENT_AUTH,
   HEALTH_PATH,
@@ -32,12 +33,18 @@ export const STS_DEFAULTS = {
 } as const;
 
 /** Refusals of the subject token itself, whose OAuth error `subjectTokenError` chooses. */
-const SUBJECT_TOKEN_CODES: ReadonlySet<string> = new Set(['CB_SUBJECT_TOKEN_INVALID', 'CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', 'CB_ACTOR_NOT_ALLOWED']);
+const SUBJECT_TOKEN_CODES: ReadonlySet<string> = new Set([
+  'CB_SUBJECT_TOKEN_INVALID',
+  'CB_SUBJECT_TOKEN_NOT_FOR_CLIENT',
+  'CB_SUBJECT_TOKEN_CNF_MISMATCH',
+  'CB_SUBJECT_TOKEN_CNF_UNSUPPORTED',
+  'CB_ACTOR_NOT_ALLOWED',
+]);
 
-/** Outcome of each token request, for logs and metrics. Never carries a token or secret. */
+/** Outcome of each token and introspection request, for logs and metrics. Never carries a token or secret. */
 export type StsEvent =
   | { type: 'token.issued'; clientId: string; subject: string; jti: string; thumbprint: string; grantType: string }
-  | { type: 'token.refused'; code: string; description: string; detail?: string; thumbprint?: string }
+  | { type: 'token.refused' | 'introspection.refused'; code: string; description: string; detail?: string; thumbprint?: string }
   | { type: 'server.error'; detail: string };
 
 export interface StsOptions {
@@ -61,6 +68,11 @@ export interface StsOptions {
    * treat invalid_grant as "these credentials will not work, stop retrying".
    */
   subjectTokenError?: 'invalid_request' | 'invalid_grant';
+  /**
+   * Refuse token and introspection requests without `client_id` (RFC 8705 §2) with 401
+   * invalid_client. Default false: a client is then found by its certificate alone.
+   */
+  requireClientId?: boolean;
   /**
    * Requests per client certificate on /token and /introspect (token bucket keyed by x5t#S256):
    * beyond it, 429 with Retry-After. Default 50/s with bursts of 100; `false` turns it off.
@@ -104,6 +116,7 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   }
   const publicUrl = (options.publicUrl ?? options.issuer).replace(/\/+$/, '');
   if (!URL.canParse(publicUrl)) throw new TypeError('"publicUrl" must be a URL');
+  if (options.requireClientId !== undefined && typeof options.requireClientId !== 'boolean') throw new TypeError('"requireClientId" must be true or false');
   const resolved = {
     issuer: options.issuer,
     keys: options.keys ?? staticKeyProvider(options.signingKey as SigningKey),
@@ -112,6 +125,7 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
     publicUrl,
     bodyLimitBytes: bodyLimit,
     subjectTokenError,
+    requireClientId: options.requireClientId ?? false,
     now: options.now ?? Date.now,
     onEvent: options.onEvent ?? (() => {}),
     rateLimiter: options.rateLimit === false ? undefined : createRateLimiter(options.rateLimit ?? RATE_LIMIT_DEFAULTS),
@@ -249,8 +263,9 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
   try {
     certificate = requireClientCertificate(req);
     enforceRateLimit(certificate, options, res);
-    client = authenticateClient(certificate, options, now);
+    requireTrustableCertificate(certificate, options.policy, now * 1000);
     const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
+    client = authenticateClient(certificate, { policy: options.policy, clientId: parameters.optional('client_id'), requireClientId: options.requireClientId, now: now * 1000 });
     grantType = parameters.required('grant_type');
     const grant = GRANTS.get(grantType);
     if (grant === undefined) {
@@ -271,17 +286,7 @@ async function handleTokenRequest(req: IncomingMessage, res: ServerResponse, opt
       keysFor: options.keysFor,
     });
   } catch (error) {
-    const failure = toCertboundError(error);
-    if (failure.code !== 'CB_INTERNAL') {
-      options.onEvent({
-        type: 'token.refused',
-        code: failure.code,
-        description: failure.description,
-        ...(failure.detail === undefined ? {} : { detail: failure.detail }),
-        ...(certificate === undefined ? {} : { thumbprint: certificate.thumbprint }),
-      });
-    }
-    throw failure;
+    throw reportRefusal('token.refused', error, certificate, options);
   }
   sendTokenResponse(res, { ...issued.response });
   options.onEvent({ type: 'token.issued', clientId: client.clientId, subject: issued.subject, jti: issued.jti, thumbprint: certificate.thumbprint, grantType });
@@ -310,18 +315,19 @@ function enforceRateLimit(certificate: PeerCertificate, options: ResolvedStsOpti
   throw new CertboundError('CB_RATE_LIMITED', { description: 'too many requests from this client certificate', detail: `x5t#S256=${certificate.thumbprint}` });
 }
 
-/** The registered client a certificate authenticates (RFC 8705 §2.1 or §2.2). */
-function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOptions, now: number): ClientRegistration {
-  const client = findClient(options.policy, certificate.facts(), certificate.authorized);
-  if (client === undefined && !certificate.authorized) throw untrustedCertificate(certificate);
-  if (client !== undefined && !certificate.authorized) requireCurrentCertificate(certificate, now * 1000);
-  if (client === undefined) {
-    throw new CertboundError('CB_CLIENT_NOT_REGISTERED', {
-      description: 'client certificate is not registered with this STS',
-      detail: `x5t#S256=${certificate.thumbprint}`,
+/** Every refusal is logged once, with its code and the certificate's thumbprint; internal failures are logged by sendStsError. */
+function reportRefusal(type: 'token.refused' | 'introspection.refused', error: unknown, certificate: PeerCertificate | undefined, options: ResolvedStsOptions): CertboundError {
+  const failure = toCertboundError(error);
+  if (failure.code !== 'CB_INTERNAL') {
+    options.onEvent({
+      type,
+      code: failure.code,
+      description: failure.description,
+      ...(failure.detail === undefined ? {} : { detail: failure.detail }),
+      ...(certificate === undefined ? {} : { thumbprint: certificate.thumbprint }),
     });
   }
-  return client;
+  return failure;
 }
 
 /**
@@ -330,45 +336,29 @@ function authenticateClient(certificate: PeerCertificate, options: ResolvedStsOp
  */
 async function handleIntrospection(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
   const now = Math.floor(options.now() / 1000);
-  const certificate = requireClientCertificate(req);
-  enforceRateLimit(certificate, options, res);
-  const client = authenticateClient(certificate, options, now);
-  if (!client.introspection) {
-    throw new CertboundError('CB_INTROSPECTION_NOT_ALLOWED', { description: `client ${client.clientId} may not introspect tokens` });
-  }
-  const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
-  const token = parameters.required('token');
-  parameters.optional('token_type_hint');
-  const response = await introspectAccessToken(token, {
-    keys: options.publishedKeySet(now),
-    issuer: options.issuer,
-    now,
-    ...(client.audiences.length === 0 ? {} : { audiences: client.audiences }),
-  });
-  sendJson(res, 200, response, { 'cache-control': 'no-store', pragma: 'no-cache' });
-}
-
-function untrustedCertificate(certificate: PeerCertificate): CertboundError {
-  return new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
-    description: 'client certificate was not issued by a trusted CA or is not valid',
-    detail: `${certificate.authorizationError ?? 'unverified'} x5t#S256=${certificate.thumbprint}`,
-    reason: 'not_allowed',
-  });
-}
-
-/**
- * A self-signed client's certificate is trusted because it is registered, not because a CA
- * signed it; the TLS handshake proved the key. Its validity period still applies.
- */
-function requireCurrentCertificate(certificate: PeerCertificate, now: number): void {
-  const { notBefore, notAfter } = certificate.facts();
-  if (now < notBefore || now > notAfter) {
-    throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
-      description: 'client certificate is expired or not yet valid',
-      detail: `x5t#S256=${certificate.thumbprint}`,
-      reason: 'expired',
+  let certificate: PeerCertificate | undefined;
+  let response: Record<string, unknown>;
+  try {
+    certificate = requireClientCertificate(req);
+    enforceRateLimit(certificate, options, res);
+    requireTrustableCertificate(certificate, options.policy, now * 1000);
+    const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
+    const client = authenticateClient(certificate, { policy: options.policy, clientId: parameters.optional('client_id'), requireClientId: options.requireClientId, now: now * 1000 });
+    if (!client.introspection) {
+      throw new CertboundError('CB_INTROSPECTION_NOT_ALLOWED', { description: `client ${client.clientId} may not introspect tokens` });
+    }
+    const token = parameters.required('token');
+    parameters.optional('token_type_hint');
+    response = await introspectAccessToken(token, {
+      keys: options.publishedKeySet(now),
+      issuer: options.issuer,
+      now,
+      ...(client.audiences.length === 0 ? {} : { audiences: client.audiences }),
     });
+  } catch (error) {
+    throw reportRefusal('introspection.refused', error, certificate, options);
   }
+  sendJson(res, 200, response, { 'cache-control': 'no-store', pragma: 'no-cache' });
 }
 
 /** An HTTPS STS with certbound's TLS settings and server limits. */

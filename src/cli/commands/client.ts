@@ -19,19 +19,22 @@ export const CLIENT_OPTIONS = {
   resource: { type: 'string', multiple: true },
   scope: { type: 'string' },
   'requested-token-type': { type: 'string' },
+  'client-id': { type: 'string' },
   servername: { type: 'string' },
 } as const;
 
 export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
                  (--audience A | --resource R)... [--scope S] [--servername NAME]
-                 [--subject-token-type URN] [--requested-token-type URN]
+                 [--subject-token-type URN] [--requested-token-type URN] [--client-id ID]
   Exchange the subject token at the STS over mutual TLS and print the token response JSON.
   --sts is the token endpoint (a URL without a path means /token); --servername is the name the
   STS certificate is checked against when it differs from the URL host. --subject-token-file keeps
-  the secret out of the process list and shell history.`;
+  the secret out of the process list and shell history. --client-id sends the registered
+  client_id (RFC 8705 section 2), which an STS with --require-client-id insists on.`;
 
 export const callUsage = `certbound call URL --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
                 (--audience A | --resource R)... [--scope S] [--servername NAME] [--sts-servername NAME]
+                [--client-id ID]
   Get a bound token as 'certbound token' does, call URL with it over the same client certificate,
   and print the response body. --servername applies to URL, --sts-servername to the STS.
   Exits 1 when the STS or the resource refuses.`;
@@ -59,6 +62,7 @@ export async function exchangeOptionsOf(command: string, parsed: Parsed, stsServ
   const scope = optionalString(parsed, 'scope');
   const subjectTokenType = optionalString(parsed, 'subject-token-type');
   const requestedTokenType = optionalString(parsed, 'requested-token-type');
+  const clientId = optionalString(parsed, 'client-id');
   return {
     tls,
     options: {
@@ -70,6 +74,7 @@ export async function exchangeOptionsOf(command: string, parsed: Parsed, stsServ
       ...(scope === undefined ? {} : { scope }),
       ...(subjectTokenType === undefined ? {} : { subjectTokenType }),
       ...(requestedTokenType === undefined ? {} : { requestedTokenType }),
+      ...(clientId === undefined ? {} : { clientId }),
     },
   };
 }

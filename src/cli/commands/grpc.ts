@@ -23,7 +23,7 @@ export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
                      (--subject-token T | --subject-token-file F) (--audience A | --resource R)...
                      [--servername NAME] [--sts-servername NAME] [--scope S] [--name TEXT]
-                     [--subject-token-type URN] [--requested-token-type URN]
+                     [--subject-token-type URN] [--requested-token-type URN] [--client-id ID]
   Check the server's health, then call echo.EchoServer/SayHello with STS call credentials: the
   token is exchanged over mutual TLS with the same client certificate as the gRPC channel.
   Prints both answers. --servername is the name the gRPC server certificate is checked against

@@ -9,9 +9,12 @@ import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
                [--tls-ca F] [--tls-cert F] [--tls-key F] [--tls-crl F ...] [--jwt-key F] [--jwt-kid KID]
-               [--issuer URL] [--body-limit BYTES] [--rate-limit N] [--rate-burst N] [--workers N] [limits]
+               [--issuer URL] [--require-client-id] [--body-limit BYTES] [--rate-limit N] [--rate-burst N]
+               [--workers N] [limits]
   Run the token-exchange STS (default 127.0.0.1:8081). Flags override the file.
   --check-config validates the file and everything it refers to, then exits.
+  --require-client-id: token and introspection requests must name their client (client_id,
+  RFC 8705 section 2), as require_client_id: true in the file does.
   --rate-limit: token and introspection requests per second per client certificate (50; 0 = off),
   --rate-burst: how many at once (100); beyond them 429 with Retry-After. --body-limit (16384).
   SIGHUP re-reads the TLS files and CRLs, and the keystore (a single signing.key is not reloaded).
@@ -30,6 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     'jwt-key': { type: 'string' },
     'jwt-kid': { type: 'string' },
     issuer: { type: 'string' },
+    'require-client-id': { type: 'boolean' },
     'body-limit': { type: 'string' },
     'rate-limit': { type: 'string' },
     'rate-burst': { type: 'string' },
@@ -49,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     jwtKey: optionalString(parsed, 'jwt-key'),
     jwtKid: optionalString(parsed, 'jwt-kid'),
     tlsCrl: crlPathsOf(parsed).length > 0 ? crlPathsOf(parsed) : undefined,
+    requireClientId: parsed.values['require-client-id'] === true ? true : undefined,
   };
   const limits = serverLimitsOf('sts', parsed);
   const drainTimeout = drainTimeoutOf('sts', parsed);

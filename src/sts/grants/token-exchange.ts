@@ -25,7 +25,14 @@ export const tokenExchangeGrant: Grant = {
     const actorToken = hasActor ? parameters.required('actor_token') : undefined;
     const actorTokenType = hasActor ? parameters.required('actor_token_type') : undefined;
 
-    const authentication: SubjectAuthenticationContext = { policy: context.policy, certificate: certificate.facts(), caVerified: certificate.authorized, keysFor: context.keysFor, now: context.now };
+    const authentication: SubjectAuthenticationContext = {
+      policy: context.policy,
+      certificate: certificate.facts(),
+      caVerified: certificate.authorized,
+      exchangeBoundTokens: context.client.exchangeBoundTokens,
+      keysFor: context.keysFor,
+      now: context.now,
+    };
     const subject = await authenticateToken(subjectToken, subjectTokenType, authentication, 'subject_token');
     const actor = actorToken === undefined ? undefined : await authenticateToken(actorToken, actorTokenType as string, authentication, 'actor_token');
     if (actor !== undefined) authorizeActor(subject, actor);
@@ -34,18 +41,22 @@ export const tokenExchangeGrant: Grant = {
     const audience = authorizeAudiences(credential, targets);
     const scope = authorizeScopes(credential, requestedScopes);
 
+    const clientId = clientIdentity(context.client, certificate.facts()).clientId;
+    // Without a new actor, a delegated subject token's chain is kept, never dropped.
+    const delegation = actor !== undefined ? actClaim(subject, actor) : isObject(subject.act) ? subject.act : undefined;
+    // A gateway exchanging tokens bound to its callers' certificates is the latest actor.
+    const act = subject.boundToAnotherCertificate || actor?.boundToAnotherCertificate === true ? { sub: clientId, ...(delegation === undefined ? {} : { act: delegation }) } : delegation;
     const claims = buildAccessTokenClaims({
       issuer: context.issuer,
       subject: subject.subject,
       audience,
-      clientId: clientIdentity(context.client, certificate.facts()).clientId,
+      clientId,
       scope,
       thumbprint: certificate.thumbprint,
       lifetimeSeconds: tokenLifetime(credential, context.accessTokenLifetimeSeconds),
       issuedAt: context.now,
       extraClaims: subject.copiedClaims,
-      // Without a new actor, a delegated subject token's chain is kept, never dropped.
-      ...(actor !== undefined ? { act: actClaim(subject, actor) } : isObject(subject.act) ? { act: subject.act } : {}),
+      ...(act === undefined ? {} : { act }),
     });
     return issueAccessToken(claims, context.signingKey, requestedTokenType);
   },
