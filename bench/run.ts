@@ -272,14 +272,8 @@ class Bench {
     if (!this.options.keep) onFinalCleanup(() => rmSync(workDir, { recursive: true, force: true }));
     await execFileAsync(process.execPath, [CLI, 'pki', 'init', '--out', join(this.dir, 'pki')]);
     this.dir = join(this.dir, 'pki');
-    // alice may also use client_credentials, for a same-grant comparison with the peer.
-    const config = await readFile(this.file('sts.yaml'), 'utf8');
-    const patched = config.replace(
-      /( {4}- client_id: alice\n {6}certificate:\n {8}subject_dn: "[^"\n]*"\n)/,
-      `$1      grant_types: [${TOKEN_EXCHANGE}, client_credentials]\n      audiences: [${DEV_AUDIENCE}]\n`,
-    );
-    this.clientCredentialsConfigured = patched !== config;
-    await writeFile(this.file('sts.yaml'), patched);
+    // The dev policy lets alice use client_credentials too: the same grant as the peer's.
+    this.clientCredentialsConfigured = /grant_types: \[[^\]]*client_credentials/.test(await readFile(this.file('sts.yaml'), 'utf8'));
     this.loadgen = await Loadgen.start();
   }
 

@@ -1,12 +1,13 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { hashSubjectToken } from '../core/policy.js';
-import { TOKEN_TYPE_ACCESS_TOKEN } from '../core/rfc.js';
+import { GRANT_TYPE_CLIENT_CREDENTIALS, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN } from '../core/rfc.js';
 import { createCertificateAuthority, generateSigningKeyPem, issueCertificate, type IssuedCertificate } from './generate.js';
 
 /** The seed write-up's subject tokens: the dev policy maps each to one client. */
 export const DEV_SUBJECT_TOKENS = { alice: 'iamtheeggman', bob: 'iamthewalrus' } as const;
-export const DEV_ISSUER = 'https://sts.domain.com';
+/** The dev STS's issuer: its own URL (default port 8081), so RFC 8414 discovery finds its metadata. */
+export const DEV_ISSUER = 'https://sts.domain.com:8081';
 export const DEV_AUDIENCE = 'https://server.domain.com:8443';
 /** The gRPC echo server's audience (the seed runs it on grpc.domain.com:50051). */
 export const DEV_GRPC_AUDIENCE = 'https://grpc.domain.com:50051';
@@ -41,11 +42,12 @@ const LOOPBACK = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] };
 export async function planDevPki(options: { now?: number } = {}): Promise<DevPki> {
   const validity = options.now === undefined ? {} : { now: options.now };
   const ca = await createCertificateAuthority({ commonName: 'certbound dev CA', ...validity });
-  const server = (name: string): Promise<IssuedCertificate> =>
-    issueCertificate(ca, { commonName: `${name}.domain.com`, usage: 'server', ...validity, dnsNames: [`${name}.domain.com`, ...LOOPBACK.dnsNames], ipAddresses: LOOPBACK.ipAddresses });
+  // The resource server's certificate also authenticates it as a client: it may introspect tokens.
+  const server = (name: string, usage: 'server' | 'both' = 'server'): Promise<IssuedCertificate> =>
+    issueCertificate(ca, { commonName: `${name}.domain.com`, usage, ...validity, dnsNames: [`${name}.domain.com`, ...LOOPBACK.dnsNames], ipAddresses: LOOPBACK.ipAddresses });
   const client = (name: string): Promise<IssuedCertificate> =>
     issueCertificate(ca, { commonName: name, usage: 'client', ...validity, uris: [`spiffe://domain.com/client/${name}`] });
-  const [sts, resource, grpc, alice, bob] = await Promise.all([server('sts'), server('server'), server('grpc'), client('alice'), client('bob')]);
+  const [sts, resource, grpc, alice, bob] = await Promise.all([server('sts'), server('server', 'both'), server('grpc'), client('alice'), client('bob')]);
 
   const jwtKeyPem = await generateSigningKeyPem();
   const publicJwk = await exportJWK(createPublicKey(createPrivateKey(jwtKeyPem)));
@@ -72,7 +74,7 @@ export async function planDevPki(options: { now?: number } = {}): Promise<DevPki
       'bob.key': secret(bob.keyPem),
       'jwt.key': secret(jwtKeyPem),
       'jwks.json': pub(`${JSON.stringify(jwks, null, 2)}\n`),
-      'sts.yaml': pub(devStsConfig({ kid, alice, bob })),
+      'sts.yaml': pub(devStsConfig({ kid, alice, bob, resource })),
     },
   };
 }
@@ -82,7 +84,7 @@ function fingerprint(der: Buffer): string {
   return createHash('sha256').update(der).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }
 
-function devStsConfig({ kid, alice, bob }: { kid: string; alice: IssuedCertificate; bob: IssuedCertificate }): string {
+function devStsConfig({ kid, alice, bob, resource }: { kid: string; alice: IssuedCertificate; bob: IssuedCertificate; resource: IssuedCertificate }): string {
   const subjectToken = (name: 'alice' | 'bob', cert: IssuedCertificate): string => `    # SHA-256 of the seed's subject token "${DEV_SUBJECT_TOKENS[name]}"; only ${name}'s certificate may present it.
     - sha256: ${hashSubjectToken(DEV_SUBJECT_TOKENS[name])}
       subject: ${name}
@@ -94,9 +96,10 @@ function devStsConfig({ kid, alice, bob }: { kid: string; alice: IssuedCertifica
 `;
   return `# certbound STS configuration, written by \`certbound pki init\` for development.
 # File paths are relative to this file. Validate with: certbound sts --config sts.yaml --check-config
+# The issuer is also where clients reach the STS: RFC 8414 discovery fetches
+# ${DEV_ISSUER}/.well-known/oauth-authorization-server. Behind a proxy on another origin,
+# set public_url (and read docs/configuration.md on discovery).
 issuer: ${DEV_ISSUER}
-# Base URL of the endpoints advertised in /.well-known/oauth-authorization-server.
-public_url: ${DEV_ISSUER}:8081
 tls:
   ca: ca.crt        # client certificates must chain to this CA
   cert: sts.crt
@@ -108,12 +111,23 @@ access_token_lifetime: 3600
 policy:
   # Clients authenticate with their certificate (RFC 8705 tls_client_auth).
   clients:
+    # alice may also get tokens for herself (client_credentials, RFC 8705 §2).
     - client_id: alice
       certificate:
         subject_dn: "${alice.subject}"
+      grant_types: [${GRANT_TYPE_TOKEN_EXCHANGE}, ${GRANT_TYPE_CLIENT_CREDENTIALS}]
+      audiences: [${DEV_AUDIENCE}, ${DEV_GRPC_AUDIENCE}]
+      scopes: [${DEV_SCOPES.join(', ')}]
     - client_id: bob
       certificate:
         subject_dn: "${bob.subject}"
+    # The resource server (server.crt) may introspect tokens for its audience (RFC 7662).
+    - client_id: resource
+      certificate:
+        subject_dn: "${resource.subject}"
+      grant_types: []
+      introspection: true
+      audiences: [${DEV_AUDIENCE}]
   # Static subject tokens, stored only as SHA-256 hashes.
   subject_tokens:
 ${subjectToken('alice', alice)}${subjectToken('bob', bob)}`;

@@ -8,6 +8,7 @@ import { FileProblem, loadTlsFiles, readPrivateKey, readText, type TlsPaths } fr
 import { readJwksFile } from '../keys/jwks-source.js';
 import type { ServerLimits } from '../http/https-server.js';
 import { headersOutlastRequest, LIMIT_SETTINGS, limitValue } from '../http/limit-settings.js';
+import { discoveryProblem } from './discovery.js';
 import { checkRegisteredGrantTypes } from './grants/index.js';
 import type { StsOptions } from './server.js';
 
@@ -22,9 +23,13 @@ export interface StsConfigOverrides {
   jwtKey?: string;
   jwtKid?: string;
   requireClientId?: boolean;
+  publicUrl?: string;
+  issuerMetadataElsewhere?: boolean;
 }
 
-const TOP_LEVEL_KEYS = ['issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'subject_token_error', 'require_client_id', 'limits', 'policy'];
+const TOP_LEVEL_KEYS = [
+  'issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'issuer_metadata_elsewhere', 'subject_token_error', 'require_client_id', 'limits', 'policy',
+];
 
 /**
  * Load an STS configuration file (YAML or JSON) and everything it refers to, validating all of
@@ -94,8 +99,15 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
   if (!Number.isInteger(lifetime) || (lifetime as number) < 1 || (lifetime as number) > 86_400) {
     throw new FileProblem(file, 'access_token_lifetime: must be an integer number of seconds from 1 to 86400');
   }
-  const publicUrl = doc.public_url === undefined ? undefined : requireString(file, doc.public_url, 'public_url');
-  if (publicUrl !== undefined && !URL.canParse(publicUrl)) throw new FileProblem(file, 'public_url: must be a URL');
+  const publicUrl = overrides.publicUrl ?? (doc.public_url === undefined ? undefined : requireString(file, doc.public_url, 'public_url'));
+  const publicUrlSource = overrides.publicUrl === undefined ? file : '--public-url';
+  if (publicUrl !== undefined && (!URL.canParse(publicUrl) || !publicUrl.startsWith('https://'))) throw new FileProblem(publicUrlSource, 'public_url: must be an https URL');
+  const elsewhere = overrides.issuerMetadataElsewhere ?? doc.issuer_metadata_elsewhere ?? false;
+  if (typeof elsewhere !== 'boolean') throw new FileProblem(file, 'issuer_metadata_elsewhere: must be true or false');
+  const unreachable = elsewhere ? undefined : discoveryProblem(issuer, publicUrl ?? issuer);
+  if (unreachable !== undefined) {
+    throw new FileProblem(publicUrlSource, `public_url: ${unreachable}; make public_url the issuer's origin, or set issuer_metadata_elsewhere: true when a proxy there serves the metadata`);
+  }
 
   const subjectTokenError = doc.subject_token_error;
   if (subjectTokenError !== undefined && subjectTokenError !== 'invalid_request' && subjectTokenError !== 'invalid_grant') {
@@ -122,6 +134,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     policy,
     accessTokenLifetimeSeconds: lifetime as number,
     ...(publicUrl === undefined ? {} : { publicUrl }),
+    ...(elsewhere ? { issuerMetadataElsewhere: true } : {}),
     ...(subjectTokenError === undefined ? {} : { subjectTokenError }),
     ...(requireClientId === undefined ? {} : { requireClientId }),
     limits,

@@ -7,14 +7,7 @@ import { introspectAccessToken } from '../core/introspection.js';
 import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimitOptions } from '../core/rate-limit.js';
 import { authenticateClient, requireTrustableCertificate } from '../core/client-authentication.js';
 import type { ClientRegistration, Policy, TrustedIssuer } from '../core/policy.js';
-import {
-  AUTH_METHOD_TLS_CLIENT_AUTH,
-  HEALTH_PATH,
-  INTROSPECTION_ENDPOINT_PATH,
-  TOKEN_ENDPOINT_PATH,
-  WELL_KNOWN_AUTHORIZATION_SERVER,
-  WELL_KNOWN_JWKS,
-} from '../core/rfc.js';
+import { HEALTH_PATH, INTROSPECTION_ENDPOINT_PATH, TOKEN_ENDPOINT_PATH, WELL_KNOWN_JWKS } from '../core/rfc.js';
 import type { SigningKey } from '../core/signing.js';
 import { parseTokenRequest } from '../core/token-request.js';
 import { readBody } from '../http/body.js';
@@ -22,6 +15,7 @@ import { createLimitedHttpsServer, type ManagedServer, type ServerLimits, type S
 import { peerCertificateOf, type PeerCertificate } from '../http/peer-certificate.js';
 import { sendJson, sendOAuthError, sendTokenResponse } from '../http/respond.js';
 import type { IssuedToken } from './grants/grant.js';
+import { buildMetadata, discoveryProblem, metadataPathsOf } from './discovery.js';
 import { checkRegisteredGrantTypes, GRANTS } from './grants/index.js';
 
 /** Defaults, each with its reason. */
@@ -58,8 +52,17 @@ export interface StsOptions {
   tls: ServerTlsOptions;
   /** Lifetime of issued tokens in seconds (default 3600). `expires_in` always equals it. */
   accessTokenLifetimeSeconds?: number;
-  /** Base URL of the endpoints in the metadata document (default: the issuer). */
+  /**
+   * Where clients reach this STS: the base URL of the endpoints in the metadata document (default:
+   * the issuer). It must be the issuer's origin, where RFC 8414 clients look for the metadata,
+   * unless `issuerMetadataElsewhere` says something else serves it there.
+   */
   publicUrl?: string;
+  /**
+   * The issuer's origin is not `publicUrl`, and that is intended: a proxy at the issuer's origin
+   * serves (or forwards) `/.well-known/oauth-authorization-server` (default false).
+   */
+  issuerMetadataElsewhere?: boolean;
   /** Largest accepted token request body in bytes (default 16 KiB). */
   bodyLimitBytes?: number;
   /**
@@ -92,6 +95,8 @@ interface ResolvedStsOptions extends Required<Omit<StsOptions, 'onEvent' | 'tls'
   rateLimiter: RateLimiter | undefined;
   keysFor: (issuer: TrustedIssuer) => JWTVerifyGetKey;
   metadata: Record<string, unknown>;
+  /** Request paths answered with the metadata document (RFC 8414 §3.1). */
+  metadataPaths: ReadonlySet<string>;
 }
 
 function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
@@ -115,10 +120,14 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
     throw new TypeError('"subjectTokenError" must be "invalid_request" or "invalid_grant"');
   }
   const publicUrl = (options.publicUrl ?? options.issuer).replace(/\/+$/, '');
-  if (!URL.canParse(publicUrl)) throw new TypeError('"publicUrl" must be a URL');
+  if (!URL.canParse(publicUrl) || !publicUrl.startsWith('https://')) throw new TypeError('"publicUrl" must be an https URL');
+  if (options.issuerMetadataElsewhere !== undefined && typeof options.issuerMetadataElsewhere !== 'boolean') throw new TypeError('"issuerMetadataElsewhere" must be true or false');
+  const unreachable = options.issuerMetadataElsewhere === true ? undefined : discoveryProblem(options.issuer, publicUrl);
+  if (unreachable !== undefined) throw new TypeError(`"publicUrl": ${unreachable}; make it the issuer's origin, or set "issuerMetadataElsewhere" when something there serves the metadata`);
   if (options.requireClientId !== undefined && typeof options.requireClientId !== 'boolean') throw new TypeError('"requireClientId" must be true or false');
   const resolved = {
     issuer: options.issuer,
+    issuerMetadataElsewhere: options.issuerMetadataElsewhere ?? false,
     keys: options.keys ?? staticKeyProvider(options.signingKey as SigningKey),
     policy: options.policy,
     accessTokenLifetimeSeconds: lifetime,
@@ -135,7 +144,8 @@ function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
     publishedKeySet: publishedKeySetOf(resolved.keys),
     keysFor: issuerKeyResolver(resolved.policy),
     // Built once: these documents never change while the server runs.
-    metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy),
+    metadata: buildMetadata(resolved.issuer, publicUrl, resolved.policy, [...GRANTS.keys()]),
+    metadataPaths: metadataPathsOf(resolved.issuer),
   };
 }
 
@@ -163,26 +173,6 @@ function issuerKeyResolver(policy: Policy): (issuer: TrustedIssuer) => JWTVerify
     const resolver = resolvers.get(issuer);
     if (resolver === undefined) throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: `no keys for issuer ${issuer.issuer}` });
     return resolver;
-  };
-}
-
-/** RFC 8414 §2 authorization server metadata, with the RFC 8705 §3.3 and §5 members. */
-function buildMetadata(issuer: string, publicUrl: string, policy: Policy): Record<string, unknown> {
-  const tokenEndpoint = `${publicUrl}${TOKEN_ENDPOINT_PATH}`;
-  const scopes = [...new Set([...policy.subjectTokens, ...policy.clients].flatMap((entry) => entry.scopes))].sort();
-  const authMethods = [...new Set(policy.clients.map((client) => client.authMethod))].sort();
-  return {
-    issuer,
-    token_endpoint: tokenEndpoint,
-    jwks_uri: `${publicUrl}${WELL_KNOWN_JWKS}`,
-    grant_types_supported: [...GRANTS.keys()],
-    response_types_supported: [],
-    token_endpoint_auth_methods_supported: authMethods.length > 0 ? authMethods : [AUTH_METHOD_TLS_CLIENT_AUTH],
-    tls_client_certificate_bound_access_tokens: true,
-    introspection_endpoint: `${publicUrl}${INTROSPECTION_ENDPOINT_PATH}`,
-    introspection_endpoint_auth_methods_supported: authMethods.length > 0 ? authMethods : [AUTH_METHOD_TLS_CLIENT_AUTH],
-    mtls_endpoint_aliases: { token_endpoint: tokenEndpoint, introspection_endpoint: `${publicUrl}${INTROSPECTION_ENDPOINT_PATH}` },
-    ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
   };
 }
 
@@ -217,7 +207,6 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   [TOKEN_ENDPOINT_PATH, { method: 'POST', handle: handleTokenRequest }],
   [INTROSPECTION_ENDPOINT_PATH, { method: 'POST', handle: handleIntrospection }],
   [WELL_KNOWN_JWKS, { method: 'GET', handle: sendJwks }],
-  [WELL_KNOWN_AUTHORIZATION_SERVER, { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.metadata, PUBLIC_CACHE) }],
   [HEALTH_PATH, { method: 'GET', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) }],
 ]);
 
@@ -240,8 +229,11 @@ function currentSigningKey(options: ResolvedStsOptions, now: number): SigningKey
   return key;
 }
 
+const METADATA_ROUTE: Route = { method: 'GET', handle: (_req, res, options) => sendJson(res, 200, options.metadata, PUBLIC_CACHE) };
+
 async function route(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): Promise<void> {
-  const endpoint = ROUTES.get((req.url ?? '/').split('?', 1)[0] as string);
+  const path = (req.url ?? '/').split('?', 1)[0] as string;
+  const endpoint = ROUTES.get(path) ?? (options.metadataPaths.has(path) ? METADATA_ROUTE : undefined);
   if (endpoint === undefined) throw new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' });
   if (req.method !== endpoint.method && !(endpoint.method === 'GET' && req.method === 'HEAD')) {
     // RFC 9110 §15.5.6: a 405 names the methods that would work.

@@ -13,7 +13,7 @@ import { loadEchoDefinitions } from '../../src/grpc/echo-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { killAll, makeTempDir, pkiInit, removeTempDir, startServer, type CliServer } from './run.js';
 
-const ISSUER = 'https://sts.domain.com';
+const ISSUER = 'https://sts.domain.com:8081';
 const AUDIENCE = 'https://server.domain.com:8443';
 const HANDSHAKE_TIMEOUT_S = 1;
 const MAX_CONNECTIONS = 4;

@@ -74,10 +74,10 @@ describe('certbound bad input', { concurrency: 4 }, () => {
   test('sts --config registering a client for a grant type the STS does not serve', async () => {
     const broken = join(pki, 'unserved-grant.yaml');
     const original = await readFile(join(pki, 'sts.yaml'), 'utf8');
-    const changed = original.replace('    - client_id: alice\n', '    - client_id: alice\n      grant_types: [password]\n');
+    const changed = original.replace('    - client_id: bob\n', '    - client_id: bob\n      grant_types: [password]\n');
     assert.notEqual(changed, original);
     await writeFile(broken, changed);
-    assertBadInput(await runCli(['sts', '--config', broken, '--check-config']), broken, 'policy.clients[0].grant_types[0]', 'unknown grant type');
+    assertBadInput(await runCli(['sts', '--config', broken, '--check-config']), broken, 'policy.clients[1].grant_types[0]', 'unknown grant type');
   });
 
   test('sts --config with an unknown top-level key', async () => {

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, startServer, type CliServer, type RunResult } from './run.js';
 
-const ISSUER = 'https://sts.domain.com';
+const ISSUER = 'https://sts.domain.com:8081';
 const AUDIENCE = 'https://server.domain.com:8443';
 const SUBJECT_TOKENS = { alice: 'iamtheeggman', bob: 'iamthewalrus' } as const;
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -99,7 +99,7 @@ after(async () => {
 test('the servers print a ready line with their URL', () => {
   for (const server of [sts, invalidGrantSts]) {
     assert.equal(server.name, 'sts');
-    assert.match(server.readyLine, /^certbound sts listening on https:\/\/127\.0\.0\.1:\d+ \(issuer https:\/\/sts\.domain\.com\)$/);
+    assert.match(server.readyLine, /^certbound sts listening on https:\/\/127\.0\.0\.1:\d+ \(issuer https:\/\/sts\.domain\.com:8081\)$/);
     assert.ok(server.readyLine.includes(server.url));
   }
   for (const server of [resource, otherResource, urlJwksResource]) {

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, startServer, type CliServer, type RunResult } from './run.js';
 
-const ISSUER = 'https://sts.domain.com';
+const ISSUER = 'https://sts.domain.com:8081';
 const GRPC_AUDIENCE = 'https://grpc.domain.com:50051';
 
 let dir: string | undefined;

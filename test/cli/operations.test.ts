@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer } from './run.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ISSUER = 'https://sts.domain.com';
+const ISSUER = 'https://sts.domain.com:8081';
 const AUDIENCE = 'https://server.domain.com:8443';
 const GRPC_AUDIENCE = 'https://grpc.domain.com:50051';
 const SUBJECT_TOKENS = { alice: 'iamtheeggman', bob: 'iamthewalrus' } as const;

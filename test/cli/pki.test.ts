@@ -77,12 +77,12 @@ test('client certificates are issued to alice and bob', () => {
 test('the generated sts.yaml passes --check-config', async () => {
   const result = await runCli(['sts', '--config', file('sts.yaml'), '--check-config']);
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /: ok \(issuer https:\/\/sts\.domain\.com/);
+  assert.match(result.stdout, /: ok \(issuer https:\/\/sts\.domain\.com:8081, /);
 });
 
 test('sts.yaml has the dev issuer, audience and the kid of jwks.json', async () => {
   const config = parseYaml(await readFile(file('sts.yaml'), 'utf8')) as DevConfig;
-  assert.equal(config.issuer, 'https://sts.domain.com');
+  assert.equal(config.issuer, 'https://sts.domain.com:8081');
   const subjects = config.policy.subject_tokens.map((token) => token.subject).sort();
   assert.deepEqual(subjects, ['alice', 'bob']);
   for (const token of config.policy.subject_tokens) assert.ok(token.audiences.includes('https://server.domain.com:8443'), `${token.subject}: ${token.audiences.join(', ')}`);

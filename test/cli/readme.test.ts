@@ -47,7 +47,7 @@ test('README: the openssl + curl walk-through shows the binding', async () => {
   const stsPort = await startServer(['sts', '--config', join(certs, 'sts.yaml'), '--port', '0']);
   const apiPort = await startServer([
     'resource', '--port', '0', '--tls-ca', join(certs, 'ca.crt'), '--tls-cert', join(certs, 'server.crt'), '--tls-key', join(certs, 'server.key'),
-    '--jwks', join(certs, 'jwks.json'), '--issuer', 'https://sts.domain.com', '--audience', 'https://server.domain.com:8443',
+    '--jwks', join(certs, 'jwks.json'), '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443',
   ]);
 
   const readme = await readFile(README, 'utf8');

@@ -11,7 +11,7 @@ let dir: string | undefined;
 const file = (name: string): string => join(dir as string, name);
 const base = (): string[] => [
   'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
-  '--jwks', file('jwks.json'), '--issuer', 'https://sts.domain.com', '--audience', 'https://server.domain.com:8443',
+  '--jwks', file('jwks.json'), '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443',
 ];
 
 before(async () => {
@@ -53,7 +53,7 @@ test('with proxy and cache flags the server starts and serves its RFC 9728 metad
     assert.equal(response.statusCode, 200);
     const body = (await response.body.json()) as Record<string, unknown>;
     assert.equal(body.resource, 'https://server.domain.com:8443');
-    assert.deepEqual(body.authorization_servers, ['https://sts.domain.com']);
+    assert.deepEqual(body.authorization_servers, ['https://sts.domain.com:8081']);
     assert.equal(body.tls_client_certificate_bound_access_tokens, true);
   } finally {
     await agent.close();

@@ -52,7 +52,7 @@ test('inspect --cert with the certificate the token is bound to: yes, exit 0', a
   assert.ok(result.stdout.includes(`bound to ${cert}: yes`), result.stdout);
   assert.ok(result.stdout.includes(`bound to certificate x5t#S256: ${thumbprint}`), result.stdout);
   assert.match(result.stdout, /"sub": "alice"/);
-  assert.match(result.stdout, /"iss": "https:\/\/sts\.domain\.com"/);
+  assert.match(result.stdout, /"iss": "https:\/\/sts\.domain\.com:8081"/);
 });
 
 test('inspect --cert with another certificate: NO, exit 1 (refused, not bad input)', async () => {

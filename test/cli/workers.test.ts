@@ -56,7 +56,7 @@ const pidsOf = (log: string, type: string): Set<number> =>
 test('sts --workers 2: one port, both workers serve, SIGHUP reaches both, a dead worker is replaced, SIGTERM stops all with exit 0', async () => {
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0', '--workers', '2']);
   try {
-    assert.match(sts.readyLine, /^certbound sts listening on https:\/\/127\.0\.0\.1:\d+ \(issuer https:\/\/sts\.domain\.com, 2 workers\)$/);
+    assert.match(sts.readyLine, /^certbound sts listening on https:\/\/127\.0\.0\.1:\d+ \(issuer https:\/\/sts\.domain\.com:8081, 2 workers\)$/);
     const pids = workerPids(sts);
     assert.equal(pids.length, 2);
     const statuses = await Promise.all(Array.from({ length: 12 }, () => exchange(sts.url)));
@@ -109,7 +109,7 @@ test('TLS sessions resume on any worker: a client reconnecting skips the full ha
 });
 
 test('a configuration error under --workers is reported once, with the worker\'s exit code', async () => {
-  const result = await runCli(['resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('missing.json'), '--issuer', 'https://sts.domain.com', '--audience', 'https://server.domain.com:8443', '--workers', '3']);
+  const result = await runCli(['resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('missing.json'), '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443', '--workers', '3']);
   assert.equal(result.code, 2);
   assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   assert.match(result.stderr, /missing\.json/);
@@ -119,7 +119,7 @@ test('a configuration error under --workers is reported once, with the worker\'s
 });
 
 test('without --workers the CLI runs one worker per available core', async () => {
-  const resource = await startServer(['resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('jwks.json'), '--issuer', 'https://sts.domain.com', '--audience', 'https://server.domain.com:8443'], undefined, { defaultWorkers: true });
+  const resource = await startServer(['resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('jwks.json'), '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443'], undefined, { defaultWorkers: true });
   try {
     const cores = availableParallelism();
     if (cores === 1) assert.match(resource.readyLine, /listening on https:\/\/127\.0\.0\.1:\d+$/);

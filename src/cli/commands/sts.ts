@@ -1,5 +1,6 @@
 import { createStsServer } from '../../sts/server.js';
 import { loadStsConfig } from '../../sts/config.js';
+import { metadataUrlOf } from '../../sts/discovery.js';
 import { optionalString, parse, port, requireString, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
@@ -9,10 +10,13 @@ import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
                [--tls-ca F] [--tls-cert F] [--tls-key F] [--tls-crl F ...] [--jwt-key F] [--jwt-kid KID]
-               [--issuer URL] [--require-client-id] [--body-limit BYTES] [--rate-limit N] [--rate-burst N]
-               [--workers N] [limits]
+               [--issuer URL] [--public-url URL] [--issuer-metadata-elsewhere] [--require-client-id]
+               [--body-limit BYTES] [--rate-limit N] [--rate-burst N] [--workers N] [limits]
   Run the token-exchange STS (default 127.0.0.1:8081). Flags override the file.
   --check-config validates the file and everything it refers to, then exits.
+  --public-url: where clients reach this STS (the endpoints in the RFC 8414 metadata; default the
+  issuer). It must be the issuer's origin, where discovery looks, unless
+  --issuer-metadata-elsewhere says a proxy at the issuer's origin serves the metadata.
   --require-client-id: token and introspection requests must name their client (client_id,
   RFC 8705 section 2), as require_client_id: true in the file does.
   --rate-limit: token and introspection requests per second per client certificate (50; 0 = off),
@@ -33,6 +37,8 @@ export async function run(argv: string[]): Promise<number> {
     'jwt-key': { type: 'string' },
     'jwt-kid': { type: 'string' },
     issuer: { type: 'string' },
+    'public-url': { type: 'string' },
+    'issuer-metadata-elsewhere': { type: 'boolean' },
     'require-client-id': { type: 'boolean' },
     'body-limit': { type: 'string' },
     'rate-limit': { type: 'string' },
@@ -54,6 +60,8 @@ export async function run(argv: string[]): Promise<number> {
     jwtKid: optionalString(parsed, 'jwt-kid'),
     tlsCrl: crlPathsOf(parsed).length > 0 ? crlPathsOf(parsed) : undefined,
     requireClientId: parsed.values['require-client-id'] === true ? true : undefined,
+    publicUrl: optionalString(parsed, 'public-url'),
+    issuerMetadataElsewhere: parsed.values['issuer-metadata-elsewhere'] === true ? true : undefined,
   };
   const limits = serverLimitsOf('sts', parsed);
   const drainTimeout = drainTimeoutOf('sts', parsed);
@@ -72,6 +80,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const log = logEvent('sts');
+  if (config.issuerMetadataElsewhere === true) {
+    // Said once at start, so whoever reads the log knows discovery depends on something else.
+    log({ type: 'discovery.elsewhere', detail: `RFC 8414 clients fetch ${metadataUrlOf(config.issuer).href}; this STS is reached at ${config.publicUrl ?? config.issuer}` });
+  }
   const { tlsPaths, ...options } = config;
   const server = createStsServer({
     ...options,
