@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { CertboundError } from '../core/errors.js';
 import { UsageError } from './errors.js';
@@ -27,6 +28,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   inspect: { run: inspect.run, usage: inspect.usage },
 };
 
+const SERVERS: ReadonlySet<string> = new Set(['sts', 'resource', 'grpc-server']);
+
 const HELP = `certbound: certificate-bound OAuth 2.0 access tokens (RFC 8705 + RFC 8693)
 
 Usage: certbound <command> [options]   (certbound <command> --help for details)
@@ -54,6 +57,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (command === undefined) throw new UsageError(`unknown command "${name}" (see certbound --help)`);
+  // Servers are found by name (`pidof -s certbound-resource`, `pkill -HUP certbound-sts`); under
+  // --workers the primary keeps the plain name, so a signal sent by name reaches all through it.
+  if (SERVERS.has(name)) process.title = cluster.isWorker ? `certbound-${name}-worker` : `certbound-${name}`;
   return command.run(rest);
 }
 

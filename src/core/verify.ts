@@ -58,7 +58,7 @@ export interface BoundTokenVerifier {
  * Options are validated here, once; a bad option is a TypeError.
  *
  * @example
- * const verifier = createBoundTokenVerifier({ keys: jwks, issuer: 'https://sts.domain.com', audience: 'https://server.domain.com:8443' });
+ * const verifier = createBoundTokenVerifier({ keys: jwks, issuer: 'https://sts.domain.com:8081', audience: 'https://server.domain.com:8443' });
  * const { subject } = await verifier.verify(token, computeThumbprint(peerCertificateDer));
  * @see https://www.rfc-editor.org/rfc/rfc8705#section-3
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4

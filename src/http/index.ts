@@ -5,7 +5,7 @@ export type { PeerCertificate } from './peer-certificate.js';
 export { sendBearerChallenge, sendOAuthError } from './respond.js';
 export { createResourceServer } from './resource-server.js';
 export type { ResourceServerOptions, ResourceEvent } from './resource-server.js';
-export { serverTlsOptions, manageServer, createLimitedHttpsServer, resolveServerLimits, SERVER_LIMIT_DEFAULTS } from './https-server.js';
+export { serverTlsOptions, serverSecureContext, manageServer, createLimitedHttpsServer, resolveServerLimits, SERVER_LIMIT_DEFAULTS, TLS_MIN_VERSION } from './https-server.js';
 export type { ManagedServer, ServerTlsOptions, ServerLimits } from './https-server.js';
 export { loadJwksSource, readJwksFile, remoteJwksSource, JWKS_SOURCE_DEFAULTS } from '../keys/jwks-source.js';
 export type { JwksSourceOptions, JwksSource, JwksEvent } from '../keys/jwks-source.js';

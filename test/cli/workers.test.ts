@@ -124,6 +124,13 @@ test('without --workers the CLI runs one worker per available core', async () =>
     const cores = availableParallelism();
     if (cores === 1) assert.match(resource.readyLine, /listening on https:\/\/127\.0\.0\.1:\d+$/);
     else assert.match(resource.readyLine, new RegExp(`\\(${cores} workers\\)$`));
+    // Found by name (pidof -s certbound-resource): the primary has the plain name, workers their own.
+    assert.equal((await readFile(`/proc/${resource.child.pid}/cmdline`, 'utf8')).replace(/\0+$/, '').trim(), 'certbound-resource');
+    const children = (await readFile(`/proc/${resource.child.pid}/task/${resource.child.pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean);
+    if (cores > 1) {
+      assert.equal(children.length, cores);
+      for (const pid of children) assert.equal((await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0+$/, '').trim(), 'certbound-resource-worker');
+    }
   } finally {
     assert.deepEqual(await resource.stop(), { code: 0, signal: null });
   }
