@@ -50,8 +50,8 @@ export function requireTrustableCertificate(certificate: PresentedCertificate, p
     });
   }
   // A self-signed client is trusted because it is registered, not because a CA signed it; the
-  // TLS handshake proved the key. Its validity period still applies.
-  if (now < certificate.notBefore || now > certificate.notAfter) {
+  // TLS handshake proved the key. Its validity period still applies (an unreadable date fails).
+  if (!(now >= certificate.notBefore && now <= certificate.notAfter)) {
     throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
       description: 'client certificate is expired or not yet valid',
       detail: `x5t#S256=${certificate.thumbprint}`,

@@ -1,4 +1,4 @@
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   loadPackageDefinition,
@@ -19,7 +19,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
 import type { CertboundError } from '../core/errors.js';
 import type { BoundTokenVerifier, VerifiedToken } from '../core/verify.js';
-import { resolveServerLimits, serverSecureContext, type ServerLimits, type ServerTlsOptions } from '../http/https-server.js';
+import { listenOn, resolveServerLimits, serverSecureContext, type ServerLimits, type ServerTlsOptions } from '../http/https-server.js';
 import { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
 
 /** The seed's echo service definition, shipped with the package. */
@@ -143,15 +143,7 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
   return {
     server,
     listen(port = 0, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        listener.once('error', reject);
-        listener.listen(port, host, () => {
-          listener.off('error', reject);
-          const address = listener.address() as AddressInfo;
-          const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          resolve(new URL(`https://${hostPart}:${address.port}`));
-        });
-      });
+      return listenOn(listener, port, host);
     },
     close() {
       listener.close();

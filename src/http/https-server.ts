@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { CertboundError } from '../core/errors.js';
 import { HEALTH_PATH } from '../core/rfc.js';
@@ -157,6 +157,19 @@ function shedLoad(handler: Handler, maxInFlight: number): Handler {
   };
 }
 
+/** Listen on host:port and resolve to the https:// URL actually bound (IPv6 bracketed). */
+export function listenOn(server: NetServer, port: number, host: string): Promise<URL> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve(new URL(`https://${hostPart}:${address.port}`));
+    });
+  });
+}
+
 /** listen/close as promises, for every certbound HTTPS server. */
 export function manageServer(server: HttpsServer): ManagedServer {
   // Responses not yet sent, so that a drain can tell their clients not to reuse the connection.
@@ -170,15 +183,7 @@ export function manageServer(server: HttpsServer): ManagedServer {
   return {
     server,
     listen(port = 0, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const address = server.address() as AddressInfo;
-          const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          resolve(new URL(`https://${hostPart}:${address.port}`));
-        });
-      });
+      return listenOn(server, port, host);
     },
     close() {
       draining = true;
