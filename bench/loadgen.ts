@@ -7,7 +7,7 @@ import { createSecureContext, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { buildConnector, Pool } from 'undici';
-import { loadEchoDefinitions } from '../src/grpc/echo-server.js';
+import { loadEchoDefinitions } from '../src/cli/servers/echo-server.js';
 import { percentile, record, type Histogram } from './histogram.js';
 import type { GrpcPhase, HttpPhase, LoadgenReply, LoadgenRequest, Phase, PhaseLimits, PhaseResult } from './protocol.js';
 

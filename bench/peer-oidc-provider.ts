@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import Provider, { errors } from 'oidc-provider';
-import { serverTlsOptions, type ServerTlsOptions } from '../src/http/https-server.js';
+import { serverTlsOptions, type ServerTlsOptions } from '../src/server/tls.js';
 
 export interface PeerOptions {
   tls: ServerTlsOptions;

@@ -7,7 +7,7 @@ import { createHash, createPrivateKey, randomUUID, sign, type KeyObject } from '
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { serverTlsOptions, type ServerTlsOptions } from '../src/http/https-server.js';
+import { serverTlsOptions, type ServerTlsOptions } from '../src/server/tls.js';
 
 export interface ReferenceStsOptions {
   tls: ServerTlsOptions;

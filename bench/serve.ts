@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { JSONWebKeySet } from 'jose';
 import type { BoundTokenVerifier } from '../src/core/verify.js';
-import type { ServerTlsOptions } from '../src/http/https-server.js';
+import type { ServerTlsOptions } from '../src/server/tls.js';
 import { DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_ISSUER } from '../src/pki/dev-pki.js';
 
 export const SERVER_KINDS = ['reference', 'peer', 'bare-tls', 'resource-noverify', 'grpc-plain', 'grpc-intercepted'] as const;
@@ -85,7 +85,7 @@ function acceptEveryToken(): BoundTokenVerifier {
 async function startGrpc(pki: Pki, intercepted: boolean): Promise<Running> {
   const { Server: GrpcServer, ServerCredentials } = await import('@grpc/grpc-js');
   const { createBoundTokenVerifier } = await import('../src/core/verify.js');
-  const { loadEchoDefinitions } = await import('../src/grpc/echo-server.js');
+  const { loadEchoDefinitions } = await import('../src/cli/servers/echo-server.js');
   const { createServerInterceptor, verifiedTokenOf } = await import('../src/grpc/server-interceptor.js');
   const options = { 'grpc.max_concurrent_streams': 100, 'grpc.max_receive_message_length': 64 * 1024 };
   const { withVerificationCache } = await import('../src/core/verification-cache.js');
@@ -122,7 +122,7 @@ export async function startServerKind(kind: ServerKind, dir: string): Promise<Ru
       );
     }
     case 'bare-tls': {
-      const { createLimitedHttpsServer } = await import('../src/http/https-server.js');
+      const { createLimitedHttpsServer } = await import('../src/server/https-server.js');
       const managed = createLimitedHttpsServer(pki.tls('sts'), {}, (req, res) => {
         req.resume();
         req.once('end', () => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(BARE_TLS_BODY) }).end(BARE_TLS_BODY));
@@ -132,7 +132,7 @@ export async function startServerKind(kind: ServerKind, dir: string): Promise<Ru
     }
     case 'resource-noverify': {
       // As `certbound resource` builds it (events on stderr included), minus the token checks.
-      const { createResourceServer } = await import('../src/http/resource-server.js');
+      const { createResourceServer } = await import('../src/cli/servers/resource-server.js');
       const { logEvent } = await import('../src/cli/serve.js');
       const managed = createResourceServer({
         tls: pki.tls('server'),

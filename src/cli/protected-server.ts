@@ -1,6 +1,6 @@
 import { withVerificationCache } from '../core/verification-cache.js';
 import { createBoundTokenVerifier, MAX_CLOCK_TOLERANCE_SECONDS, type BoundTokenVerifier } from '../core/verify.js';
-import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../keys/files.js';
+import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../files/tls-files.js';
 import { loadJwksSource, type JwksEvent, type JwksSource } from '../keys/jwks-source.js';
 import { requireString, stringList, type Parsed } from './args.js';
 import { UsageError } from './errors.js';

@@ -1,6 +1,6 @@
-import { SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/https-server.js';
-import { headersOutlastRequest, LIMIT_SETTINGS, limitValue } from '../http/limit-settings.js';
-import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../keys/files.js';
+import { SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../server/limits.js';
+import { headersOutlastRequest, LIMIT_SETTINGS, limitValue } from '../config/limit-settings.js';
+import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../files/tls-files.js';
 import { optionalString, stringList, type Parsed } from './args.js';
 import { UsageError } from './errors.js';
 

@@ -1,8 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { toCertboundError, type CertboundError } from '../core/errors.js';
 import type { VerifiedToken } from '../core/verify.js';
-import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type ProtectOptions } from './node.js';
-import { sendBearerChallenge } from './respond.js';
+import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
+import { sendBearerChallenge } from '../server/respond.js';
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { toCertboundError, type CertboundError } from '../core/errors.js';
 import { requireScopes, type VerifiedToken } from '../core/verify.js';
-import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type ProtectOptions } from './node.js';
-import { bearerChallenge } from './respond.js';
+import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
+import { bearerChallenge } from '../server/respond.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { CertboundError } from '../core/errors.js';
-import { readText } from './files.js';
+import { readText } from '../files/read.js';
 
 /** What a key source reports, for logs. Never carries key material. */
 export type JwksEvent =

@@ -5,7 +5,7 @@ import type { JWK } from 'jose';
 import { planRotation, publishedKeysAt, secondsUntilNextChange, signingKeyAt, type ScheduledKey } from '../core/key-schedule.js';
 import { isAsymmetricAlgorithm, type AsymmetricAlgorithm } from '../core/rfc.js';
 import { createSigningKey, type SigningKey } from '../core/signing.js';
-import { FileProblem, readPrivateKey } from './files.js';
+import { FileProblem, readPrivateKey } from '../files/read.js';
 
 /** The index of a keystore directory; each key's PKCS#8 PEM sits next to it as `<kid>.key`. */
 export const KEYSTORE_INDEX = 'keystore.json';

@@ -3,4 +3,5 @@ export type { StsOptions, StsEvent } from './server.js';
 export { loadStsConfig } from './config.js';
 export type { StsConfigOverrides } from './config.js';
 export type { Grant, GrantContext, TokenResponse } from './grants/grant.js';
-export type { ManagedServer, ServerTlsOptions } from '../http/https-server.js';
+export type { ManagedServer } from '../server/https-server.js';
+export type { ServerTlsOptions } from '../server/tls.js';

@@ -10,10 +10,12 @@ import type { ClientRegistration, Policy, TrustedIssuer } from '../core/policy.j
 import { HEALTH_PATH, INTROSPECTION_ENDPOINT_PATH, TOKEN_ENDPOINT_PATH, WELL_KNOWN_JWKS } from '../core/rfc.js';
 import type { SigningKey } from '../core/signing.js';
 import { parseTokenRequest } from '../core/token-request.js';
-import { readBody } from '../http/body.js';
-import { createLimitedHttpsServer, type ManagedServer, type ServerLimits, type ServerTlsOptions } from '../http/https-server.js';
-import { peerCertificateOf, type PeerCertificate } from '../http/peer-certificate.js';
-import { sendJson, sendOAuthError, sendTokenResponse } from '../http/respond.js';
+import { readBody } from '../server/body.js';
+import { createLimitedHttpsServer, type ManagedServer } from '../server/https-server.js';
+import { type ServerLimits } from '../server/limits.js';
+import { type ServerTlsOptions } from '../server/tls.js';
+import { peerCertificateOf, type PeerCertificate } from '../server/peer-certificate.js';
+import { sendJson, sendOAuthError, sendTokenResponse } from '../server/respond.js';
 import type { IssuedToken } from './grants/grant.js';
 import { buildMetadata, discoveryProblem, metadataPathsOf } from './discovery.js';
 import { checkRegisteredGrantTypes, GRANTS } from './grants/index.js';

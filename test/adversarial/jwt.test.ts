@@ -11,7 +11,7 @@ import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
 import { request, type Agent } from 'undici';
 import type { CertboundErrorCode } from '../../src/core/errors.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
-import { createResourceServer, type ResourceEvent } from '../../src/http/resource-server.js';
+import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';
 import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../src/pki/generate.js';
 import { callUnary, channelCredentials, echoClient, startInterceptedServer, type EchoClient, type InterceptedServer, type Outcome } from '../helpers/grpc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';

@@ -9,7 +9,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { loadEchoDefinitions } from '../../src/grpc/echo-server.js';
+import { loadEchoDefinitions } from '../../src/cli/servers/echo-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { killAll, makeTempDir, pkiInit, removeTempDir, startServer, type CliServer } from './run.js';
 

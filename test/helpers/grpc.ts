@@ -19,7 +19,7 @@ import {
   type ServiceError,
   type StatusObject,
 } from '@grpc/grpc-js';
-import { loadEchoDefinitions } from '../../src/grpc/echo-server.js';
+import { loadEchoDefinitions } from '../../src/cli/servers/echo-server.js';
 import { createServerInterceptor, verifiedTokenOf, type ServerInterceptorOptions } from '../../src/grpc/server-interceptor.js';
 import { ERROR_CODE_TRAILER } from '../../src/grpc/status.js';
 import type { IssuedCertificate } from '../../src/pki/generate.js';

@@ -9,7 +9,7 @@ import { createTokenSource } from '../../src/client/token-source.js';
 import { CertboundError } from '../../src/core/errors.js';
 import { createSigningKey } from '../../src/core/signing.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
-import { createResourceServer } from '../../src/http/resource-server.js';
+import { createResourceServer } from '../../src/cli/servers/resource-server.js';
 import { loadJwksSource } from '../../src/keys/jwks-source.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { ALICE_SECRET, AUDIENCE, ISSUER, startSts, type RunningSts } from '../helpers/servers.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPackageDefinition, status, type ChannelCredentials, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
-import { createEchoServer, loadEchoDefinitions, type EchoServerEvent } from '../../src/grpc/echo-server.js';
+import { createEchoServer, loadEchoDefinitions, type EchoServerEvent } from '../../src/cli/servers/echo-server.js';
 import { createStsCredentials, type StsCredentials, type StsCredentialsOptions } from '../../src/grpc/call-credentials.js';
 import type { IssuedCertificate } from '../../src/pki/generate.js';
 import {

@@ -9,8 +9,8 @@ import { request } from 'undici';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
 import { createTokenSource } from '../../src/client/token-source.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
-import { createEchoServer } from '../../src/grpc/echo-server.js';
-import { createResourceServer } from '../../src/http/resource-server.js';
+import { createEchoServer } from '../../src/cli/servers/echo-server.js';
+import { createResourceServer } from '../../src/cli/servers/resource-server.js';
 import { createCrl, issueCertificate, type IssuedCertificate } from '../../src/pki/generate.js';
 import { bearer, callUnary, channelCredentials, echoClient } from '../helpers/grpc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
@@ -225,7 +225,7 @@ describe('revocation (CRL)', () => {
   });
 
   test('a CRL from a CA outside the bundle, or an expired one, is refused when loaded', async () => {
-    const { loadTlsFiles } = await import('../../src/keys/files.js');
+    const { loadTlsFiles } = await import('../../src/files/tls-files.js');
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');

@@ -11,7 +11,7 @@ import { Agent, request } from 'undici';
 import type { SigningKey } from '../../src/core/signing.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import type { ForwardedCertificateFormat } from '../../src/http/forwarded-certificate.js';
-import { createResourceServer, type ResourceEvent } from '../../src/http/resource-server.js';
+import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/generate.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts } from '../helpers/servers.js';

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
 import { createTokenSource } from '../../src/client/token-source.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
-import { serverTlsOptions } from '../../src/http/https-server.js';
+import { serverTlsOptions } from '../../src/server/tls.js';
 import { remoteJwksSource, type JwksEvent } from '../../src/keys/jwks-source.js';
 import { addKeystoreKey, openKeystore } from '../../src/keys/keystore.js';
 import { createStsHandler, createStsServer } from '../../src/sts/server.js';

@@ -5,7 +5,7 @@ import { request } from 'undici';
 import { createSigningKey } from '../../src/core/signing.js';
 import { withVerificationCache } from '../../src/core/verification-cache.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
-import { createResourceServer, type ResourceEvent } from '../../src/http/resource-server.js';
+import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts } from '../helpers/servers.js';
 

@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import { buildAccessTokenClaims } from '../../src/core/claims.js';
 import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
-import { createResourceServer, type ResourceEvent } from '../../src/http/resource-server.js';
+import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts } from '../helpers/servers.js';
 
@@ -225,7 +225,7 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
   test('a protected handler that throws: 500 server_error, no stack, refusal reported', async (t) => {
     const { createServer } = await import('node:https');
     const { protect } = await import('../../src/http/node.js');
-    const { serverTlsOptions } = await import('../../src/http/https-server.js');
+    const { serverTlsOptions } = await import('../../src/server/tls.js');
     const refused: string[] = [];
     const verifier = createBoundTokenVerifier({ keys: { keys: [key.publicJwk] }, issuer: ISSUER, audience: AUDIENCE });
     const server = createServer(

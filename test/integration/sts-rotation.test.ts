@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
 import { request } from 'undici';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
-import { createResourceServer } from '../../src/http/resource-server.js';
+import { createResourceServer } from '../../src/cli/servers/resource-server.js';
 import { loadJwksSource } from '../../src/keys/jwks-source.js';
 import { addKeystoreKey, openKeystore, type KeystoreProvider } from '../../src/keys/keystore.js';
 import { createStsServer } from '../../src/sts/server.js';

@@ -30,12 +30,12 @@ test('src/core uses no process environment or console', () => {
   assert.deepEqual(offenders, []);
 });
 
-test('thumbprints are hashed only in core/thumbprint.ts; peer certificates are read only in http/peer-certificate.ts', () => {
+test('thumbprints are hashed only in core/thumbprint.ts; peer certificates are read only in server/peer-certificate.ts', () => {
   const all = sources(SRC);
   const hashing = all.filter((file) => /digest\('base64url'\)/.test(readFileSync(file, 'utf8')));
   assert.deepEqual(hashing.map((file) => file.slice(SRC.length)), ['core/thumbprint.ts']);
   const peerReads = all.filter((file) => /getPeerCertificate\(/.test(readFileSync(file, 'utf8')));
-  assert.deepEqual(peerReads.map((file) => file.slice(SRC.length)), ['http/peer-certificate.ts']);
+  assert.deepEqual(peerReads.map((file) => file.slice(SRC.length)), ['server/peer-certificate.ts']);
 });
 
 test('gRPC: peer certificates are read only in grpc/peer-certificate.ts, statuses chosen only in grpc/status.ts', () => {
@@ -45,7 +45,7 @@ test('gRPC: peer certificates are read only in grpc/peer-certificate.ts, statuse
   assert.deepEqual(relative(all.filter((file) => /outcome\.grpc/.test(readFileSync(file, 'utf8')))), ['grpc/status.ts']);
   // gRPC packages are optional peers: only the grpc adapter and the CLI command that loads it lazily may import them.
   const grpcImports = all.filter((file) => imports(file).some((spec) => /^@grpc\/|^grpc-health-check$/.test(spec)));
-  assert.deepEqual(relative(grpcImports).filter((file) => !file.startsWith('grpc/')), ['cli/commands/grpc.ts']);
+  assert.deepEqual(relative(grpcImports).filter((file) => !file.startsWith('grpc/')), ['cli/commands/grpc.ts', 'cli/servers/echo-server.ts']);
 });
 
 test('no protocol URN is spelled outside core/rfc.ts', () => {

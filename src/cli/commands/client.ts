@@ -2,7 +2,8 @@ import { CertboundError } from '../../core/errors.js';
 import { createBoundFetch } from '../../client/bound-fetch.js';
 import { createMtlsAgent, type ClientTlsOptions } from '../../client/mtls-agent.js';
 import { createTokenSource, type TokenSource, type TokenSourceOptions } from '../../client/token-source.js';
-import { loadTlsFiles, readText, type TlsFiles } from '../../keys/files.js';
+import { loadTlsFiles, type TlsFiles } from '../../files/tls-files.js';
+import { readText } from '../../files/read.js';
 import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 

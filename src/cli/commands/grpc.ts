@@ -3,7 +3,7 @@ import { optionalString, parse, port } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { GRPC_LIMITS } from '../../http/limit-settings.js';
+import { GRPC_LIMITS } from '../../config/limit-settings.js';
 import { drainTimeoutOf, integerFlag, serverLimitsOf } from '../server-options.js';
 import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
@@ -39,7 +39,7 @@ export async function loadGrpc() {
   try {
     const [grpc, echo, credentials] = await Promise.all([
       import('@grpc/grpc-js'),
-      import('../../grpc/echo-server.js'),
+      import('../servers/echo-server.js'),
       import('../../grpc/call-credentials.js'),
     ]);
     // grpc-js logs errors to stderr on its own ("E No address added..."); the CLI reports every

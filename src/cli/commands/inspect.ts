@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { CNF_X5T_S256 } from '../../core/rfc.js';
 import { computeThumbprint, thumbprintsEqual } from '../../core/thumbprint.js';
-import { readCertificates } from '../../keys/files.js';
+import { readCertificates } from '../../files/read.js';
 import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 

@@ -1,7 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { X509Certificate } from 'node:crypto';
-import { readCertificates, readPrivateKey } from '../../keys/files.js';
+import { readCertificates, readPrivateKey } from '../../files/read.js';
 import { planDevPki } from '../../pki/dev-pki.js';
 import { createCrl, loadCertificateAuthority, revokedSerials } from '../../pki/generate.js';
 import { writePlannedFiles } from '../../pki/write.js';

@@ -1,5 +1,5 @@
 import { DEFAULT_CERTIFICATE_HEADERS, type ForwardedCertificateFormat, type TrustedProxyOptions } from '../../http/forwarded-certificate.js';
-import { createResourceServer } from '../../http/resource-server.js';
+import { createResourceServer } from '../servers/resource-server.js';
 import { optionalString, parse, port, stringList, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
 import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';

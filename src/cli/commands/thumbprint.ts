@@ -1,5 +1,5 @@
 import { computeThumbprint } from '../../core/thumbprint.js';
-import { readCertificates } from '../../keys/files.js';
+import { readCertificates } from '../../files/read.js';
 import { parse } from '../args.js';
 import { UsageError } from '../errors.js';
 

@@ -3,7 +3,7 @@ import type { AccessTokenClaims } from '../../core/claims.js';
 import { signAccessToken, type SigningKey } from '../../core/signing.js';
 import type { ClientRegistration, Policy, TrustedIssuer } from '../../core/policy.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
-import type { PeerCertificate } from '../../http/peer-certificate.js';
+import type { PeerCertificate } from '../../server/peer-certificate.js';
 
 /** Everything a grant needs to decide and issue, resolved before it runs. */
 export interface GrantContext {

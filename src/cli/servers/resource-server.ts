@@ -1,11 +1,13 @@
-import { CertboundError } from '../core/errors.js';
-import { HEALTH_PATH } from '../core/rfc.js';
-import type { BoundTokenVerifier } from '../core/verify.js';
-import type { TrustedProxyOptions } from './forwarded-certificate.js';
-import { createLimitedHttpsServer, type ManagedServer, type ServerLimits, type ServerTlsOptions } from './https-server.js';
-import { protect } from './node.js';
-import { protectedResourceMetadata, resourceMetadataUrl } from './resource-metadata.js';
-import { sendJson, sendOAuthError } from './respond.js';
+import { CertboundError } from '../../core/errors.js';
+import { HEALTH_PATH } from '../../core/rfc.js';
+import type { BoundTokenVerifier } from '../../core/verify.js';
+import type { TrustedProxyOptions } from '../../http/forwarded-certificate.js';
+import { createLimitedHttpsServer, type ManagedServer } from '../../server/https-server.js';
+import { type ServerLimits } from '../../server/limits.js';
+import { type ServerTlsOptions } from '../../server/tls.js';
+import { protect } from '../../http/node.js';
+import { protectedResourceMetadata, resourceMetadataUrl } from '../../http/resource-metadata.js';
+import { sendJson, sendOAuthError } from '../../server/respond.js';
 
 export type ResourceEvent =
   | { type: 'request.allowed'; subject: string; clientId: string | undefined; thumbprint: string }

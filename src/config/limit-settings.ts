@@ -1,4 +1,4 @@
-import { SERVER_LIMIT_DEFAULTS, type ServerLimits } from './https-server.js';
+import { SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../server/limits.js';
 
 /**
  * How each server limit is spelled outside the library: `--headers-timeout` on the command line,

@@ -17,13 +17,15 @@ import {
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
-import type { CertboundError } from '../core/errors.js';
-import type { BoundTokenVerifier, VerifiedToken } from '../core/verify.js';
-import { listenOn, resolveServerLimits, serverSecureContext, type ServerLimits, type ServerTlsOptions } from '../http/https-server.js';
-import { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
+import type { CertboundError } from '../../core/errors.js';
+import type { BoundTokenVerifier, VerifiedToken } from '../../core/verify.js';
+import { listenOn } from '../../server/listen.js';
+import { resolveServerLimits, type ServerLimits } from '../../server/limits.js';
+import { serverSecureContext, type ServerTlsOptions } from '../../server/tls.js';
+import { createServerInterceptor, verifiedTokenOf } from '../../grpc/server-interceptor.js';
 
 /** The seed's echo service definition, shipped with the package. */
-export const ECHO_PROTO = fileURLToPath(new URL('../../../proto/echo.proto', import.meta.url));
+export const ECHO_PROTO = fileURLToPath(new URL('../../../../proto/echo.proto', import.meta.url));
 export const ECHO_SERVICE = 'echo.EchoServer';
 /** Server-streaming replies per call: default and most. */
 const DEFAULT_STREAM_COUNT = 3;
