@@ -10,12 +10,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { computeThumbprint } from '../../src/core/thumbprint.js';
+import { DEV_ISSUER } from '../../src/pki/dev-pki.js';
 import { createCertificateAuthority, issueCertificate } from '../../src/pki/generate.js';
 import { NGINX, nginxInstalled, startNginx, type RunningNginx } from '../helpers/nginx.js';
 import { exchangeRequest, postToken } from '../helpers/servers.js';
 import { killAll, makeTempDir, pkiInit, removeTempDir, startServer, type CliServer } from '../cli/run.js';
 
-const ISSUER = 'https://sts.domain.com';
+/** The issuer `pki init` writes into sts.yaml. */
+const ISSUER = DEV_ISSUER;
 const AUDIENCE = 'https://server.domain.com:8443';
 /** How long the resource has to write a request's event line after answering it. */
 const EVENT_TIMEOUT_MS = 5_000;
