@@ -1,6 +1,8 @@
-import { certificateMatches, type CertificateFacts } from './certificate.js';
+import { certificateMatches } from './certificate/matcher.js';
+import { type CertificateFacts } from './certificate/facts.js';
 import { CertboundError } from './errors.js';
-import { clientIdentity, findClient, type ClientRegistration, type Policy } from './policy.js';
+import { clientIdentity, findClient } from './policy/authorize.js';
+import { type ClientRegistration, type Policy } from './policy/types.js';
 import { AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH } from './rfc.js';
 
 /** The client certificate of a connection, as client authentication needs it. */

@@ -1,10 +1,12 @@
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { certificateMatches, type CertificateFacts, type CertificateMatcher } from './certificate.js';
+import { certificateMatches, type CertificateMatcher } from './certificate/matcher.js';
+import { type CertificateFacts } from './certificate/facts.js';
 import { readConfirmation } from './confirmation.js';
 import { CertboundError } from './errors.js';
 import { malformedNumericDate } from './numeric-date.js';
 import { thumbprintsEqual } from './thumbprint.js';
-import { authenticateSubjectToken, subjectPatternMatches, type IssuancePolicy, type Policy, type TrustedIssuer } from './policy.js';
+import { hashSubjectToken, subjectPatternMatches } from './policy/authorize.js';
+import type { IssuancePolicy, Policy, SubjectCredential, TrustedIssuer } from './policy/types.js';
 
 /** Who a subject (or actor) token stands for, and what the policy lets it have. */
 export interface AuthenticatedSubject {
@@ -214,3 +216,37 @@ function describeJwtFailure(error: unknown, role: string, issuer: TrustedIssuer)
   }
   return invalid(`${role} could not be verified`, 'malformed');
 }
+
+/**
+ * Which subject a static subject token stands for, checked against the presenting certificate.
+ * @throws CertboundError CB_SUBJECT_TOKEN_INVALID, CB_TOKEN_TYPE_UNSUPPORTED or CB_SUBJECT_TOKEN_NOT_FOR_CLIENT.
+ */
+export function authenticateSubjectToken(
+  policy: Policy,
+  subjectToken: string,
+  subjectTokenType: string,
+  certificate: CertificateFacts,
+  role: 'subject_token' | 'actor_token' = 'subject_token',
+  caVerified = true,
+): SubjectCredential {
+  const hash = hashSubjectToken(subjectToken);
+  const credential = policy.subjectTokens.find((entry) => entry.sha256 === hash);
+  if (credential === undefined) {
+    throw new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description: `${role} is not valid`, reason: 'unknown' });
+  }
+  if (!credential.tokenTypes.includes(subjectTokenType)) {
+    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
+      description: `${role}_type ${subjectTokenType} is not accepted for this ${role.replace('_', ' ')}`,
+      reason: 'not_allowed',
+    });
+  }
+  if (credential.clientCertificate !== undefined && !certificateMatches(credential.clientCertificate, certificate, caVerified)) {
+    throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
+      description: `${role} was not issued to this client certificate`,
+      detail: `subject=${credential.subject} presented by x5t#S256=${certificate.thumbprint}`,
+      reason: 'mismatch',
+    });
+  }
+  return credential;
+}
+

@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
-import { hashSubjectToken } from '../core/policy.js';
+import { hashSubjectToken } from '../core/policy/authorize.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN } from '../core/rfc.js';
 import { createCertificateAuthority, generateSigningKeyPem, issueCertificate, type IssuedCertificate } from './generate.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import { readCertificateFacts, type CertificateFacts } from '../core/certificate.js';
+import { readCertificateFacts, type CertificateFacts } from '../core/certificate/facts.js';
 import type { PresentedCertificate } from '../core/client-authentication.js';
 import { CertboundError } from '../core/errors.js';
 import { computeThumbprint } from '../core/thumbprint.js';

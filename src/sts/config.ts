@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { parsePolicy, PolicyError } from '../core/policy.js';
+import { parsePolicy, PolicyError } from '../config/policy.js';
 import { isAsymmetricAlgorithm } from '../core/rfc.js';
 import { createSigningKey, type SigningKey } from '../core/signing.js';
 import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';

@@ -6,7 +6,7 @@ import { CertboundError, toCertboundError } from '../core/errors.js';
 import { introspectAccessToken } from '../core/introspection.js';
 import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimitOptions } from '../core/rate-limit.js';
 import { authenticateClient, requireTrustableCertificate } from '../core/client-authentication.js';
-import type { ClientRegistration, Policy, TrustedIssuer } from '../core/policy.js';
+import type { ClientRegistration, Policy, TrustedIssuer } from '../core/policy/types.js';
 import { HEALTH_PATH, INTROSPECTION_ENDPOINT_PATH, TOKEN_ENDPOINT_PATH, WELL_KNOWN_JWKS } from '../core/rfc.js';
 import type { SigningKey } from '../core/signing.js';
 import { parseTokenRequest } from '../core/token-request.js';

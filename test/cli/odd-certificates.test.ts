@@ -25,7 +25,7 @@ import { decodeJwt, SignJWT } from 'jose';
 import { request, type Agent } from 'undici';
 import { stringify as toYaml } from 'yaml';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
-import { readCertificateFacts } from '../../src/core/certificate.js';
+import { readCertificateFacts } from '../../src/core/certificate/facts.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS, GRANT_TYPE_TOKEN_EXCHANGE } from '../../src/core/rfc.js';
 import { createSigningKey } from '../../src/core/signing.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';

@@ -1,7 +1,8 @@
 import type { TestContext } from 'node:test';
 import { Agent, request } from 'undici';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
-import { parsePolicy, hashSubjectToken } from '../../src/core/policy.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { hashSubjectToken } from '../../src/core/policy/authorize.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE } from '../../src/core/rfc.js';
 import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
 import { createStsServer, type StsEvent, type StsOptions } from '../../src/sts/server.js';

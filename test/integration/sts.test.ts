@@ -125,7 +125,8 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
 
     test('unauthorized_client: a registered client not allowed token exchange', async (t) => {
       // alice is registered below with no grant types at all.
-      const { parsePolicy, hashSubjectToken } = await import('../../src/core/policy.js');
+      const { parsePolicy } = await import('../../src/config/policy.js');
+      const { hashSubjectToken } = await import('../../src/core/policy/authorize.js');
       const policy = parsePolicy({
         clients: [{ client_id: 'alice', certificate: { subject_dn: 'CN=alice, O=certbound dev' }, grant_types: [] }],
         subject_tokens: [{ sha256: hashSubjectToken(ALICE_SECRET), subject: 'alice', audiences: [AUDIENCE] }],
@@ -255,7 +256,7 @@ describe('STS lifetime configuration', () => {
     assert.throws(() => createStsServer({ ...base, issuer: 'http://sts' }), { name: 'TypeError', message: /https URL/ });
     assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 0 }), { name: 'TypeError', message: /accessTokenLifetimeSeconds/ });
     assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 1.5 }), { name: 'TypeError' });
-    const { parsePolicy } = await import('../../src/core/policy.js');
+    const { parsePolicy } = await import('../../src/config/policy.js');
     const unserved = parsePolicy({ clients: [{ client_id: 'a', certificate: { subject_dn: 'CN=a' }, grant_types: ['password'] }] });
     assert.throws(() => createStsServer({ ...base, policy: unserved }), {
       name: 'PolicyError',

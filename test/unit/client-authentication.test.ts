@@ -2,9 +2,10 @@
 // matching registration. Certificates here are plain objects; test/cli covers real TLS.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { readCertificateFacts, type CertificateFacts } from '../../src/core/certificate.js';
+import { readCertificateFacts, type CertificateFacts } from '../../src/core/certificate/facts.js';
 import { authenticateClient, requireTrustableCertificate, type PresentedCertificate } from '../../src/core/client-authentication.js';
-import { parsePolicy, type Policy } from '../../src/core/policy.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { type Policy } from '../../src/core/policy/types.js';
 import { issueCertificate } from '../../src/pki/generate.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 

@@ -3,18 +3,11 @@ import assert from 'node:assert/strict';
 import { createHash, webcrypto } from 'node:crypto';
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs it before it loads
 import * as x509 from '@peculiar/x509';
-import { readCertificateFacts, type CertificateFacts } from '../../src/core/certificate.js';
-import {
-  authenticateSubjectToken,
-  authorizeAudiences,
-  authorizeScopes,
-  findClient,
-  hashSubjectToken,
-  parsePolicy,
-  PolicyError,
-  type Policy,
-  type SubjectCredential,
-} from '../../src/core/policy.js';
+import { readCertificateFacts, type CertificateFacts } from '../../src/core/certificate/facts.js';
+import { authenticateSubjectToken } from '../../src/core/subject-token.js';
+import { authorizeAudiences, authorizeScopes, findClient, hashSubjectToken } from '../../src/core/policy/authorize.js';
+import { parsePolicy, PolicyError } from '../../src/config/policy.js';
+import { type Policy, type SubjectCredential } from '../../src/core/policy/types.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../../src/core/rfc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { issueCertificate } from '../../src/pki/generate.js';

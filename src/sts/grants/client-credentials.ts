@@ -1,6 +1,6 @@
 import { buildAccessTokenClaims, parseScope } from '../../core/claims.js';
 import { CertboundError } from '../../core/errors.js';
-import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, tokenLifetime } from '../../core/policy.js';
+import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, tokenLifetime } from '../../core/policy/authorize.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS } from '../../core/rfc.js';
 import { issueAccessToken, type Grant } from './grant.js';
 import { requestedTokenTypeOf, targetsOf } from './token-exchange.js';

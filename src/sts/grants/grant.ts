@@ -1,7 +1,7 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { AccessTokenClaims } from '../../core/claims.js';
 import { signAccessToken, type SigningKey } from '../../core/signing.js';
-import type { ClientRegistration, Policy, TrustedIssuer } from '../../core/policy.js';
+import type { ClientRegistration, Policy, TrustedIssuer } from '../../core/policy/types.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
 import type { PeerCertificate } from '../../server/peer-certificate.js';
 

@@ -1,4 +1,5 @@
-import { PolicyError, type Policy } from '../../core/policy.js';
+import { PolicyError } from '../../config/policy.js';
+import { type Policy } from '../../core/policy/types.js';
 import type { Grant } from './grant.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { tokenExchangeGrant } from './token-exchange.js';

@@ -1,6 +1,6 @@
 import { buildAccessTokenClaims, parseScope } from '../../core/claims.js';
 import { CertboundError } from '../../core/errors.js';
-import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, subjectPatternMatches, tokenLifetime } from '../../core/policy.js';
+import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, subjectPatternMatches, tokenLifetime } from '../../core/policy/authorize.js';
 import { authenticateToken, type AuthenticatedSubject, type SubjectAuthenticationContext } from '../../core/subject-token.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE, ISSUABLE_TOKEN_TYPES, TOKEN_TYPE_ACCESS_TOKEN } from '../../core/rfc.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';

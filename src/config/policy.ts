@@ -1,8 +1,7 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { canonicalDistinguishedName, certificateMatches, MATCHER_FIELDS, type CertificateFacts, type CertificateMatcher } from './certificate.js';
-import { compileSpiffePattern } from './spiffe.js';
-import { CertboundError } from './errors.js';
-import type { JSONWebKeySet } from 'jose';
+import { X509Certificate } from 'node:crypto';
+import { canonicalDistinguishedName } from '../core/certificate/distinguished-name.js';
+import { MATCHER_FIELDS, type CertificateMatcher } from '../core/certificate/matcher.js';
+import { compileSpiffePattern } from '../core/spiffe.js';
 import {
   ASYMMETRIC_ALGORITHMS,
   AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH,
@@ -13,101 +12,11 @@ import {
   TOKEN_TYPE_ACCESS_TOKEN,
   TOKEN_TYPE_ID_TOKEN,
   TOKEN_TYPE_JWT,
-  type AsymmetricAlgorithm,
-} from './rfc.js';
-import { computeThumbprint } from './thumbprint.js';
-
-export type ClientAuthMethod = typeof AUTH_METHOD_TLS_CLIENT_AUTH | typeof AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH;
-
-/** What a client or subject may be issued: shared by clients (client_credentials) and subjects. */
-export interface IssuancePolicy {
-  /** Audiences and resources (RFC 8693 audience / RFC 8707 resource) tokens may be issued for. */
-  audiences: string[];
-  scopes: string[];
-  /** Drop requested scopes outside `scopes` instead of refusing with invalid_scope (default false). */
-  narrowScopes: boolean;
-  /** Upper bound on the lifetime of tokens issued here, in seconds (the STS default applies below it). */
-  maxTokenLifetimeSeconds: number | undefined;
-  /** requested_token_type values allowed (default: every type the STS issues). */
-  requestedTokenTypes: string[];
-}
-
-/**
- * A client, authenticated by its certificate: RFC 8705 §2.1 `tls_client_auth` (a CA-verified
- * certificate matching `certificate`) or §2.2 `self_signed_tls_client_auth` (one of the
- * registered certificates, no CA).
- */
-export interface ClientRegistration extends IssuancePolicy {
-  clientId: string;
-  authMethod: ClientAuthMethod;
-  /** tls_client_auth: which CA-verified certificates are this client. */
-  certificate: CertificateMatcher | undefined;
-  /** self_signed_tls_client_auth: x5t#S256 of the registered certificates (also from a JWKS's x5c). */
-  selfSignedThumbprints: string[];
-  grantTypes: string[];
-  /** Where the issued client_id comes from: the registration, or the certificate's SPIFFE ID. */
-  clientIdFrom: 'registration' | 'spiffe_id';
-  /** client_credentials: whether `sub` is the client_id or the certificate's SPIFFE ID. */
-  subjectFrom: 'client_id' | 'spiffe_id';
-  /** May call the RFC 7662 introspection endpoint (a resource server); sees only tokens for its `audiences` when it has any. */
-  introspection: boolean;
-  /**
-   * May exchange subject and actor tokens bound (cnf x5t#S256) to other certificates: a gateway
-   * that terminates its callers' mutual TLS and checked each token's binding itself. The issued
-   * token is bound to this client's certificate and names it in `act`. Default false.
-   */
-  exchangeBoundTokens: boolean;
-}
-
-/** A static subject token, stored only as its SHA-256, and what its holder may ask for. */
-export interface SubjectCredential extends IssuancePolicy {
-  /** Lower-case hex SHA-256 of the subject token. */
-  sha256: string;
-  subject: string;
-  /** When set, only a client certificate matching this may present the subject token. */
-  clientCertificate: CertificateMatcher | undefined;
-  /** Accepted subject_token_type values. */
-  tokenTypes: string[];
-  /** Subjects of actor tokens that may act for this subject (RFC 8693 §1.1 delegation). */
-  mayAct: string[];
-}
-
-/** Who may get what, for one subject (or subject pattern) of a trusted issuer's JWTs. */
-export interface FederatedSubjectRule extends IssuancePolicy {
-  /** The mapped subject, exactly, or a pattern where `*` stands for any run of characters. */
-  subject: string;
-  /** When set, only a client certificate matching this may present tokens for this subject. */
-  clientCertificate: CertificateMatcher | undefined;
-  /** Subjects of actor tokens that may act for this subject (RFC 8693 §1.1 delegation). */
-  mayAct: string[];
-}
-
-/** Where a trusted issuer's keys come from. Files are read by the loader before parsing. */
-export type IssuerKeySource = { jwks: JSONWebKeySet } | { jwksUri: string; ca: string | undefined };
-
-/** An identity provider whose JWTs are accepted as subject (and actor) tokens. */
-export interface TrustedIssuer {
-  issuer: string;
-  keySource: IssuerKeySource;
-  /** Accepted `aud` of subject tokens: the STS's own identifiers (at least one must be named). */
-  audiences: string[];
-  algorithms: AsymmetricAlgorithm[];
-  /** Refuse tokens issued (`iat`) longer ago than this. */
-  maxAgeSeconds: number | undefined;
-  /** Accepted subject_token_type URNs. */
-  tokenTypes: string[];
-  /** The claim that becomes the issued token's `sub`. */
-  subjectClaim: string;
-  /** Claims copied from the subject token into the issued token. */
-  copyClaims: string[];
-  subjects: FederatedSubjectRule[];
-}
-
-export interface Policy {
-  clients: ClientRegistration[];
-  subjectTokens: SubjectCredential[];
-  trustedIssuers: TrustedIssuer[];
-}
+} from '../core/rfc.js';
+import { computeThumbprint } from '../core/thumbprint.js';
+import type { JSONWebKeySet } from 'jose';
+import type { ClientRegistration, FederatedSubjectRule, IssuancePolicy, IssuerKeySource, Policy, SubjectCredential, TrustedIssuer } from '../core/policy/types.js';
+import type { AsymmetricAlgorithm } from '../core/rfc.js';
 
 /** A policy problem, naming where in the document it is (`subject_tokens[1].sha256`). */
 export class PolicyError extends TypeError {
@@ -219,28 +128,6 @@ function parseFederatedSubject(raw: unknown, path: string): FederatedSubjectRule
     mayAct: entry.may_act === undefined ? [] : strings(entry.may_act, `${path}.may_act`),
     ...parseIssuancePolicy(entry, path, true),
   };
-}
-
-/**
- * `*` in a subject pattern stands for any run of characters; everything else is literal. Matched
- * left to right without backtracking (the literal pieces between stars are found in order), so
- * the time is linear in the subject whatever the pattern: subjects come from tokens, and a
- * regular expression with several stars can take minutes on a crafted one.
- */
-export function subjectPatternMatches(pattern: string, subject: string): boolean {
-  const pieces = pattern.split('*');
-  if (pieces.length === 1) return pattern === subject;
-  const first = pieces[0] as string;
-  const last = pieces[pieces.length - 1] as string;
-  if (subject.length < first.length + last.length || !subject.startsWith(first) || !subject.endsWith(last)) return false;
-  const end = subject.length - last.length;
-  let position = first.length;
-  for (const piece of pieces.slice(1, -1)) {
-    const found = subject.indexOf(piece, position);
-    if (found === -1 || found + piece.length > end) return false;
-    position = found + piece.length;
-  }
-  return true;
 }
 
 const ISSUANCE_KEYS = ['audiences', 'scopes', 'narrow_scopes', 'max_token_lifetime', 'requested_token_types'] as const;
@@ -411,109 +298,3 @@ function knownKeys(entry: Json, path: string, allowed: readonly string[]): void 
   }
 }
 
-/** The registered client a certificate authenticates as (RFC 8705 §2.1), or undefined. */
-export function findClient(policy: Policy, certificate: CertificateFacts, caVerified = true): ClientRegistration | undefined {
-  return policy.clients.find((client) =>
-    client.authMethod === AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH
-      ? client.selfSignedThumbprints.includes(certificate.thumbprint)
-      : // A certificate no CA vouched for proves nothing about its subject or SANs.
-        // tls_client_auth is PKI (RFC 8705 §2.1): even a thumbprint match needs the CA's verdict.
-        caVerified && client.certificate !== undefined && certificateMatches(client.certificate, certificate),
-  );
-}
-
-/** The client_id and default subject a registration gives a certificate (SPIFFE IDs included). */
-export function clientIdentity(client: ClientRegistration, certificate: CertificateFacts): { clientId: string; subject: string } {
-  const spiffeId = certificate.spiffeId;
-  const clientId = client.clientIdFrom === 'spiffe_id' && spiffeId !== undefined ? spiffeId : client.clientId;
-  const subject = client.subjectFrom === 'spiffe_id' && spiffeId !== undefined ? spiffeId : clientId;
-  return { clientId, subject };
-}
-
-/** SHA-256 hex of a subject token, the only form in which static subject tokens are stored. */
-export function hashSubjectToken(subjectToken: string): string {
-  return createHash('sha256').update(subjectToken, 'utf8').digest('hex');
-}
-
-/**
- * Which subject a static subject token stands for, checked against the presenting certificate.
- * @throws CertboundError CB_SUBJECT_TOKEN_INVALID, CB_TOKEN_TYPE_UNSUPPORTED or CB_SUBJECT_TOKEN_NOT_FOR_CLIENT.
- */
-export function authenticateSubjectToken(
-  policy: Policy,
-  subjectToken: string,
-  subjectTokenType: string,
-  certificate: CertificateFacts,
-  role: 'subject_token' | 'actor_token' = 'subject_token',
-  caVerified = true,
-): SubjectCredential {
-  const hash = hashSubjectToken(subjectToken);
-  const credential = policy.subjectTokens.find((entry) => entry.sha256 === hash);
-  if (credential === undefined) {
-    throw new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description: `${role} is not valid`, reason: 'unknown' });
-  }
-  if (!credential.tokenTypes.includes(subjectTokenType)) {
-    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
-      description: `${role}_type ${subjectTokenType} is not accepted for this ${role.replace('_', ' ')}`,
-      reason: 'not_allowed',
-    });
-  }
-  if (credential.clientCertificate !== undefined && !certificateMatches(credential.clientCertificate, certificate, caVerified)) {
-    throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
-      description: `${role} was not issued to this client certificate`,
-      detail: `subject=${credential.subject} presented by x5t#S256=${certificate.thumbprint}`,
-      reason: 'mismatch',
-    });
-  }
-  return credential;
-}
-
-/** Every requested audience/resource must be allowed; nothing is silently dropped (RFC 8693 §2.2.2). */
-export function authorizeAudiences(credential: IssuancePolicy, requested: readonly string[]): string[] {
-  const refused = requested.filter((target) => !credential.audiences.includes(target));
-  if (refused.length > 0) {
-    throw new CertboundError('CB_TARGET_NOT_ALLOWED', {
-      description: `not allowed to request a token for ${refused.join(', ')}`,
-      reason: 'not_allowed',
-    });
-  }
-  return [...new Set(requested)];
-}
-
-/**
- * Every requested scope must be allowed (RFC 6749 §5.2 invalid_scope), unless the policy says to
- * narrow, when the disallowed ones are dropped (and the response's `scope` says what was granted).
- * None requested, none granted.
- */
-export function authorizeScopes(credential: IssuancePolicy, requested: readonly string[]): string[] {
-  const refused = requested.filter((scope) => !credential.scopes.includes(scope));
-  // Narrowing to nothing would read as "everything requested was granted" (RFC 6749 §5.1): refuse.
-  if (refused.length > 0 && credential.narrowScopes && refused.length < requested.length) return requested.filter((scope) => credential.scopes.includes(scope));
-  if (refused.length > 0) {
-    throw new CertboundError('CB_SCOPE_NOT_ALLOWED', {
-      description: `scope not allowed: ${refused.join(' ')}`,
-      reason: 'not_allowed',
-    });
-  }
-  return [...requested];
-}
-
-/** The lifetime of a token issued under `policy`: the STS default, capped by the policy. */
-export function tokenLifetime(policy: IssuancePolicy, stsDefaultSeconds: number): number {
-  return policy.maxTokenLifetimeSeconds === undefined ? stsDefaultSeconds : Math.min(policy.maxTokenLifetimeSeconds, stsDefaultSeconds);
-}
-
-/**
- * requested_token_type must be one the STS issues and the policy allows (RFC 8693 §2.1).
- * @throws CertboundError CB_TOKEN_TYPE_UNSUPPORTED
- */
-export function authorizeRequestedTokenType(policy: IssuancePolicy, requested: string | undefined): string {
-  const type = requested ?? TOKEN_TYPE_ACCESS_TOKEN;
-  if (!policy.requestedTokenTypes.includes(type)) {
-    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
-      description: `requested_token_type must be one of ${policy.requestedTokenTypes.join(', ')}`,
-      reason: 'not_allowed',
-    });
-  }
-  return type;
-}
