@@ -6,9 +6,10 @@ import { requireString, stringList, type Parsed } from './args.js';
 import { UsageError } from './errors.js';
 import type { Reloadable } from './serve.js';
 import { crlPathsOf, integerFlag, SERVER_OPTIONS, tlsReloader } from './server-options.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** Verifications the token-checking servers keep by default (--token-cache). */
-export const DEFAULT_TOKEN_CACHE_ENTRIES = 10_000;
+export const DEFAULT_TOKEN_CACHE_ENTRIES = DEFAULTS.verification.tokenCacheEntries;
 
 /** The flags every token-checking server shares (resource, grpc-server). */
 export const PROTECTED_SERVER_OPTIONS = {

@@ -1,8 +1,9 @@
 import { OperationFailed } from './errors.js';
 import { announceReady, isWorker, onShutdownRequest } from './workers.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** Ask for this long to drain in-flight requests on SIGTERM/SIGINT before dropping connections. */
-export const DRAIN_DEADLINE_MS = 10_000;
+export const DRAIN_DEADLINE_MS = DEFAULTS.server.drainTimeoutMs;
 
 /** What the CLI can serve: the HTTPS servers and the gRPC server alike. */
 export interface Servable {
@@ -18,7 +19,7 @@ export interface Servable {
  * Listen, print one ready line containing the URL, log events as JSON lines on stderr, and drain
  * then exit 0 on SIGTERM or SIGINT.
  */
-export async function serveUntilSignalled(name: string, managed: Servable, port: number, host: string, extra = '', drainTimeoutMs = DRAIN_DEADLINE_MS): Promise<number> {
+export async function serveUntilSignalled(name: string, managed: Servable, port: number, host: string, extra = '', drainTimeoutMs: number = DRAIN_DEADLINE_MS): Promise<number> {
   let url: URL;
   try {
     url = await managed.listen(port, host);

@@ -108,6 +108,8 @@ export interface CertboundErrorOptions {
   reason?: FailureReason;
   /** The OAuth `error` a remote party answered with (client-side errors only). */
   remoteError?: string;
+  /** Whole seconds after which a retry may succeed: rendered as `Retry-After` (RFC 9110 §10.2.3). */
+  retryAfterSeconds?: number;
   cause?: unknown;
 }
 
@@ -115,14 +117,15 @@ export interface CertboundErrorOptions {
  * The one error type certbound throws for bad input at runtime. Match on `code`, not on the
  * message or the class: `instanceof` is branded so it also works across duplicate installs.
  */
-export class CertboundError extends Error {
-  readonly code: CertboundErrorCode;
+export class CertboundError<Code extends CertboundErrorCode = CertboundErrorCode> extends Error {
+  readonly code: Code;
   readonly description: string;
   readonly detail: string | undefined;
   readonly reason: FailureReason | undefined;
   readonly remoteError: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: CertboundErrorCode, options: CertboundErrorOptions) {
+  constructor(code: Code, options: CertboundErrorOptions) {
     super(options.description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CertboundError';
     this.code = code;
@@ -130,6 +133,7 @@ export class CertboundError extends Error {
     this.detail = options.detail;
     this.reason = options.reason;
     this.remoteError = options.remoteError;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get outcome(): Outcome {
@@ -142,6 +146,12 @@ export class CertboundError extends Error {
 }
 Object.defineProperty(CertboundError.prototype, BRAND, { value: true });
 
+/**
+ * A CertboundError whose `code` narrows its type: `switch (error.code)` on an AnyCertboundError
+ * is exhaustive over the closed set of codes.
+ */
+export type AnyCertboundError = { [Code in CertboundErrorCode]: CertboundError<Code> }[CertboundErrorCode];
+
 /** Any thrown value as a CertboundError; unknown failures become a bland CB_INTERNAL. */
 export function toCertboundError(error: unknown): CertboundError {
   if (error instanceof CertboundError) return error;
@@ -152,6 +162,6 @@ export function toCertboundError(error: unknown): CertboundError {
   });
 }
 
-export function isCertboundError(value: unknown): value is CertboundError {
+export function isCertboundError(value: unknown): value is AnyCertboundError {
   return value instanceof CertboundError;
 }

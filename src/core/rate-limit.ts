@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../defaults.js';
+
 /**
  * Token-bucket rate limiting by key (the STS keys it by client-certificate thumbprint). Pure: the
  * caller passes the clock, so tests drive time and the server reads it once per request.
@@ -22,7 +24,7 @@ export interface RateLimiter {
 }
 
 /** Defaults: generous for a workload that caches its tokens, tight for a runaway client. */
-export const RATE_LIMIT_DEFAULTS = { perSecond: 50, burst: 100, maxKeys: 10_000 } as const;
+export const RATE_LIMIT_DEFAULTS = { ...DEFAULTS.sts.rateLimit, maxKeys: 10_000 } as const;
 
 interface Bucket {
   tokens: number;

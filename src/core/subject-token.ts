@@ -7,6 +7,7 @@ import { malformedNumericDate } from './numeric-date.js';
 import { thumbprintsEqual } from './thumbprint.js';
 import { hashSubjectToken, subjectPatternMatches } from './policy/authorize.js';
 import type { IssuancePolicy, Policy, SubjectCredential, TrustedIssuer } from './policy/types.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** Who a subject (or actor) token stands for, and what the policy lets it have. */
 export interface AuthenticatedSubject {
@@ -106,7 +107,7 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
       issuer: issuer.issuer,
       audience: issuer.audiences,
       algorithms: issuer.algorithms,
-      clockTolerance: context.clockToleranceSeconds ?? 30,
+      clockTolerance: context.clockToleranceSeconds ?? DEFAULTS.sts.subjectTokenClockToleranceSeconds,
       currentDate: new Date(context.now * 1000),
       requiredClaims: ['exp', ...(issuer.maxAgeSeconds === undefined ? [] : ['iat'])],
       ...(issuer.maxAgeSeconds === undefined ? {} : { maxTokenAge: issuer.maxAgeSeconds }),
@@ -212,7 +213,12 @@ function describeJwtFailure(error: unknown, role: string, issuer: TrustedIssuer)
   if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return invalid(`${role} is not a valid JWT`, 'malformed');
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'CB_JWKS_UNAVAILABLE' || code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || error instanceof TypeError) {
-    return new CertboundError('CB_JWKS_UNAVAILABLE', { description: `the keys of ${issuer.issuer} are unavailable`, detail: (error as CertboundError).detail ?? (error as Error).message, cause: error });
+    return new CertboundError('CB_JWKS_UNAVAILABLE', {
+      description: `the keys of ${issuer.issuer} are unavailable`,
+      detail: (error as CertboundError).detail ?? (error as Error).message,
+      retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds,
+      cause: error,
+    });
   }
   return invalid(`${role} could not be verified`, 'malformed');
 }

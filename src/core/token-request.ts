@@ -2,11 +2,12 @@ import { MIMEType } from 'node:util';
 import jsonc from 'jsonc-parser';
 import { CertboundError } from './errors.js';
 import { MEDIA_TYPE_FORM, MEDIA_TYPE_JSON } from './rfc.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** Parameters that RFC 8693 §2.1 allows to repeat; every other one must appear at most once. */
 const REPEATABLE = new Set(['audience', 'resource']);
 /** More distinct parameters than any grant defines is an attack, not a request. */
-export const MAX_PARAMETERS = 64;
+export const MAX_PARAMETERS = DEFAULTS.sts.maxParameters;
 
 /** A token request's parameters, each name mapped to its values in order. */
 export class TokenRequestParameters {

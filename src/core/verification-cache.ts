@@ -1,12 +1,9 @@
 import type { BoundTokenVerifier, VerifiedToken } from './verify.js';
+import { DEFAULTS } from '../defaults.js';
 
-/** Default most entries: a few MB of tokens, enough for thousands of active clients. */
-export const DEFAULT_CACHE_MAX_ENTRIES = 10_000;
-/**
- * Default longest time a result is reused. It bounds how long a token stays accepted after its
- * signing key is withdrawn from the JWKS: the cache cannot see that, so keep this short.
- */
-export const DEFAULT_CACHE_MAX_AGE_SECONDS = 60;
+/** Defaults: DEFAULTS.verification (src/defaults.ts), where the reasons are. */
+export const DEFAULT_CACHE_MAX_ENTRIES = DEFAULTS.verification.cacheMaxEntries;
+export const DEFAULT_CACHE_MAX_AGE_SECONDS = DEFAULTS.verification.cacheMaxAgeSeconds;
 
 export interface VerificationCacheOptions {
   maxEntries?: number;

@@ -12,11 +12,11 @@ import { malformedNumericDate } from './numeric-date.js';
 import { readConfirmation } from './confirmation.js';
 import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS, isAsymmetricAlgorithm, type AsymmetricAlgorithm } from './rfc.js';
 import { thumbprintsEqual } from './thumbprint.js';
+import { DEFAULTS } from '../defaults.js';
 
-/** Default clock skew: enough for NTP-synced hosts, short enough not to extend a token's life. */
-export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
-/** Larger skews defeat expiry; refuse them at construction. */
-export const MAX_CLOCK_TOLERANCE_SECONDS = 300;
+/** Default clock skew (DEFAULTS.verification, where the reasons are). */
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = DEFAULTS.verification.clockToleranceSeconds;
+export const MAX_CLOCK_TOLERANCE_SECONDS = DEFAULTS.verification.maxClockToleranceSeconds;
 
 export interface VerifierOptions {
   /** The issuer's public keys: a JWKS document, or a resolver such as jose's createRemoteJWKSet. */
@@ -214,6 +214,7 @@ function guardKeyResolution(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
       }
       throw new CertboundError('CB_JWKS_UNAVAILABLE', {
         description: 'the issuer signing keys are unavailable',
+        retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds,
         detail: error instanceof Error ? error.message : String(error),
         cause: error,
       });

@@ -4,6 +4,7 @@ import { toCertboundError, type CertboundError } from '../core/errors.js';
 import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../core/verify.js';
 import { peerThumbprintOf } from './peer-certificate.js';
 import { statusFor } from './status.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** The standard health service (grpc/health/v1/health.proto): probes carry no token. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
@@ -107,7 +108,7 @@ function resolveServerInterceptorOptions(options: ServerInterceptorOptions): Res
   if (options === null || typeof options !== 'object') throw new TypeError('server interceptor options must be an object');
   if (typeof options.verifier?.verify !== 'function') throw new TypeError('"verifier" must come from createBoundTokenVerifier()');
   if (options.exempt !== undefined && !Array.isArray(options.exempt)) throw new TypeError('"exempt" must be a list of method paths or service names');
-  const exempt = new Set(options.exempt ?? [HEALTH_SERVICE]);
+  const exempt = new Set<string>(options.exempt ?? DEFAULTS.grpc.exempt);
   for (const name of exempt) {
     if (typeof name !== 'string' || !METHOD_OR_SERVICE.test(name)) {
       throw new TypeError(`"exempt" entries must be "/package.Service/Method" or "package.Service"; ${JSON.stringify(name)} is neither`);

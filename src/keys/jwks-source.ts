@@ -2,6 +2,7 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jos
 import { Agent, fetch as undiciFetch } from 'undici';
 import { CertboundError } from '../core/errors.js';
 import { readText } from '../files/read.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** What a key source reports, for logs. Never carries key material. */
 export type JwksEvent =
@@ -30,7 +31,7 @@ export interface JwksSourceOptions {
   now?: () => number;
 }
 
-export const JWKS_SOURCE_DEFAULTS = { cacheMaxAgeMs: 5 * 60_000, cooldownMs: 30_000, maxStalenessMs: 60 * 60_000, timeoutMs: 5_000 } as const;
+export const JWKS_SOURCE_DEFAULTS = DEFAULTS.jwks;
 
 /** A key resolver for jose that can also be told to re-read its keys (SIGHUP). */
 export type JwksSource = JWTVerifyGetKey & {
@@ -128,7 +129,7 @@ export function remoteJwksSource(location: string, options: JwksSourceOptions = 
 
 /** A fetch that failed: the keys are unavailable (503), which is never the token's fault. */
 function unavailable(detail: string): CertboundError {
-  return new CertboundError('CB_JWKS_UNAVAILABLE', { description: 'the issuer signing keys are unavailable', detail });
+  return new CertboundError('CB_JWKS_UNAVAILABLE', { description: 'the issuer signing keys are unavailable', detail, retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds });
 }
 
 async function fetchJwks(url: URL, dispatcher: Agent, timeoutMs: number): Promise<JSONWebKeySet> {

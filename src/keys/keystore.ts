@@ -6,19 +6,13 @@ import { planRotation, publishedKeysAt, secondsUntilNextChange, signingKeyAt, ty
 import { isAsymmetricAlgorithm, type AsymmetricAlgorithm } from '../core/rfc.js';
 import { createSigningKey, type SigningKey } from '../core/signing.js';
 import { FileProblem, readPrivateKey } from '../files/read.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** The index of a keystore directory; each key's PKCS#8 PEM sits next to it as `<kid>.key`. */
 export const KEYSTORE_INDEX = 'keystore.json';
 
-/** Defaults, with their reasons. */
-export const KEYSTORE_DEFAULTS = {
-  /** Longer than any JWKS cache certbound's resource servers keep (jose: 10 min) plus slack. */
-  publishAheadSeconds: 900,
-  /** The STS default token lifetime: the retired key stays published this long after it stops signing. */
-  maxTokenLifetimeSeconds: 3600,
-  /** How often a running STS looks for a changed keystore (SIGHUP reloads at once). */
-  reloadIntervalMs: 5000,
-} as const;
+/** Defaults: DEFAULTS.keystore (src/defaults.ts), where the reasons are. */
+export const KEYSTORE_DEFAULTS = DEFAULTS.keystore;
 
 /** Algorithms `certbound keys generate` can make keys for. */
 export const GENERATED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] as const;

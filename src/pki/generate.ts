@@ -1,13 +1,14 @@
 import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { computeThumbprint } from '../core/thumbprint.js';
 import { x509 } from './x509.js';
+import { DEFAULTS } from '../defaults.js';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 /** P-256 everywhere: generation takes milliseconds and every TLS stack accepts it. */
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 /** Backdate notBefore so a peer whose clock runs a little behind still accepts new certificates. */
-export const BACKDATE_MS = 5 * 60 * 1000;
+export const BACKDATE_MS = DEFAULTS.pki.backdateMs;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A certificate and its private key, as PEM, with its DER and x5t#S256. */

@@ -6,6 +6,7 @@ import { resolveServerLimits, type ServerLimits } from './limits.js';
 import { listenOn } from './listen.js';
 import { sendOAuthError } from './respond.js';
 import { serverSecureContext, serverTlsOptions, type ServerTlsOptions } from './tls.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface ManagedServer {
   server: HttpsServer;
@@ -54,7 +55,7 @@ function shedLoad(handler: Handler, maxInFlight: number): Handler {
   let inFlight = 0;
   return (req, res) => {
     if (inFlight >= maxInFlight && (req.url ?? '/').split('?', 1)[0] !== HEALTH_PATH) {
-      sendOAuthError(res, new CertboundError('CB_OVERLOADED', { description: 'server is overloaded, retry later' }), { headers: { 'retry-after': '1' } });
+      sendOAuthError(res, new CertboundError('CB_OVERLOADED', { description: 'server is overloaded, retry later', retryAfterSeconds: DEFAULTS.server.overloadedRetryAfterSeconds }));
       return;
     }
     inFlight += 1;

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../defaults.js';
+
 /** Limits every certbound HTTPS server applies; each default has its reason. */
 export interface ServerLimits {
   /** Time to receive a request's complete headers, in ms: slow-loris headers are cut off. */
@@ -19,24 +21,15 @@ export interface ServerLimits {
   maxConnections?: number;
 }
 
+/** The limits' defaults: DEFAULTS.server (src/defaults.ts), where each has its reason. */
 export const SERVER_LIMIT_DEFAULTS = {
-  /** Generous for any real client on a slow link, short enough that idle sockets are reclaimed. */
-  headersTimeoutMs: 10_000,
-  /** A token request is a few hundred bytes: 30 s is already very patient. */
-  requestTimeoutMs: 30_000,
-  /** Slightly above common client pools' idle timeouts (undici 4 s) to avoid reset races. */
-  keepAliveTimeoutMs: 5_000,
-  /** Node's own default; a bearer token of a few KiB fits many times over. */
-  maxHeaderSize: 16 * 1024,
-  /** Far above what two cores serve at once; a queue longer than this only adds latency. */
-  maxInFlight: 1024,
-  /** The headers timeout's reasoning holds for the handshake too (see resolveServerLimits). */
-  handshakeTimeoutMs: 10_000,
-  /**
-   * Far above the pools of a fleet of clients, low enough that idle connections (tens of KiB of
-   * TLS state each) cannot exhaust memory. Per process: with --workers N, N times this.
-   */
-  maxConnections: 4096,
+  headersTimeoutMs: DEFAULTS.server.headersTimeoutMs,
+  requestTimeoutMs: DEFAULTS.server.requestTimeoutMs,
+  keepAliveTimeoutMs: DEFAULTS.server.keepAliveTimeoutMs,
+  maxHeaderSize: DEFAULTS.server.maxHeaderSize,
+  maxInFlight: DEFAULTS.server.maxInFlight,
+  handshakeTimeoutMs: DEFAULTS.server.handshakeTimeoutMs,
+  maxConnections: DEFAULTS.server.maxConnections,
 } as const satisfies Required<ServerLimits>;
 
 /** Limits that 0 switches off. */

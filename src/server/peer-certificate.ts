@@ -5,6 +5,7 @@ import { readCertificateFacts, type CertificateFacts } from '../core/certificate
 import type { PresentedCertificate } from '../core/client-authentication.js';
 import { CertboundError } from '../core/errors.js';
 import { computeThumbprint } from '../core/thumbprint.js';
+import { DEFAULTS } from '../defaults.js';
 
 /**
  * The client certificate of one TLS connection, with what is derived from it computed once.
@@ -22,7 +23,7 @@ const bySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
  * about half of the STS's CPU time per new connection, and clients reconnect with the same
  * certificate. The thumbprint is the SHA-256 of the DER, so equal keys mean equal certificates.
  */
-const FACTS_CACHE_ENTRIES = 1024;
+const FACTS_CACHE_ENTRIES = DEFAULTS.verification.certificateFactsEntries;
 const factsByThumbprint = new Map<string, CertificateFacts>();
 
 function factsOf(thumbprint: string, der: Buffer): CertificateFacts {

@@ -29,7 +29,12 @@ export function sendTokenResponse(res: Response, body: Record<string, unknown>):
  * status from the error table. A 5xx never carries more than the error's bland description.
  */
 export function sendOAuthError(res: Response, error: CertboundError, options: { headers?: Record<string, string>; oauthError?: string } = {}): void {
-  sendJson(res, error.outcome.http, errorBody(error, options.oauthError), { ...NO_STORE, ...options.headers });
+  sendJson(res, error.outcome.http, errorBody(error, options.oauthError), { ...NO_STORE, ...retryAfter(error), ...options.headers });
+}
+
+/** The error's own Retry-After, when it has one (rate limits, load shedding, unavailable keys). */
+function retryAfter(error: CertboundError): Record<string, string> {
+  return error.retryAfterSeconds === undefined ? {} : { 'retry-after': String(error.retryAfterSeconds) };
 }
 
 /**
@@ -74,11 +79,10 @@ export function bearerChallenge(error: CertboundError, options: ChallengeOptions
   }
   if (options.scope !== undefined) params.push(`scope="${quotable(options.scope)}"`);
   if (options.resourceMetadata !== undefined) params.push(`resource_metadata="${quotable(options.resourceMetadata)}"`);
-  const headers: Record<string, string> = { ...NO_STORE };
+  const headers: Record<string, string> = { ...NO_STORE, ...retryAfter(error) };
   if (http === 401 || http === 400 || http === 403) {
     headers['www-authenticate'] = params.length === 0 ? BEARER_SCHEME : `${BEARER_SCHEME} ${params.join(', ')}`;
   }
-  if (http === 503) headers['retry-after'] = '5';
   return { status: http, headers, body: errorBody(error) };
 }
 

@@ -1,5 +1,5 @@
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import { SERVER_LIMIT_DEFAULTS } from './limits.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface ServerTlsOptions {
   /** CA bundle client certificates are verified against (PEM). */
@@ -15,7 +15,7 @@ export interface ServerTlsOptions {
 }
 
 /** The oldest TLS version any certbound server accepts, whatever the runtime's default. */
-export const TLS_MIN_VERSION = 'TLSv1.2';
+export const TLS_MIN_VERSION = DEFAULTS.server.tlsMinVersion;
 
 /**
  * The server's secure context: TLS material plus the settings that must survive a reload. The one
@@ -34,6 +34,6 @@ export function serverSecureContext(tls: ServerTlsOptions): SecureContextOptions
  * has not finished after the default handshake timeout is dropped.
  */
 export function serverTlsOptions(tls: ServerTlsOptions): TlsOptions & { requestCert: true; rejectUnauthorized: false } {
-  return { ...serverSecureContext(tls), requestCert: true, rejectUnauthorized: false, handshakeTimeout: SERVER_LIMIT_DEFAULTS.handshakeTimeoutMs };
+  return { ...serverSecureContext(tls), requestCert: true, rejectUnauthorized: false, handshakeTimeout: DEFAULTS.server.handshakeTimeoutMs };
 }
 

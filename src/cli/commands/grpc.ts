@@ -6,6 +6,7 @@ import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { GRPC_LIMITS } from '../../config/limit-settings.js';
 import { drainTimeoutOf, integerFlag, serverLimitsOf } from '../server-options.js';
 import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
+import { DEFAULTS } from '../../defaults.js';
 
 export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
@@ -30,7 +31,7 @@ export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F 
   (default: HOST). Exits 1 when the STS or the server refuses.`;
 
 /** How long one RPC may take, STS exchange included (the exchange itself times out at 10 s). */
-const RPC_DEADLINE_MS = 20_000;
+const RPC_DEADLINE_MS = DEFAULTS.grpc.callDeadlineMs;
 
 const GRPC_PACKAGES = '@grpc/grpc-js @grpc/proto-loader @grpc/reflection grpc-health-check';
 

@@ -23,6 +23,7 @@ import { listenOn } from '../../server/listen.js';
 import { resolveServerLimits, type ServerLimits } from '../../server/limits.js';
 import { serverSecureContext, type ServerTlsOptions } from '../../server/tls.js';
 import { createServerInterceptor, verifiedTokenOf } from '../../grpc/server-interceptor.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /** The seed's echo service definition, shipped with the package. */
 export const ECHO_PROTO = fileURLToPath(new URL('../../../../proto/echo.proto', import.meta.url));
@@ -73,11 +74,7 @@ export interface EchoServerOptions {
   onEvent?: (event: EchoServerEvent) => void;
 }
 
-export const GRPC_SERVER_DEFAULTS = {
-  /** HTTP/2's own recommended minimum; more only lets one client hog the server. */
-  maxConcurrentStreams: 100,
-  maxReceiveMessageBytes: 64 * 1024,
-} as const;
+export const GRPC_SERVER_DEFAULTS = { maxConcurrentStreams: DEFAULTS.grpc.maxConcurrentStreams, maxReceiveMessageBytes: DEFAULTS.grpc.maxReceiveMessageBytes };
 
 export interface ManagedGrpcServer {
   server: Server;

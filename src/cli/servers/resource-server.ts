@@ -8,6 +8,7 @@ import { type ServerTlsOptions } from '../../server/tls.js';
 import { protect } from '../../http/node.js';
 import { protectedResourceMetadata, resourceMetadataUrl } from '../../http/resource-metadata.js';
 import { sendJson, sendOAuthError } from '../../server/respond.js';
+import { DEFAULTS } from '../../defaults.js';
 
 export type ResourceEvent =
   | { type: 'request.allowed'; subject: string; clientId: string | undefined; thumbprint: string }
@@ -68,7 +69,7 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
     if (path === HEALTH_PATH && read) {
       sendJson(res, 200, { status: 'ok' });
     } else if (metadataDocument !== undefined && path === metadataPath && read) {
-      sendJson(res, 200, metadataDocument, { 'cache-control': 'max-age=3600' });
+      sendJson(res, 200, metadataDocument, { 'cache-control': `max-age=${DEFAULTS.verification.resourceMetadataMaxAgeSeconds}` });
     } else if (path === '/' && read) {
       guarded(req, res);
     } else {
