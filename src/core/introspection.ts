@@ -9,7 +9,7 @@ export interface IntrospectionInput {
    */
   keys: JSONWebKeySet | JWTVerifyGetKey;
   issuer: string;
-  /** Seconds since the epoch. */
+  /** Milliseconds since the epoch. */
   now: number;
   /** When set, a token is active for this caller only if its `aud` names one of these. */
   audiences?: readonly string[];
@@ -28,7 +28,7 @@ export async function introspectAccessToken(token: string, input: IntrospectionI
       issuer: input.issuer,
       typ: ACCESS_TOKEN_JWT_TYP,
       algorithms: [...ASYMMETRIC_ALGORITHMS],
-      currentDate: new Date(input.now * 1000),
+      currentDate: new Date(input.now),
       requiredClaims: ['exp', 'iat', 'sub'],
     }));
   } catch {

@@ -42,7 +42,7 @@ export interface SubjectAuthenticationContext {
   exchangeBoundTokens: boolean;
   /** Keys of a trusted issuer, resolved by the adapter (file, inline or https URL). */
   keysFor(issuer: TrustedIssuer): JWTVerifyGetKey;
-  /** Seconds since the epoch. */
+  /** Milliseconds since the epoch. */
   now: number;
   clockToleranceSeconds?: number;
 }
@@ -108,7 +108,7 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
       audience: issuer.audiences,
       algorithms: issuer.algorithms,
       clockTolerance: context.clockToleranceSeconds ?? DEFAULTS.sts.subjectTokenClockToleranceSeconds,
-      currentDate: new Date(context.now * 1000),
+      currentDate: new Date(context.now),
       requiredClaims: ['exp', ...(issuer.maxAgeSeconds === undefined ? [] : ['iat'])],
       ...(issuer.maxAgeSeconds === undefined ? {} : { maxTokenAge: issuer.maxAgeSeconds }),
     }));

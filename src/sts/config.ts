@@ -10,7 +10,7 @@ import { readJwksFile } from '../keys/jwks-source.js';
 import type { ServerLimits } from '../server/limits.js';
 import { headersOutlastRequest, LIMIT_SETTINGS, limitValue } from '../config/limit-settings.js';
 import { discoveryProblem } from './discovery.js';
-import { checkRegisteredGrantTypes } from './grants/index.js';
+import { checkRegisteredGrantTypes } from './grants/registry.js';
 import type { StsOptions } from './server.js';
 
 /** Command-line values that take precedence over the file (paths relative to the cwd). */

@@ -1,9 +1,8 @@
 import { buildAccessTokenClaims, parseScope } from '../../core/claims.js';
-import { CertboundError } from '../../core/errors.js';
 import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, tokenLifetime } from '../../core/policy/authorize.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS } from '../../core/rfc.js';
 import { issueAccessToken, type Grant } from './grant.js';
-import { requestedTokenTypeOf, targetsOf } from './token-exchange.js';
+import { TARGET_PARAMETERS, targetsOf } from './parameters.js';
 
 /**
  * RFC 6749 §4.4 client credentials, the client authenticated by its certificate (RFC 8705 §2:
@@ -14,14 +13,9 @@ import { requestedTokenTypeOf, targetsOf } from './token-exchange.js';
  */
 export const clientCredentialsGrant: Grant = {
   grantType: GRANT_TYPE_CLIENT_CREDENTIALS,
+  parameters: TARGET_PARAMETERS,
   async handle(context) {
     const { parameters, certificate, client } = context;
-    for (const name of ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type']) {
-      if (parameters.has(name)) {
-        throw new CertboundError('CB_REQUEST_INVALID', { description: `${name} does not belong in a client_credentials request`, reason: 'malformed' });
-      }
-    }
-    requestedTokenTypeOf(parameters);
     const requestedTokenType = authorizeRequestedTokenType(client, parameters.optional('requested_token_type'));
     const audience = authorizeAudiences(client, targetsOf(parameters, client.audiences));
     const scope = authorizeScopes(client, parseScope(parameters.optional('scope')));
@@ -34,7 +28,7 @@ export const clientCredentialsGrant: Grant = {
       scope,
       thumbprint: certificate.thumbprint,
       lifetimeSeconds: tokenLifetime(client, context.accessTokenLifetimeSeconds),
-      issuedAt: context.now,
+      issuedAt: Math.floor(context.now / 1000),
     });
     return issueAccessToken(claims, context.signingKey, requestedTokenType);
   },

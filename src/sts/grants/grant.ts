@@ -4,6 +4,7 @@ import { signAccessToken, type SigningKey } from '../../core/signing.js';
 import type { ClientRegistration, Policy, TrustedIssuer } from '../../core/policy/types.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
 import type { PeerCertificate } from '../../server/peer-certificate.js';
+import type { ParameterRules } from './parameters.js';
 
 /** Everything a grant needs to decide and issue, resolved before it runs. */
 export interface GrantContext {
@@ -14,7 +15,7 @@ export interface GrantContext {
   policy: Policy;
   signingKey: SigningKey;
   accessTokenLifetimeSeconds: number;
-  /** Seconds since the epoch. */
+  /** Milliseconds since the epoch: the one clock reading of this request. */
   now: number;
   /** Verification keys of a trusted issuer of subject tokens (resolved once by the server). */
   keysFor(issuer: TrustedIssuer): JWTVerifyGetKey;
@@ -35,9 +36,11 @@ export interface IssuedToken {
   jti: string;
 }
 
-/** One grant type: adding a grant means adding one module that exports this. */
+/** One grant type: adding a grant means adding one module that exports this, and listing it in the registry. */
 export interface Grant {
   grantType: string;
+  /** The parameters it takes, checked before it runs; those of other grants are refused. */
+  parameters: ParameterRules;
   handle(context: GrantContext): Promise<IssuedToken>;
 }
 

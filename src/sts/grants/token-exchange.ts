@@ -2,9 +2,9 @@ import { buildAccessTokenClaims, parseScope } from '../../core/claims.js';
 import { CertboundError } from '../../core/errors.js';
 import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, subjectPatternMatches, tokenLifetime } from '../../core/policy/authorize.js';
 import { authenticateToken, type AuthenticatedSubject, type SubjectAuthenticationContext } from '../../core/subject-token.js';
-import { GRANT_TYPE_TOKEN_EXCHANGE, ISSUABLE_TOKEN_TYPES, TOKEN_TYPE_ACCESS_TOKEN } from '../../core/rfc.js';
-import type { TokenRequestParameters } from '../../core/token-request.js';
+import { GRANT_TYPE_TOKEN_EXCHANGE } from '../../core/rfc.js';
 import { issueAccessToken, type Grant } from './grant.js';
+import { TARGET_PARAMETERS, targetsOf } from './parameters.js';
 
 /**
  * RFC 8693 token exchange: a subject token (static, or a JWT from a trusted issuer), optionally
@@ -14,16 +14,21 @@ import { issueAccessToken, type Grant } from './grant.js';
  */
 export const tokenExchangeGrant: Grant = {
   grantType: GRANT_TYPE_TOKEN_EXCHANGE,
+  parameters: {
+    subject_token: { occurs: 'required' },
+    subject_token_type: { occurs: 'required' },
+    ...TARGET_PARAMETERS,
+    actor_token: { occurs: 'optional', with: 'actor_token_type' },
+    actor_token_type: { occurs: 'optional', with: 'actor_token' },
+  },
   async handle(context) {
     const { parameters, certificate } = context;
     const subjectToken = parameters.required('subject_token');
     const subjectTokenType = parameters.required('subject_token_type');
-    requestedTokenTypeOf(parameters);
     const targets = targetsOf(parameters);
     const requestedScopes = parseScope(parameters.optional('scope'));
-    const hasActor = parameters.has('actor_token') || parameters.has('actor_token_type');
-    const actorToken = hasActor ? parameters.required('actor_token') : undefined;
-    const actorTokenType = hasActor ? parameters.required('actor_token_type') : undefined;
+    const actorToken = parameters.optional('actor_token');
+    const actorTokenType = parameters.optional('actor_token_type');
 
     const authentication: SubjectAuthenticationContext = {
       policy: context.policy,
@@ -54,7 +59,7 @@ export const tokenExchangeGrant: Grant = {
       scope,
       thumbprint: certificate.thumbprint,
       lifetimeSeconds: tokenLifetime(credential, context.accessTokenLifetimeSeconds),
-      issuedAt: context.now,
+      issuedAt: Math.floor(context.now / 1000),
       extraClaims: subject.copiedClaims,
       ...(act === undefined ? {} : { act }),
     });
@@ -95,39 +100,4 @@ function actClaim(subject: AuthenticatedSubject, actor: AuthenticatedSubject): R
     ...(actor.issuer === undefined ? {} : { iss: actor.issuer }),
     ...(prior === undefined ? {} : { act: prior }),
   };
-}
-
-/** requested_token_type must be a type this STS issues at all (checked before the subject token). */
-export function requestedTokenTypeOf(parameters: TokenRequestParameters): string {
-  const requested = parameters.optional('requested_token_type') ?? TOKEN_TYPE_ACCESS_TOKEN;
-  if (!(ISSUABLE_TOKEN_TYPES as readonly string[]).includes(requested)) {
-    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
-      description: `requested_token_type must be one of ${ISSUABLE_TOKEN_TYPES.join(', ')}`,
-      reason: 'not_allowed',
-    });
-  }
-  return requested;
-}
-
-/** audience values and resource URIs together name where the token may be used (RFC 8693 §2.1). */
-export function targetsOf(parameters: TokenRequestParameters, fallback: readonly string[] = []): string[] {
-  const resources = parameters.list('resource');
-  for (const resource of resources) {
-    if (!isAbsoluteUriWithoutFragment(resource)) {
-      throw invalidRequest(`resource must be an absolute URI without a fragment: ${resource}`);
-    }
-  }
-  const targets = [...parameters.list('audience'), ...resources];
-  if (targets.length === 0 && fallback.length === 1) return [...fallback];
-  if (targets.length === 0) throw invalidRequest('audience or resource is required');
-  return targets;
-}
-
-function isAbsoluteUriWithoutFragment(value: string): boolean {
-  if (!URL.canParse(value)) return false;
-  return !value.includes('#');
-}
-
-function invalidRequest(description: string): CertboundError {
-  return new CertboundError('CB_REQUEST_INVALID', { description, reason: 'malformed' });
 }
