@@ -8,7 +8,8 @@ export type { BoundTokenVerifier, VerifiedToken, VerifierOptions } from './core/
 export { withVerificationCache, DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_MAX_AGE_SECONDS } from './core/verification-cache.js';
 export type { VerificationCacheOptions } from './core/verification-cache.js';
 export { thumbprintFromSha256Hex } from './core/thumbprint.js';
-export { buildAccessTokenClaims, parseScope } from './core/claims.js';
+export { buildAccessTokenClaims } from './core/claims.js';
+export { parseScope } from './core/scope.js';
 export type { AccessTokenClaims, AccessTokenInput } from './core/claims.js';
 export { parseBearerAuthorization } from './core/bearer.js';
 export { createSigningKey, signAccessToken, algorithmForKey } from './core/signing.js';

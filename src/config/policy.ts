@@ -13,10 +13,11 @@ import {
   TOKEN_TYPE_ID_TOKEN,
   TOKEN_TYPE_JWT,
 } from '../core/rfc.js';
-import { computeThumbprint } from '../core/thumbprint.js';
+import { computeThumbprint, isWellFormedThumbprint } from '../core/thumbprint.js';
 import type { JSONWebKeySet } from 'jose';
 import type { ClientRegistration, FederatedSubjectRule, IssuancePolicy, IssuerKeySource, Policy, SubjectCredential, TrustedIssuer } from '../core/policy/types.js';
 import type { AsymmetricAlgorithm } from '../core/rfc.js';
+import { isScopeToken } from '../core/scope.js';
 
 /** A policy problem, naming where in the document it is (`subject_tokens[1].sha256`). */
 export class PolicyError extends TypeError {
@@ -184,7 +185,7 @@ function parseIssuancePolicy(entry: Json, path: string, audiencesRequired: boole
   if (audiencesRequired && audiences.length === 0) throw new PolicyError(`${path}.audiences`, 'must list at least one audience');
   const scopes = entry.scopes === undefined ? [] : strings(entry.scopes, `${path}.scopes`);
   scopes.forEach((scope, i) => {
-    if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) throw new PolicyError(`${path}.scopes[${i}]`, 'is not an RFC 6749 §3.3 scope token');
+    if (!isScopeToken(scope)) throw new PolicyError(`${path}.scopes[${i}]`, 'is not an RFC 6749 §3.3 scope token');
   });
   const narrow = entry.narrow_scopes === undefined ? false : entry.narrow_scopes;
   if (typeof narrow !== 'boolean') throw new PolicyError(`${path}.narrow_scopes`, 'must be true or false');
@@ -206,7 +207,7 @@ function oneOf<T extends string>(value: unknown, path: string, allowed: readonly
 }
 
 function thumbprintValue(value: string, path: string): string {
-  if (!/^[A-Za-z0-9_-]{43}$/.test(value)) throw new PolicyError(path, 'must be a base64url SHA-256 thumbprint without padding (43 characters)');
+  if (!isWellFormedThumbprint(value)) throw new PolicyError(path, 'must be a base64url SHA-256 thumbprint without padding (43 characters)');
   return value;
 }
 
@@ -260,7 +261,7 @@ function parseMatcher(raw: unknown, path: string): CertificateMatcher {
       throw new PolicyError(`${path}.subject_dn`, (error as Error).message);
     }
   }
-  if (field === 'x5t#S256' && !/^[A-Za-z0-9_-]{43}$/.test(value)) {
+  if (field === 'x5t#S256' && !isWellFormedThumbprint(value)) {
     throw new PolicyError(`${path}.x5t#S256`, 'must be a base64url SHA-256 thumbprint without padding (43 characters)');
   }
   if (field === 'spiffe_id') {

@@ -61,9 +61,3 @@ export function buildAccessTokenClaims(input: AccessTokenInput): AccessTokenClai
   else delete claims.act;
   return claims;
 }
-
-/** RFC 6749 §3.3 scope string → distinct scope tokens, in order. */
-export function parseScope(scope: string | undefined): string[] {
-  if (scope === undefined) return [];
-  return [...new Set(scope.split(' ').filter((token) => token.length > 0))];
-}

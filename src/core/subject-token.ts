@@ -1,8 +1,9 @@
-import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { certificateMatches, type CertificateMatcher } from './certificate/matcher.js';
 import { type CertificateFacts } from './certificate/facts.js';
 import { readConfirmation } from './confirmation.js';
 import { CertboundError } from './errors.js';
+import { classifyJoseError } from './jose-errors.js';
 import { malformedNumericDate } from './numeric-date.js';
 import { thumbprintsEqual } from './thumbprint.js';
 import { hashSubjectToken, subjectPatternMatches } from './policy/authorize.js';
@@ -121,7 +122,7 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
   if (typeof subject !== 'string' || subject.length === 0) throw invalid(`${role} has no ${issuer.subjectClaim} claim to use as the subject`, 'missing');
   const rule = issuer.subjects.find((entry) => subjectPatternMatches(entry.subject, subject));
   if (rule === undefined) throw invalid(`${role} subject '${subject}' from ${issuer.issuer} is not allowed by policy`, 'not_allowed');
-  requireClient(rule.clientCertificate, context, subject, role);
+  requirePinnedCertificate(rule.clientCertificate, context.certificate, context.caVerified, subject, role);
   const boundToAnotherCertificate = checkBinding(payload.cnf, context, subject, role);
   const copiedClaims = Object.fromEntries(issuer.copyClaims.filter((claim) => payload[claim] !== undefined).map((claim) => [claim, payload[claim]]));
   return { subject, policy: rule, mayAct: rule.mayAct, copiedClaims, act: payload.act, mayActClaim: payload.may_act, issuer: issuer.issuer, boundToAnotherCertificate };
@@ -179,9 +180,12 @@ function requireTokenType(accepted: readonly string[], tokenType: string, role: 
   }
 }
 
-function requireClient(matcher: CertificateMatcher | undefined, context: SubjectAuthenticationContext, subject: string, role: string): void {
-  const certificate = context.certificate;
-  if (matcher !== undefined && !certificateMatches(matcher, certificate, context.caVerified)) {
+/**
+ * A subject token (static or from a trusted issuer) pinned to a client certificate may be
+ * presented only with it. The one place CB_SUBJECT_TOKEN_NOT_FOR_CLIENT is decided.
+ */
+function requirePinnedCertificate(matcher: CertificateMatcher | undefined, certificate: CertificateFacts, caVerified: boolean, subject: string, role: string): void {
+  if (matcher !== undefined && !certificateMatches(matcher, certificate, caVerified)) {
     throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
       description: `${role} was not issued to this client certificate`,
       detail: `subject=${subject} presented by x5t#S256=${certificate.thumbprint}`,
@@ -194,33 +198,36 @@ function invalid(description: string, reason: 'unknown' | 'missing' | 'not_allow
   return new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description, reason });
 }
 
-/** jose's verdict, in words a client developer can act on. */
+/** jose's verdict (core/jose-errors.ts), in words a client developer can act on. */
 function describeJwtFailure(error: unknown, role: string, issuer: TrustedIssuer): CertboundError {
   if (error instanceof CertboundError && error.code !== 'CB_JWKS_UNAVAILABLE') return error;
-  if (error instanceof joseErrors.JWTExpired) {
-    const tooOld = error.claim === 'iat';
-    return invalid(tooOld ? `${role} is older than the ${issuer.maxAgeSeconds} s this issuer's tokens may be` : `${role} has expired`, 'expired');
+  const verdict = classifyJoseError(error);
+  switch (verdict.kind) {
+    case 'expired':
+      return verdict.claim === 'iat' ? invalid(`${role} is older than the ${issuer.maxAgeSeconds} s this issuer's tokens may be`, 'expired') : invalid(`${role} has expired`, 'expired');
+    case 'claim':
+      if (verdict.claim === 'aud') return invalid(`${role} audience is not accepted (expected one of ${issuer.audiences.join(', ')})`, 'mismatch');
+      if (verdict.claim === 'nbf') return invalid(`${role} is not yet valid`, 'not_yet_valid');
+      if (verdict.claim === 'iat' && verdict.reason === 'check_failed') return invalid(`${role} was issued in the future`, 'not_yet_valid');
+      return invalid(`${role} ${verdict.claim} claim is ${verdict.reason === 'missing' ? 'missing' : 'not accepted'}`, verdict.reason === 'missing' ? 'missing' : 'mismatch');
+    case 'signature':
+      return invalid(`${role} signature is invalid`, 'mismatch');
+    case 'algorithm':
+      return invalid(`${role} signing algorithm is not allowed for this issuer`, 'not_allowed');
+    case 'unknown_key':
+      return verdict.multiple ? invalid(`${role} could not be verified`, 'malformed') : invalid(`${role} was signed with a key the issuer does not publish`, 'unknown');
+    case 'malformed':
+      return verdict.what === 'unsupported' ? invalid(`${role} could not be verified`, 'malformed') : invalid(`${role} is not a valid JWT`, 'malformed');
+    case 'keys_unavailable':
+      return new CertboundError('CB_JWKS_UNAVAILABLE', {
+        description: `the keys of ${issuer.issuer} are unavailable`,
+        detail: (error as CertboundError).detail ?? (error as Error).message,
+        retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds,
+        cause: error,
+      });
+    case 'other':
+      return invalid(`${role} could not be verified`, 'malformed');
   }
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    if (error.claim === 'aud') return invalid(`${role} audience is not accepted (expected one of ${issuer.audiences.join(', ')})`, 'mismatch');
-    if (error.claim === 'nbf') return invalid(`${role} is not yet valid`, 'not_yet_valid');
-    if (error.claim === 'iat' && error.reason === 'check_failed') return invalid(`${role} was issued in the future`, 'not_yet_valid');
-    return invalid(`${role} ${error.claim} claim is ${error.reason === 'missing' ? 'missing' : 'not accepted'}`, error.reason === 'missing' ? 'missing' : 'mismatch');
-  }
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return invalid(`${role} signature is invalid`, 'mismatch');
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return invalid(`${role} signing algorithm is not allowed for this issuer`, 'not_allowed');
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return invalid(`${role} was signed with a key the issuer does not publish`, 'unknown');
-  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return invalid(`${role} is not a valid JWT`, 'malformed');
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'CB_JWKS_UNAVAILABLE' || code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || error instanceof TypeError) {
-    return new CertboundError('CB_JWKS_UNAVAILABLE', {
-      description: `the keys of ${issuer.issuer} are unavailable`,
-      detail: (error as CertboundError).detail ?? (error as Error).message,
-      retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds,
-      cause: error,
-    });
-  }
-  return invalid(`${role} could not be verified`, 'malformed');
 }
 
 /**
@@ -246,13 +253,7 @@ export function authenticateSubjectToken(
       reason: 'not_allowed',
     });
   }
-  if (credential.clientCertificate !== undefined && !certificateMatches(credential.clientCertificate, certificate, caVerified)) {
-    throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
-      description: `${role} was not issued to this client certificate`,
-      detail: `subject=${credential.subject} presented by x5t#S256=${certificate.thumbprint}`,
-      reason: 'mismatch',
-    });
-  }
+  requirePinnedCertificate(credential.clientCertificate, certificate, caVerified, credential.subject, role);
   return credential;
 }
 

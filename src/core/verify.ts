@@ -6,8 +6,9 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { parseScope } from './claims.js';
+import { parseScope } from './scope.js';
 import { CertboundError, type CertboundErrorCode, type FailureReason } from './errors.js';
+import { classifyJoseError } from './jose-errors.js';
 import { malformedNumericDate } from './numeric-date.js';
 import { readConfirmation } from './confirmation.js';
 import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS, isAsymmetricAlgorithm, type AsymmetricAlgorithm } from './rfc.js';
@@ -208,32 +209,24 @@ function guardKeyResolution(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
     try {
       return await getKey(header, input);
     } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS' || code === 'ERR_JOSE_NOT_SUPPORTED' || code === 'CB_JWKS_UNAVAILABLE') {
-        throw error;
-      }
-      throw new CertboundError('CB_JWKS_UNAVAILABLE', {
-        description: 'the issuer signing keys are unavailable',
-        retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds,
-        detail: error instanceof Error ? error.message : String(error),
-        cause: error,
-      });
+      const verdict = classifyJoseError(error).kind;
+      if (verdict === 'unknown_key' || verdict === 'malformed' || error instanceof CertboundError) throw error;
+      throw keysUnavailable(error);
     }
   };
 }
 
-const JOSE_CODE_MAP: Record<string, [CertboundErrorCode, string, FailureReason]> = {
-  ERR_JWT_EXPIRED: ['CB_TOKEN_EXPIRED', 'token has expired', 'expired'],
-  ERR_JOSE_ALG_NOT_ALLOWED: ['CB_TOKEN_ALG_NOT_ALLOWED', 'token signing algorithm is not allowed', 'not_allowed'],
-  ERR_JWKS_NO_MATCHING_KEY: ['CB_TOKEN_KEY_UNKNOWN', 'token was signed with an unknown key', 'unknown'],
-  ERR_JWKS_MULTIPLE_MATCHING_KEYS: ['CB_TOKEN_KEY_UNKNOWN', 'token key id matches more than one key', 'unknown'],
-  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: ['CB_TOKEN_SIGNATURE_INVALID', 'token signature is invalid', 'mismatch'],
-  ERR_JWS_INVALID: ['CB_TOKEN_MALFORMED', 'token is not a valid JWS', 'malformed'],
-  ERR_JWT_INVALID: ['CB_TOKEN_MALFORMED', 'token is not a valid JWT', 'malformed'],
-  ERR_JOSE_NOT_SUPPORTED: ['CB_TOKEN_MALFORMED', 'token uses an unsupported JOSE feature', 'malformed'],
-};
+function keysUnavailable(error: unknown): CertboundError {
+  return new CertboundError('CB_JWKS_UNAVAILABLE', {
+    description: 'the issuer signing keys are unavailable',
+    retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds,
+    detail: error instanceof Error ? error.message : String(error),
+    cause: error,
+  });
+}
 
-const CLAIM_CODE_MAP: Record<string, [CertboundErrorCode, FailureReason]> = {
+/** A resource's verdicts: which code and description each jose failure gets (docs/errors.md). */
+const CLAIM_CODES: Readonly<Record<string, [CertboundErrorCode, FailureReason]>> = {
   iss: ['CB_TOKEN_ISSUER_INVALID', 'mismatch'],
   aud: ['CB_TOKEN_AUDIENCE_INVALID', 'mismatch'],
   nbf: ['CB_TOKEN_NOT_YET_VALID', 'not_yet_valid'],
@@ -242,35 +235,37 @@ const CLAIM_CODE_MAP: Record<string, [CertboundErrorCode, FailureReason]> = {
 
 function fromJoseError(error: unknown): CertboundError {
   if (error instanceof CertboundError) return error;
-  const joseError = error as { code?: string; claim?: string; reason?: string; message?: string } | null;
-  const code = joseError?.code;
-  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
-    const claim = joseError?.claim ?? '';
-    // A claim of the wrong type ("invalid") is malformed, whichever claim it is.
-    const mapped = joseError?.reason === 'invalid' ? undefined : CLAIM_CODE_MAP[claim];
-    const missing = joseError?.reason === 'missing';
-    const description =
-      claim === 'typ'
-        ? `token typ header must be ${ACCESS_TOKEN_JWT_TYP}`
-        : missing
-          ? `token has no ${claim} claim`
-          : joseError?.reason === 'invalid'
-            ? `token ${claim} claim is malformed`
-            : `token ${claim} claim is not accepted`;
-    return new CertboundError(mapped?.[0] ?? 'CB_TOKEN_CLAIM_INVALID', {
-      description,
-      reason: missing ? 'missing' : (mapped?.[1] ?? 'malformed'),
-      cause: error,
-    });
+  const verdict = classifyJoseError(error);
+  const refuse = (code: CertboundErrorCode, description: string, reason: FailureReason, detail?: string): CertboundError =>
+    new CertboundError(code, { description, reason, cause: error, ...(detail === undefined ? {} : { detail }) });
+  switch (verdict.kind) {
+    case 'expired':
+      return refuse('CB_TOKEN_EXPIRED', 'token has expired', 'expired');
+    case 'claim': {
+      const { claim, reason } = verdict;
+      // A claim of the wrong type ("invalid") is malformed, whichever claim it is.
+      const mapped = reason === 'invalid' ? undefined : CLAIM_CODES[claim];
+      const description =
+        claim === 'typ'
+          ? `token typ header must be ${ACCESS_TOKEN_JWT_TYP}`
+          : reason === 'missing'
+            ? `token has no ${claim} claim`
+            : reason === 'invalid'
+              ? `token ${claim} claim is malformed`
+              : `token ${claim} claim is not accepted`;
+      return refuse(mapped?.[0] ?? 'CB_TOKEN_CLAIM_INVALID', description, reason === 'missing' ? 'missing' : (mapped?.[1] ?? 'malformed'));
+    }
+    case 'algorithm':
+      return refuse('CB_TOKEN_ALG_NOT_ALLOWED', 'token signing algorithm is not allowed', 'not_allowed');
+    case 'unknown_key':
+      return refuse('CB_TOKEN_KEY_UNKNOWN', verdict.multiple ? 'token key id matches more than one key' : 'token was signed with an unknown key', 'unknown');
+    case 'signature':
+      return refuse('CB_TOKEN_SIGNATURE_INVALID', 'token signature is invalid', 'mismatch');
+    case 'malformed':
+      return refuse('CB_TOKEN_MALFORMED', { jws: 'token is not a valid JWS', jwt: 'token is not a valid JWT', unsupported: 'token uses an unsupported JOSE feature' }[verdict.what], 'malformed');
+    case 'keys_unavailable':
+      return keysUnavailable(error);
+    case 'other':
+      return refuse('CB_TOKEN_MALFORMED', 'token could not be verified', 'malformed', verdict.message);
   }
-  const mapped = code === undefined ? undefined : JOSE_CODE_MAP[code];
-  if (mapped !== undefined) {
-    return new CertboundError(mapped[0], { description: mapped[1], reason: mapped[2], cause: error });
-  }
-  return new CertboundError('CB_TOKEN_MALFORMED', {
-    description: 'token could not be verified',
-    detail: joseError?.message,
-    reason: 'malformed',
-    cause: error,
-  });
 }

@@ -5,6 +5,7 @@ import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../c
 import { peerThumbprintOf } from './peer-certificate.js';
 import { statusFor } from './status.js';
 import { DEFAULTS } from '../defaults.js';
+import { isScopeToken } from '../core/scope.js';
 
 /** The standard health service (grpc/health/v1/health.proto): probes carry no token. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
@@ -117,7 +118,7 @@ function resolveServerInterceptorOptions(options: ServerInterceptorOptions): Res
   const scopes = new Map<string, readonly string[]>();
   for (const [name, list] of Object.entries(options.requiredScopes ?? {})) {
     if (!METHOD_OR_SERVICE.test(name)) throw new TypeError(`"requiredScopes" keys must be "/package.Service/Method" or "package.Service"; ${JSON.stringify(name)} is neither`);
-    if (!Array.isArray(list) || list.some((scope) => typeof scope !== 'string' || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope))) {
+    if (!Array.isArray(list) || list.some((scope) => !isScopeToken(scope))) {
       throw new TypeError(`"requiredScopes.${name}" must be a list of scope tokens`);
     }
     scopes.set(name, [...list]);

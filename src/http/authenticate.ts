@@ -6,6 +6,7 @@ import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../c
 import { forwardedCertificateOf, resolveTrustedProxyOptions, type ResolvedTrustedProxy, type TrustedProxyOptions } from './forwarded-certificate.js';
 import { peerCertificateOf } from '../server/peer-certificate.js';
 import { type ChallengeOptions } from '../server/respond.js';
+import { isScopeToken } from '../core/scope.js';
 
 /** A request from node:http(s) or node:http2 (compatibility API). */
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -46,7 +47,7 @@ export function resolveRequestAuthentication(options: RequestAuthenticationOptio
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   if (typeof options.verifier?.verify !== 'function') throw new TypeError('"verifier" must come from createBoundTokenVerifier()');
   const requiredScopes = options.requiredScopes;
-  if (requiredScopes !== undefined && (!Array.isArray(requiredScopes) || requiredScopes.some((scope) => typeof scope !== 'string' || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)))) {
+  if (requiredScopes !== undefined && (!Array.isArray(requiredScopes) || requiredScopes.some((scope) => !isScopeToken(scope)))) {
     throw new TypeError('"requiredScopes" must be a list of scope tokens');
   }
   const resolved = Object.freeze({

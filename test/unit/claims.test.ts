@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildAccessTokenClaims, parseScope, type AccessTokenInput } from '../../src/core/claims.js';
+import { buildAccessTokenClaims, type AccessTokenInput } from '../../src/core/claims.js';
+import { parseScope } from '../../src/core/scope.js';
 
 const THUMBPRINT = 'vXOFZVZb3eGyh59HzEMNU_v6tAAeZNUmep6-1B53AVk';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

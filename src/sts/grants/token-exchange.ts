@@ -1,4 +1,5 @@
-import { buildAccessTokenClaims, parseScope } from '../../core/claims.js';
+import { buildAccessTokenClaims } from '../../core/claims.js';
+import { parseScope } from '../../core/scope.js';
 import { CertboundError } from '../../core/errors.js';
 import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, subjectPatternMatches, tokenLifetime } from '../../core/policy/authorize.js';
 import { authenticateToken, type AuthenticatedSubject, type SubjectAuthenticationContext } from '../../core/subject-token.js';
