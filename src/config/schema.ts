@@ -1,0 +1,75 @@
+import * as v from 'valibot';
+
+/**
+ * Building blocks for certbound's configuration schemas (valibot), with the wording every
+ * certbound configuration error uses, and the translation of a schema's first issue into the
+ * path and problem of a ConfigError.
+ */
+
+export const NON_EMPTY = 'must be a non-empty string';
+const MAPPING = 'must be a mapping';
+const LIST = 'must be a list';
+const TRUE_FALSE = 'must be true or false';
+
+/** A non-empty string. */
+export const text = v.pipe(v.string(NON_EMPTY), v.minLength(1, NON_EMPTY));
+/** A list of non-empty strings. */
+export const texts = v.array(text, LIST);
+/** A boolean, `fallback` when absent. */
+export const flag = (fallback: boolean) => v.optional(v.boolean(TRUE_FALSE), fallback);
+/** An integer from `min` to `max`, with the problem phrased by `problem`. */
+export const integer = (min: number, max: number, problem = `must be an integer from ${min} to ${max}`) =>
+  v.pipe(v.number(problem), v.integer(problem), v.minValue(min, problem), v.maxValue(max, problem));
+/** One of a closed set of strings. */
+export const oneOf = <const T extends readonly [string, ...string[]]>(values: T, problem = `must be one of ${values.join(', ')}`) => v.picklist(values, problem);
+/** A list of values of `item`. */
+export const list = <T extends v.GenericSchema>(item: T) => v.array(item, LIST);
+
+/**
+ * A YAML/JSON mapping with exactly these keys: anything else is refused, naming the key and the
+ * keys allowed, before any value is checked.
+ */
+export function mapping<E extends v.ObjectEntries>(entries: E) {
+  const allowed = Object.keys(entries);
+  return v.pipe(
+    v.custom<Record<string, unknown>>((input) => input !== null && typeof input === 'object' && !Array.isArray(input), MAPPING),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      for (const key of Object.keys(dataset.value)) {
+        if (allowed.includes(key)) continue;
+        addIssue({ message: `unknown key (expected one of ${allowed.join(', ')})`, path: [pathItem(dataset.value, key)] });
+        return;
+      }
+    }),
+    // Present every key, so that a missing one is reported by its own schema ("must be a list"),
+    // not as a missing key, and optional ones take their defaults.
+    v.transform((input) => Object.fromEntries(allowed.map((key) => [key, input[key]]))),
+    v.object(entries),
+  );
+}
+
+/** A path item for an issue about `key` of `object`, for rawCheck and rawTransform. */
+export function pathItem(object: Record<string, unknown>, key: string): v.ObjectPathItem {
+  return { type: 'object', origin: 'value', input: object, key, value: object[key] };
+}
+
+/**
+ * Validate `input` against `schema` and return its output, or throw the error `fail` makes of
+ * the first problem: its path (`prefix.clients[2].certificate`) and problem.
+ */
+export function parseWith<T extends v.GenericSchema>(schema: T, input: unknown, prefix: string, fail: (path: string, problem: string) => Error): v.InferOutput<T> {
+  const result = v.safeParse(schema, input, { abortEarly: true, abortPipeEarly: true });
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  throw fail(pathOf(prefix, issue.path), issue.message);
+}
+
+/** `prefix.a.b[2].c` from a valibot issue path. */
+function pathOf(prefix: string, path: readonly v.IssuePathItem[] | undefined): string {
+  let text = prefix;
+  for (const item of path ?? []) {
+    const key = (item as { key?: unknown }).key;
+    text += typeof key === 'number' ? `[${key}]` : text === '' ? String(key) : `.${String(key)}`;
+  }
+  return text;
+}

@@ -1,0 +1,20 @@
+/**
+ * A configuration problem: a bad library option, a bad value in a configuration file or policy,
+ * a bad flag. Misuse, so a TypeError (thrown at construction or at load, never per request),
+ * with a stable code and the path of what is wrong, in the vocabulary of whoever wrote it:
+ * `limits.handshakeTimeoutMs` for a library option, `policy.clients[2].certificate` in a file.
+ */
+export class ConfigError extends TypeError {
+  readonly code = 'CB_CONFIG_INVALID' as const;
+
+  constructor(
+    /** Where the problem is: an option path, a key path in a document, or a file. */
+    readonly path: string,
+    /** What is wrong, as a phrase that follows the path ("must be an https URL"). */
+    readonly problem: string,
+    message = `"${path}" ${problem}`,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
