@@ -19,7 +19,7 @@ export interface PeerCertificate extends PresentedCertificate {
 const bySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
 
 /**
- * Parsed facts by thumbprint, across connections: parsing a certificate (@peculiar/x509) was
+ * Parsed facts by thumbprint, across connections: parsing a certificate (its ASN.1) was
  * about half of the STS's CPU time per new connection, and clients reconnect with the same
  * certificate. The thumbprint is the SHA-256 of the DER, so equal keys mean equal certificates.
  */

@@ -1,7 +1,8 @@
-import 'reflect-metadata'; // @peculiar/x509 resolves its ASN.1 providers through tsyringe, which needs it.
-import { SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate, id_ce_subjectAltName, SubjectAlternativeName } from '@peculiar/asn1-x509';
 import { parseSpiffeId } from '../spiffe.js';
 import { computeThumbprint } from '../thumbprint.js';
+import { printName } from './name.js';
 
 /**
  * What policy may match a client certificate on: the facts RFC 8705 §2.1.2 registers
@@ -10,8 +11,8 @@ import { computeThumbprint } from '../thumbprint.js';
 export interface CertificateFacts {
   thumbprint: string;
   /**
-   * Subject DN in the certificate's own RDN order, as @peculiar/x509 and `openssl x509 -subject`
-   * print it (e.g. `CN=alice, O=certbound dev`): the reverse of RFC 4514's string order.
+   * Subject DN in the certificate's own RDN order, as `openssl x509 -subject` prints it (e.g.
+   * `CN=alice, O=certbound dev`): the reverse of RFC 4514's string order. See printName.
    */
   subjectDn: string;
   san: {
@@ -30,25 +31,30 @@ export interface CertificateFacts {
   notAfter: number;
 }
 
-/** Read the matchable facts of a DER certificate. X.509 parsing is @peculiar/x509's, not ours. */
+/**
+ * Read the matchable facts of a DER certificate. The ASN.1 is read by @peculiar/asn1-x509, not
+ * here; it needs no global polyfill (reflect-metadata), unlike @peculiar/x509.
+ * @throws when the certificate, or its SubjectAltName extension, cannot be parsed.
+ */
 export function readCertificateFacts(der: Uint8Array): CertificateFacts {
-  const certificate = new X509Certificate(der);
+  const { tbsCertificate } = AsnConvert.parse(der, Certificate);
   const san: CertificateFacts['san'] = { dns: [], uri: [], ip: [], email: [] };
-  const extension = certificate.getExtension(SubjectAlternativeNameExtension);
-  for (const name of extension?.names.items ?? []) {
-    if (name.type === 'dns') san.dns.push(name.value);
-    else if (name.type === 'url') san.uri.push(name.value);
-    else if (name.type === 'ip') san.ip.push(name.value);
-    else if (name.type === 'email') san.email.push(name.value);
+  // The first SubjectAltName extension, as @peculiar/x509's getExtension took it.
+  const extension = tbsCertificate.extensions?.find((item) => item.extnID === id_ce_subjectAltName);
+  // GeneralNames of other types (otherName, directoryName, ...) are not matched on.
+  for (const name of extension === undefined ? [] : AsnConvert.parse(extension.extnValue.buffer, SubjectAlternativeName)) {
+    if (name.dNSName !== undefined) san.dns.push(name.dNSName);
+    else if (name.rfc822Name !== undefined) san.email.push(name.rfc822Name);
+    else if (name.iPAddress !== undefined) san.ip.push(name.iPAddress);
+    else if (name.uniformResourceIdentifier !== undefined) san.uri.push(name.uniformResourceIdentifier);
   }
   const spiffeId = san.uri.length === 1 && parseSpiffeId(san.uri[0] as string) !== undefined ? san.uri[0] : undefined;
   return {
     thumbprint: computeThumbprint(der),
-    subjectDn: certificate.subject,
+    subjectDn: printName(tbsCertificate.subject),
     san,
     spiffeId,
-    notBefore: certificate.notBefore.getTime(),
-    notAfter: certificate.notAfter.getTime(),
+    notBefore: tbsCertificate.validity.notBefore.getTime().getTime(),
+    notAfter: tbsCertificate.validity.notAfter.getTime().getTime(),
   };
 }
-
