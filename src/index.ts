@@ -20,7 +20,7 @@ export { authenticateSubjectToken } from './core/subject-token.js';
 export type { Policy, ClientRegistration, SubjectCredential } from './core/policy/types.js';
 export { readCertificateFacts } from './core/certificate/facts.js';
 export { certificateMatches } from './core/certificate/matcher.js';
-export { canonicalDistinguishedName } from './core/certificate/distinguished-name.js';
+export { canonicalDistinguishedName } from './pki/distinguished-name.js';
 export type { CertificateFacts } from './core/certificate/facts.js';
 export type { CertificateMatcher } from './core/certificate/matcher.js';
 export { parseTokenRequest, TokenRequestParameters } from './core/token-request.js';

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import * as v from 'valibot';
-import { canonicalDistinguishedName } from '../core/certificate/distinguished-name.js';
+import { canonicalDistinguishedName } from '../pki/distinguished-name.js';
 import { MATCHER_FIELDS, type CertificateMatcher } from '../core/certificate/matcher.js';
 import type { IssuancePolicy } from '../core/policy/types.js';
 import { ISSUABLE_TOKEN_TYPES } from '../core/rfc.js';

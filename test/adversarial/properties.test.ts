@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { parseBearerAuthorization } from '../../src/core/bearer.js';
-import { canonicalDistinguishedName } from '../../src/core/certificate/distinguished-name.js';
+import { canonicalDistinguishedName } from '../../src/pki/distinguished-name.js';
 import { certificateMatches, MATCHER_FIELDS, type CertificateMatcher } from '../../src/core/certificate/matcher.js';
 import { type CertificateFacts } from '../../src/core/certificate/facts.js';
 import { CertboundError, ERROR_OUTCOMES } from '../../src/core/errors.js';

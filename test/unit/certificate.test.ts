@@ -1,7 +1,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate as NodeX509Certificate } from 'node:crypto';
-import { canonicalDistinguishedName } from '../../src/core/certificate/distinguished-name.js';
+import { canonicalDistinguishedName } from '../../src/pki/distinguished-name.js';
 import { certificateMatches, describeMatcher } from '../../src/core/certificate/matcher.js';
 import { readCertificateFacts, type CertificateFacts } from '../../src/core/certificate/facts.js';
 import { issueCertificate } from '../../src/pki/generate.js';
