@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,32 @@ test('src/core imports no I/O module, framework or adapter', () => {
   const forbidden = /^(node:)?(fs|fs\/promises|net|tls|http|https|http2|dgram|child_process|process|os)$|^(undici|fastify|express|@grpc\/grpc-js|yaml)$|^\.\.\/(sts|http|client|cli|pki|keys)\//;
   const offenders = sources(join(SRC, 'core')).flatMap((file) => imports(file).filter((spec) => forbidden.test(spec)).map((spec) => `${file}: ${spec}`));
   assert.deepEqual(offenders, []);
+});
+
+// @peculiar/x509 loads tsyringe, which needs reflect-metadata installed on the global Reflect:
+// a polyfill a library must not impose. The core reads certificates with @peculiar/asn1-x509.
+const POLYFILLED = /^(@peculiar\/x509|reflect-metadata)$/;
+
+test('src/core imports neither @peculiar/x509 nor reflect-metadata', () => {
+  const offenders = sources(join(SRC, 'core')).flatMap((file) => imports(file).filter((spec) => POLYFILLED.test(spec)).map((spec) => `${file}: ${spec}`));
+  assert.deepEqual(offenders, []);
+});
+
+test('@peculiar/x509 and reflect-metadata are imported only under src/pki/; src/files imports nothing from src/pki/', () => {
+  const outside = sources(SRC).filter((file) => !file.startsWith(join(SRC, 'pki'))).flatMap((file) => imports(file).filter((spec) => POLYFILLED.test(spec)).map((spec) => `${file}: ${spec}`));
+  assert.deepEqual(outside, []);
+  const files = sources(join(SRC, 'files')).flatMap((file) => imports(file).filter((spec) => /(^|\/)pki\//.test(spec)).map((spec) => `${file}: ${spec}`));
+  assert.deepEqual(files, []);
+});
+
+test("import 'certbound' (and every subpath but certbound/pki) leaves the global Reflect alone", () => {
+  // A fresh process each: modules other tests loaded do not count.
+  for (const entry of ['index', 'core/errors', 'sts/index', 'http/index', 'http/fastify', 'http/express', 'grpc/index', 'client/index']) {
+    const url = new URL(`../../src/${entry}.js`, import.meta.url).href;
+    const result = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(url)}).then(() => console.log(typeof Reflect.getMetadata))`], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'undefined', `dist/src/${entry}.js installs Reflect.getMetadata`);
+  }
 });
 
 test('src/core uses no process environment or console', () => {
