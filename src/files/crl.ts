@@ -1,34 +1,69 @@
-import { verify, type KeyObject, type X509Certificate } from 'node:crypto';
+import { constants, verify, type KeyObject, type X509Certificate } from 'node:crypto';
+import { id_mgf1, id_RSASSA_PSS, RsaSaPssParams } from '@peculiar/asn1-rsa';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate, CertificateList } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Certificate, CertificateList } from '@peculiar/asn1-x509';
 import { printName } from '../core/certificate/name.js';
 import { FileProblem, readText } from './read.js';
 
-/** How to check a signature with node:crypto: digest (none for EdDSA) and the key type it needs. */
+/** How to check a signature with node:crypto: digest (none for EdDSA), key types, PSS salt. */
 interface SignatureScheme {
   digest: string | null;
-  keyType: string;
+  keyTypes: readonly string[];
+  pssSaltLength?: number;
 }
 
 /** CRL signature algorithms by OID (RFC 5758 §3.2, RFC 4055 §5, RFC 8410 §3). */
 const SIGNATURE_SCHEMES: ReadonlyMap<string, SignatureScheme> = new Map([
-  ['1.2.840.10045.4.3.2', { digest: 'sha256', keyType: 'ec' }], // ecdsa-with-SHA256
-  ['1.2.840.10045.4.3.3', { digest: 'sha384', keyType: 'ec' }], // ecdsa-with-SHA384
-  ['1.2.840.10045.4.3.4', { digest: 'sha512', keyType: 'ec' }], // ecdsa-with-SHA512
-  ['1.2.840.113549.1.1.11', { digest: 'sha256', keyType: 'rsa' }], // sha256WithRSAEncryption
-  ['1.2.840.113549.1.1.12', { digest: 'sha384', keyType: 'rsa' }], // sha384WithRSAEncryption
-  ['1.2.840.113549.1.1.13', { digest: 'sha512', keyType: 'rsa' }], // sha512WithRSAEncryption
-  ['1.3.101.112', { digest: null, keyType: 'ed25519' }], // id-Ed25519
-  ['1.3.101.113', { digest: null, keyType: 'ed448' }], // id-Ed448
+  ['1.2.840.10045.4.3.2', { digest: 'sha256', keyTypes: ['ec'] }], // ecdsa-with-SHA256
+  ['1.2.840.10045.4.3.3', { digest: 'sha384', keyTypes: ['ec'] }], // ecdsa-with-SHA384
+  ['1.2.840.10045.4.3.4', { digest: 'sha512', keyTypes: ['ec'] }], // ecdsa-with-SHA512
+  ['1.2.840.113549.1.1.11', { digest: 'sha256', keyTypes: ['rsa'] }], // sha256WithRSAEncryption
+  ['1.2.840.113549.1.1.12', { digest: 'sha384', keyTypes: ['rsa'] }], // sha384WithRSAEncryption
+  ['1.2.840.113549.1.1.13', { digest: 'sha512', keyTypes: ['rsa'] }], // sha512WithRSAEncryption
+  ['1.3.101.112', { digest: null, keyTypes: ['ed25519'] }], // id-Ed25519
+  ['1.3.101.113', { digest: null, keyTypes: ['ed448'] }], // id-Ed448
 ]);
 
 /** Names of algorithms not supported, for the message. */
 const UNSUPPORTED_NAMES: ReadonlyMap<string, string> = new Map([
+  [id_RSASSA_PSS, 'RSASSA-PSS with parameters other than SHA-256/384/512, MGF1 with the same hash and trailer 1'],
   ['1.2.840.113549.1.1.4', 'md5WithRSAEncryption'],
   ['1.2.840.113549.1.1.5', 'sha1WithRSAEncryption'],
-  ['1.2.840.113549.1.1.10', 'RSASSA-PSS'],
   ['1.2.840.10045.4.1', 'ecdsa-with-SHA1'],
 ]);
+
+function describeAlgorithm(oid: string): string {
+  const name = UNSUPPORTED_NAMES.get(oid);
+  return name === undefined ? oid : `${name} (${oid})`;
+}
+
+const PSS_DIGESTS: ReadonlyMap<string, string> = new Map([
+  ['2.16.840.1.101.3.4.2.1', 'sha256'],
+  ['2.16.840.1.101.3.4.2.2', 'sha384'],
+  ['2.16.840.1.101.3.4.2.3', 'sha512'],
+]);
+
+/**
+ * RSASSA-PSS (RFC 4055 §3.1) with SHA-256/384/512, MGF1 with that same hash (node:crypto uses the
+ * signature's hash for MGF1) and trailer field 1; undefined for other parameters.
+ */
+function pssScheme(parameters: ArrayBuffer | null | undefined): SignatureScheme | undefined {
+  if (parameters === null || parameters === undefined) return undefined;
+  try {
+    const pss = AsnConvert.parse(parameters, RsaSaPssParams);
+    const digest = PSS_DIGESTS.get(pss.hashAlgorithm.algorithm);
+    const mask = pss.maskGenAlgorithm;
+    if (digest === undefined || mask.algorithm !== id_mgf1 || mask.parameters === null || mask.parameters === undefined || pss.trailerField !== 1) return undefined;
+    if (PSS_DIGESTS.get(AsnConvert.parse(mask.parameters, AlgorithmIdentifier).algorithm) !== digest) return undefined;
+    return { digest, keyTypes: ['rsa', 'rsa-pss'], pssSaltLength: pss.saltLength };
+  } catch {
+    return undefined;
+  }
+}
+
+function schemeOf(algorithm: AlgorithmIdentifier): SignatureScheme | undefined {
+  return algorithm.algorithm === id_RSASSA_PSS ? pssScheme(algorithm.parameters) : SIGNATURE_SCHEMES.get(algorithm.algorithm);
+}
 
 /** The DER of one PEM block, or undefined when its body is not base64. */
 function pemBody(block: string): Buffer | undefined {
@@ -45,10 +80,11 @@ function subjectOf(ca: X509Certificate): string | undefined {
 }
 
 function signedBy(crl: CertificateList, scheme: SignatureScheme, key: KeyObject): boolean {
-  if (key.asymmetricKeyType !== scheme.keyType) return false;
+  if (!scheme.keyTypes.includes(key.asymmetricKeyType ?? '')) return false;
   const tbs = new Uint8Array(crl.tbsCertListRaw ?? AsnConvert.serialize(crl.tbsCertList));
+  const pss = scheme.pssSaltLength === undefined ? {} : { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.pssSaltLength };
   try {
-    return verify(scheme.digest, tbs, key, new Uint8Array(crl.signature));
+    return verify(scheme.digest, tbs, { key, ...pss }, new Uint8Array(crl.signature));
   } catch {
     return false;
   }
@@ -77,12 +113,8 @@ export async function readCrl(path: string, cas: readonly X509Certificate[], now
     const notSigned = new FileProblem(path, `CRL: not signed by a CA in the CA bundle (CRL issuer ${issuer})`);
     const issuers = cas.filter((ca) => subjectOf(ca) === issuer);
     if (issuers.length === 0) throw notSigned;
-    const algorithm = crl.signatureAlgorithm.algorithm;
-    const scheme = SIGNATURE_SCHEMES.get(algorithm);
-    if (scheme === undefined) {
-      const name = UNSUPPORTED_NAMES.get(algorithm);
-      throw new FileProblem(path, `CRL: signature algorithm ${name === undefined ? algorithm : `${name} (${algorithm})`} is not supported`);
-    }
+    const scheme = schemeOf(crl.signatureAlgorithm);
+    if (scheme === undefined) throw new FileProblem(path, `CRL: signature algorithm ${describeAlgorithm(crl.signatureAlgorithm.algorithm)} is not supported`);
     // RFC 5280 §5.1.1.2: the algorithm inside the signed part must be the same.
     if (!crl.signatureAlgorithm.isEqual(crl.tbsCertList.signature)) throw notSigned;
     if (!issuers.some((ca) => signedBy(crl, scheme, ca.publicKey))) throw notSigned;

@@ -4,10 +4,11 @@
 // algorithm and any flaw can be made; createCrl (src/pki) makes the P-256 ones certbound writes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPairSync, sign, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { id_mgf1, id_RSASSA_PSS, RsaSaPssParams } from '@peculiar/asn1-rsa';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate, CertificateList, TBSCertList, Time, Version } from '@peculiar/asn1-x509';
 import { readCrl } from '../../src/files/crl.js';
@@ -18,7 +19,7 @@ import { x509 } from '../../src/pki/x509.js';
 const DAY_MS = 86_400_000;
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
-type KeyType = 'P-256' | 'P-384' | 'rsa' | 'ed25519' | 'ed448';
+type KeyType = 'P-256' | 'P-384' | 'rsa' | 'rsa-pss' | 'ed25519' | 'ed448';
 
 interface TestCa {
   subject: string;
@@ -34,6 +35,8 @@ function keyPair(type: KeyType): { publicKey: KeyObject; privateKey: KeyObject }
       return generateKeyPairSync('ec', { namedCurve: type });
     case 'rsa':
       return generateKeyPairSync('rsa', { modulusLength: 2048 });
+    case 'rsa-pss':
+      return generateKeyPairSync('rsa-pss', { modulusLength: 2048 });
     case 'ed25519':
       return generateKeyPairSync('ed25519');
     case 'ed448':
@@ -92,6 +95,7 @@ let dir: string;
 let ec: TestCa;
 let ecP384: TestCa;
 let rsa: TestCa;
+let rsaPss: TestCa;
 let ed25519: TestCa;
 let ed448: TestCa;
 let certboundCa: CertificateAuthority;
@@ -114,10 +118,11 @@ async function assertProblem(name: string, text: string, cas: readonly X509Certi
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'certbound-crl-unit-'));
-  [ec, ecP384, rsa, ed25519, ed448, certboundCa] = await Promise.all([
+  [ec, ecP384, rsa, rsaPss, ed25519, ed448, certboundCa] = await Promise.all([
     testCa('CN=ec CA, O=certbound test', 'P-256'),
     testCa('CN=p384 CA, O=certbound test', 'P-384'),
     testCa('CN=rsa CA, O=certbound test', 'rsa'),
+    testCa('CN=rsa-pss CA, O=certbound test', 'rsa-pss'),
     testCa('CN=ed25519 CA, O=certbound test', 'ed25519'),
     testCa('CN=ed448 CA, O=certbound test', 'ed448'),
     createCertificateAuthority({ commonName: 'crl test CA' }),
@@ -211,5 +216,44 @@ describe('readCrl: refusals', () => {
     const both = `${ecCrl()}${rsaCrl}`;
     assert.equal(await load('both.crl', both, [ec.certificate, rsa.certificate]), both);
     await assertProblem('half.crl', both, [ec.certificate], /CRL: not signed by a CA in the CA bundle \(CRL issuer CN=rsa CA, O=certbound test\)$/);
+  });
+});
+
+const SHA256 = '2.16.840.1.101.3.4.2.1';
+const SHA384 = '2.16.840.1.101.3.4.2.2';
+const SHA1 = '1.3.14.3.2.26';
+
+/** An RSASSA-PSS AlgorithmIdentifier (RFC 4055 §3.1). */
+function pss(hash: string, saltLength: number, mgf1Hash = hash): AlgorithmIdentifier {
+  const params = new RsaSaPssParams({
+    hashAlgorithm: algorithm(hash, NULL),
+    maskGenAlgorithm: algorithm(id_mgf1, AsnConvert.serialize(algorithm(mgf1Hash, NULL))),
+    saltLength,
+  });
+  return algorithm(id_RSASSA_PSS, AsnConvert.serialize(params));
+}
+
+const pssSigner = (digest: string, saltLength: number, key: () => KeyObject) => (tbs: Buffer): Buffer =>
+  sign(digest, tbs, { key: key(), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
+
+describe('readCrl: RSASSA-PSS', () => {
+  test('SHA-256 and SHA-384, by an rsaEncryption key and by an RSASSA-PSS key', async () => {
+    for (const [ca, digest, hash, saltLength] of [[rsa, 'sha256', SHA256, 32], [rsaPss, 'sha384', SHA384, 48], [rsa, 'sha256', SHA256, 0]] as const) {
+      const text = buildCrl(ca.certificate, { algorithm: pss(hash, saltLength), sign: pssSigner(digest, saltLength, () => ca.privateKey) });
+      assert.equal(await load(`pss-${digest}-${saltLength}.crl`, text, [ca.certificate]), text);
+    }
+  });
+
+  test('a salt length other than the parameters say is not a signature of the CA', async () => {
+    const text = buildCrl(rsa.certificate, { algorithm: pss(SHA256, 32), sign: pssSigner('sha256', 20, () => rsa.privateKey) });
+    await assertProblem('pss-salt.crl', text, [rsa.certificate], /CRL: not signed by a CA in the CA bundle/);
+  });
+
+  test('SHA-1 (the RFC 4055 default), or MGF1 with another hash, is not supported', async () => {
+    const defaults = algorithm(id_RSASSA_PSS, AsnConvert.serialize(new RsaSaPssParams()));
+    const sha1 = buildCrl(rsa.certificate, { algorithm: defaults, sign: pssSigner('sha1', 20, () => rsa.privateKey) });
+    await assertProblem('pss-sha1.crl', sha1, [rsa.certificate], /pss-sha1\.crl: CRL: signature algorithm RSASSA-PSS with parameters other than SHA-256\/384\/512, MGF1 with the same hash and trailer 1 \(1\.2\.840\.113549\.1\.1\.10\) is not supported$/);
+    const mixed = buildCrl(rsa.certificate, { algorithm: pss(SHA256, 32, SHA1), sign: pssSigner('sha256', 32, () => rsa.privateKey) });
+    await assertProblem('pss-mgf1.crl', mixed, [rsa.certificate], /CRL: signature algorithm RSASSA-PSS .* is not supported$/);
   });
 });
