@@ -1,31 +1,27 @@
 /**
- * certbound core: certificate-bound access tokens (RFC 8705) without I/O.
- * Adapters live at `certbound/sts`, `certbound/node`, `certbound/client` and `certbound/pki`.
+ * certbound: certificate-bound access tokens (RFC 8705), the pure core. Verify a token against the
+ * certificate of the connection it came on, compute thumbprints, and match on error codes.
+ * The STS is `certbound/sts`; resource adapters `certbound/node`, `certbound/fastify`,
+ * `certbound/express`, `certbound/grpc`; the client `certbound/client`; a dev PKI `certbound/pki`.
  */
-export { computeThumbprint, isWellFormedThumbprint, thumbprintsEqual, toDer } from './core/thumbprint.js';
-export { createBoundTokenVerifier, requireScopes, DEFAULT_CLOCK_TOLERANCE_SECONDS, MAX_CLOCK_TOLERANCE_SECONDS } from './core/verify.js';
+export { createBoundTokenVerifier, requireScopes } from './core/verify.js';
 export type { BoundTokenVerifier, VerifiedToken, VerifierOptions } from './core/verify.js';
-export { withVerificationCache, DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_MAX_AGE_SECONDS } from './core/verification-cache.js';
+export { withVerificationCache } from './core/verification-cache.js';
 export type { VerificationCacheOptions } from './core/verification-cache.js';
-export { thumbprintFromSha256Hex } from './core/thumbprint.js';
-export { buildAccessTokenClaims } from './core/claims.js';
-export { parseScope } from './core/scope.js';
-export type { AccessTokenClaims, AccessTokenInput } from './core/claims.js';
+export { computeThumbprint, isWellFormedThumbprint, thumbprintFromSha256Hex, thumbprintsEqual } from './core/thumbprint.js';
 export { parseBearerAuthorization } from './core/bearer.js';
-export { createSigningKey, signAccessToken, algorithmForKey } from './core/signing.js';
-export type { SigningKey, SigningKeyInput } from './core/signing.js';
-export { parsePolicy, PolicyError } from './config/policy.js';
-export { findClient, hashSubjectToken, authorizeAudiences, authorizeScopes } from './core/policy/authorize.js';
-export { authenticateSubjectToken } from './core/subject-token.js';
-export type { Policy, ClientRegistration, SubjectCredential } from './core/policy/types.js';
-export { readCertificateFacts } from './core/certificate/facts.js';
-export { certificateMatches } from './core/certificate/matcher.js';
-export { canonicalDistinguishedName } from './pki/distinguished-name.js';
-export type { CertificateFacts } from './core/certificate/facts.js';
-export type { CertificateMatcher } from './core/certificate/matcher.js';
-export { parseTokenRequest, TokenRequestParameters } from './core/token-request.js';
-export { createRateLimiter, RATE_LIMIT_DEFAULTS } from './core/rate-limit.js';
-export type { RateLimiter, RateLimitOptions, RateDecision } from './core/rate-limit.js';
+export { parseScope } from './core/scope.js';
 export { CertboundError, ERROR_OUTCOMES, GrpcStatus, isCertboundError, toCertboundError } from './core/errors.js';
-export type { CertboundErrorCode, CertboundErrorOptions, FailureReason } from './core/errors.js';
-export * from './core/rfc.js';
+export type { AnyCertboundError, CertboundErrorCode, CertboundErrorOptions, FailureReason } from './core/errors.js';
+export { ConfigError } from './core/config-error.js';
+export { DEFAULTS } from './defaults.js';
+export {
+  ACCESS_TOKEN_JWT_TYP,
+  CNF_X5T_S256,
+  GRANT_TYPE_CLIENT_CREDENTIALS,
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  TOKEN_TYPE_ACCESS_TOKEN,
+  TOKEN_TYPE_ID_TOKEN,
+  TOKEN_TYPE_JWT,
+} from './core/rfc.js';
+export type { AsymmetricAlgorithm } from './core/rfc.js';

@@ -1,4 +1,5 @@
-export { createTokenSource, DEFAULT_REFRESH_WINDOW_SECONDS, DEFAULT_STS_TIMEOUT_MS } from './token-source.js';
+/** certbound/client: get bound tokens over mutual TLS and call APIs with them. */
+export { createTokenSource } from './token-source.js';
 export type { TokenSource, TokenSourceOptions, ExchangedToken } from './token-source.js';
 export { createMtlsAgent } from './mtls-agent.js';
 export type { ClientTlsOptions } from './mtls-agent.js';

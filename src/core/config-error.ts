@@ -18,3 +18,15 @@ export class ConfigError extends TypeError {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * A problem with a named file (a configuration file, a key, a certificate), or with a value in
+ * one: the message is `<file>: <problem>`, where the problem names the key path inside the file
+ * when there is one (`certs/sts.yaml: policy.clients: at least one client must be registered`).
+ */
+export class FileProblem extends ConfigError {
+  constructor(path: string, problem: string) {
+    super(path, problem, `${path}: ${problem}`);
+    this.name = 'FileProblem';
+  }
+}

@@ -1,16 +1,8 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
-/** A start-up problem with a named file; the CLI prints its message as one line. */
-export class FileProblem extends Error {
-  constructor(
-    readonly path: string,
-    problem: string,
-  ) {
-    super(`${path}: ${problem}`);
-    this.name = 'FileProblem';
-  }
-}
+export { FileProblem } from '../core/config-error.js';
+import { FileProblem } from '../core/config-error.js';
 
 export async function readText(path: string, what: string): Promise<string> {
   try {

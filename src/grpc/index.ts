@@ -1,8 +1,9 @@
-// Only @grpc/grpc-js is needed here. The echo server behind `certbound grpc-server` also needs
-// @grpc/proto-loader, @grpc/reflection and grpc-health-check, so it is not exported from this path.
-export { createServerInterceptor, verifiedTokenOf, HEALTH_SERVICE } from './server-interceptor.js';
+/**
+ * certbound/grpc: the server interceptor and the call credentials. Only @grpc/grpc-js is needed
+ * here; the echo server behind `certbound grpc-server` is the CLI's.
+ */
+export { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
 export type { ServerInterceptorOptions } from './server-interceptor.js';
 export { createCallCredentials, createStsCredentials } from './call-credentials.js';
 export type { StsCredentials, StsCredentialsOptions } from './call-credentials.js';
-export { statusFor, callCredentialsError, ERROR_CODE_TRAILER } from './status.js';
-export { peerThumbprintOf } from './peer-certificate.js';
+export { ERROR_CODE_TRAILER } from './status.js';

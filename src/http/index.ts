@@ -1,24 +1,19 @@
+/**
+ * certbound/node: enforce certificate-bound tokens on node:https and node:http2 servers (and any
+ * framework, through authenticateRequest), behind TLS-terminating proxies too.
+ */
 export { protect } from './node.js';
 export { authenticateRequest } from './authenticate.js';
-export type { ProtectOptions, RequestAuthenticationOptions } from './authenticate.js';
-export { peerCertificateOf } from '../server/peer-certificate.js';
-export type { PeerCertificate } from '../server/peer-certificate.js';
-export { sendBearerChallenge, sendOAuthError } from '../server/respond.js';
-export { createResourceServer } from '../cli/servers/resource-server.js';
-export type { ResourceServerOptions, ResourceEvent } from '../cli/servers/resource-server.js';
-export { serverTlsOptions, serverSecureContext, TLS_MIN_VERSION } from '../server/tls.js';
-export { manageServer, createLimitedHttpsServer } from '../server/https-server.js';
-export { resolveServerLimits, SERVER_LIMIT_DEFAULTS } from '../server/limits.js';
-export type { ManagedServer } from '../server/https-server.js';
-export type { ServerTlsOptions } from '../server/tls.js';
-export type { ServerLimits } from '../server/limits.js';
-export { loadJwksSource, readJwksFile, remoteJwksSource, JWKS_SOURCE_DEFAULTS } from '../keys/jwks-source.js';
-export type { JwksSourceOptions, JwksSource, JwksEvent } from '../keys/jwks-source.js';
-export { resolveRequestAuthentication, clientThumbprintOf, challengeFor } from './authenticate.js';
-export type { NodeRequest, NodeResponse, ResolvedRequestAuthentication } from './authenticate.js';
-export { resolveTrustedProxyOptions, forwardedCertificateOf, parseClientCertHeader, parseUrlEncodedPem, parseXfcc, pickXfccElement, DEFAULT_CERTIFICATE_HEADERS } from './forwarded-certificate.js';
-export type { TrustedProxyOptions, ResolvedTrustedProxy, ForwardedCertificate, ForwardedCertificateFormat, XfccElement } from './forwarded-certificate.js';
+export type { ProtectOptions, RequestAuthenticationOptions, NodeRequest, NodeResponse } from './authenticate.js';
+export { sendBearerChallenge } from '../server/respond.js';
+export type { ChallengeOptions } from '../server/respond.js';
+export type { TrustedProxyOptions, ForwardedCertificateFormat } from './forwarded-certificate.js';
 export { protectedResourceMetadata, resourceMetadataUrl } from './resource-metadata.js';
 export type { ProtectedResourceMetadataOptions } from './resource-metadata.js';
-export { withVerificationCache } from '../core/verification-cache.js';
-export type { VerificationCacheOptions } from '../core/verification-cache.js';
+export { loadJwksSource } from '../keys/jwks-source.js';
+export type { JwksSourceOptions, JwksSource, JwksEvent } from '../keys/jwks-source.js';
+export { serverTlsOptions, serverSecureContext } from '../server/tls.js';
+export type { ServerTlsOptions } from '../server/tls.js';
+export { createLimitedHttpsServer } from '../server/https-server.js';
+export type { ManagedServer } from '../server/https-server.js';
+export type { ServerLimits } from '../config/limits.js';

@@ -1,7 +1,17 @@
-export { createStsServer, createStsHandler, STS_DEFAULTS } from './server.js';
+/** certbound/sts: the RFC 8693 token-exchange STS, its configuration, policy and keys. */
+export { createStsServer, createStsHandler } from './server.js';
 export type { StsOptions, StsEvent } from './server.js';
 export { loadStsConfig } from './config.js';
 export type { StsConfigOverrides } from './config.js';
-export type { Grant, GrantContext, TokenResponse } from './grants/grant.js';
+export { parsePolicy, PolicyError } from '../config/policy.js';
+export type { Policy, ClientRegistration, SubjectCredential, TrustedIssuer, FederatedSubjectRule, IssuancePolicy } from '../core/policy/types.js';
+export { hashSubjectToken } from '../core/policy/authorize.js';
+export type { CertificateMatcher } from '../core/certificate/matcher.js';
+export { createSigningKey } from '../core/signing.js';
+export type { SigningKey, SigningKeyInput } from '../core/signing.js';
+export { openKeystore, staticKeyProvider } from '../keys/keystore.js';
+export type { KeystoreProvider, SigningKeyProvider } from '../keys/keystore.js';
+export type { ServerLimits } from '../config/limits.js';
 export type { ManagedServer } from '../server/https-server.js';
 export type { ServerTlsOptions } from '../server/tls.js';
+export { ConfigError, FileProblem } from '../core/config-error.js';
