@@ -47,3 +47,11 @@ export function port(command: string, parsed: Parsed, fallback?: number): number
   if (typeof raw !== 'string' || !/^\d+$/.test(raw) || value > 65535) throw new UsageError(`${command}: --port must be 0-65535`);
   return value;
 }
+
+/** An integer flag within [min, max], or undefined when absent. */
+export function integerFlag(command: string, parsed: Parsed, name: string, min: number, max: number): number | undefined {
+  const raw = optionalString(parsed, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${command}: --${name} must be an integer from ${min} to ${max}`);
+  return Number(raw);
+}

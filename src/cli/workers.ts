@@ -1,7 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import type { Parsed } from './args.js';
-import { integerFlag } from './server-options.js';
 
 /**
  * Multi-core serving with node:cluster. The primary forks N workers that run the same command
@@ -15,11 +13,10 @@ import { integerFlag } from './server-options.js';
 type ToPrimary = { type: 'certbound.ready'; url: string; extra: string };
 type ToWorker = { type: 'certbound.shutdown' };
 
-export const WORKERS_OPTION = { workers: { type: 'string' } } as const;
 
-/** --workers N (1–256); the default is one per available core. */
-export function workersOf(command: string, parsed: Parsed): number {
-  return integerFlag(command, parsed, 'workers', 1, 256) ?? availableParallelism();
+/** --workers N (or workers: in the configuration file); the default is one per available core. */
+export function workersOf(workers: number | undefined): number {
+  return workers ?? availableParallelism();
 }
 
 /** True in a process forked by `runPrimary`. */

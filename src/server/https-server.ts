@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import { CertboundError } from '../core/errors.js';
 import { HEALTH_PATH } from '../core/rfc.js';
-import { resolveServerLimits, type ServerLimits } from './limits.js';
+import { resolveServerLimits, type ServerLimits } from '../config/limits.js';
 import { listenOn } from './listen.js';
 import { sendOAuthError } from './respond.js';
 import { serverSecureContext, serverTlsOptions, type ServerTlsOptions } from './tls.js';

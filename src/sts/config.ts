@@ -1,20 +1,27 @@
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { headersOutlastRequest, LIMIT_OPTIONS, type ServerLimits } from '../config/limits.js';
 import { parsePolicy, PolicyError } from '../config/policy.js';
-import { isAsymmetricAlgorithm } from '../core/rfc.js';
+import { checkFileKeys, readSettings } from '../config/settings.js';
+import { STS_COMMAND_SETTINGS } from '../config/sts-settings.js';
+import { ConfigError, FileProblem } from '../core/config-error.js';
+import type { AsymmetricAlgorithm } from '../core/rfc.js';
 import { createSigningKey, type SigningKey } from '../core/signing.js';
-import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
-import { FileProblem, readPrivateKey, readText } from '../files/read.js';
+import { DEFAULTS } from '../defaults.js';
+import { readPrivateKey, readText } from '../files/read.js';
 import { loadTlsFiles, type TlsPaths } from '../files/tls-files.js';
+import { readYamlMapping } from '../files/yaml.js';
 import { readJwksFile } from '../keys/jwks-source.js';
-import type { ServerLimits } from '../server/limits.js';
-import { headersOutlastRequest, LIMIT_SETTINGS, limitValue } from '../config/limit-settings.js';
+import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
 import { discoveryProblem } from './discovery.js';
 import { checkRegisteredGrantTypes } from './grants/registry.js';
-import type { StsOptions } from './server.js';
+import type { StsOptions } from './options.js';
 
-/** Command-line values that take precedence over the file (paths relative to the cwd). */
-export interface StsConfigOverrides {
+/**
+ * Settings that take precedence over the file, by library option name and in library units (the
+ * settings of config/sts-settings.ts: `issuer`, `tlsCa`, `handshakeTimeoutMs`, ...). Paths are
+ * relative to the current directory. `certbound sts` passes its flags here.
+ */
+export type StsConfigOverrides = Readonly<Record<string, unknown>> & {
   issuer?: string;
   tlsCa?: string;
   tlsCert?: string;
@@ -26,138 +33,117 @@ export interface StsConfigOverrides {
   requireClientId?: boolean;
   publicUrl?: string;
   issuerMetadataElsewhere?: boolean;
-}
+};
 
-const TOP_LEVEL_KEYS = [
-  'issuer', 'tls', 'signing', 'access_token_lifetime', 'public_url', 'issuer_metadata_elsewhere', 'subject_token_error', 'require_client_id', 'limits', 'policy',
-];
+/** A loaded configuration: the STS's options, and what the process around it needs. */
+export type LoadedStsConfig = Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & {
+  keys?: KeystoreProvider;
+  tlsPaths: TlsPaths;
+  /** Where to listen and how to stop (the command's business, not the library's). */
+  process: { host?: string; port?: number; drainTimeoutMs?: number; workers?: number };
+};
 
 /**
  * Load an STS configuration file (YAML or JSON) and everything it refers to, validating all of
- * it before anything listens. Paths in the file are relative to the file.
- * @throws FileProblem naming the file, the path inside it and the problem.
+ * it before anything listens. Paths in the file are relative to the file. The keys of the file
+ * are the settings in config/sts-settings.ts and the policy (config/policy.ts).
+ * @throws FileProblem naming the file, the path inside it and the problem; ConfigError for a bad override.
  */
-export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & { keys?: KeystoreProvider; tlsPaths: TlsPaths }> {
-  const text = await readText(file, 'STS configuration');
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    const where = error instanceof YAMLParseError && error.linePos !== undefined ? ` at line ${error.linePos[0].line}` : '';
-    throw new FileProblem(file, `not valid YAML${where}`);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new FileProblem(file, 'must be a YAML mapping');
-  const doc = raw as Record<string, unknown>;
-  for (const key of Object.keys(doc)) {
-    if (!TOP_LEVEL_KEYS.includes(key)) throw new FileProblem(file, `${key}: unknown key (expected one of ${TOP_LEVEL_KEYS.join(', ')})`);
-  }
-  const base = dirname(file);
-  const fromFile = (value: unknown, path: string): string => resolve(base, requireString(file, value, path));
-  const section = (name: string): Record<string, unknown> => {
-    const value = doc[name];
-    if (value === undefined) return {};
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new FileProblem(file, `${name}: must be a mapping`);
-    return value as Record<string, unknown>;
-  };
-  const tls = section('tls');
-  const signing = section('signing');
-  const limits = limitsOf(file, section('limits'));
-
-  const issuer = overrides.issuer ?? requireString(file, doc.issuer, 'issuer');
-  if (!URL.canParse(issuer) || !issuer.startsWith('https://')) {
-    throw overrides.issuer === undefined ? new FileProblem(file, 'issuer: must be an https URL') : new FileProblem('--issuer', 'must be an https URL');
-  }
-
-  const crlEntries = tls.crl === undefined ? [] : Array.isArray(tls.crl) ? tls.crl : [tls.crl];
-  const tlsPaths: TlsPaths = {
-    ca: overrides.tlsCa ?? fromFile(tls.ca, 'tls.ca'),
-    cert: overrides.tlsCert ?? fromFile(tls.cert, 'tls.cert'),
-    key: overrides.tlsKey ?? fromFile(tls.key, 'tls.key'),
-    crl: overrides.tlsCrl ?? crlEntries.map((entry: unknown, i) => fromFile(entry, `tls.crl[${i}]`)),
-  };
-  const tlsFiles = await loadTlsFiles(tlsPaths);
-
-  let signingKey: SigningKey | undefined;
-  let keys: KeystoreProvider | undefined;
-  if (signing.keystore !== undefined && overrides.jwtKey === undefined) {
-    // A keystore (certbound keys generate/rotate) instead of one key file: rotation without restart.
-    if (signing.key !== undefined || signing.kid !== undefined || signing.alg !== undefined) throw new FileProblem(file, 'signing: give keystore, or key (with kid/alg), not both');
-    keys = await openKeystore(fromFile(signing.keystore, 'signing.keystore'));
-  } else {
-    const jwtKeyPath = overrides.jwtKey ?? fromFile(signing.key, 'signing.key');
-    const { key } = await readPrivateKey(jwtKeyPath, 'JWT signing key');
-    const alg = signing.alg;
-    if (alg !== undefined && !isAsymmetricAlgorithm(alg)) throw new FileProblem(file, 'signing.alg: must be an asymmetric JWS algorithm (ES256, RS256, PS256, EdDSA, ...)');
-    const kid = overrides.jwtKid ?? (signing.kid === undefined ? undefined : requireString(file, signing.kid, 'signing.kid'));
-    try {
-      signingKey = await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) });
-    } catch (error) {
-      throw new FileProblem(jwtKeyPath, (error as Error).message);
-    }
-  }
-
-  const lifetime = doc.access_token_lifetime ?? 3600;
-  if (!Number.isInteger(lifetime) || (lifetime as number) < 1 || (lifetime as number) > 86_400) {
-    throw new FileProblem(file, 'access_token_lifetime: must be an integer number of seconds from 1 to 86400');
-  }
-  const publicUrl = overrides.publicUrl ?? (doc.public_url === undefined ? undefined : requireString(file, doc.public_url, 'public_url'));
-  const publicUrlSource = overrides.publicUrl === undefined ? file : '--public-url';
-  if (publicUrl !== undefined && (!URL.canParse(publicUrl) || !publicUrl.startsWith('https://'))) throw new FileProblem(publicUrlSource, 'public_url: must be an https URL');
-  const elsewhere = overrides.issuerMetadataElsewhere ?? doc.issuer_metadata_elsewhere ?? false;
-  if (typeof elsewhere !== 'boolean') throw new FileProblem(file, 'issuer_metadata_elsewhere: must be true or false');
+export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<LoadedStsConfig> {
+  const document = await readYamlMapping(file, 'STS configuration');
+  checkFileKeys(file, document, STS_COMMAND_SETTINGS, ['policy']);
+  const settings: Record<string, unknown> = { ...readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: {}, file: { path: file, document } }), ...definedOnly(overrides) };
+  const fromFlag = (option: string): boolean => overrides[option] !== undefined;
+  const issuer = requirePath(settings.issuer, file, 'issuer', 'issuer');
+  const publicUrl = settings.publicUrl as string | undefined;
+  const elsewhere = settings.issuerMetadataElsewhere === true;
   const unreachable = elsewhere ? undefined : discoveryProblem(issuer, publicUrl ?? issuer);
   if (unreachable !== undefined) {
-    throw new FileProblem(publicUrlSource, `public_url: ${unreachable}; make public_url the issuer's origin, or set issuer_metadata_elsewhere: true when a proxy there serves the metadata`);
+    throw new FileProblem(fromFlag('publicUrl') ? '--public-url' : file, `public_url: ${unreachable}; make public_url the issuer's origin, or set issuer_metadata_elsewhere: true when a proxy there serves the metadata`);
   }
 
-  const subjectTokenError = doc.subject_token_error;
-  if (subjectTokenError !== undefined && subjectTokenError !== 'invalid_request' && subjectTokenError !== 'invalid_grant') {
-    throw new FileProblem(file, 'subject_token_error: must be invalid_request (RFC 8693 §2.2.2, the default) or invalid_grant');
-  }
-
-  const requireClientId = overrides.requireClientId ?? doc.require_client_id;
-  if (requireClientId !== undefined && typeof requireClientId !== 'boolean') throw new FileProblem(file, 'require_client_id: must be true or false');
+  const tlsPaths: TlsPaths = {
+    ca: requirePath(settings.tlsCa, file, 'tls.ca', 'tls-ca'),
+    cert: requirePath(settings.tlsCert, file, 'tls.cert', 'tls-cert'),
+    key: requirePath(settings.tlsKey, file, 'tls.key', 'tls-key'),
+    crl: (settings.tlsCrl as string[] | undefined) ?? [],
+  };
+  const signing = await loadSigning(file, settings, fromFlag('jwtKey'));
+  const limits = Object.fromEntries(LIMIT_OPTIONS.flatMap((spec) => (settings[spec.option] === undefined ? [] : [[spec.option, settings[spec.option]]]))) as ServerLimits;
+  if (headersOutlastRequest(limits)) throw new FileProblem(file, 'limits.headers_timeout: must not exceed limits.request_timeout');
 
   let policy;
   try {
-    policy = parsePolicy(await inlinePolicyFiles(file, doc.policy), 'policy');
+    policy = parsePolicy(await inlinePolicyFiles(file, document.policy), 'policy');
     checkRegisteredGrantTypes(policy, 'policy');
   } catch (error) {
     if (error instanceof PolicyError) throw new FileProblem(file, error.message);
     throw error;
   }
+  const rateLimit = rateLimitOf(settings, fromFlag('rateLimitBurst') || fromFlag('rateLimitPerSecond') ? undefined : file);
   return {
     issuer,
-    tls: tlsFiles,
+    tls: await loadTlsFiles(tlsPaths),
     tlsPaths,
-    ...(signingKey === undefined ? {} : { signingKey }),
-    ...(keys === undefined ? {} : { keys }),
+    ...signing,
     policy,
-    accessTokenLifetimeSeconds: lifetime as number,
+    ...(settings.accessTokenLifetimeSeconds === undefined ? {} : { accessTokenLifetimeSeconds: settings.accessTokenLifetimeSeconds as number }),
     ...(publicUrl === undefined ? {} : { publicUrl }),
     ...(elsewhere ? { issuerMetadataElsewhere: true } : {}),
-    ...(subjectTokenError === undefined ? {} : { subjectTokenError }),
-    ...(requireClientId === undefined ? {} : { requireClientId }),
+    ...(settings.subjectTokenError === undefined ? {} : { subjectTokenError: settings.subjectTokenError as 'invalid_request' | 'invalid_grant' }),
+    ...(settings.requireClientId === undefined ? {} : { requireClientId: settings.requireClientId as boolean }),
+    ...(settings.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: settings.bodyLimitBytes as number }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
     limits,
+    process: definedOnly({
+      host: settings.host as string | undefined,
+      port: settings.port as number | undefined,
+      drainTimeoutMs: settings.drainTimeoutMs as number | undefined,
+      workers: settings.workers as number | undefined,
+    }),
   };
 }
 
-/** The `limits:` section: the server limits, spelled as the flags are (seconds for timeouts). */
-function limitsOf(file: string, section: Record<string, unknown>): ServerLimits {
-  const limits: ServerLimits = {};
-  const known = LIMIT_SETTINGS.map((setting) => setting.name.replaceAll('-', '_'));
-  for (const key of Object.keys(section)) {
-    if (!known.includes(key)) throw new FileProblem(file, `limits.${key}: unknown key (expected one of ${known.join(', ')})`);
+/** The signing key, or a keystore (certbound keys generate/rotate) for rotation without restart. */
+async function loadSigning(file: string, settings: Record<string, unknown>, keyFromFlag: boolean): Promise<{ signingKey: SigningKey } | { keys: KeystoreProvider }> {
+  const keystore = settings.keystore as string | undefined;
+  if (keystore !== undefined && !keyFromFlag) {
+    if (settings.jwtKey !== undefined || settings.jwtKid !== undefined || settings.jwtAlg !== undefined) throw new FileProblem(file, 'signing: give keystore, or key (with kid/alg), not both');
+    return { keys: await openKeystore(keystore) };
   }
-  for (const setting of LIMIT_SETTINGS) {
-    const key = setting.name.replaceAll('-', '_');
-    if (section[key] === undefined) continue;
-    const value = limitValue(setting, section[key]);
-    if (typeof value === 'string') throw new FileProblem(file, `limits.${key}: ${value}`);
-    limits[setting.option] = value;
+  const path = requirePath(settings.jwtKey, file, 'signing.key', 'jwt-key');
+  const { key } = await readPrivateKey(path, 'JWT signing key');
+  const kid = settings.jwtKid as string | undefined;
+  const alg = settings.jwtAlg as AsymmetricAlgorithm | undefined;
+  try {
+    return { signingKey: await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) }) };
+  } catch (error) {
+    throw new FileProblem(path, (error as Error).message);
   }
-  if (headersOutlastRequest(limits)) throw new FileProblem(file, 'limits.headers_timeout: must not exceed limits.request_timeout');
-  return limits;
+}
+
+/** rate_limit/rate_burst as the option: undefined for the defaults, false for off. */
+function rateLimitOf(settings: Record<string, unknown>, file: string | undefined): StsOptions['rateLimit'] {
+  const perSecond = settings.rateLimitPerSecond as number | undefined;
+  const burst = settings.rateLimitBurst as number | undefined;
+  if (perSecond === 0) {
+    if (burst !== undefined) {
+      throw file === undefined ? new ConfigError('--rate-burst', 'has no meaning with --rate-limit 0', 'sts: --rate-burst has no meaning with --rate-limit 0') : new FileProblem(file, 'rate_burst: has no meaning with rate_limit: 0');
+    }
+    return false;
+  }
+  if (perSecond === undefined && burst === undefined) return undefined;
+  const rate = perSecond ?? DEFAULTS.sts.rateLimit.perSecond;
+  return { perSecond: rate, burst: burst ?? rate * 2 };
+}
+
+function requirePath(value: unknown, file: string, key: string, flag: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new FileProblem(file, `${key}: must be a non-empty string (or give --${flag})`);
+  return value;
+}
+
+function definedOnly<T extends Record<string, unknown>>(values: T): T {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as T;
 }
 
 /**
@@ -176,19 +162,19 @@ async function inlinePolicyFiles(file: string, policy: unknown): Promise<unknown
       if (jwksFile !== undefined) {
         if ('jwks' in rest) throw new FileProblem(file, `${path}: give jwks or jwks_file, not both`);
         try {
-          rest.jwks = await readJwksFile(resolve(base, requireString(file, jwksFile, `${path}.jwks_file`)));
+          rest.jwks = await readJwksFile(resolve(base, nonEmpty(file, jwksFile, `${path}.jwks_file`)));
         } catch (error) {
           throw error instanceof FileProblem ? error : new FileProblem(file, `${path}.jwks_file: ${(error as Error).message}`);
         }
       }
-      if (jwksCa !== undefined) rest.jwks_ca = await readText(resolve(base, requireString(file, jwksCa, `${path}.jwks_ca`)), 'JWKS CA bundle');
+      if (jwksCa !== undefined) rest.jwks_ca = await readText(resolve(base, nonEmpty(file, jwksCa, `${path}.jwks_ca`)), 'JWKS CA bundle');
       return rest;
     }),
   );
   return { ...(policy as Record<string, unknown>), trusted_issuers: inlined };
 }
 
-function requireString(file: string, value: unknown, path: string): string {
+function nonEmpty(file: string, value: unknown, path: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new FileProblem(file, `${path}: must be a non-empty string`);
   return value;
 }

@@ -4,7 +4,7 @@ import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimi
 import type { SigningKey } from '../core/signing.js';
 import { DEFAULTS } from '../defaults.js';
 import { staticKeyProvider, type SigningKeyProvider } from '../keys/keystore.js';
-import type { ServerLimits } from '../server/limits.js';
+import type { ServerLimits } from '../config/limits.js';
 import type { ServerTlsOptions } from '../server/tls.js';
 import { buildMetadata, discoveryProblem, metadataPathsOf } from './discovery.js';
 import type { StsEvent } from './events.js';

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, startServer } from './run.js';
 
 let dir: string | undefined;
@@ -58,5 +58,57 @@ test('with proxy and cache flags the server starts and serves its RFC 9728 metad
   } finally {
     await agent.close();
     assert.deepEqual(await server.stop(), { code: 0, signal: null });
+  }
+});
+
+test('--config: resource and grpc-server take every setting from a YAML file, paths relative to it; flags override', async () => {
+  const config = file('resource.yaml');
+  await writeFile(
+    config,
+    [
+      'port: 0',
+      'tls: { ca: ca.crt, cert: server.crt, key: server.key }',
+      'jwks: jwks.json',
+      'issuer: https://sts.domain.com:8081',
+      'audience: [https://server.domain.com:8443]',
+      'required_scope: [read]',
+      'limits: { max_connections: 10 }',
+      'workers: 1',
+    ].join('\n'),
+  );
+  const server = await startServer(['resource', '--config', config, '--required-scope', 'write']);
+  const agent = new Agent({ connect: { ca: await readFile(file('ca.crt'), 'utf8') } });
+  try {
+    const response = await request(`${server.url}/.well-known/oauth-protected-resource`, { dispatcher: agent });
+    const body = (await response.body.json()) as Record<string, unknown>;
+    assert.equal(body.resource, 'https://server.domain.com:8443');
+    // The flag replaced the file's required_scope.
+    assert.deepEqual(body.scopes_supported, ['write']);
+  } finally {
+    await agent.close();
+    await server.stop();
+  }
+  const grpcConfig = file('grpc.yaml');
+  await writeFile(grpcConfig, 'port: 0\ntls: { ca: ca.crt, cert: grpc.crt, key: grpc.key }\njwks: jwks.json\nissuer: https://sts.domain.com:8081\naudience: [https://grpc.domain.com:50051]\nmax_streams: 5\n');
+  const grpc = await startServer(['grpc-server', '--config', grpcConfig]);
+  assert.match(grpc.readyLine, /^certbound grpc-server listening on https:\/\/127\.0\.0\.1:\d+$/);
+  await grpc.stop();
+});
+
+test('--config: unknown keys, bad values and HTTP-only limits for gRPC are one line naming the file and key', async () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['resource', 'port: 0\nlisten_backlog: 5\n', /resource-bad\.yaml: listen_backlog: unknown key \(expected one of /],
+    ['resource', 'port: 0\nlimits: { headers_timeout: 0 }\n', /resource-bad\.yaml: limits\.headers_timeout: must be an integer from 1 to 3600$/],
+    ['resource', 'port: 0\ntls: { ca: 5 }\n', /resource-bad\.yaml: tls\.ca: must be a non-empty string$/],
+    ['resource', 'port: -1\n', /resource-bad\.yaml: port: must be an integer from 0 to 65535$/],
+    ['grpc-server', 'port: 0\nlimits: { max_in_flight: 5 }\n', /grpc-server: --max-in-flight applies to the HTTPS servers only/],
+  ];
+  for (const [command, text, message] of cases) {
+    const config = file('resource-bad.yaml');
+    await writeFile(config, text);
+    const result = await runCli([command, '--config', config]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(lines(result.stderr).length, 1, result.stderr);
+    assert.match(lines(result.stderr)[0] as string, message);
   }
 });

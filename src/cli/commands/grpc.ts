@@ -1,14 +1,16 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { optionalString, parse, port } from '../args.js';
-import { OperationFailed, UsageError } from '../errors.js';
-import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
-import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { GRPC_LIMITS } from '../../config/limit-settings.js';
-import { drainTimeoutOf, integerFlag, serverLimitsOf } from '../server-options.js';
-import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
+import { GRPC_LIMITS, LIMIT_OPTIONS } from '../../config/limits.js';
+import { GRPC_SERVER_SETTINGS } from '../../config/protected-settings.js';
+import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
+import { optionalString, parse } from '../args.js';
+import { OperationFailed, UsageError } from '../errors.js';
+import { loadProtectedServer } from '../protected-server.js';
+import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
+import { commandSettings, flagOptions, limitsOf, requireSetting } from '../settings.js';
+import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
-export const serverUsage = `certbound grpc-server --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
+export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
                        [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S]
                        [--tls-crl F ...]
@@ -56,21 +58,27 @@ export async function loadGrpc() {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const parsed = parse('grpc-server', argv, { ...PROTECTED_SERVER_OPTIONS, 'max-streams': { type: 'string' } });
+  const parsed = parse('grpc-server', argv, { config: { type: 'string' }, ...flagOptions(GRPC_SERVER_SETTINGS) });
   if (parsed.values.help === true) {
     process.stdout.write(`${serverUsage}\n`);
     return 0;
   }
-  const listenPort = port('grpc-server', parsed);
+  const settings = await commandSettings('grpc-server', GRPC_SERVER_SETTINGS, parsed);
+  const [, PORT] = LISTEN_SETTINGS;
+  const listenPort = requireSetting<number>('grpc-server', settings, PORT);
   const log = logEvent('grpc-server');
-  const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', parsed, log);
-  const maxStreams = integerFlag('grpc-server', parsed, 'max-streams', 1, 100_000);
-  const limits = serverLimitsOf('grpc-server', parsed, GRPC_LIMITS);
-  const drainTimeout = drainTimeoutOf('grpc-server', parsed);
+  for (const spec of LIMIT_OPTIONS) {
+    if (settings.values[spec.option] !== undefined && !GRPC_LIMITS.has(spec.option)) {
+      throw new UsageError(`grpc-server: --${spec.flag} applies to the HTTPS servers only (gRPC has --max-streams)`);
+    }
+  }
+  const limits = limitsOf('grpc-server', settings);
+  const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', settings, log);
+  const maxStreams = settings.values.maxConcurrentStreams as number | undefined;
   const { echo } = await loadGrpc();
   const server = echo.createEchoServer({ tls, verifier, onEvent: log, limits, ...(maxStreams === undefined ? {} : { maxConcurrentStreams: maxStreams }) });
   reloadOnHangup(log, reloadables((files) => server.reloadTls(files)));
-  return serveUntilSignalled('grpc-server', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', '', drainTimeout);
+  return serveUntilSignalled('grpc-server', server, listenPort, (settings.values.host as string | undefined) ?? DEFAULTS.server.host, '', settings.values.drainTimeoutMs as number | undefined);
 }
 
 export async function runCall(argv: string[]): Promise<number> {

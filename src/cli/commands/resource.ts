@@ -1,13 +1,16 @@
-import { DEFAULT_CERTIFICATE_HEADERS, type ForwardedCertificateFormat, type TrustedProxyOptions } from '../../http/forwarded-certificate.js';
-import { createResourceServer } from '../servers/resource-server.js';
-import { optionalString, parse, port, stringList, type Parsed } from '../args.js';
+import { RESOURCE_SETTINGS } from '../../config/protected-settings.js';
+import { LISTEN_SETTINGS } from '../../config/server-settings.js';
+import { DEFAULTS } from '../../defaults.js';
+import type { ForwardedCertificateFormat, TrustedProxyOptions } from '../../http/forwarded-certificate.js';
+import { parse } from '../args.js';
 import { UsageError } from '../errors.js';
-import { loadProtectedServer, PROTECTED_SERVER_OPTIONS } from '../protected-server.js';
+import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { drainTimeoutOf, mergeLimits, serverLimitsOf, SERVER_OPTIONS_USAGE } from '../server-options.js';
-import { isWorker, runPrimary, WORKERS_OPTION, workersOf } from '../workers.js';
+import { commandSettings, flagOptions, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
+import { createResourceServer } from '../servers/resource-server.js';
+import { isWorker, runPrimary, workersOf } from '../workers.js';
 
-export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
+export const usage = `certbound resource [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                     --issuer I --audience A [--audience A2 ...] [--required-scope S ...] [--host ADDR]
                     [--trusted-proxy ADDR_OR_CIDR ... --client-cert-format rfc9440|xfcc|pem-urlencoded
                      [--client-cert-header NAME] [--xfcc-hops N]] [--token-cache ENTRIES]
@@ -28,28 +31,21 @@ export const usage = `certbound resource --port N --tls-ca F --tls-cert F --tls-
 ${SERVER_OPTIONS_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('resource', argv, {
-    ...PROTECTED_SERVER_OPTIONS,
-    'required-scope': { type: 'string', multiple: true },
-    'trusted-proxy': { type: 'string', multiple: true },
-    'client-cert-format': { type: 'string' },
-    'client-cert-header': { type: 'string' },
-    'xfcc-hops': { type: 'string' },
-    ...WORKERS_OPTION,
-  });
+  const parsed = parse('resource', argv, { config: { type: 'string' }, ...flagOptions(RESOURCE_SETTINGS) });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const listenPort = port('resource', parsed);
-  const workers = workersOf('resource', parsed);
+  const settings = await commandSettings('resource', RESOURCE_SETTINGS, parsed);
+  const [, PORT] = LISTEN_SETTINGS;
+  const listenPort = requireSetting<number>('resource', settings, PORT);
+  const workers = workersOf(settings.values.workers as number | undefined);
   if (workers > 1 && !isWorker()) return runPrimary('resource', workers, logEvent('resource'));
   const log = logEvent('resource');
-  const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', parsed, log);
-  const limits = mergeLimits('resource', serverLimitsOf('resource', parsed));
-  const drainTimeout = drainTimeoutOf('resource', parsed);
-  const requiredScopes = stringList(parsed, 'required-scope');
-  const trustedProxy = trustedProxyOf(parsed);
+  const limits = limitsOf('resource', settings);
+  const trustedProxy = trustedProxyOf(settings);
+  const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', settings, log);
+  const requiredScopes = (settings.values.requiredScopes as string[] | undefined) ?? [];
   const metadataResource = audience.find((value) => value.startsWith('https://'));
   let server;
   try {
@@ -68,33 +64,20 @@ export async function run(argv: string[]): Promise<number> {
   }
   const running = server;
   reloadOnHangup(log, reloadables((files) => running.reloadTls(files)));
-  return serveUntilSignalled('resource', server, listenPort, optionalString(parsed, 'host') ?? '127.0.0.1', '', drainTimeout);
+  return serveUntilSignalled('resource', server, listenPort, (settings.values.host as string | undefined) ?? DEFAULTS.server.host, '', settings.values.drainTimeoutMs as number | undefined);
 }
 
-/** The proxy flags as options; all or nothing. */
-function trustedProxyOf(parsed: Parsed): TrustedProxyOptions | undefined {
-  const addresses = stringList(parsed, 'trusted-proxy');
-  const format = optionalString(parsed, 'client-cert-format');
-  const header = optionalString(parsed, 'client-cert-header');
-  const hops = positiveInteger(parsed, 'xfcc-hops');
+/** The proxy settings as options; all or nothing. */
+function trustedProxyOf(settings: CommandSettings): TrustedProxyOptions | undefined {
+  const addresses = (settings.values.trustedProxies as string[] | undefined) ?? [];
+  const format = settings.values.clientCertFormat as ForwardedCertificateFormat | undefined;
+  const header = settings.values.clientCertHeader as string | undefined;
+  const hops = settings.values.xfccHops as number | undefined;
   if (addresses.length === 0) {
     if (format !== undefined || header !== undefined || hops !== undefined) throw new UsageError('resource: --client-cert-format, --client-cert-header and --xfcc-hops need --trusted-proxy');
     return undefined;
   }
   if (format === undefined) throw new UsageError('resource: --trusted-proxy needs --client-cert-format');
-  if (!Object.hasOwn(DEFAULT_CERTIFICATE_HEADERS, format)) throw new UsageError(`resource: --client-cert-format must be one of ${Object.keys(DEFAULT_CERTIFICATE_HEADERS).join(', ')}`);
   if (hops !== undefined && format !== 'xfcc') throw new UsageError('resource: --xfcc-hops applies to --client-cert-format xfcc only');
-  return {
-    addresses,
-    format: format as ForwardedCertificateFormat,
-    ...(header === undefined ? {} : { header }),
-    ...(hops === undefined ? {} : { xfccHops: hops }),
-  };
-}
-
-function positiveInteger(parsed: Parsed, name: string): number | undefined {
-  const raw = optionalString(parsed, name);
-  if (raw === undefined) return undefined;
-  if (!/^[1-9]\d{0,6}$/.test(raw)) throw new UsageError(`resource: --${name} must be a positive integer`);
-  return Number(raw);
+  return { addresses, format, ...(header === undefined ? {} : { header }), ...(hops === undefined ? {} : { xfccHops: hops }) };
 }

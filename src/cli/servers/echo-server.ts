@@ -20,7 +20,7 @@ import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-che
 import type { CertboundError } from '../../core/errors.js';
 import type { BoundTokenVerifier, VerifiedToken } from '../../core/verify.js';
 import { listenOn } from '../../server/listen.js';
-import { resolveServerLimits, type ServerLimits } from '../../server/limits.js';
+import { resolveServerLimits, type ServerLimits } from '../../config/limits.js';
 import { serverSecureContext, type ServerTlsOptions } from '../../server/tls.js';
 import { createServerInterceptor, verifiedTokenOf } from '../../grpc/server-interceptor.js';
 import { DEFAULTS } from '../../defaults.js';

@@ -3,7 +3,7 @@ import { HEALTH_PATH } from '../../core/rfc.js';
 import type { BoundTokenVerifier } from '../../core/verify.js';
 import type { TrustedProxyOptions } from '../../http/forwarded-certificate.js';
 import { createLimitedHttpsServer, type ManagedServer } from '../../server/https-server.js';
-import { type ServerLimits } from '../../server/limits.js';
+import { type ServerLimits } from '../../config/limits.js';
 import { type ServerTlsOptions } from '../../server/tls.js';
 import { protect } from '../../http/node.js';
 import { protectedResourceMetadata, resourceMetadataUrl } from '../../http/resource-metadata.js';

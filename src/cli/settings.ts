@@ -1,0 +1,77 @@
+import { headersOutlastRequest, LIMIT_OPTIONS, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../config/limits.js';
+import type { OptionSpec } from '../config/option.js';
+import { checkFileKeys, readSettings } from '../config/settings.js';
+import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../files/tls-files.js';
+import { readYamlMapping } from '../files/yaml.js';
+import type { Parsed } from './args.js';
+import { UsageError } from './errors.js';
+
+/** The parseArgs options of a command's settings: booleans, repeatable lists, text for the rest. */
+export function flagOptions(specs: readonly OptionSpec[]): Record<string, { type: 'string' | 'boolean'; multiple?: true }> {
+  return Object.fromEntries(
+    specs.flatMap((spec) =>
+      spec.flag === undefined ? [] : [[spec.flag, spec.type.kind === 'boolean' ? { type: 'boolean' } : spec.type.kind === 'strings' || spec.type.kind === 'paths' ? { type: 'string', multiple: true } : { type: 'string' }]],
+    ),
+  );
+}
+
+/** A command's settings: its flags over its configuration file (--config), by library option name. */
+export interface CommandSettings {
+  values: Record<string, unknown>;
+  /** The configuration file, when one was given. */
+  file: string | undefined;
+}
+
+/**
+ * Read a command's settings from its flags and, with `--config FILE`, from that file (its keys
+ * checked first). `opaque` keys of the file have schemas of their own.
+ * @throws ConfigError naming the flag or the file and key.
+ */
+export async function commandSettings(command: string, specs: readonly OptionSpec[], parsed: Parsed, opaque: readonly string[] = []): Promise<CommandSettings> {
+  const path = parsed.values.config;
+  if (typeof path !== 'string' || path === '') return { values: readSettings(specs, { command, flags: parsed.values }), file: undefined };
+  const document = await readYamlMapping(path, 'configuration');
+  checkFileKeys(path, document, specs, opaque);
+  return { values: readSettings(specs, { command, flags: parsed.values, file: { path, document } }), file: path };
+}
+
+/** A setting that must be given, by flag or in the file. */
+export function requireSetting<T>(command: string, settings: CommandSettings, spec: OptionSpec): T {
+  const value = settings.values[spec.option];
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
+    throw new UsageError(`${command}: --${spec.flag ?? spec.key} is required${settings.file === undefined ? '' : ` (or ${spec.key} in ${settings.file})`}`);
+  }
+  return value as T;
+}
+
+/** The server limits among the settings, checked together. */
+export function limitsOf(command: string, settings: CommandSettings): ServerLimits {
+  const limits = Object.fromEntries(LIMIT_OPTIONS.flatMap((spec) => (settings.values[spec.option] === undefined ? [] : [[spec.option, settings.values[spec.option]]]))) as ServerLimits;
+  if (headersOutlastRequest(limits)) throw new UsageError(`${command}: --headers-timeout must not exceed --request-timeout`);
+  return limits;
+}
+
+/** The TLS files among the settings: CA bundle, certificate and key required, CRLs optional. */
+export function tlsPathsOf(command: string, settings: CommandSettings, specs: Readonly<Record<'ca' | 'cert' | 'key', OptionSpec>>): TlsPaths {
+  return {
+    ca: requireSetting<string>(command, settings, specs.ca),
+    cert: requireSetting<string>(command, settings, specs.cert),
+    key: requireSetting<string>(command, settings, specs.key),
+    crl: (settings.values.tlsCrl as string[] | undefined) ?? [],
+  };
+}
+
+/** Re-reads a server's TLS files (checked the same way as at start) for a SIGHUP reload. */
+export function tlsReloader(paths: TlsPaths, apply: (tls: TlsFiles) => void): () => Promise<void> {
+  return async () => apply(await loadTlsFiles(paths));
+}
+
+const D = SERVER_LIMIT_DEFAULTS;
+export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these settings from a YAML file (keys as in docs/cli.md;
+  flags win). --tls-crl FILE (repeatable) refuses revoked client certificates; SIGHUP re-reads
+  the TLS certificate, key, CA bundle and CRLs (and keys, see docs/cli.md) without dropping a
+  request. Limits: --handshake-timeout S (default: --headers-timeout) --max-connections N
+  (${D.maxConnections}; beyond it new connections are closed at accept, 0 = off) --max-header-size BYTES
+  (${D.maxHeaderSize}) --headers-timeout S (${D.headersTimeoutMs / 1000}) --request-timeout S (${D.requestTimeoutMs / 1000}) --keep-alive-timeout S (${D.keepAliveTimeoutMs / 1000})
+  --max-in-flight N (${D.maxInFlight}; beyond it 503, 0 = off) --drain-timeout S (10: on SIGTERM, in-flight
+  requests get this long before connections drop).`;

@@ -1,0 +1,26 @@
+import { DEFAULTS } from '../defaults.js';
+import { LIMIT_OPTIONS } from './limits.js';
+import type { OptionSpec } from './option.js';
+
+/**
+ * The settings every certbound server command takes (sts, resource, grpc-server): where it
+ * listens, its TLS material, how long a drain may take, and its limits. The port's default is the
+ * command's own (8081 for the STS; the others require one).
+ */
+export const LISTEN_SETTINGS = [
+  { option: 'host', key: 'host', flag: 'host', type: { kind: 'string' }, doc: `address to bind (default ${DEFAULTS.server.host})` },
+  { option: 'port', key: 'port', flag: 'port', type: { kind: 'integer', min: 0, max: 65535 }, doc: 'TCP port; 0 picks a free one' },
+  { option: 'drainTimeoutMs', key: 'drain_timeout', flag: 'drain-timeout', type: { kind: 'seconds', min: 0, max: 3600 }, doc: 'on SIGTERM, how long in-flight work may take' },
+] as const satisfies readonly OptionSpec[];
+
+export const TLS_SETTINGS = [
+  { option: 'tlsCa', key: 'tls.ca', flag: 'tls-ca', type: { kind: 'path' }, doc: 'CA bundle client certificates must chain to' },
+  { option: 'tlsCert', key: 'tls.cert', flag: 'tls-cert', type: { kind: 'path' }, doc: "the server's certificate (chain)" },
+  { option: 'tlsKey', key: 'tls.key', flag: 'tls-key', type: { kind: 'path' }, doc: 'its private key' },
+  { option: 'tlsCrl', key: 'tls.crl', flag: 'tls-crl', type: { kind: 'paths' }, doc: 'CRLs of the CAs that issue client certificates' },
+] as const satisfies readonly OptionSpec[];
+
+/** sts and resource run one process per core unless told otherwise (node:cluster). */
+export const WORKERS_SETTING = { option: 'workers', key: 'workers', flag: 'workers', type: { kind: 'integer', min: 1, max: 256 }, doc: 'processes sharing the port (default: one per core)' } as const satisfies OptionSpec;
+
+export const SERVER_SETTINGS: readonly OptionSpec[] = [...LISTEN_SETTINGS, ...TLS_SETTINGS, ...LIMIT_OPTIONS];
