@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { parsePolicy, PolicyError } from '../config/policy.js';
 import { isAsymmetricAlgorithm } from '../core/rfc.js';
-import { createSigningKey, type SigningKey } from '../core/signing.js';
+import { createSigningKey, type SigningKey } from '../core/signing/signer.js';
 import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
 import { FileProblem, readPrivateKey, readText } from '../files/read.js';
 import { loadTlsFiles, type TlsPaths } from '../files/tls-files.js';

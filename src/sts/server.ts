@@ -8,7 +8,7 @@ import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimi
 import { authenticateClient, requireTrustableCertificate } from '../core/client-authentication.js';
 import type { ClientRegistration, Policy, TrustedIssuer } from '../core/policy/types.js';
 import { HEALTH_PATH, INTROSPECTION_ENDPOINT_PATH, TOKEN_ENDPOINT_PATH, WELL_KNOWN_JWKS } from '../core/rfc.js';
-import type { SigningKey } from '../core/signing.js';
+import type { SigningKey } from '../core/signing/signer.js';
 import { parseTokenRequest } from '../core/token-request.js';
 import { readBody } from '../server/body.js';
 import { createLimitedHttpsServer, type ManagedServer } from '../server/https-server.js';

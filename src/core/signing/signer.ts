@@ -1,16 +1,28 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { createSigner } from 'fast-jwt';
+import { constants, createPrivateKey, createPublicKey, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
-import type { AccessTokenClaims } from './claims.js';
-import { ACCESS_TOKEN_JWT_TYP, type AsymmetricAlgorithm } from './rfc.js';
+import type { AsymmetricAlgorithm } from '../rfc.js';
 
-export interface SigningKey {
+/**
+ * Whatever signs access tokens: a key in memory (`createSigningKey`) or one that never leaves a
+ * hardware module (PKCS#11), which is handed the signing input and returns the signature.
+ */
+export interface Signer {
   alg: AsymmetricAlgorithm;
   kid: string;
-  privateKey: KeyObject;
   /** Public JWK with kid, alg and use, as published in the JWKS. */
   publicJwk: JWK;
+  /**
+   * Sign the JWS signing input (RFC 7515 §5.1 step 5: the ASCII bytes of `header.payload`).
+   * Returns the signature exactly as the JWS carries it (RFC 7518 §3): ECDSA as raw `r || s`,
+   * each the curve's size (not DER); RSASSA-PKCS1-v1_5; RSASSA-PSS with MGF1 and a salt as long
+   * as the hash; Ed25519 (RFC 8037). Nothing checks the result: a wrong one makes a token that
+   * does not verify.
+   */
+  sign(signingInput: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
+
+/** A software signer, over a private key in this process. */
+export type SigningKey = Signer & { privateKey: KeyObject };
 
 export interface SigningKeyInput {
   /** PKCS#8 / SEC1 / PKCS#1 PEM, or a KeyObject. */
@@ -60,33 +72,19 @@ export async function createSigningKey(input: SigningKeyInput): Promise<SigningK
   const alg = algorithmForKey(privateKey, input.alg);
   const jwk = await exportJWK(createPublicKey(privateKey));
   const kid = input.kid ?? (await calculateJwkThumbprint(jwk, 'sha256'));
-  return { alg, kid, privateKey, publicJwk: { ...jwk, kid, alg, use: 'sig' } };
+  return { alg, kid, privateKey, publicJwk: { ...jwk, kid, alg, use: 'sig' }, sign: softwareSign(alg, privateKey) };
 }
 
-type Signer = (claims: AccessTokenClaims) => string;
-
-/** One signer per key, built on first use: the key is parsed once, not per token. */
-const signers = new WeakMap<SigningKey, Signer>();
-
 /**
- * Sign access-token claims as an RFC 9068 JWT: header `typ: at+jwt` and the key's `kid`.
- * Signing uses fast-jwt, which signs with node:crypto synchronously: jose 6 goes through
- * WebCrypto, whose per-call overhead was most of the STS's CPU time (docs/benchmarks.md).
- * Tokens are verified with jose, so the two libraries check each other in every test.
- * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.1
+ * RFC 7518 §3 with node:crypto, synchronously. The digest name and key options are chosen once
+ * per key, so a signature costs one `crypto.sign` call.
  */
-export async function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
-  let signer = signers.get(key);
-  if (signer === undefined) {
-    signer = createSigner({
-      key: key.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
-      algorithm: key.alg,
-      kid: key.kid,
-      header: { alg: key.alg, typ: ACCESS_TOKEN_JWT_TYP },
-      // iat and exp come with the claims (one clock reading per request); fast-jwt keeps a
-      // given iat and, without expiresIn, the given exp.
-    }) as Signer;
-    signers.set(key, signer);
-  }
-  return signer(claims);
+function softwareSign(alg: AsymmetricAlgorithm, key: KeyObject): (signingInput: Uint8Array) => Uint8Array {
+  if (alg === 'EdDSA') return (signingInput) => sign(null, signingInput, key);
+  const digest = `sha${alg.slice(2)}`;
+  let options: SignKeyObjectInput;
+  if (alg.startsWith('ES')) options = { key, dsaEncoding: 'ieee-p1363' };
+  else if (alg.startsWith('PS')) options = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
+  else options = { key, padding: constants.RSA_PKCS1_PADDING };
+  return (signingInput) => sign(digest, signingInput, options);
 }
