@@ -1,6 +1,7 @@
 import { constants, createPrivateKey, createPublicKey, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import type { AsymmetricAlgorithm } from '../rfc.js';
+import { ECDSA_COMPONENT_BYTES, ecdsaDerToJose } from './ecdsa.js';
 
 /**
  * Whatever signs access tokens: a key in memory (`createSigningKey`) or one that never leaves a
@@ -77,14 +78,19 @@ export async function createSigningKey(input: SigningKeyInput): Promise<SigningK
 
 /**
  * RFC 7518 §3 with node:crypto, synchronously. The digest name and key options are chosen once
- * per key, so a signature costs one `crypto.sign` call.
+ * per key, so a signature costs one `crypto.sign` call (plus, for ECDSA, `ecdsaDerToJose`).
  */
 function softwareSign(alg: AsymmetricAlgorithm, key: KeyObject): (signingInput: Uint8Array) => Uint8Array {
   if (alg === 'EdDSA') return (signingInput) => sign(null, signingInput, key);
   const digest = `sha${alg.slice(2)}`;
-  let options: SignKeyObjectInput;
-  if (alg.startsWith('ES')) options = { key, dsaEncoding: 'ieee-p1363' };
-  else if (alg.startsWith('PS')) options = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
-  else options = { key, padding: constants.RSA_PKCS1_PADDING };
-  return (signingInput) => sign(digest, signingInput, options);
+  if (alg === 'ES256' || alg === 'ES384' || alg === 'ES512') {
+    const size = ECDSA_COMPONENT_BYTES[alg];
+    return (signingInput) => ecdsaDerToJose(sign(digest, signingInput, key), size);
+  }
+  if (alg.startsWith('PS')) {
+    const options: SignKeyObjectInput = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
+    return (signingInput) => sign(digest, signingInput, options);
+  }
+  // RS*: PKCS#1 v1.5 is the default padding for an RSA KeyObject, and a bare key is the fast path.
+  return (signingInput) => sign(digest, signingInput, key);
 }
