@@ -141,6 +141,16 @@ describe('signAccessToken with a Signer that is not a KeyObject (a hardware modu
     assert.equal((await joseVerifies(token, hidden)).protectedHeader.kid, 'hsm-1');
   });
 
+  test('a copy of a createSigningKey key with another alg or key refuses to sign; another kid is fine', async () => {
+    const key = await createSigningKey({ privateKey: cases[0]?.privateKey as KeyObject });
+    await assert.rejects(signAccessToken(claims(), { ...key, alg: 'RS256' }), { name: 'TypeError', message: /made for ES256, asked for RS256/ });
+    await assert.rejects(signAccessToken(claims(), { ...key, alg: 'ES384' }), TypeError);
+    const rekeyed = { ...key, privateKey: rsa };
+    await assert.rejects(signAccessToken(claims(), rekeyed), TypeError);
+    const renamed = { ...key, kid: 'renamed', publicJwk: { ...key.publicJwk, kid: 'renamed' } };
+    assert.equal((await joseVerifies(await signAccessToken(claims(), renamed), renamed)).protectedHeader.kid, 'renamed');
+  });
+
   test('a rejecting sign() rejects signAccessToken with the same error', async () => {
     const key = await createSigningKey({ privateKey: cases[0]?.privateKey as KeyObject });
     const failure = new Error('CKR_DEVICE_REMOVED');

@@ -73,7 +73,21 @@ export async function createSigningKey(input: SigningKeyInput): Promise<SigningK
   const alg = algorithmForKey(privateKey, input.alg);
   const jwk = await exportJWK(createPublicKey(privateKey));
   const kid = input.kid ?? (await calculateJwkThumbprint(jwk, 'sha256'));
-  return { alg, kid, privateKey, publicJwk: { ...jwk, kid, alg, use: 'sig' }, sign: softwareSign(alg, privateKey) };
+  const signWith = softwareSign(alg, privateKey);
+  return {
+    alg,
+    kid,
+    privateKey,
+    publicJwk: { ...jwk, kid, alg, use: 'sig' },
+    sign(this: Partial<SigningKey> | undefined, signingInput: Uint8Array): Uint8Array {
+      // A copy given another alg or key (`{ ...key, alg }`) would still sign as this key, under
+      // a header that says otherwise: refuse at signing time, as fast-jwt did.
+      if (this !== undefined && (this.alg !== alg || this.privateKey !== privateKey)) {
+        throw new TypeError(`signing key changed after createSigningKey (made for ${alg}, asked for ${String(this.alg)}): create a new one`);
+      }
+      return signWith(signingInput);
+    },
+  };
 }
 
 /**
