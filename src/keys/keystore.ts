@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { planRotation, publishedKeysAt, secondsUntilNextChange, signingKeyAt, type ScheduledKey } from '../core/key-schedule.js';
 import { isAsymmetricAlgorithm, type AsymmetricAlgorithm } from '../core/rfc.js';
-import { createSigningKey, type SigningKey } from '../core/signing.js';
+import { createSigningKey, type SigningKey } from '../core/signing/signer.js';
 import { FileProblem, readPrivateKey } from '../files/read.js';
 import { DEFAULTS } from '../defaults.js';
 

@@ -5,7 +5,7 @@ import { checkFileKeys, readSettings } from '../config/settings.js';
 import { STS_COMMAND_SETTINGS } from '../config/sts-settings.js';
 import { ConfigError, FileProblem } from '../core/config-error.js';
 import type { AsymmetricAlgorithm } from '../core/rfc.js';
-import { createSigningKey, type SigningKey } from '../core/signing.js';
+import { createSigningKey, type SigningKey } from '../core/signing/signer.js';
 import { DEFAULTS } from '../defaults.js';
 import { readPrivateKey, readText } from '../files/read.js';
 import { loadTlsFiles, type TlsPaths } from '../files/tls-files.js';

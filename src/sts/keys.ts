@@ -1,7 +1,7 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { CertboundError } from '../core/errors.js';
 import type { Policy, TrustedIssuer } from '../core/policy/types.js';
-import type { SigningKey } from '../core/signing.js';
+import type { SigningKey } from '../core/signing/signer.js';
 import { remoteJwksSource } from '../keys/jwks-source.js';
 import type { SigningKeyProvider } from '../keys/keystore.js';
 

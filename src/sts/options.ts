@@ -1,7 +1,7 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { Policy, TrustedIssuer } from '../core/policy/types.js';
 import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimitOptions } from '../core/rate-limit.js';
-import type { SigningKey } from '../core/signing.js';
+import type { SigningKey } from '../core/signing/signer.js';
 import { DEFAULTS } from '../defaults.js';
 import { staticKeyProvider, type SigningKeyProvider } from '../keys/keystore.js';
 import type { ServerLimits } from '../config/limits.js';

@@ -11,7 +11,7 @@ import { request, type Agent } from 'undici';
 import { status } from '@grpc/grpc-js';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_JWT } from '../../src/core/rfc.js';
-import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
+import { createSigningKey, type SigningKey } from '../../src/core/signing/signer.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/generate.js';
 import { bearer, callUnary, channelCredentials, echoClient } from '../helpers/grpc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';

@@ -27,7 +27,7 @@ import { stringify as toYaml } from 'yaml';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
 import { readCertificateFacts } from '../../src/core/certificate/facts.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS, GRANT_TYPE_TOKEN_EXCHANGE } from '../../src/core/rfc.js';
-import { createSigningKey } from '../../src/core/signing.js';
+import { createSigningKey } from '../../src/core/signing/signer.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
 import { createExpressMiddleware } from '../../src/http/express.js';
 import { certboundFastify } from '../../src/http/fastify.js';

@@ -4,7 +4,7 @@ import { createMtlsAgent } from '../../src/client/mtls-agent.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { hashSubjectToken } from '../../src/core/policy/authorize.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE } from '../../src/core/rfc.js';
-import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
+import { createSigningKey, type SigningKey } from '../../src/core/signing/signer.js';
 import { createStsServer, type StsEvent, type StsOptions } from '../../src/sts/server.js';
 import type { IssuedCertificate } from '../../src/pki/generate.js';
 import type { TestPki } from './pki.js';

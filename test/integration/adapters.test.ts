@@ -12,7 +12,7 @@ import fastify, { type FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import { Agent, request } from 'undici';
 import { buildAccessTokenClaims } from '../../src/core/claims.js';
-import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
+import { createSigningKey, type SigningKey } from '../../src/core/signing/signer.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
 import { createExpressMiddleware } from '../../src/http/express.js';
 import { certboundFastify } from '../../src/http/fastify.js';

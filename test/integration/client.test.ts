@@ -7,7 +7,7 @@ import { createBoundFetch } from '../../src/client/bound-fetch.js';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
 import { createTokenSource } from '../../src/client/token-source.js';
 import { CertboundError } from '../../src/core/errors.js';
-import { createSigningKey } from '../../src/core/signing.js';
+import { createSigningKey } from '../../src/core/signing/signer.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import { createResourceServer } from '../../src/cli/servers/resource-server.js';
 import { loadJwksSource } from '../../src/keys/jwks-source.js';

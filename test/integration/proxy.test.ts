@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import type { SigningKey } from '../../src/core/signing.js';
+import type { SigningKey } from '../../src/core/signing/signer.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import type { ForwardedCertificateFormat } from '../../src/http/forwarded-certificate.js';
 import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { createSigningKey } from '../../src/core/signing.js';
+import { createSigningKey } from '../../src/core/signing/signer.js';
 import { withVerificationCache } from '../../src/core/verification-cache.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';

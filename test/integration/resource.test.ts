@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { Agent, request } from 'undici';
 import { buildAccessTokenClaims } from '../../src/core/claims.js';
-import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
+import { createSigningKey, type SigningKey } from '../../src/core/signing/signer.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';

@@ -10,7 +10,7 @@ import type { Agent } from 'undici';
 import { hashSubjectToken } from '../../src/core/policy/authorize.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../../src/core/rfc.js';
-import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
+import { createSigningKey, type SigningKey } from '../../src/core/signing/signer.js';
 import { createCertificateAuthority, type IssuedCertificate } from '../../src/pki/generate.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, postToken, startSts, type JsonResponse } from '../helpers/servers.js';

@@ -224,7 +224,7 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
 
 describe('STS internal failures', () => {
   test('a failure inside the STS is 500 server_error with a bland description, logged as server.error', async (t) => {
-    const { createSigningKey } = await import('../../src/core/signing.js');
+    const { createSigningKey } = await import('../../src/core/signing/signer.js');
     const good = await createSigningKey({ privateKey: pki.jwtKeyPem });
     // An EC key told to sign RS256: jose refuses at signing time, which the STS cannot foresee.
     const broken = await startSts(t, pki, { signingKey: { ...good, alg: 'RS256' } });
@@ -250,7 +250,7 @@ describe('STS lifetime configuration', () => {
 
   test('invalid options are a TypeError at construction', async () => {
     const { createStsServer } = await import('../../src/sts/server.js');
-    const { createSigningKey } = await import('../../src/core/signing.js');
+    const { createSigningKey } = await import('../../src/core/signing/signer.js');
     const signingKey = await createSigningKey({ privateKey: pki.jwtKeyPem });
     const base = { issuer: ISSUER, signingKey, policy: { clients: [], subjectTokens: [], trustedIssuers: [] }, tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem } };
     assert.throws(() => createStsServer({ ...base, issuer: 'http://sts' }), { name: 'TypeError', message: /https URL/ });

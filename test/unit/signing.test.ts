@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, jwtVerify } from 'jose';
 import { buildAccessTokenClaims } from '../../src/core/claims.js';
-import { algorithmForKey, createSigningKey, signAccessToken } from '../../src/core/signing.js';
+import { algorithmForKey, createSigningKey } from '../../src/core/signing/signer.js';
+import { signAccessToken } from '../../src/core/signing/jws.js';
 import type { AsymmetricAlgorithm } from '../../src/core/rfc.js';
 
 const THUMBPRINT = 'vXOFZVZb3eGyh59HzEMNU_v6tAAeZNUmep6-1B53AVk';

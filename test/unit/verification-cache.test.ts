@@ -4,7 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
-import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
+import { createSigningKey, type SigningKey } from '../../src/core/signing/signer.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
 import { withVerificationCache } from '../../src/core/verification-cache.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';

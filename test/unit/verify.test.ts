@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { CompactSign, errors as joseErrors, SignJWT, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { CertboundError } from '../../src/core/errors.js';
-import { createSigningKey, type SigningKey } from '../../src/core/signing.js';
+import { createSigningKey, type SigningKey } from '../../src/core/signing/signer.js';
 import { createBoundTokenVerifier, type VerifierOptions } from '../../src/core/verify.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 

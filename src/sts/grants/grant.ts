@@ -1,6 +1,7 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { AccessTokenClaims } from '../../core/claims.js';
-import { signAccessToken, type SigningKey } from '../../core/signing.js';
+import { signAccessToken } from '../../core/signing/jws.js';
+import type { Signer } from '../../core/signing/signer.js';
 import type { ClientRegistration, Policy, TrustedIssuer } from '../../core/policy/types.js';
 import type { TokenRequestParameters } from '../../core/token-request.js';
 import type { PeerCertificate } from '../../server/peer-certificate.js';
@@ -13,7 +14,7 @@ export interface GrantContext {
   certificate: PeerCertificate;
   issuer: string;
   policy: Policy;
-  signingKey: SigningKey;
+  signingKey: Signer;
   accessTokenLifetimeSeconds: number;
   /** Milliseconds since the epoch: the one clock reading of this request. */
   now: number;
@@ -45,7 +46,7 @@ export interface Grant {
 }
 
 /** Sign the claims and build the token response (RFC 8693 §2.2.1): the one place grants issue. */
-export async function issueAccessToken(claims: AccessTokenClaims, signingKey: SigningKey, issuedTokenType: string): Promise<IssuedToken> {
+export async function issueAccessToken(claims: AccessTokenClaims, signingKey: Signer, issuedTokenType: string): Promise<IssuedToken> {
   const accessToken = await signAccessToken(claims, signingKey);
   return {
     subject: claims.sub,
