@@ -87,6 +87,8 @@ export const DEFAULTS = {
     cacheMaxAgeSeconds: 60,
     /** Certificate facts (subject, SANs) parsed once per certificate, across connections. */
     certificateFactsEntries: 1024,
+    /** Compiled SPIFFE ID patterns of the policy: a policy has far fewer; reloads bring new ones. */
+    spiffePatternEntries: 1024,
     /** A resource whose keys are unavailable asks clients to come back after this long. */
     keysUnavailableRetryAfterSeconds: 5,
     /** RFC 9728 metadata changes only with a restart. */

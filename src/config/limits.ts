@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { ConfigError } from '../core/config-error.js';
 import { DEFAULTS } from '../defaults.js';
 import { librarySchema, type OptionSpec } from './option.js';
-import { parseWith } from './schema.js';
+import { parseWith } from '../core/schema.js';
 
 /** Limits every certbound server applies (the HTTP ones by the HTTPS servers only); defaults in DEFAULTS.server. */
 export interface ServerLimits {

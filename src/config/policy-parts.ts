@@ -8,7 +8,7 @@ import { isScopeToken } from '../core/scope.js';
 import { compileSpiffePattern } from '../core/spiffe.js';
 import { computeThumbprint, isWellFormedThumbprint } from '../core/thumbprint.js';
 import { DEFAULTS } from '../defaults.js';
-import { flag, integer, list, mapping, pathItem, text, texts } from './schema.js';
+import { flag, integer, list, mapping, pathItem, text, texts } from '../core/schema.js';
 
 /** The pieces of a policy document that clients, subject tokens and issuer rules share. */
 

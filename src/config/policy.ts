@@ -15,7 +15,7 @@ import {
   type AsymmetricAlgorithm,
 } from '../core/rfc.js';
 import { issuanceEntries, issuanceOf, matcher, thumbprint, x5cThumbprints } from './policy-parts.js';
-import { flag, list, mapping, oneOf, parseWith, pathItem, text, texts } from './schema.js';
+import { flag, list, mapping, oneOf, parseWith, pathItem, text, texts } from '../core/schema.js';
 
 /** A policy problem, naming where in the document it is (`policy.subject_tokens[1].sha256`). */
 export class PolicyError extends ConfigError {

@@ -3,6 +3,8 @@
  * a bad flag. Misuse, so a TypeError (thrown at construction or at load, never per request),
  * with a stable code and the path of what is wrong, in the vocabulary of whoever wrote it:
  * `limits.handshakeTimeoutMs` for a library option, `policy.clients[2].certificate` in a file.
+ * Its name stays `TypeError`, as Node's own coded errors do (ERR_INVALID_ARG_VALUE): callers
+ * branch on `code`, which is `CB_CONFIG_INVALID` for every configuration problem.
  */
 export class ConfigError extends TypeError {
   readonly code = 'CB_CONFIG_INVALID' as const;
@@ -12,10 +14,10 @@ export class ConfigError extends TypeError {
     readonly path: string,
     /** What is wrong, as a phrase that follows the path ("must be an https URL"). */
     readonly problem: string,
-    message = `"${path}" ${problem}`,
+    // `"trustedProxy.addresses": "10.0.0.0/33" is not an IP address` reads as a sentence too.
+    message = `"${path}"${problem.startsWith(':') ? '' : ' '}${problem}`,
   ) {
     super(message);
-    this.name = 'ConfigError';
   }
 }
 

@@ -1,3 +1,6 @@
+import { LRUCache } from 'lru-cache';
+import * as v from 'valibot';
+import { optionsObject, parseOptions } from './schema.js';
 import { DEFAULTS } from '../defaults.js';
 
 /**
@@ -26,29 +29,32 @@ export interface RateLimiter {
 /** Defaults: generous for a workload that caches its tokens, tight for a runaway client. */
 export const RATE_LIMIT_DEFAULTS = { ...DEFAULTS.sts.rateLimit, maxKeys: 10_000 } as const;
 
+const atLeastOne = 'must be an integer >= 1';
+const RATE_LIMIT_OPTIONS = optionsObject(
+  {
+    perSecond: v.pipe(v.number('must be a positive number'), v.finite('must be a positive number'), v.gtValue(0, 'must be a positive number')),
+    burst: v.pipe(v.number(atLeastOne), v.integer(atLeastOne), v.minValue(1, atLeastOne)),
+    maxKeys: v.optional(v.pipe(v.number(atLeastOne), v.integer(atLeastOne), v.minValue(1, atLeastOne)), RATE_LIMIT_DEFAULTS.maxKeys),
+  },
+  '"rateLimit" must be false or { perSecond, burst }',
+);
+
 interface Bucket {
   tokens: number;
   updatedMs: number;
 }
 
 export function createRateLimiter(options: RateLimitOptions): RateLimiter {
-  const { perSecond, burst } = options;
-  const maxKeys = options.maxKeys ?? RATE_LIMIT_DEFAULTS.maxKeys;
-  if (!(Number.isFinite(perSecond) && perSecond > 0)) throw new TypeError('rate limit "perSecond" must be a positive number');
-  if (!(Number.isInteger(burst) && burst >= 1)) throw new TypeError('rate limit "burst" must be an integer >= 1');
-  if (!(Number.isInteger(maxKeys) && maxKeys >= 1)) throw new TypeError('rate limit "maxKeys" must be an integer >= 1');
-  // A Map iterates in insertion order; re-inserting on use makes the first key the least recent.
-  const buckets = new Map<string, Bucket>();
+  const { perSecond, burst, maxKeys } = parseOptions(RATE_LIMIT_OPTIONS, options, 'rateLimit');
+  const buckets = new LRUCache<string, Bucket>({ max: maxKeys });
   return {
     take(key, nowMs) {
       const bucket = buckets.get(key) ?? { tokens: burst, updatedMs: nowMs };
-      buckets.delete(key);
       // A clock that steps back refills nothing rather than going negative.
       const elapsedSeconds = Math.max(0, nowMs - bucket.updatedMs) / 1000;
       bucket.tokens = Math.min(burst, bucket.tokens + elapsedSeconds * perSecond);
       bucket.updatedMs = Math.max(bucket.updatedMs, nowMs);
       buckets.set(key, bucket);
-      if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string);
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
         return { allowed: true };

@@ -1,4 +1,7 @@
+import { LRUCache } from 'lru-cache';
+import * as v from 'valibot';
 import type { BoundTokenVerifier, VerifiedToken } from './verify.js';
+import { callable, madeBy, optionsObject, parseOptions } from './schema.js';
 import { DEFAULTS } from '../defaults.js';
 
 /** Defaults: DEFAULTS.verification (src/defaults.ts), where the reasons are. */
@@ -12,6 +15,15 @@ export interface VerificationCacheOptions {
   now?: () => number;
 }
 
+const CACHE_OPTIONS = optionsObject(
+  {
+    maxEntries: v.optional(v.pipe(v.number('must be a positive integer'), v.integer('must be a positive integer'), v.minValue(1, 'must be a positive integer')), DEFAULT_CACHE_MAX_ENTRIES),
+    maxAgeSeconds: v.optional(v.pipe(v.number('must be a positive number'), v.finite('must be a positive number'), v.gtValue(0, 'must be a positive number')), DEFAULT_CACHE_MAX_AGE_SECONDS),
+    now: v.optional(callable<() => number>('must be a function returning milliseconds'), () => Date.now),
+  },
+  'cache options must be an object',
+);
+
 /**
  * A verifier that remembers successful verifications, keyed by the token *and* the thumbprint of
  * the certificate it was presented with, so a hit can never admit a token over another
@@ -20,14 +32,10 @@ export interface VerificationCacheOptions {
  * never refused because of an earlier failure. Least recently used entries go first when full.
  */
 export function withVerificationCache(verifier: BoundTokenVerifier, options: VerificationCacheOptions = {}): BoundTokenVerifier & { readonly size: number } {
-  if (typeof verifier?.verify !== 'function') throw new TypeError('"verifier" must come from createBoundTokenVerifier()');
-  const maxEntries = options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES;
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('"maxEntries" must be a positive integer');
-  const maxAgeSeconds = options.maxAgeSeconds ?? DEFAULT_CACHE_MAX_AGE_SECONDS;
-  if (!Number.isFinite(maxAgeSeconds) || maxAgeSeconds <= 0) throw new TypeError('"maxAgeSeconds" must be a positive number');
-  const now = options.now ?? Date.now;
-  // Map iteration order is insertion order: re-inserting on a hit makes it an LRU.
-  const entries = new Map<string, { verified: VerifiedToken; until: number }>();
+  parseOptions(madeBy<BoundTokenVerifier>('verify', '"verifier" must come from createBoundTokenVerifier()'), verifier);
+  const { maxEntries, maxAgeSeconds, now } = parseOptions(CACHE_OPTIONS, options);
+  // Expiry is ours (the token's exp, on the injected clock); the LRU only bounds the size.
+  const entries = new LRUCache<string, { verified: VerifiedToken; until: number }>({ max: maxEntries });
 
   return {
     get size() {
@@ -40,19 +48,13 @@ export function withVerificationCache(verifier: BoundTokenVerifier, options: Ver
       const hit = entries.get(key);
       const time = now();
       if (hit !== undefined) {
+        if (time < hit.until) return hit.verified;
         entries.delete(key);
-        if (time < hit.until) {
-          entries.set(key, hit);
-          return hit.verified;
-        }
       }
       const verified = await verifier.verify(token, peerThumbprint);
       const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : time;
       const until = Math.min(exp, time + maxAgeSeconds * 1000);
-      if (until > time) {
-        entries.set(key, { verified, until });
-        if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
-      }
+      if (until > time) entries.set(key, { verified, until });
       return verified;
     },
   };

@@ -1,38 +1,15 @@
-import {
-  createLocalJWKSet,
-  jwtVerify,
-  type JSONWebKeySet,
-  type JWTHeaderParameters,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { parseScope } from './scope.js';
 import { CertboundError, type CertboundErrorCode, type FailureReason } from './errors.js';
 import { classifyJoseError } from './jose-errors.js';
 import { malformedNumericDate } from './numeric-date.js';
 import { readConfirmation } from './confirmation.js';
-import { ACCESS_TOKEN_JWT_TYP, ASYMMETRIC_ALGORITHMS, isAsymmetricAlgorithm, type AsymmetricAlgorithm } from './rfc.js';
+import { ACCESS_TOKEN_JWT_TYP } from './rfc.js';
 import { thumbprintsEqual } from './thumbprint.js';
 import { DEFAULTS } from '../defaults.js';
+import { resolveVerifierOptions, type VerifierOptions } from './verifier-options.js';
 
-/** Default clock skew (DEFAULTS.verification, where the reasons are). */
-export const DEFAULT_CLOCK_TOLERANCE_SECONDS = DEFAULTS.verification.clockToleranceSeconds;
-export const MAX_CLOCK_TOLERANCE_SECONDS = DEFAULTS.verification.maxClockToleranceSeconds;
-
-export interface VerifierOptions {
-  /** The issuer's public keys: a JWKS document, or a resolver such as jose's createRemoteJWKSet. */
-  keys: JSONWebKeySet | JWTVerifyGetKey;
-  /** Accepted `iss` value(s). */
-  issuer: string | readonly string[];
-  /** This resource's identifier(s); the token's `aud` must contain one. */
-  audience: string | readonly string[];
-  /** Allowed JWS algorithms (default: every asymmetric one). `none` and HS* cannot be listed. */
-  algorithms?: readonly AsymmetricAlgorithm[];
-  /** Allowed clock skew for exp/nbf in seconds (default 30, at most 300). */
-  clockToleranceSeconds?: number;
-  /** Current time in milliseconds; injected so expiry is testable. */
-  now?: () => number;
-}
+export type { VerifierOptions } from './verifier-options.js';
 
 /** What a resource learns from a token that passed every check. */
 export interface VerifiedToken {
@@ -56,7 +33,7 @@ export interface BoundTokenVerifier {
 
 /**
  * A verifier for RFC 9068 JWT access tokens bound to a client certificate (RFC 8705 §3).
- * Options are validated here, once; a bad option is a TypeError.
+ * Options are validated here, once; a bad option is a ConfigError (a TypeError).
  *
  * @example
  * const verifier = createBoundTokenVerifier({ keys: jwks, issuer: 'https://sts.domain.com:8081', audience: 'https://server.domain.com:8443' });
@@ -125,50 +102,6 @@ export function requireScopes(token: VerifiedToken, required: readonly string[])
       reason: 'missing',
     });
   }
-}
-
-interface ResolvedVerifierOptions {
-  keys: JWTVerifyGetKey;
-  issuer: string[];
-  audience: string[];
-  algorithms: AsymmetricAlgorithm[];
-  clockToleranceSeconds: number;
-  now: () => number;
-}
-
-function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifierOptions {
-  if (options === null || typeof options !== 'object') throw new TypeError('verifier options must be an object');
-  const keys =
-    typeof options.keys === 'function'
-      ? options.keys
-      : options.keys !== null && typeof options.keys === 'object' && Array.isArray(options.keys.keys)
-        ? createLocalJWKSet(options.keys)
-        : undefined;
-  if (keys === undefined) throw new TypeError('"keys" must be a JWKS ({ keys: [...] }) or a key resolver function');
-  const issuer = nonEmptyStrings('issuer', options.issuer);
-  const audience = nonEmptyStrings('audience', options.audience);
-  const algorithms = [...(options.algorithms ?? ASYMMETRIC_ALGORITHMS)];
-  if (algorithms.length === 0) throw new TypeError('"algorithms" must not be empty');
-  for (const alg of algorithms) {
-    if (!isAsymmetricAlgorithm(alg)) {
-      throw new TypeError(`"algorithms" may only list asymmetric JWS algorithms; ${JSON.stringify(alg)} is not one`);
-    }
-  }
-  const clockToleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
-  if (!Number.isInteger(clockToleranceSeconds) || clockToleranceSeconds < 0 || clockToleranceSeconds > MAX_CLOCK_TOLERANCE_SECONDS) {
-    throw new TypeError(`"clockToleranceSeconds" must be an integer from 0 to ${MAX_CLOCK_TOLERANCE_SECONDS}`);
-  }
-  const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw new TypeError('"now" must be a function returning milliseconds');
-  return { keys, issuer, audience, algorithms, clockToleranceSeconds, now };
-}
-
-function nonEmptyStrings(name: string, value: string | readonly string[] | undefined): string[] {
-  const list = typeof value === 'string' ? [value] : Array.isArray(value) ? [...value] : [];
-  if (list.length === 0 || list.some((item) => typeof item !== 'string' || item.length === 0)) {
-    throw new TypeError(`"${name}" must be a non-empty string or array of non-empty strings`);
-  }
-  return list;
 }
 
 /** The token's cnf must confirm exactly the certificate on this connection (RFC 8705 §3.1). */

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -24,7 +25,7 @@ const bySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
  * certificate. The thumbprint is the SHA-256 of the DER, so equal keys mean equal certificates.
  */
 const FACTS_CACHE_ENTRIES = DEFAULTS.verification.certificateFactsEntries;
-const factsByThumbprint = new Map<string, CertificateFacts>();
+const factsByThumbprint = new LRUCache<string, CertificateFacts>({ max: FACTS_CACHE_ENTRIES });
 
 function factsOf(thumbprint: string, der: Buffer): CertificateFacts {
   let facts = factsByThumbprint.get(thumbprint);
@@ -33,7 +34,6 @@ function factsOf(thumbprint: string, der: Buffer): CertificateFacts {
     const parsed = readCertificateFacts(der);
     for (const list of Object.values(parsed.san)) Object.freeze(list);
     facts = Object.freeze({ ...parsed, san: Object.freeze(parsed.san) });
-    if (factsByThumbprint.size >= FACTS_CACHE_ENTRIES) factsByThumbprint.delete(factsByThumbprint.keys().next().value as string);
     factsByThumbprint.set(thumbprint, facts);
   }
   return facts;

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+import { DEFAULTS } from '../../defaults.js';
 import { compileSpiffePattern, parseSpiffeId } from '../spiffe.js';
 import type { CertificateFacts } from './facts.js';
 
@@ -17,7 +19,8 @@ export type CertificateMatcher =
 
 export const MATCHER_FIELDS = ['x5t#S256', 'subject_dn', 'san_dns', 'san_uri', 'san_ip', 'san_email', 'spiffe_id'] as const;
 
-const spiffePatterns = new Map<string, ReturnType<typeof compileSpiffePattern>>();
+// Compiled once per pattern; bounded, since a policy reload brings new patterns.
+const spiffePatterns = new LRUCache<string, ReturnType<typeof compileSpiffePattern>>({ max: DEFAULTS.verification.spiffePatternEntries });
 
 /**
  * Whether a certificate satisfies a matcher. Subject DNs must be given canonical (see above).

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { ConfigError } from './config-error.js';
 
 /**
  * Building blocks for certbound's configuration schemas (valibot), with the wording every
@@ -72,4 +73,33 @@ function pathOf(prefix: string, path: readonly v.IssuePathItem[] | undefined): s
     text += typeof key === 'number' ? `[${key}]` : text === '' ? String(key) : `.${String(key)}`;
   }
   return text;
+}
+
+// Library options: the same schemas, the problems phrased for the option names callers wrote.
+
+/** A plain object (not null, not an array). */
+export const isPlainObject = (input: unknown): input is Record<string, unknown> => input !== null && typeof input === 'object' && !Array.isArray(input);
+
+/** An options object; anything else is refused with `problem` ("verifier options must be an object"). */
+export const optionsObject = <E extends v.ObjectEntries>(entries: E, problem: string) =>
+  v.pipe(
+    v.custom<Record<string, unknown>>(isPlainObject, problem),
+    // A missing option is reported by its own schema ("must be a non-empty string"), not as a missing key.
+    v.transform((input) => ({ ...Object.fromEntries(Object.keys(entries).map((key) => [key, undefined])), ...input })),
+    v.looseObject(entries),
+  );
+
+/** A function, refused with `problem` ("must be a function"). */
+export const callable = <T extends (...args: never[]) => unknown>(problem: string) => v.custom<T>((input) => typeof input === 'function', problem);
+
+/** An object with a method `name`, as made by certbound's factory for it ("must come from createTokenSource()"). */
+export const madeBy = <T>(name: string, problem: string) => v.custom<T>((input) => input !== null && typeof input === 'object' && typeof (input as Record<string, unknown>)[name] === 'function', problem);
+
+/**
+ * Validate a library options object and return its output.
+ * @throws ConfigError naming the option: `"algorithms" must not be empty`; a problem with the
+ *   whole object (or between options) is its message as written.
+ */
+export function parseOptions<T extends v.GenericSchema>(schema: T, input: unknown, prefix = ''): v.InferOutput<T> {
+  return parseWith(schema, input, prefix, (path, problem) => (path === '' ? new ConfigError('', problem, problem) : new ConfigError(path, problem)));
 }
