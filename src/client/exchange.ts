@@ -3,7 +3,8 @@ import { fetch, type Agent } from 'undici';
 import { CertboundError } from '../core/errors.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE, MEDIA_TYPE_FORM } from '../core/rfc.js';
 import { DEFAULTS } from '../defaults.js';
-import type { ExchangedToken, ResolvedTokenSourceOptions } from './token-source.js';
+import type { ExchangedToken } from './token-source.js';
+import type { ResolvedTokenSourceOptions } from './token-source-options.js';
 
 /** Connection failures worth another attempt: the STS restarting, a proxy dropping an idle socket. */
 const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);

@@ -1,4 +1,6 @@
 import { Agent } from 'undici';
+import * as v from 'valibot';
+import { isPlainObject, parseOptions } from '../core/schema.js';
 
 export interface ClientTlsOptions {
   /** CA bundle the server certificate must chain to (PEM); system CAs when absent. */
@@ -10,15 +12,17 @@ export interface ClientTlsOptions {
   servername?: string;
 }
 
+const PROBLEM = '"tls" must give the client certificate "cert" and private key "key"';
+const isPem = (value: unknown): boolean => (typeof value === 'string' && value.length > 0) || Buffer.isBuffer(value);
+const CLIENT_TLS = v.custom<ClientTlsOptions>((tls) => isPlainObject(tls) && isPem(tls.cert) && isPem(tls.key), PROBLEM);
+
 /**
  * An undici Agent that presents the client certificate on every connection. Use the same agent
  * (or one built from the same certificate) for the STS and for the resource: that is the binding.
  * Server certificates are always verified; there is no option to turn that off.
  */
 export function createMtlsAgent(tls: ClientTlsOptions): Agent {
-  if (tls === null || typeof tls !== 'object' || tls.cert === undefined || tls.key === undefined) {
-    throw new TypeError('"tls" must give the client certificate "cert" and private key "key"');
-  }
+  parseOptions(CLIENT_TLS, tls, 'tls');
   return new Agent({
     connect: {
       cert: tls.cert,

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { ConfigError } from './config-error.js';
+import { isScopeToken } from './scope.js';
 
 /**
  * Building blocks for certbound's configuration schemas (valibot), with the wording every
@@ -101,5 +102,19 @@ export const madeBy = <T>(name: string, problem: string) => v.custom<T>((input) 
  *   whole object (or between options) is its message as written.
  */
 export function parseOptions<T extends v.GenericSchema>(schema: T, input: unknown, prefix = ''): v.InferOutput<T> {
-  return parseWith(schema, input, prefix, (path, problem) => (path === '' ? new ConfigError('', problem, problem) : new ConfigError(path, problem)));
+  const result = v.safeParse(schema, input, { abortEarly: true, abortPipeEarly: true });
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  if (issue.path === undefined || issue.path.length === 0) throw new ConfigError(prefix, issue.message, issue.message);
+  throw new ConfigError(pathOf(prefix, issue.path), issue.message);
 }
+
+/** A non-empty string, refused with `problem`. */
+export const nonEmpty = (problem = NON_EMPTY) => v.pipe(v.string(problem), v.minLength(1, problem));
+
+/** An absolute https URL, refused with `problem`. */
+export const httpsUrl = (problem = 'must be an https URL') => v.pipe(v.string(problem), v.check((text: string) => URL.canParse(text) && text.startsWith('https://'), problem));
+
+/** A list of RFC 6749 §3.3 scope tokens. */
+export const scopeTokens = (problem = 'must be a list of scope tokens') =>
+  v.pipe(v.array(v.string(problem), problem), v.check((list: string[]) => list.every(isScopeToken), problem));

@@ -1,6 +1,8 @@
 import { credentials, Metadata, type CallCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { createMtlsAgent, type ClientTlsOptions } from '../client/mtls-agent.js';
 import { createTokenSource, type TokenSource, type TokenSourceOptions } from '../client/token-source.js';
+import * as v from 'valibot';
+import { isPlainObject, madeBy, parseOptions } from '../core/schema.js';
 import { callCredentialsError } from './status.js';
 
 /**
@@ -14,7 +16,7 @@ import { callCredentialsError } from './status.js';
  * channel credentials built from the same certificate, or use createStsCredentials, which does.
  */
 export function createCallCredentials(tokens: TokenSource): CallCredentials {
-  if (typeof tokens?.getToken !== 'function') throw new TypeError('"tokens" must come from createTokenSource()');
+  parseOptions(madeBy<TokenSource>('getToken', '"tokens" must come from createTokenSource()'), tokens);
   return credentials.createFromMetadataGenerator((_context, callback) => {
     tokens.getToken().then(
       (token) => {
@@ -57,7 +59,7 @@ export interface StsCredentials {
  * const client = new EchoServer('grpc.domain.com:50051', sts.channelCredentials);
  */
 export function createStsCredentials(options: StsCredentialsOptions): StsCredentials {
-  if (options === null || typeof options !== 'object') throw new TypeError('STS credentials options must be an object');
+  parseOptions(v.custom<object>(isPlainObject, 'STS credentials options must be an object'), options);
   const { tls, ...rest } = options;
   const agent = createMtlsAgent(tls);
   let tokens: TokenSource;

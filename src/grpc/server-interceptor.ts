@@ -5,7 +5,8 @@ import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../c
 import { peerThumbprintOf } from './peer-certificate.js';
 import { statusFor } from './status.js';
 import { DEFAULTS } from '../defaults.js';
-import { isScopeToken } from '../core/scope.js';
+import * as v from 'valibot';
+import { callable, madeBy, optionsObject, parseOptions, scopeTokens } from '../core/schema.js';
 
 /** The standard health service (grpc/health/v1/health.proto): probes carry no token. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
@@ -21,9 +22,14 @@ export interface ServerInterceptorOptions {
   exempt?: readonly string[];
   /** Scopes a token must carry, by method path or service name; otherwise PERMISSION_DENIED. */
   requiredScopes?: Readonly<Record<string, readonly string[]>>;
-  /** Called with every refusal (never with the token), for logs and metrics. */
-  onRefused?: (error: CertboundError, call: { method: string; peer: string }) => void;
+  /** Called with every admitted and refused call, for logs and metrics; the one hook style of certbound. */
+  onEvent?: (event: CallEvent) => void;
 }
+
+/** What the interceptor tells `onEvent`: each call it admitted or refused. Never the token itself. */
+export type CallEvent =
+  | { type: 'call.allowed'; token: VerifiedToken; method: string; peer: string }
+  | { type: 'call.refused'; error: CertboundError; method: string; peer: string };
 
 // Verified tokens by the call's request metadata: the handler receives that very object as
 // `call.metadata`, and a client cannot forge an entry the way it could forge a header.
@@ -62,11 +68,12 @@ export function createServerInterceptor(options: ServerInterceptorOptions): Serv
             authenticateCall(metadata, call, resolved.verifier, requiredScopes).then(
               (verified) => {
                 verifiedByMetadata.set(metadata, verified);
+                resolved.onEvent?.({ type: 'call.allowed', token: verified, method, peer: call.getPeer() });
                 proceed(metadata);
               },
               (error: unknown) => {
                 const failure = toCertboundError(error);
-                resolved.onRefused?.(failure, { method, peer: call.getPeer() });
+                resolved.onEvent?.({ type: 'call.refused', error: failure, method, peer: call.getPeer() });
                 call.sendStatus(statusFor(failure));
               },
             );
@@ -95,7 +102,7 @@ interface ResolvedServerInterceptorOptions {
   verifier: BoundTokenVerifier;
   isExempt(method: string): boolean;
   requiredScopesFor(method: string): readonly string[] | undefined;
-  onRefused: ServerInterceptorOptions['onRefused'];
+  onEvent: ServerInterceptorOptions['onEvent'];
 }
 
 /** `/pkg.Service/Method` → `pkg.Service`. */
@@ -104,31 +111,49 @@ function serviceOf(method: string): string {
 }
 
 const METHOD_OR_SERVICE = /^(\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*|[A-Za-z_][\w.]*)$/;
+const isMethodOrService = (name: unknown): name is string => typeof name === 'string' && METHOD_OR_SERVICE.test(name);
+const neither = (what: string, name: unknown): string => `${what} must be "/package.Service/Method" or "package.Service"; ${JSON.stringify(name)} is neither`;
+
+const INTERCEPTOR_OPTIONS = optionsObject(
+  {
+    verifier: madeBy<BoundTokenVerifier>('verify', 'must come from createBoundTokenVerifier()'),
+    exempt: v.optional(
+      v.pipe(
+        v.array(v.unknown(), 'must be a list of method paths or service names'),
+        v.rawCheck(({ dataset, addIssue }) => {
+          const bad = dataset.typed ? dataset.value.findIndex((name) => !isMethodOrService(name)) : -1;
+          if (bad >= 0) addIssue({ message: neither('entries', (dataset.value as unknown[])[bad]) });
+        }),
+        v.transform((list) => list as string[]),
+      ),
+      () => [...DEFAULTS.grpc.exempt],
+    ),
+    requiredScopes: v.optional(
+      v.pipe(
+        v.record(v.string(), v.unknown(), 'must map method paths or service names to scopes'),
+        v.rawCheck(({ dataset, addIssue }) => {
+          if (!dataset.typed) return;
+          const bad = Object.keys(dataset.value).find((name) => !isMethodOrService(name));
+          if (bad !== undefined) addIssue({ message: neither('keys', bad) });
+        }),
+        v.record(v.string(), scopeTokens()),
+      ),
+      {},
+    ),
+    onEvent: v.optional(callable<NonNullable<ServerInterceptorOptions['onEvent']>>('must be a function')),
+  },
+  'server interceptor options must be an object',
+);
 
 function resolveServerInterceptorOptions(options: ServerInterceptorOptions): ResolvedServerInterceptorOptions {
-  if (options === null || typeof options !== 'object') throw new TypeError('server interceptor options must be an object');
-  if (typeof options.verifier?.verify !== 'function') throw new TypeError('"verifier" must come from createBoundTokenVerifier()');
-  if (options.exempt !== undefined && !Array.isArray(options.exempt)) throw new TypeError('"exempt" must be a list of method paths or service names');
-  const exempt = new Set<string>(options.exempt ?? DEFAULTS.grpc.exempt);
-  for (const name of exempt) {
-    if (typeof name !== 'string' || !METHOD_OR_SERVICE.test(name)) {
-      throw new TypeError(`"exempt" entries must be "/package.Service/Method" or "package.Service"; ${JSON.stringify(name)} is neither`);
-    }
-  }
-  const scopes = new Map<string, readonly string[]>();
-  for (const [name, list] of Object.entries(options.requiredScopes ?? {})) {
-    if (!METHOD_OR_SERVICE.test(name)) throw new TypeError(`"requiredScopes" keys must be "/package.Service/Method" or "package.Service"; ${JSON.stringify(name)} is neither`);
-    if (!Array.isArray(list) || list.some((scope) => !isScopeToken(scope))) {
-      throw new TypeError(`"requiredScopes.${name}" must be a list of scope tokens`);
-    }
-    scopes.set(name, [...list]);
-  }
-  if (options.onRefused !== undefined && typeof options.onRefused !== 'function') throw new TypeError('"onRefused" must be a function');
+  const { verifier, exempt: exemptList, requiredScopes, onEvent } = parseOptions(INTERCEPTOR_OPTIONS, options);
+  const exempt = new Set(exemptList);
+  const scopes = new Map(Object.entries(requiredScopes));
   return {
-    verifier: options.verifier,
+    verifier,
     isExempt: (method) => exempt.has(method) || exempt.has(serviceOf(method)),
     // A method's own entry wins over its service's.
     requiredScopesFor: (method) => scopes.get(method) ?? scopes.get(serviceOf(method)),
-    onRefused: options.onRefused,
+    onEvent,
   };
 }

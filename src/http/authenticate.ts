@@ -6,7 +6,8 @@ import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../c
 import { forwardedCertificateOf, resolveTrustedProxyOptions, type ResolvedTrustedProxy, type TrustedProxyOptions } from './forwarded-certificate.js';
 import { peerCertificateOf } from '../server/peer-certificate.js';
 import { type ChallengeOptions } from '../server/respond.js';
-import { isScopeToken } from '../core/scope.js';
+import * as v from 'valibot';
+import { callable, httpsUrl, madeBy, nonEmpty, optionsObject, parseOptions, scopeTokens } from '../core/schema.js';
 
 /** A request from node:http(s) or node:http2 (compatibility API). */
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -37,24 +38,38 @@ export interface ResolvedRequestAuthentication {
   trustedProxy: ResolvedTrustedProxy | undefined;
 }
 
+const REQUEST_AUTHENTICATION_OPTIONS = optionsObject(
+  {
+    verifier: madeBy<BoundTokenVerifier>('verify', 'must come from createBoundTokenVerifier()'),
+    requireTrustedCertificate: v.optional(v.boolean('must be true or false'), true),
+    requiredScopes: v.optional(scopeTokens()),
+    trustedProxy: v.optional(v.custom<TrustedProxyOptions>(() => true)),
+  },
+  'options must be an object',
+);
+
+const ADAPTER_OPTIONS = optionsObject(
+  {
+    realm: v.optional(nonEmpty()),
+    resourceMetadataUrl: v.optional(httpsUrl('must be an https URL (RFC 9728 §5.1)')),
+    onEvent: v.optional(callable('must be a function')),
+  },
+  'options must be an object',
+);
+
 const resolvedOptions = new WeakMap<RequestAuthenticationOptions, ResolvedRequestAuthentication>();
 const resolvedSet = new WeakSet<object>();
 
-/** @throws TypeError naming the bad option. */
+/** @throws ConfigError naming the bad option. */
 export function resolveRequestAuthentication(options: RequestAuthenticationOptions): ResolvedRequestAuthentication {
   const known = resolvedOptions.get(options);
   if (known !== undefined) return known;
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  if (typeof options.verifier?.verify !== 'function') throw new TypeError('"verifier" must come from createBoundTokenVerifier()');
-  const requiredScopes = options.requiredScopes;
-  if (requiredScopes !== undefined && (!Array.isArray(requiredScopes) || requiredScopes.some((scope) => !isScopeToken(scope)))) {
-    throw new TypeError('"requiredScopes" must be a list of scope tokens');
-  }
+  const { verifier, requireTrustedCertificate, requiredScopes, trustedProxy } = parseOptions(REQUEST_AUTHENTICATION_OPTIONS, options);
   const resolved = Object.freeze({
-    verifier: options.verifier,
-    requireTrustedCertificate: options.requireTrustedCertificate !== false,
+    verifier,
+    requireTrustedCertificate,
     requiredScopes: requiredScopes === undefined ? undefined : Object.freeze([...requiredScopes]),
-    trustedProxy: options.trustedProxy === undefined ? undefined : resolveTrustedProxyOptions(options.trustedProxy),
+    trustedProxy: trustedProxy === undefined ? undefined : resolveTrustedProxyOptions(trustedProxy),
   });
   resolvedOptions.set(options, resolved);
   resolvedSet.add(resolved);
@@ -102,30 +117,35 @@ function isResolved(options: RequestAuthenticationOptions | ResolvedRequestAuthe
   return resolvedSet.has(options);
 }
 
-export interface ProtectOptions extends RequestAuthenticationOptions {
+/**
+ * What an HTTP adapter tells `onEvent`, for logs and metrics: every request it admitted or
+ * refused, and (node's `protect`) every handler that failed. Never the token itself.
+ */
+export type RequestEvent<Req = NodeRequest> =
+  | { type: 'request.allowed'; token: VerifiedToken; request: Req }
+  | { type: 'request.refused'; error: CertboundError; request: Req }
+  | { type: 'request.failed'; error: CertboundError; request: Req };
+
+export interface ProtectOptions<Req = NodeRequest> extends RequestAuthenticationOptions {
   /** RFC 6750 §3 realm for challenges. */
   realm?: string;
   /** RFC 9728 §5.1: the URL of this resource's metadata, sent as `resource_metadata` in challenges. */
   resourceMetadataUrl?: string;
-  /** Called with every refusal (no token in it), for logs. */
-  onRefused?: (error: CertboundError, req: NodeRequest) => void;
+  /** Called with every admitted and refused request; the one hook style of certbound. */
+  onEvent?: (event: RequestEvent<Req>) => void;
 }
 
 /**
- * Check the challenge options when an adapter is built, so that a bad value is a TypeError at
- * start-up rather than a 500 at the first refusal.
- * @throws TypeError naming the bad option.
+ * Check an adapter's own options (challenge parameters, hook) when it is built, so that a bad
+ * value is a ConfigError at start-up rather than a 500 at the first refusal.
+ * @throws ConfigError naming the bad option.
  */
-export function checkChallengeOptions(options: Pick<ProtectOptions, 'realm' | 'resourceMetadataUrl'>): void {
-  if (options.realm !== undefined && (typeof options.realm !== 'string' || options.realm.length === 0)) throw new TypeError('"realm" must be a non-empty string');
-  const url = options.resourceMetadataUrl;
-  if (url !== undefined && (typeof url !== 'string' || !URL.canParse(url) || !url.startsWith('https://'))) {
-    throw new TypeError('"resourceMetadataUrl" must be an https URL (RFC 9728 §5.1)');
-  }
+export function checkAdapterOptions(options: Pick<ProtectOptions<never>, 'realm' | 'resourceMetadataUrl' | 'onEvent'>): void {
+  parseOptions(ADAPTER_OPTIONS, options);
 }
 
 /** The challenge parameters for a refusal, the same in every adapter. */
-export function challengeFor(error: CertboundError, options: Pick<ProtectOptions, 'realm' | 'resourceMetadataUrl' | 'requiredScopes'>): ChallengeOptions {
+export function challengeFor(error: CertboundError, options: Pick<ProtectOptions<never>, 'realm' | 'resourceMetadataUrl' | 'requiredScopes'>): ChallengeOptions {
   return {
     ...(options.realm === undefined ? {} : { realm: options.realm }),
     ...(error.code === 'CB_SCOPE_INSUFFICIENT' && options.requiredScopes !== undefined ? { scope: options.requiredScopes.join(' ') } : {}),

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { toCertboundError, type CertboundError } from '../core/errors.js';
+import { toCertboundError } from '../core/errors.js';
 import type { VerifiedToken } from '../core/verify.js';
-import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
+import { authenticateRequest, challengeFor, checkAdapterOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
 import { sendBearerChallenge } from '../server/respond.js';
 
 declare module 'express-serve-static-core' {
@@ -11,10 +11,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export interface ExpressCertboundOptions extends Omit<ProtectOptions, 'onRefused'> {
-  /** Called with every refusal (never the token), for logs. */
-  onRefused?: (error: CertboundError, req: Request) => void;
-}
+export type ExpressCertboundOptions = ProtectOptions<Request>;
 
 /**
  * Express middleware that admits a request only with a valid token bound to the client
@@ -33,16 +30,17 @@ export interface ExpressCertboundOptions extends Omit<ProtectOptions, 'onRefused
  */
 export function createExpressMiddleware(options: ExpressCertboundOptions): RequestHandler {
   const resolved = resolveRequestAuthentication(options);
-  checkChallengeOptions(options);
+  checkAdapterOptions(options);
   return (req: Request, res: Response, next: NextFunction) => {
     authenticateRequest(req, resolved).then(
       (verified) => {
         req.certbound = verified;
+        options.onEvent?.({ type: 'request.allowed', token: verified, request: req });
         next();
       },
       (error: unknown) => {
         const failure = toCertboundError(error);
-        options.onRefused?.(failure, req);
+        options.onEvent?.({ type: 'request.refused', error: failure, request: req });
         sendBearerChallenge(res, failure, challengeFor(failure, options));
       },
     ).catch(next); // a failure to answer goes to Express's error handling, not an unhandled rejection

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { toCertboundError, type CertboundError } from '../core/errors.js';
+import { toCertboundError } from '../core/errors.js';
 import { requireScopes, type VerifiedToken } from '../core/verify.js';
-import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
+import { authenticateRequest, challengeFor, checkAdapterOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
 import { bearerChallenge } from '../server/respond.js';
 
 declare module 'fastify' {
@@ -15,10 +15,7 @@ declare module 'fastify' {
   }
 }
 
-export interface FastifyCertboundOptions extends Omit<ProtectOptions, 'onRefused'> {
-  /** Called with every refusal (never the token), for logs. */
-  onRefused?: (error: CertboundError, request: FastifyRequest) => void;
-}
+export type FastifyCertboundOptions = ProtectOptions<FastifyRequest>;
 
 /**
  * A Fastify plugin that admits a request only with a valid token bound to the client certificate
@@ -39,9 +36,9 @@ export interface FastifyCertboundOptions extends Omit<ProtectOptions, 'onRefused
  */
 export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = async (fastify, options) => {
   // Scopes are checked here, per route, so the shared authentication runs without them.
-  const { requiredScopes, onRefused, ...rest } = options;
+  const { requiredScopes, onEvent, ...rest } = options;
   const resolved = resolveRequestAuthentication({ ...rest });
-  checkChallengeOptions(options);
+  checkAdapterOptions(options);
   const defaultScopes = resolveRequestScopes(options.verifier, requiredScopes, '"requiredScopes"');
   fastify.decorateRequest('certbound', undefined);
   // A route's own config is checked when the route is added, so a typo fails at start-up.
@@ -62,9 +59,10 @@ export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = asy
       const verified = await authenticateRequest(request.raw, resolved);
       if (scopes !== undefined) requireScopes(verified, scopes);
       request.certbound = verified;
+      onEvent?.({ type: 'request.allowed', token: verified, request });
     } catch (error) {
       const failure = toCertboundError(error);
-      onRefused?.(failure, request);
+      onEvent?.({ type: 'request.refused', error: failure, request });
       const { status, headers, body } = bearerChallenge(failure, challengeFor(failure, { ...options, ...(scopes === undefined ? {} : { requiredScopes: scopes }) }));
       return reply.code(status).headers(headers).send(body);
     }

@@ -1,90 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import { BlockList, isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { parseItem } from 'structured-headers';
 import { CertboundError } from '../core/errors.js';
 import { computeThumbprint, thumbprintFromSha256Hex } from '../core/thumbprint.js';
+import type { ResolvedTrustedProxy } from './trusted-proxy.js';
 
-/**
- * How a TLS-terminating proxy forwards the client certificate:
- * - `rfc9440`: RFC 9440 `Client-Cert`, a structured-field byte sequence of the DER;
- * - `xfcc`: Envoy's `x-forwarded-client-cert` (`Hash=` and/or `Cert=` elements);
- * - `pem-urlencoded`: a URL-encoded PEM, such as nginx's `$ssl_client_escaped_cert`.
- */
-export type ForwardedCertificateFormat = 'rfc9440' | 'xfcc' | 'pem-urlencoded';
-
-export const DEFAULT_CERTIFICATE_HEADERS: Readonly<Record<ForwardedCertificateFormat, string>> = {
-  rfc9440: 'client-cert',
-  xfcc: 'x-forwarded-client-cert',
-  'pem-urlencoded': 'x-ssl-client-cert',
-};
-
-export interface TrustedProxyOptions {
-  /**
-   * Addresses (`10.0.0.7`, `::1`) or CIDR blocks (`10.0.0.0/8`) of the proxies that terminate
-   * TLS. Only a request whose TCP peer is one of these may carry the certificate in a header.
-   */
-  addresses: readonly string[];
-  format: ForwardedCertificateFormat;
-  /** Header carrying the certificate (default by format: client-cert, x-forwarded-client-cert, x-ssl-client-cert). */
-  header?: string;
-  /**
-   * XFCC only: how many trusted proxies appended an element (default 1). Each proxy appends one
-   * element about its own downstream peer, so the client's is this many elements from the end;
-   * earlier elements came from outside and are never used.
-   */
-  xfccHops?: number;
-}
-
-export interface ResolvedTrustedProxy {
-  isTrusted(address: string | undefined): boolean;
-  format: ForwardedCertificateFormat;
-  header: string;
-  xfccHops: number;
-}
-
-/**
- * Validate trusted-proxy options once, at construction.
- * @throws TypeError naming the bad option.
- */
-export function resolveTrustedProxyOptions(options: TrustedProxyOptions): ResolvedTrustedProxy {
-  if (options === null || typeof options !== 'object') throw new TypeError('"trustedProxy" must be an object');
-  if (!Object.hasOwn(DEFAULT_CERTIFICATE_HEADERS, options.format)) {
-    throw new TypeError(`"trustedProxy.format" must be one of ${Object.keys(DEFAULT_CERTIFICATE_HEADERS).join(', ')}`);
-  }
-  if (!Array.isArray(options.addresses) || options.addresses.length === 0) throw new TypeError('"trustedProxy.addresses" must list at least one address or CIDR');
-  const blocks = new BlockList();
-  for (const entry of options.addresses) {
-    const [address, prefix, extra] = typeof entry === 'string' ? entry.split('/') : [];
-    const family = address === undefined ? 0 : isIP(address);
-    const bits = prefix === undefined ? undefined : Number(prefix);
-    const maxBits = family === 6 ? 128 : 32;
-    if (family === 0 || extra !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(prefix as string) || (bits as number) > maxBits))) {
-      throw new TypeError(`"trustedProxy.addresses": ${JSON.stringify(entry)} is not an IP address or CIDR block`);
-    }
-    const type = family === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) blocks.addAddress(address as string, type);
-    else blocks.addSubnet(address as string, bits, type);
-  }
-  const header = options.header ?? DEFAULT_CERTIFICATE_HEADERS[options.format];
-  if (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) throw new TypeError(`"trustedProxy.header": ${JSON.stringify(options.header)} is not a header name`);
-  const xfccHops = options.xfccHops ?? 1;
-  if (!Number.isInteger(xfccHops) || xfccHops < 1) throw new TypeError('"trustedProxy.xfccHops" must be a positive integer');
-  return {
-    isTrusted(address) {
-      if (address === undefined) return false;
-      // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
-      const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-      if (v4 !== undefined) return blocks.check(v4, 'ipv4');
-      const family = isIP(address);
-      return family !== 0 && blocks.check(address, family === 6 ? 'ipv6' : 'ipv4');
-    },
-    format: options.format,
-    header: header.toLowerCase(),
-    xfccHops,
-  };
-}
+export { DEFAULT_CERTIFICATE_HEADERS, resolveTrustedProxyOptions } from './trusted-proxy.js';
+export type { ForwardedCertificateFormat, ResolvedTrustedProxy, TrustedProxyOptions } from './trusted-proxy.js';
 
 /** A certificate a trusted proxy says the client presented (and verified, as its config requires). */
 export interface ForwardedCertificate {

@@ -1,7 +1,7 @@
 import { toCertboundError } from '../core/errors.js';
 import type { VerifiedToken } from '../core/verify.js';
 import { sendBearerChallenge } from '../server/respond.js';
-import { authenticateRequest, challengeFor, checkChallengeOptions, resolveRequestAuthentication, type NodeRequest, type NodeResponse, type ProtectOptions } from './authenticate.js';
+import { authenticateRequest, challengeFor, checkAdapterOptions, resolveRequestAuthentication, type NodeRequest, type NodeResponse, type ProtectOptions } from './authenticate.js';
 
 /**
  * Wrap a node:https or node:http2 request handler so it only runs for requests with a valid
@@ -16,21 +16,24 @@ import { authenticateRequest, challengeFor, checkChallengeOptions, resolveReques
  */
 export function protect<Req extends NodeRequest, Res extends NodeResponse>(
   handler: (req: Req, res: Res, auth: VerifiedToken) => void | Promise<void>,
-  options: ProtectOptions,
+  options: ProtectOptions<Req>,
 ): (req: Req, res: Res) => void {
   const resolved = resolveRequestAuthentication(options);
-  checkChallengeOptions(options);
+  checkAdapterOptions(options);
   return (req, res) => {
     authenticateRequest(req, resolved).then(
-      (auth) => handler(req, res, auth),
+      (auth) => {
+        options.onEvent?.({ type: 'request.allowed', token: auth, request: req });
+        return handler(req, res, auth);
+      },
       (error: unknown) => {
         const failure = toCertboundError(error);
-        options.onRefused?.(failure, req);
+        options.onEvent?.({ type: 'request.refused', error: failure, request: req });
         sendBearerChallenge(res, failure, challengeFor(failure, options));
       },
     ).catch((error: unknown) => {
       // The wrapped handler failed: answer 500 if nothing was sent yet, never a stack.
-      options.onRefused?.(toCertboundError(error), req);
+      options.onEvent?.({ type: 'request.failed', error: toCertboundError(error), request: req });
       if (!res.headersSent) sendBearerChallenge(res, toCertboundError(error));
     });
   };

@@ -1,3 +1,5 @@
+import * as v from 'valibot';
+import { nonEmpty, optionsObject, parseOptions, scopeTokens } from '../core/schema.js';
 import { PROTECTED_RESOURCE_METADATA_PATH } from '../core/rfc.js';
 
 export interface ProtectedResourceMetadataOptions {
@@ -13,13 +15,10 @@ export interface ProtectedResourceMetadataOptions {
  * The RFC 9728 protected resource metadata document: where to get tokens, that they must be
  * certificate-bound (RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`), and that the
  * token goes only in the Authorization header.
- * @throws TypeError when `resource` is not an https URL without query or fragment.
+ * @throws ConfigError when `resource` is not an https URL without query or fragment.
  */
 export function protectedResourceMetadata(options: ProtectedResourceMetadataOptions): Record<string, unknown> {
-  requireResourceUrl(options.resource);
-  if (!Array.isArray(options.authorizationServers) || options.authorizationServers.length === 0) {
-    throw new TypeError('"authorizationServers" must list at least one issuer');
-  }
+  parseOptions(METADATA_OPTIONS, options);
   return {
     resource: options.resource,
     authorization_servers: [...options.authorizationServers],
@@ -39,13 +38,21 @@ export function resourceMetadataUrl(resource: string): string {
   return `${url.origin}${PROTECTED_RESOURCE_METADATA_PATH}${path}`;
 }
 
+const RESOURCE_URL = v.pipe(
+  v.custom<string>((resource) => typeof resource === 'string' && URL.canParse(resource), (issue) => `must be an https URL; ${JSON.stringify(issue.input)} is not a URL`),
+  v.transform((resource) => new URL(resource)),
+  v.check((url) => url.protocol === 'https:' && url.search === '' && url.hash === '', 'must be an https URL without query or fragment (RFC 9728 §2)'),
+);
+
+const METADATA_OPTIONS = optionsObject(
+  {
+    resource: RESOURCE_URL,
+    authorizationServers: v.pipe(v.array(nonEmpty(), 'must list at least one issuer'), v.minLength(1, 'must list at least one issuer')),
+    scopes: v.optional(scopeTokens()),
+  },
+  'metadata options must be an object',
+);
+
 function requireResourceUrl(resource: string): URL {
-  let url: URL;
-  try {
-    url = new URL(resource);
-  } catch {
-    throw new TypeError(`"resource" must be an https URL; ${JSON.stringify(resource)} is not a URL`);
-  }
-  if (url.protocol !== 'https:' || url.search !== '' || url.hash !== '') throw new TypeError('"resource" must be an https URL without query or fragment (RFC 9728 §2)');
-  return url;
+  return parseOptions(v.object({ resource: RESOURCE_URL }), { resource }).resource;
 }

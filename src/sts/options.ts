@@ -2,6 +2,11 @@ import type { JWTVerifyGetKey } from 'jose';
 import type { Policy, TrustedIssuer } from '../core/policy/types.js';
 import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimitOptions } from '../core/rate-limit.js';
 import type { SigningKey } from '../core/signing/signer.js';
+import * as v from 'valibot';
+import { librarySchema } from '../config/option.js';
+import { STS_SETTINGS } from '../config/sts-settings.js';
+import { ConfigError } from '../core/config-error.js';
+import { callable, httpsUrl, isPlainObject, madeBy, optionsObject, parseOptions } from '../core/schema.js';
 import { DEFAULTS } from '../defaults.js';
 import { staticKeyProvider, type SigningKeyProvider } from '../keys/keystore.js';
 import type { ServerLimits } from '../config/limits.js';
@@ -85,42 +90,53 @@ export interface ResolvedStsOptions {
   metadataPaths: ReadonlySet<string>;
 }
 
-/** @throws TypeError naming the bad option. */
+/**
+ * The STS's scalar options, checked as sts.yaml's keys and the flags are (config/sts-settings.ts).
+ * The body limit is not among them: a person may set at most 1 MiB, a program (a test of
+ * nesting depth) more.
+ */
+const SCALAR_OPTIONS = ['publicUrl', 'issuerMetadataElsewhere', 'requireClientId', 'accessTokenLifetimeSeconds', 'subjectTokenError'] as const;
+const scalarSchemas = Object.fromEntries(
+  STS_SETTINGS.filter((spec) => (SCALAR_OPTIONS as readonly string[]).includes(spec.option)).map((spec) => [spec.option, v.optional(librarySchema(spec.type))]),
+);
+
+const STS_OPTIONS = v.pipe(
+  v.custom<Record<string, unknown>>(isPlainObject, 'STS options must be an object'),
+  v.check((input) => (input.signingKey === undefined) !== (input.keys === undefined), 'give exactly one of "signingKey" and "keys"'),
+  optionsObject(
+    {
+      issuer: httpsUrl('must be an https URL (RFC 8414 §2)'),
+      signingKey: v.optional(v.custom<SigningKey>((key) => isPlainObject(key) && key.privateKey !== undefined, 'must come from createSigningKey()')),
+      keys: v.optional(madeBy<SigningKeyProvider>('signingKey', 'must come from openKeystore() or staticKeyProvider()')),
+      policy: v.custom<Policy>((policy) => isPlainObject(policy) && Array.isArray(policy.clients), 'must come from parsePolicy()'),
+      ...scalarSchemas,
+      bodyLimitBytes: v.optional(v.pipe(v.number('must be an integer >= 1024'), v.integer('must be an integer >= 1024'), v.minValue(1024, 'must be an integer >= 1024'))),
+      rateLimit: v.optional(v.union([v.literal(false), v.custom<RateLimitOptions>(isPlainObject)], '"rateLimit" must be false or { perSecond, burst }')),
+      now: v.optional(callable<() => number>('must be a function returning milliseconds')),
+      onEvent: v.optional(callable<(event: StsEvent) => void>('must be a function')),
+    },
+    'STS options must be an object',
+  ),
+);
+
+/** @throws ConfigError naming the bad option. */
 export function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
-  if (options === null || typeof options !== 'object') throw new TypeError('STS options must be an object');
-  if (typeof options.issuer !== 'string' || !URL.canParse(options.issuer) || !options.issuer.startsWith('https://')) {
-    throw new TypeError('"issuer" must be an https URL (RFC 8414 §2)');
-  }
-  if ((options.signingKey === undefined) === (options.keys === undefined)) throw new TypeError('give exactly one of "signingKey" and "keys"');
-  if (options.signingKey !== undefined && options.signingKey.privateKey === undefined) throw new TypeError('"signingKey" must come from createSigningKey()');
-  if (options.keys !== undefined && typeof options.keys.signingKey !== 'function') throw new TypeError('"keys" must come from openKeystore() or staticKeyProvider()');
-  if (!Array.isArray(options.policy?.clients)) throw new TypeError('"policy" must come from parsePolicy()');
+  parseOptions(STS_OPTIONS, options);
   checkRegisteredGrantTypes(options.policy);
-  const lifetime = options.accessTokenLifetimeSeconds ?? STS_DEFAULTS.accessTokenLifetimeSeconds;
-  if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > DEFAULTS.sts.maxAccessTokenLifetimeSeconds) {
-    throw new TypeError(`"accessTokenLifetimeSeconds" must be an integer from 1 to ${DEFAULTS.sts.maxAccessTokenLifetimeSeconds}`);
-  }
-  const bodyLimit = options.bodyLimitBytes ?? STS_DEFAULTS.bodyLimitBytes;
-  if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new TypeError('"bodyLimitBytes" must be an integer >= 1024');
-  const subjectTokenError = options.subjectTokenError ?? DEFAULTS.sts.subjectTokenError;
-  if (subjectTokenError !== 'invalid_request' && subjectTokenError !== 'invalid_grant') {
-    throw new TypeError('"subjectTokenError" must be "invalid_request" or "invalid_grant"');
-  }
   const publicUrl = (options.publicUrl ?? options.issuer).replace(/\/+$/, '');
-  if (!URL.canParse(publicUrl) || !publicUrl.startsWith('https://')) throw new TypeError('"publicUrl" must be an https URL');
-  if (options.issuerMetadataElsewhere !== undefined && typeof options.issuerMetadataElsewhere !== 'boolean') throw new TypeError('"issuerMetadataElsewhere" must be true or false');
   const unreachable = options.issuerMetadataElsewhere === true ? undefined : discoveryProblem(options.issuer, publicUrl);
-  if (unreachable !== undefined) throw new TypeError(`"publicUrl": ${unreachable}; make it the issuer's origin, or set "issuerMetadataElsewhere" when something there serves the metadata`);
-  if (options.requireClientId !== undefined && typeof options.requireClientId !== 'boolean') throw new TypeError('"requireClientId" must be true or false');
+  if (unreachable !== undefined) {
+    throw new ConfigError('publicUrl', `: ${unreachable}; make it the issuer's origin, or set "issuerMetadataElsewhere" when something there serves the metadata`);
+  }
   const keys = options.keys ?? staticKeyProvider(options.signingKey as SigningKey);
   return {
     issuer: options.issuer,
     publicUrl,
     keys,
     policy: options.policy,
-    accessTokenLifetimeSeconds: lifetime,
-    bodyLimitBytes: bodyLimit,
-    subjectTokenError,
+    accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds ?? STS_DEFAULTS.accessTokenLifetimeSeconds,
+    bodyLimitBytes: options.bodyLimitBytes ?? STS_DEFAULTS.bodyLimitBytes,
+    subjectTokenError: options.subjectTokenError ?? DEFAULTS.sts.subjectTokenError,
     requireClientId: options.requireClientId ?? DEFAULTS.sts.requireClientId,
     now: options.now ?? Date.now,
     onEvent: options.onEvent ?? (() => {}),

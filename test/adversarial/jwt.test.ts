@@ -116,7 +116,7 @@ before(async () => {
   grpcServer = await startInterceptedServer(
     suite,
     { ...pki, ca: { ...pki.ca, certPem: caBundle } },
-    { verifier, onRefused: (error) => grpcRefusals.push(error.code) },
+    { verifier, onEvent: (event) => void (event.type === 'call.refused' && grpcRefusals.push(event.error.code)) },
   );
   for (const who of ['alice', 'bob', 'dave', 'plus'] as const) {
     agents[who] = agentFor(suite, pki, certificateOf(who));

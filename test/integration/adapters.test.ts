@@ -260,8 +260,8 @@ describe('adapter specifics', () => {
     const app = express();
     const middleware = createExpressMiddleware({
       verifier,
-      onRefused: () => {
-        throw new Error('log sink down');
+      onEvent: (event) => {
+        if (event.type === 'request.refused') throw new Error('log sink down');
       },
     });
     let handled = 0;

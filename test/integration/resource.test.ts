@@ -232,7 +232,7 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
       serverTlsOptions({ ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }),
       protect(() => {
         throw new Error('database password is hunter2');
-      }, { verifier, onRefused: (error) => refused.push(error.code) }),
+      }, { verifier, onEvent: (event) => void ('error' in event && refused.push(event.error.code)) }),
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));

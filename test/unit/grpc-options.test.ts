@@ -15,7 +15,7 @@ describe('createServerInterceptor options', () => {
       verifier,
       exempt: ['grpc.health.v1.Health', '/echo.EchoServer/SayHello'],
       requiredScopes: { 'echo.EchoServer': ['read'], '/echo.EchoServer/SayHelloChat': ['read', 'write'] },
-      onRefused: () => {},
+      onEvent: () => {},
     });
     assert.equal(typeof full, 'function');
   });
@@ -34,7 +34,7 @@ describe('createServerInterceptor options', () => {
     ['a scope with a space', { verifier, requiredScopes: { 'echo.EchoServer': ['read write'] } }, /scope tokens/],
     ['a scope with a double quote', { verifier, requiredScopes: { 'echo.EchoServer': ['re"ad'] } }, /scope tokens/],
     ['an empty scope', { verifier, requiredScopes: { 'echo.EchoServer': [''] } }, /scope tokens/],
-    ['onRefused that is not a function', { verifier, onRefused: 'log' }, /"onRefused"/],
+    ['onEvent that is not a function', { verifier, onEvent: 'log' }, /"onEvent" must be a function/],
   ];
   for (const [name, options, message] of refusals) {
     test(`${name} is a TypeError`, () => {

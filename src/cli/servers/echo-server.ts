@@ -17,7 +17,6 @@ import {
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
-import type { CertboundError } from '../../core/errors.js';
 import type { BoundTokenVerifier, VerifiedToken } from '../../core/verify.js';
 import { listenOn } from '../../server/listen.js';
 import { resolveServerLimits, type ServerLimits } from '../../config/limits.js';
@@ -105,8 +104,12 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
   const interceptor = createServerInterceptor({
     verifier: options.verifier,
     ...(options.exempt === undefined ? {} : { exempt: options.exempt }),
-    onRefused: (error: CertboundError, call) =>
-      onEvent({ type: 'call.refused', method: call.method, peer: call.peer, code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) }),
+    // Admitted calls are logged by the handlers, which know what the call asked for.
+    onEvent: (event) => {
+      if (event.type !== 'call.refused') return;
+      const { error, method, peer } = event;
+      onEvent({ type: 'call.refused', method, peer, code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) });
+    },
   });
   const maxStreams = options.maxConcurrentStreams ?? GRPC_SERVER_DEFAULTS.maxConcurrentStreams;
   const maxMessage = options.maxReceiveMessageBytes ?? GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes;

@@ -44,7 +44,6 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
   const metadataPath = metadataUrl === undefined ? undefined : new URL(metadataUrl).pathname;
   const guarded = protect(
     (_req, res, auth) => {
-      onEvent({ type: 'request.allowed', subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint });
       sendJson(res, 200, {
         message: `hello ${auth.subject}`,
         subject: auth.subject,
@@ -59,8 +58,14 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
       ...(options.requiredScopes === undefined ? {} : { requiredScopes: options.requiredScopes }),
       ...(options.trustedProxy === undefined ? {} : { trustedProxy: options.trustedProxy }),
       ...(metadataUrl === undefined ? {} : { resourceMetadataUrl: metadataUrl }),
-      onRefused: (error) =>
-        onEvent({ type: 'request.refused', code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) }),
+      onEvent: (event) => {
+        if (event.type === 'request.allowed') {
+          onEvent({ type: 'request.allowed', subject: event.token.subject, clientId: event.token.clientId, thumbprint: event.token.thumbprint });
+          return;
+        }
+        const { error } = event;
+        onEvent({ type: 'request.refused', code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) });
+      },
     },
   );
   return createLimitedHttpsServer(options.tls, options.limits ?? {}, (req, res) => {
