@@ -16,8 +16,9 @@ export class ConfigError extends TypeError {
     readonly problem: string,
     // `"trustedProxy.addresses": "10.0.0.0/33" is not an IP address` reads as a sentence too.
     message = `"${path}"${problem.startsWith(':') ? '' : ' '}${problem}`,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -31,4 +32,12 @@ export class FileProblem extends ConfigError {
     super(path, problem, `${path}: ${problem}`);
     this.name = 'FileProblem';
   }
+}
+
+/**
+ * A bad argument to a certbound function, described whole by its message ("RSA signing keys must
+ * be at least 2048 bits"): a ConfigError, so it carries CB_CONFIG_INVALID like every other misuse.
+ */
+export function misuse(message: string, options?: ErrorOptions): ConfigError {
+  return new ConfigError('', message, message, options);
 }

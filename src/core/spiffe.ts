@@ -1,3 +1,5 @@
+import { misuse } from './config-error.js';
+
 /**
  * SPIFFE IDs (spiffe://trust-domain/path) and the patterns policy matches them with. Pure text
  * rules from the SPIFFE-ID specification §2; no certificate parsing here.
@@ -30,18 +32,18 @@ export function parseSpiffeId(text: string): SpiffeId | undefined {
 /**
  * A pattern over SPIFFE IDs: `spiffe://domain.com/ns/*\/sa/billing` where `*` is exactly one path
  * segment, and a final `**` is one or more segments. The trust domain is always literal.
- * @throws TypeError when the pattern is not a SPIFFE ID with wildcards.
+ * @throws ConfigError when the pattern is not a SPIFFE ID with wildcards.
  */
 export function compileSpiffePattern(pattern: string): (id: SpiffeId) => boolean {
   const authority = pattern.startsWith('spiffe://') ? pattern.slice('spiffe://'.length).split('/', 1)[0] ?? '' : '';
-  if (authority.includes('*')) throw new TypeError(`the trust domain of a SPIFFE ID pattern is literal: ${JSON.stringify(pattern)}`);
+  if (authority.includes('*')) throw misuse(`the trust domain of a SPIFFE ID pattern is literal: ${JSON.stringify(pattern)}`);
   const literal = pattern.replace(/\*\*$/, 'x').replace(/\*/g, 'x');
   const shape = parseSpiffeId(literal);
-  if (shape === undefined) throw new TypeError(`not a SPIFFE ID pattern (spiffe://trust-domain/path, * for one segment, final ** for the rest): ${JSON.stringify(pattern)}`);
+  if (shape === undefined) throw misuse(`not a SPIFFE ID pattern (spiffe://trust-domain/path, * for one segment, final ** for the rest): ${JSON.stringify(pattern)}`);
   const path = pattern.slice(`spiffe://${shape.trustDomain}`.length);
   const parts = path === '' ? [] : path.slice(1).split('/');
   if (parts.slice(0, -1).includes('**') || parts.some((part) => part.includes('*') && part !== '*' && part !== '**')) {
-    throw new TypeError(`"*" must be a whole segment and "**" only the last: ${JSON.stringify(pattern)}`);
+    throw misuse(`"*" must be a whole segment and "**" only the last: ${JSON.stringify(pattern)}`);
   }
   const rest = parts.at(-1) === '**';
   const fixed = rest ? parts.slice(0, -1) : parts;

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { misuse } from './config-error.js';
 
 /** A thumbprint as RFC 8705 §3.1 writes it: 43 base64url characters, no padding. */
 const THUMBPRINT_SHAPE = /^[A-Za-z0-9_-]{43}$/;
@@ -17,10 +18,10 @@ export function computeThumbprint(certificate: Uint8Array | string): string {
 /**
  * The x5t#S256 form of a SHA-256 certificate hash given in hex, as proxies forward it (Envoy's
  * XFCC `Hash=`): the same digest, re-encoded as base64url without padding.
- * @throws TypeError when `hex` is not 64 hex digits.
+ * @throws ConfigError when `hex` is not 64 hex digits.
  */
 export function thumbprintFromSha256Hex(hex: string): string {
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new TypeError('a SHA-256 hash is 64 hex digits');
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw misuse('a SHA-256 hash is 64 hex digits');
   return Buffer.from(hex, 'hex').toString('base64url');
 }
 
@@ -32,7 +33,7 @@ export function toDer(certificate: Uint8Array | string): Buffer {
   try {
     return new X509Certificate(certificate).raw;
   } catch (cause) {
-    throw new TypeError('certificate is neither DER nor a PEM certificate', { cause });
+    throw misuse('certificate is neither DER nor a PEM certificate', { cause });
   }
 }
 

@@ -3,6 +3,7 @@ import { toCertboundError } from '../core/errors.js';
 import { requireScopes, type VerifiedToken } from '../core/verify.js';
 import { authenticateRequest, challengeFor, checkAdapterOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
 import { bearerChallenge } from '../server/respond.js';
+import { ConfigError } from '../core/config-error.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,7 +24,7 @@ export type FastifyCertboundOptions = ProtectOptions<FastifyRequest>;
  * It decorates `request.certbound` with the verified token; refusals are the same 401/400/403
  * challenges as every certbound adapter. Registered without encapsulation, it guards every route
  * of the instance; a route opts out with `config: { certbound: false }` or needs other scopes with
- * `config: { certbound: { requiredScopes } }`. A bad option is a TypeError at registration, and a
+ * `config: { certbound: { requiredScopes } }`. A bad option is a ConfigError at registration, and a
  * bad route config one when the route is added (for routes added after the plugin).
  *
  * @example
@@ -47,7 +48,7 @@ export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = asy
     if (config === undefined || config === false) return;
     const where = `route ${String(route.method)} ${route.url}: "config.certbound`;
     if (config === null || typeof config !== 'object' || Object.keys(config).some((name) => name !== 'requiredScopes')) {
-      throw new TypeError(`${where}" must be false or { requiredScopes }`);
+      throw new ConfigError('config.certbound', 'must be false or { requiredScopes }', `${where}" must be false or { requiredScopes }`);
     }
     resolveRequestScopes(options.verifier, (config as { requiredScopes?: readonly string[] }).requiredScopes, `${where}.requiredScopes"`);
   });
@@ -77,13 +78,13 @@ Object.assign(certboundFastify, {
   [Symbol.for('plugin-meta')]: { name: 'certbound', fastify: '5.x' },
 });
 
-/** Validated scopes (the shared validator), with the option's path in the TypeError. */
+/** Validated scopes (the shared validator), with the option's path in the ConfigError. */
 function resolveRequestScopes(verifier: ProtectOptions['verifier'], requiredScopes: readonly string[] | undefined, path: string): readonly string[] | undefined {
   if (requiredScopes === undefined) return undefined;
   try {
     return resolveRequestAuthentication({ verifier, requiredScopes }).requiredScopes;
   } catch (error) {
-    if (error instanceof TypeError && error.message.startsWith('"requiredScopes"')) throw new TypeError(error.message.replace('"requiredScopes"', path));
+    if (error instanceof ConfigError && error.path === 'requiredScopes') throw new ConfigError(error.path, error.problem, `${path} ${error.problem}`);
     throw error;
   }
 }

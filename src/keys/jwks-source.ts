@@ -3,6 +3,9 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { CertboundError } from '../core/errors.js';
 import { readText } from '../files/read.js';
 import { DEFAULTS } from '../defaults.js';
+import * as v from 'valibot';
+import { FileProblem } from '../core/config-error.js';
+import { callable, nonEmpty, optionsObject, parseOptions } from '../core/schema.js';
 
 /** What a key source reports, for logs. Never carries key material. */
 export type JwksEvent =
@@ -33,6 +36,22 @@ export interface JwksSourceOptions {
 
 export const JWKS_SOURCE_DEFAULTS = DEFAULTS.jwks;
 
+const MS = 'must be a number of milliseconds >= 0';
+const milliseconds = (fallback: number) => v.optional(v.pipe(v.number(MS), v.finite(MS), v.minValue(0, MS)), fallback);
+const JWKS_SOURCE_OPTIONS = optionsObject(
+  {
+    ca: v.optional(v.custom<string | Buffer>((ca) => typeof ca === 'string' || Buffer.isBuffer(ca), 'must be PEM text or a Buffer')),
+    servername: v.optional(nonEmpty()),
+    cacheMaxAgeMs: milliseconds(JWKS_SOURCE_DEFAULTS.cacheMaxAgeMs),
+    cooldownMs: milliseconds(JWKS_SOURCE_DEFAULTS.cooldownMs),
+    maxStalenessMs: milliseconds(JWKS_SOURCE_DEFAULTS.maxStalenessMs),
+    timeoutMs: v.optional(v.pipe(v.number('must be > 0'), v.finite('must be > 0'), v.gtValue(0, 'must be > 0')), JWKS_SOURCE_DEFAULTS.timeoutMs),
+    onEvent: v.optional(callable<(event: JwksEvent) => void>('must be a function'), () => () => {}),
+    now: v.optional(callable<() => number>('must be a function returning milliseconds'), () => Date.now),
+  },
+  'JWKS source options must be an object',
+);
+
 /** A key resolver for jose that can also be told to re-read its keys (SIGHUP). */
 export type JwksSource = JWTVerifyGetKey & {
   /** Re-read the file or re-fetch the URL now; on failure the current keys stay. */
@@ -41,12 +60,13 @@ export type JwksSource = JWTVerifyGetKey & {
 
 /**
  * Where verification keys come from: a JWKS file (re-read by refresh()), or an https URL.
- * @throws Error naming the file or URL when it cannot be used.
+ * @throws FileProblem naming the file or URL when it cannot be used.
  */
 export async function loadJwksSource(location: string, options: JwksSourceOptions = {}): Promise<JwksSource> {
+  parseOptions(JWKS_SOURCE_OPTIONS, options);
   if (/^https:\/\//i.test(location)) return remoteJwksSource(location, options);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-    throw new Error(`${location}: JWKS URLs must use https`);
+    throw new FileProblem(location, 'JWKS URLs must use https');
   }
   let keys = createLocalJWKSet(await readJwksFile(location));
   const source = ((header, token) => keys(header, token)) as JwksSource;
@@ -63,12 +83,10 @@ export async function loadJwksSource(location: string, options: JwksSourceOption
  * working for maxStalenessMs and the failure is reported, never hidden.
  */
 export function remoteJwksSource(location: string, options: JwksSourceOptions = {}): JwksSource {
-  const { cacheMaxAgeMs, cooldownMs, maxStalenessMs, timeoutMs } = { ...JWKS_SOURCE_DEFAULTS, ...definedOnly(options) };
-  const now = options.now ?? Date.now;
-  const onEvent = options.onEvent ?? (() => {});
+  const { ca, servername, cacheMaxAgeMs, cooldownMs, maxStalenessMs, timeoutMs, onEvent, now } = parseOptions(JWKS_SOURCE_OPTIONS, options);
   const url = new URL(location);
   const dispatcher = new Agent({
-    connect: { ...(options.ca === undefined ? {} : { ca: options.ca }), ...(options.servername === undefined ? {} : { servername: options.servername }) },
+    connect: { ...(ca === undefined ? {} : { ca }), ...(servername === undefined ? {} : { servername }) },
   });
   let current: { keys: JWTVerifyGetKey; count: number; fetchedAt: number } | undefined;
   let inFlight: Promise<void> | undefined;
@@ -151,14 +169,10 @@ async function fetchJwks(url: URL, dispatcher: Agent, timeoutMs: number): Promis
     throw unavailable(`${url.href}: response is not JSON`);
   }
   try {
-    return checkJwksDocument(document, url.href);
+    return checkJwksDocument(document, url.href, '');
   } catch (error) {
     throw unavailable((error as Error).message);
   }
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /** Read and check a JWKS file. */
@@ -168,22 +182,22 @@ export async function readJwksFile(path: string): Promise<JSONWebKeySet> {
   try {
     document = JSON.parse(text);
   } catch {
-    throw new Error(`${path}: JWKS file is not valid JSON`);
+    throw new FileProblem(path, 'JWKS file is not valid JSON');
   }
-  return checkJwksDocument(document, `${path}: JWKS file`);
+  return checkJwksDocument(document, path, 'JWKS file ');
 }
 
 /** A key set that can only verify: public, asymmetric keys, at least one. */
-function checkJwksDocument(document: unknown, where: string): JSONWebKeySet {
+function checkJwksDocument(document: unknown, where: string, what: string): JSONWebKeySet {
   const keys = (document as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || keys.some((key) => key === null || typeof key !== 'object')) {
-    throw new Error(`${where} must be {"keys": [...]} with at least one key`);
+    throw new FileProblem(where, `${what}must be {"keys": [...]} with at least one key`);
   }
   if (keys.some((key) => 'd' in key)) {
-    throw new Error(`${where} contains a private key; publish public keys only`);
+    throw new FileProblem(where, `${what}contains a private key; publish public keys only`);
   }
   if (keys.some((key) => 'k' in key || key.kty === 'oct')) {
-    throw new Error(`${where} contains a symmetric key; only asymmetric keys verify access tokens`);
+    throw new FileProblem(where, `${what}contains a symmetric key; only asymmetric keys verify access tokens`);
   }
   return document as JSONWebKeySet;
 }

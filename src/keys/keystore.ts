@@ -7,6 +7,7 @@ import { isAsymmetricAlgorithm, type AsymmetricAlgorithm } from '../core/rfc.js'
 import { createSigningKey, type SigningKey } from '../core/signing/signer.js';
 import { FileProblem, readPrivateKey } from '../files/read.js';
 import { DEFAULTS } from '../defaults.js';
+import { misuse } from '../core/config-error.js';
 
 /** The index of a keystore directory; each key's PKCS#8 PEM sits next to it as `<kid>.key`. */
 export const KEYSTORE_INDEX = 'keystore.json';
@@ -123,7 +124,7 @@ export interface KeyChangeOptions {
  */
 export async function addKeystoreKey(dir: string, options: KeyChangeOptions): Promise<ScheduledKey & { alg: AsymmetricAlgorithm }> {
   const alg = options.alg ?? 'ES256';
-  if (!(GENERATED_ALGORITHMS as readonly string[]).includes(alg)) throw new TypeError(`alg must be one of ${GENERATED_ALGORITHMS.join(', ')}`);
+  if (!(GENERATED_ALGORITHMS as readonly string[]).includes(alg)) throw misuse(`alg must be one of ${GENERATED_ALGORITHMS.join(', ')}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const existing = await readIndex(dir);
   const algs = new Map(existing.map((entry) => [entry.kid, entry.alg]));

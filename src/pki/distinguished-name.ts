@@ -2,6 +2,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Name } from '@peculiar/asn1-x509';
 import { printName } from '../core/certificate/name.js';
 import { x509 } from './x509.js';
+import { misuse } from '../core/config-error.js';
 
 /** The name the text stands for, printed from its DER as certificate subjects are. */
 function printedFromDer(text: string): string {
@@ -13,7 +14,7 @@ function printedFromDer(text: string): string {
  * Canonical form of a configured distinguished name, so `CN=alice,O=x` and `CN=alice, O=x` match.
  * The text is encoded as DER and printed by printName, the function that prints certificate
  * subjects (readCertificateFacts), so a name and a certificate with that name compare equal.
- * @throws TypeError when the text is not a distinguished name.
+ * @throws ConfigError when the text is not a distinguished name.
  */
 export function canonicalDistinguishedName(text: string): string {
   const problem = `not a distinguished name (e.g. "CN=alice, O=example"): ${JSON.stringify(text)}`;
@@ -24,11 +25,11 @@ export function canonicalDistinguishedName(text: string): string {
   try {
     canonical = printedFromDer(compact);
   } catch (cause) {
-    throw new TypeError(problem, { cause });
+    throw misuse(problem, { cause });
   }
   // The parser turns text without any attribute (`alice`) into the empty name, which would match
   // every certificate with an empty subject: refuse it rather than fail open.
-  if (canonical.trim() === '') throw new TypeError(problem);
+  if (canonical.trim() === '') throw misuse(problem);
   // Text the parser only half understood (a stray character before an attribute type, a value
   // that is only a space) prints as something that parses to yet another name. Such a name could
   // never be matched reliably; refuse it at load rather than compare against a moving target.
@@ -36,8 +37,8 @@ export function canonicalDistinguishedName(text: string): string {
   try {
     again = printedFromDer(canonical);
   } catch (cause) {
-    throw new TypeError(problem, { cause });
+    throw misuse(problem, { cause });
   }
-  if (again !== canonical) throw new TypeError(problem);
+  if (again !== canonical) throw misuse(problem);
   return canonical;
 }

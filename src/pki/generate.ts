@@ -2,6 +2,7 @@ import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { computeThumbprint } from '../core/thumbprint.js';
 import { x509 } from './x509.js';
 import { DEFAULTS } from '../defaults.js';
+import { misuse } from '../core/config-error.js';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
@@ -52,7 +53,7 @@ export interface LeafOptions extends NameOptions, ValidityOptions {
 
 function distinguishedName({ commonName, organization = 'certbound dev' }: NameOptions): string {
   if (/[,+=\\"<>;#]/.test(commonName) || /[,+=\\"<>;#]/.test(organization)) {
-    throw new TypeError('certificate names may not contain , + = \\ " < > ; #');
+    throw misuse('certificate names may not contain , + = \\ " < > ; #');
   }
   return `CN=${commonName}, O=${organization}`;
 }

@@ -1,6 +1,7 @@
 import { access, chmod, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PlannedFile } from './dev-pki.js';
+import { FileProblem } from '../core/config-error.js';
 
 /**
  * Write planned files into `dir` (created 0700 if missing). Refuses to overwrite an existing file
@@ -13,7 +14,7 @@ export async function writePlannedFiles(dir: string, files: Record<string, Plann
     // Check every name first, so a refusal leaves the directory as it was.
     for (const name of Object.keys(files)) {
       const path = join(dir, name);
-      if (await exists(path)) throw new Error(`${path}: already exists (use --force to overwrite)`);
+      if (await exists(path)) throw new FileProblem(path, 'already exists (use --force to overwrite)');
     }
   }
   const written: string[] = [];
@@ -23,8 +24,8 @@ export async function writePlannedFiles(dir: string, files: Record<string, Plann
     try {
       handle = await open(path, options.force === true ? 'w' : 'wx', file.mode);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${path}: already exists (use --force to overwrite)`);
-      throw new Error(`${path}: cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new FileProblem(path, 'already exists (use --force to overwrite)');
+      throw new FileProblem(path, `cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     try {
       await handle.writeFile(file.content);

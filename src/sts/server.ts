@@ -12,7 +12,7 @@ export type { StsEvent } from './events.js';
  * The STS request handler, for mounting on any node:https server whose TLS layer requests a
  * client certificate (`requestCert: true`). Public endpoints answer without one; the token
  * endpoint requires a CA-verified, registered client certificate.
- * @throws TypeError naming a bad option.
+ * @throws ConfigError naming a bad option.
  */
 export function createStsHandler(options: StsOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const resolved = resolveStsOptions(options);

@@ -23,6 +23,9 @@ import { resolveServerLimits, type ServerLimits } from '../../config/limits.js';
 import { serverSecureContext, type ServerTlsOptions } from '../../server/tls.js';
 import { createServerInterceptor, verifiedTokenOf } from '../../grpc/server-interceptor.js';
 import { DEFAULTS } from '../../defaults.js';
+import * as v from 'valibot';
+import { misuse } from '../../core/config-error.js';
+import { optionsObject, parseOptions } from '../../core/schema.js';
 
 /** The seed's echo service definition, shipped with the package. */
 export const ECHO_PROTO = fileURLToPath(new URL('../../../../proto/echo.proto', import.meta.url));
@@ -93,6 +96,16 @@ export interface ManagedGrpcServer {
  */
 type ReloadableCredentials = ServerCredentials & { updateSecureContextOptions(options: ReturnType<typeof serverSecureContext>): void };
 
+const atLeastOne = 'must be an integer >= 1';
+const count = (fallback: number) => v.optional(v.pipe(v.number(atLeastOne), v.integer(atLeastOne), v.minValue(1, atLeastOne)), fallback);
+const ECHO_SERVER_OPTIONS = optionsObject(
+  {
+    maxConcurrentStreams: count(GRPC_SERVER_DEFAULTS.maxConcurrentStreams),
+    maxReceiveMessageBytes: count(GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes),
+  },
+  'echo server options must be an object',
+);
+
 /**
  * The `certbound grpc-server` server: echo.EchoServer (unary, server-, client- and
  * bidi-streaming), grpc.health.v1.Health and server reflection, behind the certbound interceptor.
@@ -111,10 +124,7 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
       onEvent({ type: 'call.refused', method, peer, code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) });
     },
   });
-  const maxStreams = options.maxConcurrentStreams ?? GRPC_SERVER_DEFAULTS.maxConcurrentStreams;
-  const maxMessage = options.maxReceiveMessageBytes ?? GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes;
-  if (!Number.isInteger(maxStreams) || maxStreams < 1) throw new TypeError('"maxConcurrentStreams" must be an integer >= 1');
-  if (!Number.isInteger(maxMessage) || maxMessage < 1) throw new TypeError('"maxReceiveMessageBytes" must be an integer >= 1');
+  const { maxConcurrentStreams: maxStreams, maxReceiveMessageBytes: maxMessage } = parseOptions(ECHO_SERVER_OPTIONS, options);
   const server = new Server({ interceptors: [interceptor], 'grpc.max_concurrent_streams': maxStreams, 'grpc.max_receive_message_length': maxMessage });
   const { definition, EchoServer } = loadEchoDefinitions();
   server.addService(EchoServer.service, echoImplementation((method, auth) => onEvent({ type: 'call.allowed', method, subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint })));
@@ -126,7 +136,7 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
     [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }],
     true,
   ) as ReloadableCredentials;
-  if (typeof credentials.updateSecureContextOptions !== 'function') throw new TypeError('@grpc/grpc-js 1.10 or later is required');
+  if (typeof credentials.updateSecureContextOptions !== 'function') throw misuse('@grpc/grpc-js 1.10 or later is required');
   // grpc-js builds its TLS server from these options (so the handshake timeout reaches it) and
   // hands them to setSecureContext on reload. createSsl has no CRL or TLS floor of its own.
   const contextOf = (tls: ServerTlsOptions) => ({ ...serverSecureContext(tls), handshakeTimeout: limits.handshakeTimeoutMs });

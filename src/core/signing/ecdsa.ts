@@ -14,7 +14,7 @@ export const ECDSA_COMPONENT_BYTES = { ES256: 32, ES384: 48, ES512: 66 } as cons
  * Convert a DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3), as
  * node:crypto signs it, to `r || s`. The input is OpenSSL's, so this only reads that shape and
  * throws on anything else rather than decoding DER in general.
- * @throws TypeError when the input is not such a SEQUENCE or an integer is wider than `size`.
+ * @throws ConfigError when the input is not such a SEQUENCE or an integer is wider than `size`.
  */
 export function ecdsaDerToJose(der: Uint8Array, size: number): Uint8Array {
   const out = new Uint8Array(2 * size);

@@ -2,6 +2,7 @@ import { constants, createPrivateKey, createPublicKey, sign, type KeyObject, typ
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import type { AsymmetricAlgorithm } from '../rfc.js';
 import { ECDSA_COMPONENT_BYTES, ecdsaDerToJose } from './ecdsa.js';
+import { misuse } from '../config-error.js';
 
 /**
  * Whatever signs access tokens: a key in memory (`createSigningKey`) or one that never leaves a
@@ -43,33 +44,33 @@ export function algorithmForKey(key: KeyObject, requested?: AsymmetricAlgorithm)
   if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
     const alg = EC_ALGORITHMS[curve];
-    if (alg === undefined) throw new TypeError(`EC signing keys must use P-256, P-384 or P-521 (got ${curve || 'unknown curve'})`);
+    if (alg === undefined) throw misuse(`EC signing keys must use P-256, P-384 or P-521 (got ${curve || 'unknown curve'})`);
     natural = [alg];
   } else if (type === 'rsa') {
-    if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new TypeError('RSA signing keys must be at least 2048 bits');
+    if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw misuse('RSA signing keys must be at least 2048 bits');
     natural = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
   } else if (type === 'ed25519') {
     natural = ['EdDSA'];
   } else {
-    throw new TypeError(`unsupported signing key type ${type ?? 'unknown'} (use EC P-256/384/521, RSA or Ed25519)`);
+    throw misuse(`unsupported signing key type ${type ?? 'unknown'} (use EC P-256/384/521, RSA or Ed25519)`);
   }
   if (requested === undefined) return natural[0] as AsymmetricAlgorithm;
-  if (!natural.includes(requested)) throw new TypeError(`algorithm ${requested} does not fit a ${type} key`);
+  if (!natural.includes(requested)) throw misuse(`algorithm ${requested} does not fit a ${type} key`);
   return requested;
 }
 
 /**
  * Import a signing key once, at start-up: choose its algorithm, derive its kid and public JWK.
- * @throws TypeError when the key is not a usable private key.
+ * @throws ConfigError when the key is not a usable private key.
  */
 export async function createSigningKey(input: SigningKeyInput): Promise<SigningKey> {
   let privateKey: KeyObject;
   try {
     privateKey = typeof input.privateKey === 'object' && 'asymmetricKeyType' in input.privateKey ? input.privateKey : createPrivateKey(input.privateKey as string | Buffer);
   } catch (cause) {
-    throw new TypeError('signing key is not a readable private key (PEM)', { cause });
+    throw misuse('signing key is not a readable private key (PEM)', { cause });
   }
-  if (privateKey.type !== 'private') throw new TypeError('signing key must be a private key');
+  if (privateKey.type !== 'private') throw misuse('signing key must be a private key');
   const alg = algorithmForKey(privateKey, input.alg);
   const jwk = await exportJWK(createPublicKey(privateKey));
   const kid = input.kid ?? (await calculateJwkThumbprint(jwk, 'sha256'));
@@ -83,7 +84,7 @@ export async function createSigningKey(input: SigningKeyInput): Promise<SigningK
       // A copy given another alg or key (`{ ...key, alg }`) would still sign as this key, under
       // a header that says otherwise: refuse at signing time, as fast-jwt did.
       if (this !== undefined && (this.alg !== alg || this.privateKey !== privateKey)) {
-        throw new TypeError(`signing key changed after createSigningKey (made for ${alg}, asked for ${String(this.alg)}): create a new one`);
+        throw misuse(`signing key changed after createSigningKey (made for ${alg}, asked for ${String(this.alg)}): create a new one`);
       }
       return signWith(signingInput);
     },

@@ -1,0 +1,76 @@
+// Every error certbound throws at a caller carries a code: misuse of any public function is a
+// ConfigError (a TypeError, code CB_CONFIG_INVALID) whose message names the option.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../../src/core/config-error.js';
+import { createRateLimiter } from '../../src/core/rate-limit.js';
+import { createSigningKey } from '../../src/core/signing/signer.js';
+import { compileSpiffePattern } from '../../src/core/spiffe.js';
+import { computeThumbprint, thumbprintFromSha256Hex } from '../../src/core/thumbprint.js';
+import { withVerificationCache } from '../../src/core/verification-cache.js';
+import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
+import { createMtlsAgent } from '../../src/client/mtls-agent.js';
+import { createTokenSource } from '../../src/client/token-source.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { createCallCredentials, createStsCredentials } from '../../src/grpc/call-credentials.js';
+import { createServerInterceptor } from '../../src/grpc/server-interceptor.js';
+import { createExpressMiddleware } from '../../src/http/express.js';
+import { protect } from '../../src/http/node.js';
+import { protectedResourceMetadata } from '../../src/http/resource-metadata.js';
+import { resolveTrustedProxyOptions } from '../../src/http/trusted-proxy.js';
+import { loadJwksSource } from '../../src/keys/jwks-source.js';
+import { createStsServer } from '../../src/sts/server.js';
+
+const verifier: BoundTokenVerifier = { verify: () => Promise.reject(new Error('unused')) };
+
+/** [what, call, the option the message must name] */
+const MISUSES: Array<[string, () => unknown, RegExp]> = [
+  ['verifier without keys', () => createBoundTokenVerifier({ issuer: 'https://sts', audience: 'a' } as never), /"keys"/],
+  ['verifier with a fractional skew', () => createBoundTokenVerifier({ keys: { keys: [] }, issuer: 'i', audience: 'a', clockToleranceSeconds: 1.5 }), /"clockToleranceSeconds"/],
+  ['cache of a non-verifier', () => withVerificationCache({} as never), /"verifier"/],
+  ['cache with maxAgeSeconds 0', () => withVerificationCache(verifier, { maxAgeSeconds: 0 }), /"maxAgeSeconds"/],
+  ['rate limit with burst 0', () => createRateLimiter({ perSecond: 1, burst: 0 }), /"rateLimit\.burst"/],
+  ['token source without a subject token', () => createTokenSource({ stsUrl: 'https://sts', agent: {} as never }), /subjectToken/],
+  ['token source with a string for retries', () => createTokenSource({ stsUrl: 'https://sts', agent: {} as never, subjectToken: 'x', retries: '2' as never }), /"retries"/],
+  ['mTLS agent without a key', () => createMtlsAgent({ cert: 'c' } as never), /"tls"/],
+  ['call credentials of a non-source', () => createCallCredentials({} as never), /"tokens"/],
+  ['STS credentials of null', () => createStsCredentials(null as never), /STS credentials options/],
+  ['interceptor with an exempt string', () => createServerInterceptor({ verifier, exempt: 'x' as never }), /"exempt"/],
+  ['protect with an http metadata URL', () => protect(() => {}, { verifier, resourceMetadataUrl: 'http://a' }), /"resourceMetadataUrl"/],
+  ['Express with onEvent not a function', () => createExpressMiddleware({ verifier, onEvent: 'log' as never }), /"onEvent"/],
+  ['resource metadata without servers', () => protectedResourceMetadata({ resource: 'https://a', authorizationServers: [] }), /"authorizationServers"/],
+  ['trusted proxy with a host name', () => resolveTrustedProxyOptions({ addresses: ['proxy'], format: 'xfcc' }), /"trustedProxy\.addresses"/],
+  ['STS with an http issuer', () => createStsServer({ issuer: 'http://sts' } as never), /give exactly one|"issuer"/],
+  ['policy that is no mapping', () => parsePolicy(null), /policy/],
+  ['a certificate that is neither DER nor PEM', () => computeThumbprint('hello'), /certificate/],
+  ['a SHA-256 that is not hex', () => thumbprintFromSha256Hex('xyz'), /64 hex digits/],
+  ['a SPIFFE pattern with a wildcard trust domain', () => compileSpiffePattern('spiffe://*/x'), /trust domain/],
+];
+
+test('misuse of every public entry point is a ConfigError (TypeError, CB_CONFIG_INVALID) naming what is wrong', () => {
+  for (const [what, call, names] of MISUSES) {
+    assert.throws(call, (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${what}: ${String(error)}`);
+      assert.ok(error instanceof TypeError, what);
+      assert.equal(error.code, 'CB_CONFIG_INVALID', what);
+      assert.match(error.message, names, what);
+      return true;
+    });
+  }
+});
+
+test('asynchronous misuse too: signing keys and JWKS sources', async () => {
+  const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
+    ['a signing key that is no key', () => createSigningKey({ privateKey: 'not a key' }), /signing key/],
+    ['a JWKS over http', () => loadJwksSource('http://sts.domain.com/jwks.json'), /must use https/],
+    ['a JWKS source with a negative cooldown', () => loadJwksSource('https://sts.domain.com/jwks.json', { cooldownMs: -1 }), /"cooldownMs"/],
+  ];
+  for (const [what, call, names] of cases) {
+    await assert.rejects(call, (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${what}: ${String(error)}`);
+      assert.equal(error.code, 'CB_CONFIG_INVALID', what);
+      assert.match(error.message, names, what);
+      return true;
+    });
+  }
+});
