@@ -7,7 +7,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer } from './run.js';
-import { waitFor } from '../helpers/wait.js';
+import { whenever } from '../helpers/wait.js';
 
 const ISSUER = 'https://sts.domain.com:8081';
 const AUDIENCE = 'https://server.domain.com:8443';
@@ -80,7 +80,7 @@ test('SIGHUP: a resource server picks up a new CRL (revoked client refused on it
     const revoked = await runCli(['pki', 'revoke', '--dir', dir as string, '--cert', file('bob.crt')]);
     assert.match(revoked.stdout, /1 revoked \(1 new\)/);
     resource.child.kill('SIGHUP');
-    await waitFor(() => resource.stderr().includes('"type":"tls.reloaded"'), 'tls.reloaded');
+    await resource.untilLogged('"type":"tls.reloaded"');
     assert.equal(await getAs(resource.url, 'bob', bob), 401);
     assert.equal(await getAs(resource.url, 'alice', alice), 200);
     assert.match(resource.stderr(), /"code":"CB_CLIENT_CERT_UNTRUSTED"[^\n]*CERT_REVOKED|CERT_REVOKED[^\n]*"code":"CB_CLIENT_CERT_UNTRUSTED"/);
@@ -89,7 +89,7 @@ test('SIGHUP: a resource server picks up a new CRL (revoked client refused on it
     const good = await readFile(file('ca.crl'), 'utf8');
     await writeFile(file('ca.crl'), await readFile(join(other as string, 'ca.crt'), 'utf8'));
     resource.child.kill('SIGHUP');
-    await waitFor(() => resource.stderr().includes('"type":"tls.reload_failed"'), 'tls.reload_failed');
+    await resource.untilLogged('"type":"tls.reload_failed"');
     assert.match(resource.stderr(), /"type":"tls.reload_failed","detail":"[^"]*ca\.crl: CRL: no PEM CRL/);
     assert.equal(await getAs(resource.url, 'alice', alice), 200);
     assert.equal(await getAs(resource.url, 'bob', bob), 401);
@@ -108,7 +108,7 @@ test('SIGHUP on the STS and the gRPC server reloads their TLS files (and the STS
   ]);
   try {
     for (const server of [sts, grpc]) server.child.kill('SIGHUP');
-    await waitFor(() => sts.stderr().includes('"type":"tls.reloaded"') && grpc.stderr().includes('"type":"tls.reloaded"') && grpc.stderr().includes('"type":"jwks.reloaded"'), 'reloads');
+    await Promise.all([sts.untilLogged('"type":"tls.reloaded"'), grpc.untilLogged((log) => log.includes('"type":"tls.reloaded"') && log.includes('"type":"jwks.reloaded"'), 'tls.reloaded and jwks.reloaded')]);
     assert.match(sts.stderr(), /"type":"reload.skipped"/);
     // bob is revoked in ca.crl (previous test): the STS refuses him, alice still gets tokens.
     const bob = await runCli(['token', '--sts', sts.url, '--tls-ca', file('ca.crt'), '--tls-cert', file('bob.crt'), '--tls-key', file('bob.key'), '--subject-token', SUBJECT_TOKENS.bob, '--audience', AUDIENCE]);
@@ -146,7 +146,7 @@ test('SIGTERM: the STS stops accepting, finishes the request in flight, then exi
   await assert.rejects(rawAsAlice(sts.url), /ECONNREFUSED/);
   // ...but the request in flight completes.
   socket.write(body.slice(10));
-  await waitFor(() => answer.includes('access_token'), 'the in-flight token response');
+  await whenever(socket, 'data', () => answer.includes('access_token'), 'the in-flight token response');
   assert.match(answer, /^HTTP\/1\.1 200 /);
   assert.match(answer, /connection: close/i);
   assert.equal(await exited, 0);
@@ -223,7 +223,7 @@ test('no secrets in logs: a full run (exchanges, refusals, calls, gRPC, reload) 
     // The bearer token sent to the resource server with a wrong certificate (refused, logged).
     assert.equal(await getAs(resource.url, 'bob', token), 401);
     for (const server of [sts, resource, grpc]) server.child.kill('SIGHUP');
-    await waitFor(() => [sts, resource, grpc].every((server) => server.stderr().includes('"type":"tls.reloaded"')), 'reloads');
+    await Promise.all([sts, resource, grpc].map((server) => server.untilLogged('"type":"tls.reloaded"')));
   } finally {
     for (const server of [grpc, resource, sts]) await server.stop();
   }

@@ -8,7 +8,6 @@ import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer, type CliServer } from './run.js';
-import { waitFor } from '../helpers/wait.js';
 
 let dir: string | undefined;
 const file = (name: string): string => join(dir as string, name);
@@ -64,10 +63,10 @@ test('sts --workers 2: one port, both workers serve, SIGHUP reaches both, a dead
     assert.deepEqual(pidsOf(sts.stderr(), 'token.issued'), new Set(pids), 'both workers issued tokens');
 
     sts.child.kill('SIGHUP');
-    await waitFor(() => pidsOf(sts.stderr(), 'tls.reloaded').size === 2, 'both workers reloaded', 8000);
+    await sts.untilLogged((log) => pidsOf(log, 'tls.reloaded').size === 2, 'both workers reloaded', 8000);
 
     process.kill(pids[0] as number, 'SIGKILL');
-    await waitFor(() => sts.stderr().includes('"type":"worker.restarted"'), 'a replacement worker', 8000);
+    await sts.untilLogged('"type":"worker.restarted"', 'a replacement worker', 8000);
     assert.match(sts.stderr(), new RegExp(`"type":"worker.exited","pid":${pids[0]},"code":null,"signal":"SIGKILL"`));
     assert.equal(workerPids(sts).length, 2);
     assert.deepEqual(new Set(await Promise.all(Array.from({ length: 6 }, () => exchange(sts.url)))), new Set([200]));

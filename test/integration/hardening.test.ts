@@ -15,7 +15,7 @@ import { createCrl, issueCertificate, type IssuedCertificate } from '../../src/p
 import { bearer, callUnary, channelCredentials, echoClient } from '../helpers/grpc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, BOB_SECRET, exchangeRequest, ISSUER, postToken, startSts, type RunningSts } from '../helpers/servers.js';
-import { waitFor } from '../helpers/wait.js';
+import { whenever } from '../helpers/wait.js';
 
 let pki: TestPki;
 const cleanups: Array<() => unknown> = [];
@@ -315,7 +315,7 @@ describe('gRPC limits', () => {
     chat.on('data', (reply) => replies.push((reply as { message: string }).message));
     chat.on('error', () => {});
     chat.write({ name: 'first' });
-    await waitFor(() => replies.length === 1);
+    await whenever(chat, 'data', () => replies.length === 1, 'the first chat reply');
     let unaryDone = false;
     const unary = callUnary(client, metadata).then((outcome) => {
       unaryDone = true;

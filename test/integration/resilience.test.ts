@@ -1,6 +1,7 @@
 // Dependencies failing under a running system: a JWKS URL that goes away and comes back, an STS
 // that restarts, and connections reset under a client's token request.
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,7 @@ import { addKeystoreKey, openKeystore } from '../../src/keys/keystore.js';
 import { createStsHandler, createStsServer } from '../../src/sts/server.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts, testPolicy, type RunningSts } from '../helpers/servers.js';
-import { waitFor } from '../helpers/wait.js';
+import { whenever } from '../helpers/wait.js';
 
 let pki: TestPki;
 let sts: RunningSts;
@@ -60,7 +61,12 @@ describe('a JWKS URL that becomes unreachable', () => {
     const url = `${await listen(jwksServer)}/jwks`;
     let clock = Date.now();
     const events: JwksEvent[] = [];
-    const keys = remoteJwksSource(url, { ca: pki.ca.certPem, cacheMaxAgeMs: 1000, cooldownMs: 500, maxStalenessMs: 10_000, now: () => clock, onEvent: (event) => events.push(event) });
+    const logged = new EventEmitter();
+    const onEvent = (event: JwksEvent): void => {
+      events.push(event);
+      logged.emit('event', event);
+    };
+    const keys = remoteJwksSource(url, { ca: pki.ca.certPem, cacheMaxAgeMs: 1000, cooldownMs: 500, maxStalenessMs: 10_000, now: () => clock, onEvent });
     const verifier = createBoundTokenVerifier({ keys, issuer: ISSUER, audience: AUDIENCE });
     const token = await aliceToken();
 
@@ -70,7 +76,7 @@ describe('a JWKS URL that becomes unreachable', () => {
     up = false;
     clock += 2000; // past cacheMaxAgeMs: a background refresh starts, the cached keys answer
     assert.equal((await verifier.verify(token, pki.alice.thumbprint)).subject, 'alice');
-    await waitFor(() => events.some((event) => event.type === 'jwks.fetch_failed'), 'fetch_failed event');
+    await whenever(logged, 'event', () => events.some((event) => event.type === 'jwks.fetch_failed'), 'fetch_failed event');
     const failed = events.find((event) => event.type === 'jwks.fetch_failed');
     assert.ok(failed?.type === 'jwks.fetch_failed' && failed.keysAgeSeconds === 2 && failed.url === url, JSON.stringify(failed));
     assert.doesNotMatch(JSON.stringify(events), /"x":|"d":/, 'events never carry key material');
