@@ -15,6 +15,8 @@ import { serverTlsOptions } from '../../src/server/tls.js';
 import { remoteJwksSource, type JwksEvent } from '../../src/keys/jwks-source.js';
 import { addKeystoreKey, openKeystore } from '../../src/keys/keystore.js';
 import { createStsHandler, createStsServer } from '../../src/sts/server.js';
+import { DEFAULTS } from '../../src/defaults.js';
+import { steppedClock } from '../helpers/clock.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts, testPolicy, type RunningSts } from '../helpers/servers.js';
 import { whenever } from '../helpers/wait.js';
@@ -148,26 +150,36 @@ describe('connection resets under a token request', () => {
     return { url: await listen(server), attempts: () => attempts };
   }
 
+  // The backoff runs on an injected clock: each wait is recorded and returns at once.
+  const { retryBaseDelayMs: base } = DEFAULTS.client;
+
   test('the token source retries an idempotent token request on a reset connection (bounded backoff)', async (t) => {
     const flaky = await flakySts(2);
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE });
+    const clock = steppedClock();
+    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, now: clock.now, sleep: clock.sleep });
     const token = await source.getToken();
     assert.equal(token.split('.').length, 3);
     assert.equal(flaky.attempts(), 3, 'two resets, then the third attempt succeeded');
+    // Exponential with jitter: the n-th wait is between half and all of base * 2^n.
+    assert.equal(clock.slept.length, 2, `waits ${clock.slept.join(', ')}`);
+    clock.slept.forEach((ms, n) => assert.ok(ms >= (base * 2 ** n) / 2 && ms <= base * 2 ** n, `wait ${n}: ${ms} ms`));
   });
 
   test('retries are bounded: after `retries` more attempts the failure is CB_STS_UNAVAILABLE', async (t) => {
     const flaky = await flakySts(10);
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 1 });
+    const clock = steppedClock();
+    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 1, now: clock.now, sleep: clock.sleep });
     await assert.rejects(source.getToken(), { code: 'CB_STS_UNAVAILABLE' });
     assert.equal(flaky.attempts(), 2);
-    const none = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 0 });
+    assert.equal(clock.slept.length, 1, 'one wait before the one retry');
+    const none = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 0, now: clock.now, sleep: clock.sleep });
     await assert.rejects(none.getToken(), { code: 'CB_STS_UNAVAILABLE' });
     assert.equal(flaky.attempts(), 3);
+    assert.equal(clock.slept.length, 1, 'no retry, no wait');
     assert.throws(() => createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 11 }), /"retries" must be an integer from 0 to 10/);
   });
 
@@ -175,8 +187,10 @@ describe('connection resets under a token request', () => {
     const flaky = await flakySts(0);
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: 'not-a-known-token', audience: AUDIENCE });
+    const clock = steppedClock();
+    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: 'not-a-known-token', audience: AUDIENCE, now: clock.now, sleep: clock.sleep });
     await assert.rejects(source.getToken(), { code: 'CB_STS_REFUSED', remoteError: 'invalid_request' });
     assert.equal(flaky.attempts(), 1);
+    assert.deepEqual(clock.slept, []);
   });
 });
