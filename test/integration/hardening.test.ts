@@ -118,13 +118,19 @@ describe('STS rate limit per client certificate', () => {
 describe('load shedding', () => {
   test('beyond maxInFlight the STS answers 503 at once, /healthz still answers, and service resumes', async (t) => {
     const sts = await startSts(t, pki, { limits: { maxInFlight: 2 } });
-    // Two requests that hold their slot: headers sent, body promised but not yet written.
+    // Two requests that hold their slot: headers sent, body promised but not yet written. Once the
+    // server has emitted 'request' for both, both slots are taken.
     const held = await Promise.all([rawConnection(sts.url, pki.alice), rawConnection(sts.url, pki.alice)]);
     const body = new URLSearchParams(exchangeRequest() as Record<string, string>).toString();
+    let arrived = 0;
+    const countRequest = (): number => arrived++;
+    sts.server.on('request', countRequest);
+    const bothHeld = whenever(sts.server, 'request', () => arrived === 2, 'both held requests reach the server');
     for (const socket of held) {
       socket.write(`POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${body.length}\r\n\r\n`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await bothHeld;
+    sts.server.off('request', countRequest);
     const alice = agentFor(t, pki, pki.alice);
     const shed = await postToken(alice, sts.url, exchangeRequest());
     assert.equal(shed.status, 503);
