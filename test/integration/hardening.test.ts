@@ -312,7 +312,11 @@ describe('gRPC limits', () => {
   test('maxConcurrentStreams: with one stream per connection, a second call waits for the first to end', async (t) => {
     const sts = await startSts(t, pki);
     const verifier = createBoundTokenVerifier({ keys: { keys: [sts.signingKey.publicJwk] }, issuer: ISSUER, audience: AUDIENCE });
-    const echo = createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 1 });
+    // The server's interceptor verifies a call's token as soon as the call's headers arrive: the
+    // count of verifications is the count of calls that reached the server.
+    let arrivedCalls = 0;
+    const counting = { verify: (token: string, thumbprint: string | undefined) => (arrivedCalls++, verifier.verify(token, thumbprint)) };
+    const echo = createEchoServer({ tls: serverTls(), verifier: counting, maxConcurrentStreams: 1 });
     const url = await echo.listen();
     t.after(() => echo.forceClose()); // even when an assertion fails with the chat still open
     const client = echoClient(t, `localhost:${url.port}`, channelCredentials(pki, pki.alice));
@@ -325,16 +329,22 @@ describe('gRPC limits', () => {
     chat.on('error', () => {});
     chat.write({ name: 'first' });
     await whenever(chat, 'data', () => replies.length === 1, 'the first chat reply');
+    assert.equal(arrivedCalls, 1);
     let unaryDone = false;
     const unary = callUnary(client, metadata).then((outcome) => {
       unaryDone = true;
       return outcome;
     });
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // A round trip on the chat, sent after the unary call was started, on the same connection:
+    // had the unary call's headers gone out, the server would have read them before this message.
+    chat.write({ name: 'second' });
+    await whenever(chat, 'data', () => replies.length === 2, 'the second chat reply');
+    assert.equal(arrivedCalls, 1, 'the second call must not reach the server while the chat holds the only stream');
     assert.equal(unaryDone, false, 'the second call must wait for a free stream');
     chat.end();
     const outcome = await unary;
     assert.equal(outcome.code, status.OK, outcome.details);
+    assert.equal(arrivedCalls, 2, 'the second call reached the server once the chat ended');
     assert.throws(() => createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 0 }), /"maxConcurrentStreams" must be an integer >= 1/);
   });
 });
