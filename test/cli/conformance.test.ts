@@ -16,7 +16,6 @@ import { issueCertificate, type IssuedCertificate } from '../../src/pki/generate
 import { bearer, callUnary, channelCredentials, echoClient } from '../helpers/grpc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { postToken, type JsonResponse } from '../helpers/servers.js';
-import { waitFor } from '../helpers/wait.js';
 import { killAll, makeTempDir, removeTempDir, runCli, startServer, type CliServer } from './run.js';
 
 const ISSUER = 'https://sts.domain.com';
@@ -151,7 +150,7 @@ async function refusalAfter(server: CliServer, mark: number, type = 'token.refus
       .slice(mark)
       .split('\n')
       .filter((line) => line.includes(`"type":"${type}"`));
-  await waitFor(() => matching().length > 0, `${type} event`);
+  await server.untilLogged(() => matching().length > 0, `${type} event`);
   return JSON.parse(matching()[0] as string) as Record<string, unknown>;
 }
 

@@ -10,7 +10,6 @@ import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { loadEchoDefinitions } from '../../src/cli/servers/echo-server.js';
-import { waitFor } from '../helpers/wait.js';
 import { killAll, makeTempDir, pkiInit, removeTempDir, startServer, type CliServer } from './run.js';
 
 const ISSUER = 'https://sts.domain.com:8081';
@@ -188,7 +187,7 @@ describe('SIGHUP keeps the TLS floor', () => {
       try {
         assert.equal(await handshake(server, 'TLSv1.1'), 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
         server.child.kill('SIGHUP');
-        await waitFor(() => server.stderr().includes('"type":"tls.reloaded"'), 'tls.reloaded');
+        await server.untilLogged('"type":"tls.reloaded"');
         assert.equal(await handshake(server, 'TLSv1.1'), 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
         assert.equal(await handshake(server, 'TLSv1.2'), 'connected TLSv1.2');
       } finally {

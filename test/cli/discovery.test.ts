@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { computeThumbprint } from '../../src/core/thumbprint.js';
-import { waitFor } from '../helpers/wait.js';
 import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, startServer } from './run.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -111,7 +110,7 @@ describe('RFC 8414 §3: the metadata is where the issuer says', () => {
     await writeFile(config, `${await readFile(file('sts.yaml'), 'utf8')}\npublic_url: https://sts.domain.com:9443\nissuer_metadata_elsewhere: true\n`);
     const proxied = await startServer(['sts', '--config', config, '--port', '0']);
     try {
-      await waitFor(() => proxied.stderr().includes('"type":"discovery.elsewhere"'), 'discovery.elsewhere');
+      await proxied.untilLogged('"type":"discovery.elsewhere"');
       assert.match(
         proxied.stderr(),
         /"detail":"RFC 8414 clients fetch https:\/\/sts\.domain\.com:8081\/\.well-known\/oauth-authorization-server; this STS is reached at https:\/\/sts\.domain\.com:9443"/,

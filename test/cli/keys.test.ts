@@ -6,7 +6,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, startServer } from './run.js';
-import { waitFor } from '../helpers/wait.js';
 
 let dir: string | undefined;
 const file = (name: string): string => join(dir as string, name);
@@ -106,7 +105,7 @@ test('an STS with signing.keystore and a trusted issuer JWKS file passes --check
 test('SIGHUP: a single-key STS keeps serving; a keystore STS reloads, and reports a broken keystore while keeping its keys', async () => {
   const single = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0']);
   single.child.kill('SIGHUP');
-  await waitFor(() => single.stderr().includes('"type":"reload.skipped"'));
+  await single.untilLogged('"type":"reload.skipped"');
   assert.deepEqual(await single.stop(), { code: 0, signal: null });
 
   const keys = file('hup-keystore');
@@ -120,11 +119,11 @@ test('SIGHUP: a single-key STS keeps serving; a keystore STS reloads, and report
     assert.equal(await publishedKids(), 1);
     assert.equal((await runCli(['keys', 'rotate', '--dir', keys])).code, 0);
     sts.child.kill('SIGHUP');
-    await waitFor(() => sts.stderr().includes('"type":"keystore.reloaded"'));
+    await sts.untilLogged('"type":"keystore.reloaded"');
     assert.equal(await publishedKids(), 2);
     await writeFile(join(keys, 'keystore.json'), '{ not json');
     sts.child.kill('SIGHUP');
-    await waitFor(() => sts.stderr().includes('"type":"keystore.reload_failed"'));
+    await sts.untilLogged('"type":"keystore.reload_failed"');
     assert.equal(await publishedKids(), 2, 'the last good keystore stays in use');
   } finally {
     await agent.close();

@@ -7,7 +7,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer } from './run.js';
-import { waitFor } from '../helpers/wait.js';
+import { nextEvent, whenever } from '../helpers/wait.js';
 
 const ISSUER = 'https://sts.domain.com:8081';
 const AUDIENCE = 'https://server.domain.com:8443';
@@ -80,7 +80,7 @@ test('SIGHUP: a resource server picks up a new CRL (revoked client refused on it
     const revoked = await runCli(['pki', 'revoke', '--dir', dir as string, '--cert', file('bob.crt')]);
     assert.match(revoked.stdout, /1 revoked \(1 new\)/);
     resource.child.kill('SIGHUP');
-    await waitFor(() => resource.stderr().includes('"type":"tls.reloaded"'), 'tls.reloaded');
+    await resource.untilLogged('"type":"tls.reloaded"');
     assert.equal(await getAs(resource.url, 'bob', bob), 401);
     assert.equal(await getAs(resource.url, 'alice', alice), 200);
     assert.match(resource.stderr(), /"code":"CB_CLIENT_CERT_UNTRUSTED"[^\n]*CERT_REVOKED|CERT_REVOKED[^\n]*"code":"CB_CLIENT_CERT_UNTRUSTED"/);
@@ -89,7 +89,7 @@ test('SIGHUP: a resource server picks up a new CRL (revoked client refused on it
     const good = await readFile(file('ca.crl'), 'utf8');
     await writeFile(file('ca.crl'), await readFile(join(other as string, 'ca.crt'), 'utf8'));
     resource.child.kill('SIGHUP');
-    await waitFor(() => resource.stderr().includes('"type":"tls.reload_failed"'), 'tls.reload_failed');
+    await resource.untilLogged('"type":"tls.reload_failed"');
     assert.match(resource.stderr(), /"type":"tls.reload_failed","detail":"[^"]*ca\.crl: CRL: no PEM CRL/);
     assert.equal(await getAs(resource.url, 'alice', alice), 200);
     assert.equal(await getAs(resource.url, 'bob', bob), 401);
@@ -108,7 +108,7 @@ test('SIGHUP on the STS and the gRPC server reloads their TLS files (and the STS
   ]);
   try {
     for (const server of [sts, grpc]) server.child.kill('SIGHUP');
-    await waitFor(() => sts.stderr().includes('"type":"tls.reloaded"') && grpc.stderr().includes('"type":"tls.reloaded"') && grpc.stderr().includes('"type":"jwks.reloaded"'), 'reloads');
+    await Promise.all([sts.untilLogged('"type":"tls.reloaded"'), grpc.untilLogged((log) => log.includes('"type":"tls.reloaded"') && log.includes('"type":"jwks.reloaded"'), 'tls.reloaded and jwks.reloaded')]);
     assert.match(sts.stderr(), /"type":"reload.skipped"/);
     // bob is revoked in ca.crl (previous test): the STS refuses him, alice still gets tokens.
     const bob = await runCli(['token', '--sts', sts.url, '--tls-ca', file('ca.crt'), '--tls-cert', file('bob.crt'), '--tls-key', file('bob.key'), '--subject-token', SUBJECT_TOKENS.bob, '--audience', AUDIENCE]);
@@ -131,34 +131,60 @@ async function rawAsAlice(url: string): Promise<TLSSocket> {
   });
 }
 
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/**
+ * A request as alice with `expect: 100-continue`, of which the head and the first `sent`
+ * characters of `body` are written. Resolves once the server has answered 100 Continue: Node
+ * writes that just before it hands the request to the server's handler, so from then on the
+ * request is in flight (and any signal the server gets is handled after that).
+ */
+async function requestInFlight(url: string, body: string, sent: number, length = body.length): Promise<{ socket: TLSSocket; answer: () => string; until: (text: string, what: string) => Promise<void> }> {
+  const socket = await rawAsAlice(url);
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+  const until = (text: string, what: string): Promise<void> => whenever(socket, 'data', () => answer.includes(text), what, { failOn: ['close'], context: () => `received: ${JSON.stringify(answer)}` });
+  socket.write(`POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${length}\r\nexpect: 100-continue\r\n\r\n${body.slice(0, sent)}`);
+  await until(CONTINUE, '100 Continue');
+  return { socket, answer: () => answer, until };
+}
+
 test('SIGTERM: the STS stops accepting, finishes the request in flight, then exits 0', async () => {
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0']);
   const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: SUBJECT_TOKENS.alice, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: AUDIENCE }).toString();
-  const socket = await rawAsAlice(sts.url);
-  let answer = '';
-  socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-  socket.write(`POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Two requests in flight, and a keep-alive connection left idle after a health check.
+  const [inFlight, barrier] = await Promise.all([requestInFlight(sts.url, body, 10), requestInFlight(sts.url, body, 10)]);
+  const idle = await agentAs('alice');
+  const health = await request(`${sts.url}/healthz`, { dispatcher: idle });
+  assert.equal(health.statusCode, 200);
+  await health.body.text();
+  const idleClosed = nextEvent(idle, 'disconnect', 'the idle connection closed on SIGTERM');
   const exited = new Promise<number | null>((resolve) => sts.child.once('exit', (code) => resolve(code)));
   sts.child.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The drain closes idle connections and the listening socket in one turn of the event loop;
+  // the answer to a request completed after that comes from a later turn.
+  await idleClosed;
+  await idle.close();
+  barrier.socket.write(body.slice(10));
+  await barrier.until('access_token', 'the answer to a request completed during the drain');
+  assert.match(barrier.answer(), /connection: close/i);
   // New connections are no longer accepted...
   await assert.rejects(rawAsAlice(sts.url), /ECONNREFUSED/);
   // ...but the request in flight completes.
-  socket.write(body.slice(10));
-  await waitFor(() => answer.includes('access_token'), 'the in-flight token response');
-  assert.match(answer, /^HTTP\/1\.1 200 /);
+  inFlight.socket.write(body.slice(10));
+  await inFlight.until('access_token', 'the in-flight token response');
+  const answer = inFlight.answer();
+  assert.ok(answer.startsWith(CONTINUE), JSON.stringify(answer));
+  assert.match(answer.slice(CONTINUE.length), /^HTTP\/1\.1 200 /);
   assert.match(answer, /connection: close/i);
   assert.equal(await exited, 0);
-  socket.destroy();
+  for (const { socket } of [inFlight, barrier]) socket.destroy();
 });
 
 test('SIGTERM with a request that never finishes: connections are dropped at --drain-timeout and the exit is still 0', async () => {
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0', '--drain-timeout', '1', '--request-timeout', '60']);
-  const socket = await rawAsAlice(sts.url);
+  const { socket } = await requestInFlight(sts.url, 'grant', 5, 100);
   socket.on('error', () => {});
-  socket.write('POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\ngrant');
-  await new Promise((resolve) => setTimeout(resolve, 200));
   const started = Date.now();
   assert.deepEqual(await sts.stop(5000), { code: 0, signal: null });
   const took = Date.now() - started;
@@ -223,7 +249,7 @@ test('no secrets in logs: a full run (exchanges, refusals, calls, gRPC, reload) 
     // The bearer token sent to the resource server with a wrong certificate (refused, logged).
     assert.equal(await getAs(resource.url, 'bob', token), 401);
     for (const server of [sts, resource, grpc]) server.child.kill('SIGHUP');
-    await waitFor(() => [sts, resource, grpc].every((server) => server.stderr().includes('"type":"tls.reloaded"')), 'reloads');
+    await Promise.all([sts, resource, grpc].map((server) => server.untilLogged('"type":"tls.reloaded"')));
   } finally {
     for (const server of [grpc, resource, sts]) await server.stop();
   }

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { whenever } from '../helpers/wait.js';
 
 /** The compiled CLI; this module is compiled to dist/test/cli/run.js. */
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -131,6 +132,11 @@ export interface CliServer {
   child: ChildProcess;
   /** Everything the server wrote to stderr so far (its JSON event log). */
   stderr(): string;
+  /**
+   * Resolve once stderr contains `condition` (or `condition(stderr)` holds), checked each time the
+   * server writes to it; rejects after `timeoutMs` (default 5 s), or at once if stderr closes.
+   */
+  untilLogged(condition: string | ((stderr: string) => boolean), what?: string, timeoutMs?: number): Promise<void>;
   /** SIGTERM, then wait (bounded) for the exit; resolves with the exit code and signal. */
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -150,6 +156,12 @@ export function startServer(args: string[], timeoutMs = READY_TIMEOUT_MS, option
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+  const untilLogged = (condition: string | ((stderr: string) => boolean), what?: string, timeoutMs?: number): Promise<void> =>
+    whenever(child.stderr, 'data', typeof condition === 'string' ? () => stderr.includes(condition) : () => condition(stderr), `certbound ${args[0]}: ${what ?? (typeof condition === 'string' ? condition : 'condition')}`, {
+      timeoutMs,
+      failOn: ['end'],
+      context: () => `stderr: ${stderr}`,
+    });
   const stop = async (stopTimeoutMs = STOP_TIMEOUT_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
@@ -187,7 +199,7 @@ export function startServer(args: string[], timeoutMs = READY_TIMEOUT_MS, option
       if (match === null) return fail(`unexpected first line ${JSON.stringify(readyLine)}`);
       settled = true;
       clearTimeout(timer);
-      resolve({ name: match[1] as string, url: match[2] as string, readyLine, child, stderr: () => stderr, stop });
+      resolve({ name: match[1] as string, url: match[2] as string, readyLine, child, stderr: () => stderr, untilLogged, stop });
     });
   });
 }

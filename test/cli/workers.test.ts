@@ -8,7 +8,7 @@ import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer, type CliServer } from './run.js';
-import { waitFor } from '../helpers/wait.js';
+import { WAIT_TIMEOUT_MS } from '../helpers/wait.js';
 
 let dir: string | undefined;
 const file = (name: string): string => join(dir as string, name);
@@ -64,10 +64,10 @@ test('sts --workers 2: one port, both workers serve, SIGHUP reaches both, a dead
     assert.deepEqual(pidsOf(sts.stderr(), 'token.issued'), new Set(pids), 'both workers issued tokens');
 
     sts.child.kill('SIGHUP');
-    await waitFor(() => pidsOf(sts.stderr(), 'tls.reloaded').size === 2, 'both workers reloaded', 8000);
+    await sts.untilLogged((log) => pidsOf(log, 'tls.reloaded').size === 2, 'both workers reloaded', 8000);
 
     process.kill(pids[0] as number, 'SIGKILL');
-    await waitFor(() => sts.stderr().includes('"type":"worker.restarted"'), 'a replacement worker', 8000);
+    await sts.untilLogged('"type":"worker.restarted"', 'a replacement worker', 8000);
     assert.match(sts.stderr(), new RegExp(`"type":"worker.exited","pid":${pids[0]},"code":null,"signal":"SIGKILL"`));
     assert.equal(workerPids(sts).length, 2);
     assert.deepEqual(new Set(await Promise.all(Array.from({ length: 6 }, () => exchange(sts.url)))), new Set([200]));
@@ -83,20 +83,35 @@ test('TLS sessions resume on any worker: a client reconnecting skips the full ha
   try {
     const [ca, cert, key] = await Promise.all(['ca.crt', 'alice.crt', 'alice.key'].map((name) => readFile(file(name), 'utf8')));
     const port = Number(new URL(sts.url).port);
-    const handshake = (session?: Buffer): Promise<{ reused: boolean; session: Buffer | undefined }> =>
+    /** A handshake, resumed from `session` if given; with `wantTicket`, also the first session ticket the server sends. */
+    const handshake = (session?: Buffer, wantTicket = false): Promise<{ reused: boolean; session: Buffer | undefined }> =>
       new Promise((resolve, reject) => {
         let ticket: Buffer | undefined;
+        let connected = false;
         const socket = connect({ host: '127.0.0.1', port, ca, cert, key, servername: 'localhost', ...(session === undefined ? {} : { session }) }, () => {
-          // TLS 1.3 tickets arrive after the handshake; give them a moment, then hang up.
-          setTimeout(() => {
-            resolve({ reused: socket.isSessionReused(), session: ticket });
-            socket.end();
-          }, 50);
+          connected = true;
+          settle();
         });
-        socket.on('session', (value: Buffer) => (ticket = value));
-        socket.on('error', reject);
+        // TLS 1.3 tickets arrive after the handshake: wait for the 'session' event, bounded.
+        const timer = setTimeout(() => fail(new Error(`no session ticket within ${WAIT_TIMEOUT_MS} ms`)), WAIT_TIMEOUT_MS);
+        function settle(): void {
+          if (!connected || (wantTicket && ticket === undefined)) return;
+          clearTimeout(timer);
+          resolve({ reused: socket.isSessionReused(), session: ticket });
+          socket.end();
+        }
+        function fail(error: Error): void {
+          clearTimeout(timer);
+          socket.destroy();
+          reject(error);
+        }
+        socket.on('session', (value: Buffer) => {
+          ticket ??= value;
+          settle();
+        });
+        socket.on('error', fail);
       });
-    const first = await handshake();
+    const first = await handshake(undefined, true);
     assert.equal(first.reused, false);
     assert.ok(first.session !== undefined, 'the server issued a session ticket');
     // Consecutive connections are handed to the workers in turn: all must resume.

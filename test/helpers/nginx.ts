@@ -2,7 +2,7 @@
 // template (the one the README shows), and starting/stopping nginx in the foreground as a child of
 // the test, with every file it writes inside a temporary directory. Not a test file itself.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, watch } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 /** Debian's nginx (apt-get install nginx); CERTBOUND_TEST_NGINX points elsewhere. */
 export const NGINX = process.env.CERTBOUND_TEST_NGINX ?? '/usr/sbin/nginx';
 
-/** nginx has this long to accept connections on its port. */
+/** nginx has this long to open its port (and write its pid file). */
 export const NGINX_READY_TIMEOUT_MS = 10_000;
 /** And this long to exit after SIGTERM before it is killed. */
 export const NGINX_STOP_TIMEOUT_MS = 5_000;
@@ -139,9 +139,9 @@ function exited(child: ChildProcess): boolean {
 }
 
 /**
- * Start nginx in front of `upstream` and resolve once it accepts connections (polling its port,
- * bounded). The port is picked free just before; if another process takes it first, nginx
- * exits with "Address already in use" and is started again on another port (three tries).
+ * Start nginx in front of `upstream` and resolve once it listens (it has written its pid file).
+ * The port is picked free just before; if another process takes it first, nginx exits with
+ * "Address already in use" and is started again on another port (three tries).
  */
 export async function startNginx(options: Omit<NginxProxyOptions, 'dir' | 'port'>): Promise<RunningNginx> {
   const dir = await mkdtemp(join(tmpdir(), 'certbound-nginx-'));
@@ -162,8 +162,51 @@ export async function startNginx(options: Omit<NginxProxyOptions, 'dir' | 'port'
 
 type StartResult = { ok: true; nginx: RunningNginx } | { ok: false; why: string; log: string };
 
+/** The pid in nginx's pid file, or undefined while there is none (or it is still being written). */
+function pidIn(file: string): number | undefined {
+  try {
+    const text = readFileSync(file, 'utf8');
+    return /^\d+\n$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Resolve once nginx has written its pid file, or with why not (it exited, or did not within
+ * NGINX_READY_TIMEOUT_MS). nginx writes that file only after it has opened its listening sockets
+ * (main() calls ngx_create_pidfile after ngx_init_cycle), so the file appearing is the moment
+ * nginx listens: the wait is on changes in `dir` and on nginx's exit, not on a timer.
+ */
+function untilPidFile(child: ChildProcess, dir: string, pidFile: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const watcher = watch(dir);
+    const finish = (why?: string): void => {
+      clearTimeout(timer);
+      watcher.close();
+      child.off('close', onClose);
+      child.off('error', onError);
+      resolve(why);
+    };
+    const check = (): void => {
+      if (child.pid !== undefined && pidIn(pidFile) === child.pid) finish();
+    };
+    // 'close', not 'exit': by then everything nginx wrote to stderr (the reason) has been read.
+    const onClose = (): void => finish(`exited with code ${child.exitCode} (signal ${child.signalCode})`);
+    const onError = (error: Error): void => finish(error.message);
+    const timer = setTimeout(() => finish(`no pid file ${pidFile} within ${NGINX_READY_TIMEOUT_MS} ms`), NGINX_READY_TIMEOUT_MS);
+    watcher.on('change', check);
+    watcher.on('error', (error) => finish(`watching ${dir}: ${error.message}`));
+    child.once('close', onClose);
+    child.once('error', onError);
+    check();
+  });
+}
+
 async function startOnce(dir: string, file: string, config: string): Promise<StartResult> {
   const port = Number(/listen 127\.0\.0\.1:(\d+) ssl;/.exec(config)?.[1]);
+  const pidFile = join(dir, 'nginx.pid');
+  await rm(pidFile, { force: true });
   // -p: prefix for relative paths; -e: the error log before the config is read.
   const child = spawn(NGINX, ['-p', `${dir}/`, '-c', file, '-e', 'stderr'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -198,20 +241,16 @@ async function startOnce(dir: string, file: string, config: string): Promise<Sta
       await rm(dir, { recursive: true, force: true });
     })());
 
-  const deadline = Date.now() + NGINX_READY_TIMEOUT_MS;
-  for (;;) {
-    if (spawnError !== undefined || exited(child)) {
-      process.off('exit', killOnExit);
-      return { ok: false, why: spawnError?.message ?? `exited with code ${child.exitCode} (signal ${child.signalCode})`, log };
-    }
-    if (await accepts(port)) break;
-    if (Date.now() > deadline) {
+  let why = spawnError?.message ?? (await untilPidFile(child, dir, pidFile));
+  // Listening, so a connection is accepted now (checked once: a failure here is a real one).
+  if (why === undefined && !(await accepts(port))) why = `wrote its pid file but does not accept connections on 127.0.0.1:${port}`;
+  if (why !== undefined) {
+    if (!exited(child) && spawnError === undefined) {
       child.kill('SIGKILL');
       await exit;
-      process.off('exit', killOnExit);
-      return { ok: false, why: `not accepting connections on 127.0.0.1:${port} within ${NGINX_READY_TIMEOUT_MS} ms`, log };
     }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    process.off('exit', killOnExit);
+    return { ok: false, why, log };
   }
   return { ok: true, nginx: { url: `https://127.0.0.1:${port}`, config, log: () => log, close } };
 }

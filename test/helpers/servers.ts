@@ -34,6 +34,8 @@ export interface RunningSts {
   url: string;
   signingKey: SigningKey;
   events: StsEvent[];
+  /** The node:https server underneath, for tests that wait on its events ('request', ...). */
+  server: ReturnType<typeof createStsServer>['server'];
 }
 
 /** Start an STS on 127.0.0.1:0 for one test file; closed with the test. */
@@ -50,7 +52,7 @@ export async function startSts(t: TestContext | { after(fn: () => unknown): void
   });
   const url = await sts.listen(0, '127.0.0.1');
   t.after(() => sts.close());
-  return { url: url.origin, signingKey, events };
+  return { url: url.origin, signingKey, events, server: sts.server };
 }
 
 /** An undici agent presenting `client` (or no certificate), trusting the test CA; closed with the test. */

@@ -11,6 +11,7 @@ import { createSigningKey } from '../../src/core/signing/signer.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import { createResourceServer } from '../../src/cli/servers/resource-server.js';
 import { loadJwksSource } from '../../src/keys/jwks-source.js';
+import { steppedClock } from '../helpers/clock.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { ALICE_SECRET, AUDIENCE, ISSUER, startSts, type RunningSts } from '../helpers/servers.js';
 
@@ -98,8 +99,11 @@ describe('token source (RFC 8693 client over mTLS)', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const source = aliceSource(t, { stsUrl: `https://127.0.0.1:${port}`, timeoutMs: 2000 });
+    // A refused connection is retried (twice by default): the backoff runs on an injected clock.
+    const clock = steppedClock();
+    const source = aliceSource(t, { stsUrl: `https://127.0.0.1:${port}`, timeoutMs: 2000, now: clock.now, sleep: clock.sleep });
     await assert.rejects(source.getToken(), { code: 'CB_STS_UNAVAILABLE' });
+    assert.equal(clock.slept.length, 2, `waits ${clock.slept.join(', ')}`);
   });
 
   test('an STS whose certificate is not from the trusted CA is refused by the client', async (t) => {

@@ -21,6 +21,7 @@ import {
   type InterceptedServer,
   type Outcome,
 } from '../helpers/grpc.js';
+import { steppedClock } from '../helpers/clock.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts, UNPINNED_SECRET, type RunningSts } from '../helpers/servers.js';
 
@@ -269,9 +270,12 @@ describe('gRPC STS call credentials', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const before = { ...server.counts };
     const started = Date.now();
-    const outcome = await callUnary(echoClient(t, server.target, stsCredentials(t, { stsUrl: `https://127.0.0.1:${port}`, timeoutMs: 2000 }).channelCredentials));
+    // The refused connection is retried (twice by default) with the backoff on an injected clock.
+    const clock = steppedClock();
+    const outcome = await callUnary(echoClient(t, server.target, stsCredentials(t, { stsUrl: `https://127.0.0.1:${port}`, timeoutMs: 2000, now: clock.now, sleep: clock.sleep }).channelCredentials));
     assertRefused(outcome, status.UNAVAILABLE, undefined, new RegExp(`STS https://127\\.0\\.0\\.1:${port} is unreachable.*ECONNREFUSED`));
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    assert.equal(clock.slept.length, 2, `waits ${clock.slept.join(', ')}`);
     assert.deepEqual(server.counts, before);
   });
 

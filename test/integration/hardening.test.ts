@@ -13,9 +13,10 @@ import { createEchoServer } from '../../src/cli/servers/echo-server.js';
 import { createResourceServer } from '../../src/cli/servers/resource-server.js';
 import { createCrl, issueCertificate, type IssuedCertificate } from '../../src/pki/generate.js';
 import { bearer, callUnary, channelCredentials, echoClient } from '../helpers/grpc.js';
+import { steppedClock } from '../helpers/clock.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, BOB_SECRET, exchangeRequest, ISSUER, postToken, startSts, type RunningSts } from '../helpers/servers.js';
-import { waitFor } from '../helpers/wait.js';
+import { whenever } from '../helpers/wait.js';
 
 let pki: TestPki;
 const cleanups: Array<() => unknown> = [];
@@ -100,28 +101,36 @@ describe('STS rate limit per client certificate', () => {
   });
 
   test('the token source retries a 429 after Retry-After and gets its token', async (t) => {
-    const sts = await startSts(t, pki, { rateLimit: { perSecond: 2, burst: 1 } });
+    // One clock for the STS's rate limit and the token source. The source's injected sleep moves
+    // it on: the wait is the one Retry-After asks for, and no real time passes.
+    const clock = steppedClock();
+    const sts = await startSts(t, pki, { rateLimit: { perSecond: 2, burst: 1 }, now: clock.now });
     const alice = agentFor(t, pki, pki.alice);
     assert.equal((await postToken(alice, sts.url, exchangeRequest())).status, 200);
-    const source = createTokenSource({ stsUrl: sts.url, agent: alice, subjectToken: ALICE_SECRET, audience: AUDIENCE });
-    const started = Date.now();
+    const source = createTokenSource({ stsUrl: sts.url, agent: alice, subjectToken: ALICE_SECRET, audience: AUDIENCE, now: clock.now, sleep: clock.sleep });
     const token = await source.getToken();
     assert.ok(token.split('.').length === 3);
-    assert.ok(Date.now() - started >= 900, 'waited for Retry-After');
-    assert.ok(sts.events.filter((event) => event.type === 'token.refused' && event.code === 'CB_RATE_LIMITED').length >= 1);
+    assert.deepEqual(clock.slept, [1000], 'waited for Retry-After (1 s), once');
+    assert.equal(sts.events.filter((event) => event.type === 'token.refused' && event.code === 'CB_RATE_LIMITED').length, 1);
   });
 });
 
 describe('load shedding', () => {
   test('beyond maxInFlight the STS answers 503 at once, /healthz still answers, and service resumes', async (t) => {
     const sts = await startSts(t, pki, { limits: { maxInFlight: 2 } });
-    // Two requests that hold their slot: headers sent, body promised but not yet written.
+    // Two requests that hold their slot: headers sent, body promised but not yet written. Once the
+    // server has emitted 'request' for both, both slots are taken.
     const held = await Promise.all([rawConnection(sts.url, pki.alice), rawConnection(sts.url, pki.alice)]);
     const body = new URLSearchParams(exchangeRequest() as Record<string, string>).toString();
+    let arrived = 0;
+    const countRequest = (): number => arrived++;
+    sts.server.on('request', countRequest);
+    const bothHeld = whenever(sts.server, 'request', () => arrived === 2, 'both held requests reach the server');
     for (const socket of held) {
       socket.write(`POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${body.length}\r\n\r\n`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await bothHeld;
+    sts.server.off('request', countRequest);
     const alice = agentFor(t, pki, pki.alice);
     const shed = await postToken(alice, sts.url, exchangeRequest());
     assert.equal(shed.status, 503);
@@ -303,7 +312,11 @@ describe('gRPC limits', () => {
   test('maxConcurrentStreams: with one stream per connection, a second call waits for the first to end', async (t) => {
     const sts = await startSts(t, pki);
     const verifier = createBoundTokenVerifier({ keys: { keys: [sts.signingKey.publicJwk] }, issuer: ISSUER, audience: AUDIENCE });
-    const echo = createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 1 });
+    // The server's interceptor verifies a call's token as soon as the call's headers arrive: the
+    // count of verifications is the count of calls that reached the server.
+    let arrivedCalls = 0;
+    const counting = { verify: (token: string, thumbprint: string | undefined) => (arrivedCalls++, verifier.verify(token, thumbprint)) };
+    const echo = createEchoServer({ tls: serverTls(), verifier: counting, maxConcurrentStreams: 1 });
     const url = await echo.listen();
     t.after(() => echo.forceClose()); // even when an assertion fails with the chat still open
     const client = echoClient(t, `localhost:${url.port}`, channelCredentials(pki, pki.alice));
@@ -315,17 +328,23 @@ describe('gRPC limits', () => {
     chat.on('data', (reply) => replies.push((reply as { message: string }).message));
     chat.on('error', () => {});
     chat.write({ name: 'first' });
-    await waitFor(() => replies.length === 1);
+    await whenever(chat, 'data', () => replies.length === 1, 'the first chat reply');
+    assert.equal(arrivedCalls, 1);
     let unaryDone = false;
     const unary = callUnary(client, metadata).then((outcome) => {
       unaryDone = true;
       return outcome;
     });
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // A round trip on the chat, sent after the unary call was started, on the same connection:
+    // had the unary call's headers gone out, the server would have read them before this message.
+    chat.write({ name: 'second' });
+    await whenever(chat, 'data', () => replies.length === 2, 'the second chat reply');
+    assert.equal(arrivedCalls, 1, 'the second call must not reach the server while the chat holds the only stream');
     assert.equal(unaryDone, false, 'the second call must wait for a free stream');
     chat.end();
     const outcome = await unary;
     assert.equal(outcome.code, status.OK, outcome.details);
+    assert.equal(arrivedCalls, 2, 'the second call reached the server once the chat ended');
     assert.throws(() => createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 0 }), /"maxConcurrentStreams" must be an integer >= 1/);
   });
 });

@@ -69,22 +69,13 @@ if (!nginxInstalled()) {
 
     /** The events the resource logged after the first `seen`, once there are `count` of them (bounded wait). */
     async function newEvents(seen: number, count = 1): Promise<Event[]> {
-      const deadline = Date.now() + EVENT_TIMEOUT_MS;
-      for (;;) {
-        const all = events();
-        if (all.length >= seen + count) return all.slice(seen);
-        if (Date.now() > deadline) assert.fail(`the resource logged ${all.length - seen} of ${count} event(s) within ${EVENT_TIMEOUT_MS} ms:\n${resource.stderr()}`);
-        // Wait for the resource's next stderr chunk (the event line), or re-check shortly.
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            clearTimeout(timer);
-            resource.child.stderr?.off('data', done);
-            resolve();
-          };
-          const timer = setTimeout(done, 100);
-          resource.child.stderr?.once('data', done);
-        });
+      // Checked again on each chunk the resource writes to stderr (its event lines).
+      try {
+        await resource.untilLogged(() => events().length >= seen + count, 'event lines', EVENT_TIMEOUT_MS);
+      } catch {
+        assert.fail(`the resource logged ${events().length - seen} of ${count} event(s) within ${EVENT_TIMEOUT_MS} ms:\n${resource.stderr()}`);
       }
+      return events().slice(seen);
     }
 
     interface Answer {

@@ -1,6 +1,7 @@
 // Dependencies failing under a running system: a JWKS URL that goes away and comes back, an STS
 // that restarts, and connections reset under a client's token request.
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,9 +15,11 @@ import { serverTlsOptions } from '../../src/server/tls.js';
 import { remoteJwksSource, type JwksEvent } from '../../src/keys/jwks-source.js';
 import { addKeystoreKey, openKeystore } from '../../src/keys/keystore.js';
 import { createStsHandler, createStsServer } from '../../src/sts/server.js';
+import { DEFAULTS } from '../../src/defaults.js';
+import { steppedClock } from '../helpers/clock.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, ALICE_SECRET, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts, testPolicy, type RunningSts } from '../helpers/servers.js';
-import { waitFor } from '../helpers/wait.js';
+import { whenever } from '../helpers/wait.js';
 
 let pki: TestPki;
 let sts: RunningSts;
@@ -60,7 +63,12 @@ describe('a JWKS URL that becomes unreachable', () => {
     const url = `${await listen(jwksServer)}/jwks`;
     let clock = Date.now();
     const events: JwksEvent[] = [];
-    const keys = remoteJwksSource(url, { ca: pki.ca.certPem, cacheMaxAgeMs: 1000, cooldownMs: 500, maxStalenessMs: 10_000, now: () => clock, onEvent: (event) => events.push(event) });
+    const logged = new EventEmitter();
+    const onEvent = (event: JwksEvent): void => {
+      events.push(event);
+      logged.emit('event', event);
+    };
+    const keys = remoteJwksSource(url, { ca: pki.ca.certPem, cacheMaxAgeMs: 1000, cooldownMs: 500, maxStalenessMs: 10_000, now: () => clock, onEvent });
     const verifier = createBoundTokenVerifier({ keys, issuer: ISSUER, audience: AUDIENCE });
     const token = await aliceToken();
 
@@ -70,7 +78,7 @@ describe('a JWKS URL that becomes unreachable', () => {
     up = false;
     clock += 2000; // past cacheMaxAgeMs: a background refresh starts, the cached keys answer
     assert.equal((await verifier.verify(token, pki.alice.thumbprint)).subject, 'alice');
-    await waitFor(() => events.some((event) => event.type === 'jwks.fetch_failed'), 'fetch_failed event');
+    await whenever(logged, 'event', () => events.some((event) => event.type === 'jwks.fetch_failed'), 'fetch_failed event');
     const failed = events.find((event) => event.type === 'jwks.fetch_failed');
     assert.ok(failed?.type === 'jwks.fetch_failed' && failed.keysAgeSeconds === 2 && failed.url === url, JSON.stringify(failed));
     assert.doesNotMatch(JSON.stringify(events), /"x":|"d":/, 'events never carry key material');
@@ -142,26 +150,36 @@ describe('connection resets under a token request', () => {
     return { url: await listen(server), attempts: () => attempts };
   }
 
+  // The backoff runs on an injected clock: each wait is recorded and returns at once.
+  const { retryBaseDelayMs: base } = DEFAULTS.client;
+
   test('the token source retries an idempotent token request on a reset connection (bounded backoff)', async (t) => {
     const flaky = await flakySts(2);
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE });
+    const clock = steppedClock();
+    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, now: clock.now, sleep: clock.sleep });
     const token = await source.getToken();
     assert.equal(token.split('.').length, 3);
     assert.equal(flaky.attempts(), 3, 'two resets, then the third attempt succeeded');
+    // Exponential with jitter: the n-th wait is between half and all of base * 2^n.
+    assert.equal(clock.slept.length, 2, `waits ${clock.slept.join(', ')}`);
+    clock.slept.forEach((ms, n) => assert.ok(ms >= (base * 2 ** n) / 2 && ms <= base * 2 ** n, `wait ${n}: ${ms} ms`));
   });
 
   test('retries are bounded: after `retries` more attempts the failure is CB_STS_UNAVAILABLE', async (t) => {
     const flaky = await flakySts(10);
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 1 });
+    const clock = steppedClock();
+    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 1, now: clock.now, sleep: clock.sleep });
     await assert.rejects(source.getToken(), { code: 'CB_STS_UNAVAILABLE' });
     assert.equal(flaky.attempts(), 2);
-    const none = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 0 });
+    assert.equal(clock.slept.length, 1, 'one wait before the one retry');
+    const none = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 0, now: clock.now, sleep: clock.sleep });
     await assert.rejects(none.getToken(), { code: 'CB_STS_UNAVAILABLE' });
     assert.equal(flaky.attempts(), 3);
+    assert.equal(clock.slept.length, 1, 'no retry, no wait');
     assert.throws(() => createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 11 }), /"retries" must be an integer from 0 to 10/);
   });
 
@@ -169,8 +187,10 @@ describe('connection resets under a token request', () => {
     const flaky = await flakySts(0);
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: 'not-a-known-token', audience: AUDIENCE });
+    const clock = steppedClock();
+    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: 'not-a-known-token', audience: AUDIENCE, now: clock.now, sleep: clock.sleep });
     await assert.rejects(source.getToken(), { code: 'CB_STS_REFUSED', remoteError: 'invalid_request' });
     assert.equal(flaky.attempts(), 1);
+    assert.deepEqual(clock.slept, []);
   });
 });

@@ -10,6 +10,7 @@
 // [--max-requests N] prints a table and the JSON report; exit status 1 on any unexpected failure
 // or when the memory bounds (SOAK_MEMORY_BOUNDS) are exceeded. See docs/soak.md.
 import { X509Certificate } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -38,6 +39,7 @@ import { addKeystoreKey, openKeystore, type KeystoreProvider } from '../../src/k
 import { createCrl, issueCertificate, type IssuedCertificate } from '../../src/pki/generate.js';
 import { createStsServer, type StsEvent } from '../../src/sts/server.js';
 import { bearer, callUnary, channelCredentials, type EchoClient } from '../helpers/grpc.js';
+import { whenever } from '../helpers/wait.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { ALICE_SECRET, AUDIENCE, BOB_SECRET, exchangeRequest, ISSUER } from '../helpers/servers.js';
 
@@ -279,6 +281,8 @@ interface JwksProxy {
   refused: number;
   /** performance.now() of the last document served that contained each kid. */
   servedKidAt: Map<string, number>;
+  /** Emits 'served' after each document served (servedKidAt is updated first). */
+  events: EventEmitter;
   /** performance.now() when the last outage ended (undefined: none yet). */
   upSince: number;
   setMode(mode: ProxyMode): void;
@@ -293,6 +297,7 @@ async function startJwksProxy(pki: TestPki, upstream: string, onFailure: (failur
     served: 0,
     refused: 0,
     servedKidAt: new Map(),
+    events: new EventEmitter(),
     upSince: performance.now(),
     setMode(mode) {
       if (mode !== 'up') server.closeIdleConnections();
@@ -326,6 +331,7 @@ async function startJwksProxy(pki: TestPki, upstream: string, onFailure: (failur
       const now = performance.now();
       for (const key of (JSON.parse(body) as { keys: Array<{ kid?: string }> }).keys) if (key.kid !== undefined) proxy.servedKidAt.set(key.kid, now);
       proxy.served += 1;
+      proxy.events.emit('served');
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': String(answer.headers['cache-control'] ?? 'no-store') }).end(body);
     } catch (error) {
       onFailure({ kind: 'jwks-proxy', detail: `upstream fetch from the STS failed while up: ${describeError(error)}` });
@@ -764,15 +770,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       fault(s, 'key-rotation', `new key ${key.kid.slice(0, 12)}… published now, signs from +${((activatesAtMs - s.startedAt) / 1000).toFixed(1)}s`);
     };
 
-    /** Wait (bounded) until the proxy has served the rotated key, so the verifier has it cached. */
+    /**
+     * Wait until the proxy has served the rotated key, so the verifier has it cached: checked on
+     * each document it serves, for at most 5 s and not past the end of the run.
+     */
     const newKeyFetched = async (): Promise<boolean> => {
-      const limit = performance.now() + 5000;
-      while (!stopping(s) && performance.now() < limit) {
-        const at = rotation === undefined ? undefined : proxy.servedKidAt.get(rotation.kid);
-        if (rotation === undefined || (at !== undefined && at >= rotation.publishedAt)) return true;
-        await sleep(50);
+      const fetched = (): boolean => rotation === undefined || (proxy.servedKidAt.get(rotation.kid) ?? -1) >= rotation.publishedAt;
+      try {
+        await whenever(proxy.events, 'served', fetched, 'the rotated key served', { timeoutMs: Math.max(0, Math.min(5000, s.deadline - performance.now())) });
+      } catch {
+        // not within the bound: the caller reports it unless the run is over
       }
-      return rotation === undefined || (proxy.servedKidAt.get(rotation.kid) ?? -1) >= rotation.publishedAt;
+      return fetched();
     };
 
     let outageStarted: { at: number; refusedBefore: number; mode: ProxyMode } | undefined;
