@@ -3,7 +3,7 @@
  * here; the echo server behind `certbound grpc-server` is the CLI's.
  */
 export { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
-export type { ServerInterceptorOptions } from './server-interceptor.js';
+export type { CallEvent, ServerInterceptorOptions } from './server-interceptor.js';
 export { createCallCredentials, createStsCredentials } from './call-credentials.js';
 export type { StsCredentials, StsCredentialsOptions } from './call-credentials.js';
 export { ERROR_CODE_TRAILER } from './status.js';

@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
 import { toCertboundError } from '../core/errors.js';
 import { requireScopes, type VerifiedToken } from '../core/verify.js';
 import { authenticateRequest, challengeFor, checkAdapterOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
@@ -35,13 +36,19 @@ export type FastifyCertboundOptions = ProtectOptions<FastifyRequest>;
  * app.get('/orders/admin', { config: { certbound: { requiredScopes: ['admin'] } } }, async () => 'ok');
  * app.get('/healthz', { config: { certbound: false } }, async () => 'ok');
  */
-export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = async (fastify, options) => {
+export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = fastifyPlugin(certboundPlugin, { fastify: '5.x', name: 'certbound' });
+
+// Wrapped by fastify-plugin above, which marks it not to be encapsulated (the hooks and the
+// decoration apply to the routes of the instance that registers it), names it for logs and
+// `dependencies`, and has Fastify check at registration that it runs the major it was built for.
+async function certboundPlugin(fastify: FastifyInstance, options: FastifyCertboundOptions): Promise<void> {
+  // Declared first, as Fastify wants decorations to be (one object shape for every request).
+  fastify.decorateRequest('certbound', undefined);
   // Scopes are checked here, per route, so the shared authentication runs without them.
   const { requiredScopes, onEvent, ...rest } = options;
   const resolved = resolveRequestAuthentication({ ...rest });
   checkAdapterOptions(options);
   const defaultScopes = resolveRequestScopes(options.verifier, requiredScopes, '"requiredScopes"');
-  fastify.decorateRequest('certbound', undefined);
   // A route's own config is checked when the route is added, so a typo fails at start-up.
   fastify.addHook('onRoute', (route) => {
     const config: unknown = route.config?.certbound;
@@ -68,15 +75,7 @@ export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = asy
       return reply.code(status).headers(headers).send(body);
     }
   });
-};
-// Fastify's documented alternative to fastify-plugin, with the same three marks it sets: do not
-// encapsulate (the hooks and the decoration apply to the routes of the instance that registers
-// the plugin), a name for logs and `dependencies`, and the Fastify major this plugin is built for.
-Object.assign(certboundFastify, {
-  [Symbol.for('skip-override')]: true,
-  [Symbol.for('fastify.display-name')]: 'certbound',
-  [Symbol.for('plugin-meta')]: { name: 'certbound', fastify: '5.x' },
-});
+}
 
 /** Validated scopes (the shared validator), with the option's path in the ConfigError. */
 function resolveRequestScopes(verifier: ProtectOptions['verifier'], requiredScopes: readonly string[] | undefined, path: string): readonly string[] | undefined {

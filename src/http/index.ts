@@ -4,7 +4,7 @@
  */
 export { protect } from './node.js';
 export { authenticateRequest } from './authenticate.js';
-export type { ProtectOptions, RequestAuthenticationOptions, NodeRequest, NodeResponse } from './authenticate.js';
+export type { ProtectOptions, RequestAuthenticationOptions, RequestEvent, NodeRequest, NodeResponse } from './authenticate.js';
 export { sendBearerChallenge } from '../server/respond.js';
 export type { ChallengeOptions } from '../server/respond.js';
 export type { TrustedProxyOptions, ForwardedCertificateFormat } from './forwarded-certificate.js';
