@@ -85,7 +85,7 @@ function resolveRequestScopes(verifier: ProtectOptions['verifier'], requiredScop
   try {
     return resolveRequestAuthentication({ verifier, requiredScopes }).requiredScopes;
   } catch (error) {
-    if (error instanceof TypeError && error.message.startsWith('"requiredScopes"')) throw new TypeError(error.message.replace('"requiredScopes"', path));
+    if (error instanceof TypeError && error.message.startsWith('"requiredScopes"')) throw new TypeError(error.message.replace('"requiredScopes"', path), { cause: error });
     throw error;
   }
 }
