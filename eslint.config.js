@@ -1,9 +1,11 @@
 // ESLint flat config. Two jobs: the type-aware rules that find real bugs (promises nobody awaits,
 // promises passed where a callback's result is ignored, non-errors thrown, caught errors dropped),
 // and the layer boundaries of src/ (which directory may import which), which
-// test/unit/architecture.test.ts used to check with regular expressions.
+// test/unit/architecture.test.ts used to check with regular expressions. Formatting is Prettier's
+// job: eslint-config-prettier turns off every rule that would disagree with it.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
+import prettier from 'eslint-config-prettier';
 import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
@@ -164,4 +166,5 @@ export default defineConfig(
       'no-console': 'error',
     },
   },
+  prettier,
 );
