@@ -21,7 +21,7 @@ export interface ProtectedServerSetup {
   audience: string[];
   verifier: BoundTokenVerifier;
   /** What SIGHUP re-reads: the JWKS (file or URL), then the TLS files; `applyTls` installs new TLS. */
-  reloadables(applyTls: (tls: TlsFiles) => void): Reloadable[];
+  reloadables: (applyTls: (tls: TlsFiles) => void) => Reloadable[];
 }
 
 /**

@@ -44,6 +44,7 @@ function checked<T extends Record<string, unknown>, R>(build: (entry: T, fail: F
     try {
       return build(dataset.value, (problem, key) => {
         addIssue({ message: problem, ...(key === undefined ? {} : { path: [pathItem(dataset.value, key)] }) });
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- a private sentinel, caught just below
         throw failure;
       });
     } catch (error) {

@@ -28,8 +28,8 @@ export class ConfigError extends TypeError {
  * when there is one (`certs/sts.yaml: policy.clients: at least one client must be registered`).
  */
 export class FileProblem extends ConfigError {
-  constructor(path: string, problem: string) {
-    super(path, problem, `${path}: ${problem}`);
+  constructor(path: string, problem: string, options?: ErrorOptions) {
+    super(path, problem, `${path}: ${problem}`, options);
     this.name = 'FileProblem';
   }
 }

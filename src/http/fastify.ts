@@ -83,7 +83,7 @@ function resolveRequestScopes(verifier: ProtectOptions['verifier'], requiredScop
   try {
     return resolveRequestAuthentication({ verifier, requiredScopes }).requiredScopes;
   } catch (error) {
-    if (error instanceof ConfigError && error.path === 'requiredScopes') throw new ConfigError(error.path, error.problem, `${path} ${error.problem}`);
+    if (error instanceof ConfigError && error.path === 'requiredScopes') throw new ConfigError(error.path, error.problem, `${path} ${error.problem}`, { cause: error });
     throw error;
   }
 }

@@ -24,8 +24,8 @@ export async function writePlannedFiles(dir: string, files: Record<string, Plann
     try {
       handle = await open(path, options.force === true ? 'w' : 'wx', file.mode);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new FileProblem(path, 'already exists (use --force to overwrite)');
-      throw new FileProblem(path, `cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new FileProblem(path, 'already exists (use --force to overwrite)', { cause: error });
+      throw new FileProblem(path, `cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
     }
     try {
       await handle.writeFile(file.content);

@@ -8,8 +8,8 @@ export interface SteppedClock {
   ms: number;
   /** The `sleep` calls so far, in ms. */
   readonly slept: number[];
-  now(): number;
-  sleep(ms: number): Promise<void>;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
 }
 
 export function steppedClock(start = Date.now()): SteppedClock {

@@ -207,6 +207,7 @@ describe('bound fetch and a JWKS fetched from the STS', () => {
     await assert.rejects(loadJwksSource('http://sts.domain.com/jwks.json'), /must use https/);
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- @types/node declares path.join a method; it uses no `this`
     const { join } = await import('node:path');
     const dir = await mkdtemp(join(tmpdir(), 'certbound-jwks-'));
     try {

@@ -237,6 +237,7 @@ describe('revocation (CRL)', () => {
     const { loadTlsFiles } = await import('../../src/files/tls-files.js');
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- @types/node declares path.join a method; it uses no `this`
     const { join } = await import('node:path');
     const dir = await mkdtemp(join(tmpdir(), 'certbound-crl-'));
     try {

@@ -28,7 +28,7 @@ const cleanups: Array<() => unknown> = [];
 const suite = { after: (fn: () => unknown) => cleanups.push(fn) };
 
 /** How a proxy of each format writes a certificate into its header, and a value it could garble. */
-const FORMATS: Record<ForwardedCertificateFormat, { header: string; encode(cert: IssuedCertificate): string; malformed: string }> = {
+const FORMATS: Record<ForwardedCertificateFormat, { header: string; encode: (cert: IssuedCertificate) => string; malformed: string }> = {
   rfc9440: {
     header: 'client-cert',
     encode: (cert) => `:${cert.der.toString('base64')}:`,

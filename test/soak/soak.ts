@@ -613,7 +613,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   if (!Number.isFinite(options.durationMs) || options.durationMs <= 0) throw new TypeError('durationMs must be a positive number');
   if (!Number.isInteger(options.maxRequests) || options.maxRequests <= 0) throw new TypeError('maxRequests must be a positive integer');
   const log = options.log ?? (() => {});
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const cleanups: Array<() => unknown> = [];
   const gc = forcedGc();
 
   try {

@@ -19,7 +19,7 @@ export interface GrantContext {
   /** Milliseconds since the epoch: the one clock reading of this request. */
   now: number;
   /** Verification keys of a trusted issuer of subject tokens (resolved once by the server). */
-  keysFor(issuer: TrustedIssuer): JWTVerifyGetKey;
+  keysFor: (issuer: TrustedIssuer) => JWTVerifyGetKey;
 }
 
 /** The token response body (RFC 6749 §5.1 / RFC 8693 §2.2.1). */
