@@ -81,13 +81,20 @@ export async function measureCeiling(privateKeyPem: string, durationMs: number):
   const signature = sign('sha256', input, { key: privateKey, dsaEncoding: 'ieee-p1363' });
   const signPerSecond = rateOf(durationMs, () => sign('sha256', input, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
   const verifyPerSecond = rateOf(durationMs, () => {
-    if (!verify('sha256', input, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature)) throw new Error('ceiling: signature did not verify');
+    if (!verify('sha256', input, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature))
+      throw new Error('ceiling: signature did not verify');
   });
-  const joseSign = (): Promise<string> => new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' }).sign(privateKey);
+  const joseSign = (): Promise<string> =>
+    new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' }).sign(privateKey);
   const token = await joseSign();
   const joseSignPerSecond = await asyncRateOf(durationMs / 2, joseSign);
   const joseVerifyPerSecond = await asyncRateOf(durationMs / 2, () =>
-    jwtVerify(token, publicKey, { issuer: 'https://sts.domain.com', audience: 'https://server.domain.com:8443', typ: 'at+jwt', algorithms: ['ES256'] }),
+    jwtVerify(token, publicKey, {
+      issuer: 'https://sts.domain.com',
+      audience: 'https://server.domain.com:8443',
+      typ: 'at+jwt',
+      algorithms: ['ES256'],
+    }),
   );
   return { alg: 'ES256', signPerSecond, verifyPerSecond, joseSignPerSecond, joseVerifyPerSecond };
 }

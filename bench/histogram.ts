@@ -37,7 +37,9 @@ export function percentile(histogram: Histogram, fraction: number): number {
   if (total === 0) return 0;
   const rank = Math.max(1, Math.ceil(fraction * total));
   let seen = 0;
-  for (const bucket of Object.keys(histogram).map(Number).sort((a, b) => a - b)) {
+  for (const bucket of Object.keys(histogram)
+    .map(Number)
+    .sort((a, b) => a - b)) {
     seen += histogram[String(bucket)] ?? 0;
     if (seen >= rank) return upperBoundMs(bucket);
   }

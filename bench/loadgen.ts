@@ -41,7 +41,11 @@ type Attempt = () => Promise<string | undefined>;
  * until the window or the request budget is used up. `attempt` resolves undefined on success,
  * or an error description.
  */
-async function drive(limits: PhaseLimits, attempt: Attempt, onMeasureStart: () => void): Promise<{ recorder: Recorder; elapsedMs: number; cpuSeconds: number }> {
+async function drive(
+  limits: PhaseLimits,
+  attempt: Attempt,
+  onMeasureStart: () => void,
+): Promise<{ recorder: Recorder; elapsedMs: number; cpuSeconds: number }> {
   const loops = async (until: number, recorder: Recorder | undefined): Promise<void> => {
     const loop = async (): Promise<void> => {
       while (performance.now() < until && (recorder === undefined || recorder.issued < recorder.maxRequests)) {
@@ -152,7 +156,12 @@ async function runHttp(phase: HttpPhase, onMeasureStart: () => void): Promise<Ph
 }
 
 interface EchoClient extends Client {
-  SayHello(request: { name: string }, metadata: Metadata, options: { deadline: number }, callback: (error: ServiceError | null, reply?: { message: string }) => void): void;
+  SayHello(
+    request: { name: string },
+    metadata: Metadata,
+    options: { deadline: number },
+    callback: (error: ServiceError | null, reply?: { message: string }) => void,
+  ): void;
 }
 
 async function runGrpc(phase: GrpcPhase, onMeasureStart: () => void): Promise<PhaseResult> {

@@ -94,7 +94,12 @@ const STOP_TIMEOUT_MS = 3_000;
  * stdout line with an https URL. Rejects with StartFailure (exit code and stderr) when the
  * process exits first or says nothing in time.
  */
-export async function startServer(name: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): Promise<ServerProcess> {
+export async function startServer(
+  name: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ServerProcess> {
   const startedAt = Date.now();
   const errFd = openSync(logFile, 'w');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', errFd], detached: true, env });

@@ -76,7 +76,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const busyMs = busy.reduce((sum, entry) => sum + entry.ms, 0);
   process.stdout.write(`busy ${busyMs.toFixed(0)} ms of ${entries.reduce((sum, entry) => sum + entry.ms, 0).toFixed(0)} ms sampled\n`);
   for (const entry of busy.slice(0, Number(count ?? 20))) {
-    process.stdout.write(`${((entry.ms / busyMs) * 100).toFixed(1).padStart(5)}% of busy  ${entry.ms.toFixed(0).padStart(6)} ms  ${entry.name}  ${entry.location}\n`);
+    process.stdout.write(
+      `${((entry.ms / busyMs) * 100).toFixed(1).padStart(5)}% of busy  ${entry.ms.toFixed(0).padStart(6)} ms  ${entry.name}  ${entry.location}\n`,
+    );
   }
   const areas = new Map<string, number>();
   for (const entry of busy) areas.set(areaOf(entry), (areas.get(areaOf(entry)) ?? 0) + entry.ms);

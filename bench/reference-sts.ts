@@ -42,7 +42,16 @@ export function createReferenceSts(options: ReferenceStsOptions): Server {
         return;
       }
       const now = Math.floor(Date.now() / 1000);
-      const claims = { iss: options.issuer, sub: 'alice', aud: options.audience, client_id: 'alice', iat: now, exp: now + 3600, jti: randomUUID(), cnf: { 'x5t#S256': thumbprint } };
+      const claims = {
+        iss: options.issuer,
+        sub: 'alice',
+        aud: options.audience,
+        client_id: 'alice',
+        iat: now,
+        exp: now + 3600,
+        jti: randomUUID(),
+        cnf: { 'x5t#S256': thumbprint },
+      };
       const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
       const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
       const body = JSON.stringify({
@@ -51,7 +60,9 @@ export function createReferenceSts(options: ReferenceStsOptions): Server {
         token_type: 'Bearer',
         expires_in: 3600,
       });
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) }).end(body);
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) })
+        .end(body);
     });
   });
   server.keepAliveTimeout = 5_000;

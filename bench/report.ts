@@ -26,7 +26,15 @@ export const ROW_IDS = [
 ] as const;
 
 /** Every target, by id. */
-export const TARGET_IDS = ['sts-vs-reference', 'sts-vs-peer', 'workers', 'newconn-vs-bare', 'resume-vs-bare', 'resource-overhead-cache', 'resource-overhead-nocache'] as const;
+export const TARGET_IDS = [
+  'sts-vs-reference',
+  'sts-vs-peer',
+  'workers',
+  'newconn-vs-bare',
+  'resume-vs-bare',
+  'resource-overhead-cache',
+  'resource-overhead-nocache',
+] as const;
 
 export interface Meta {
   node: string;
@@ -99,7 +107,14 @@ export interface Report {
 }
 
 /** `serverCores` and `machineCores`: CPU in cores over the runner's view of the measured window. */
-export function rowFromPhase(id: string, scenario: string, concurrency: number, result: PhaseResult, serverCores: number | undefined, machineCores: number | undefined): Row {
+export function rowFromPhase(
+  id: string,
+  scenario: string,
+  concurrency: number,
+  result: PhaseResult,
+  serverCores: number | undefined,
+  machineCores: number | undefined,
+): Row {
   const seconds = result.elapsedMs / 1000;
   const loadgenCores = seconds === 0 ? undefined : result.loadgenCpuSeconds / seconds;
   return {
@@ -113,17 +128,40 @@ export function rowFromPhase(id: string, scenario: string, concurrency: number, 
     requests: result.requests,
     serverCores,
     loadgenCores,
-    otherCores: machineCores === undefined || serverCores === undefined || loadgenCores === undefined ? undefined : Math.max(0, machineCores - serverCores - loadgenCores),
+    otherCores:
+      machineCores === undefined || serverCores === undefined || loadgenCores === undefined
+        ? undefined
+        : Math.max(0, machineCores - serverCores - loadgenCores),
     ...(result.connections > 1 ? { connections: result.connections, resumedConnections: result.resumedConnections } : {}),
     ...(result.errorSamples.length > 0 ? { errorSamples: result.errorSamples } : {}),
   };
 }
 
 export function unmeasuredRow(id: string, scenario: string, concurrency: number | undefined, why: string): Row {
-  return { id, scenario, concurrency, rps: 0, p50Ms: undefined, p99Ms: undefined, errors: 0, requests: 0, serverCores: undefined, loadgenCores: undefined, na: why };
+  return {
+    id,
+    scenario,
+    concurrency,
+    rps: 0,
+    p50Ms: undefined,
+    p99Ms: undefined,
+    errors: 0,
+    requests: 0,
+    serverCores: undefined,
+    loadgenCores: undefined,
+    na: why,
+  };
 }
 
-export function target(id: string, row: string, description: string, value: number | undefined, op: '>=' | '<=', threshold: number, unit: 'x' | '%'): Target {
+export function target(
+  id: string,
+  row: string,
+  description: string,
+  value: number | undefined,
+  op: '>=' | '<=',
+  threshold: number,
+  unit: 'x' | '%',
+): Target {
   const met = value === undefined || !Number.isFinite(value) ? undefined : op === '>=' ? value >= threshold : value <= threshold;
   return { id, row, description, value, op, threshold, unit, met };
 }
@@ -164,13 +202,22 @@ export function renderTable(report: Report): string {
   lines.push(
     `each row: ${meta.phase.warmupMs / 1000} s warm-up, then ${meta.phase.durationMs / 1000} s or ${integer.format(meta.phase.maxRequests)} requests, whichever ends first, in ${meta.phase.rounds} slices interleaved with the rows it is compared with; mutual TLS with alice's certificate on every connection${meta.quick ? '; QUICK RUN (figures are not meaningful)' : ''}`,
   );
-  if (meta.otherLoadBeforeCores !== undefined) lines.push(`other processes used ${meta.otherLoadBeforeCores.toFixed(2)} cores just before the run; "other cores" below is the same during each phase`);
+  if (meta.otherLoadBeforeCores !== undefined)
+    lines.push(
+      `other processes used ${meta.otherLoadBeforeCores.toFixed(2)} cores just before the run; "other cores" below is the same during each phase`,
+    );
   lines.push('');
   lines.push('| scenario | conc. | req/s | p50 ms | p99 ms | errors | server cores | loadgen cores | other cores | ratio | target |');
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const row of report.rows) {
-    const targets = report.targets.filter((t) => t.row === row.id).map(targetCell).join('; ');
-    const handshakes = row.connections === undefined ? '' : ` [${integer.format(row.connections)} handshakes, ${integer.format(row.resumedConnections ?? 0)} resumed]`;
+    const targets = report.targets
+      .filter((t) => t.row === row.id)
+      .map(targetCell)
+      .join('; ');
+    const handshakes =
+      row.connections === undefined
+        ? ''
+        : ` [${integer.format(row.connections)} handshakes, ${integer.format(row.resumedConnections ?? 0)} resumed]`;
     if (row.na !== undefined) {
       lines.push(`| ${row.scenario} | ${row.concurrency ?? '–'} | n/a (${row.na}) | – | – | – | – | – | – | – | ${targets} |`);
       continue;

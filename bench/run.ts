@@ -40,9 +40,31 @@ import { DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_ISSUER, DEV_SUBJECT_TOKENS } from 
 import type { CeilingResult } from './ceiling.js';
 import { merge, percentile, type Histogram } from './histogram.js';
 import { performance } from 'node:perf_hooks';
-import { cpuSecondsOfTree, forkModule, machineBusySeconds, installCleanup, killAllChildren, onFinalCleanup, readLog, startServer, StartFailure, type ServerProcess } from './procs.js';
+import {
+  cpuSecondsOfTree,
+  forkModule,
+  machineBusySeconds,
+  installCleanup,
+  killAllChildren,
+  onFinalCleanup,
+  readLog,
+  startServer,
+  StartFailure,
+  type ServerProcess,
+} from './procs.js';
 import type { ClientTls, ConnectionMode, LoadgenReply, LoadgenRequest, Phase, PhaseLimits, PhaseResult } from './protocol.js';
-import { formatValue, renderTable, ROW_IDS, rowFromPhase, target, unmeasuredRow, type Meta, type Report, type Row, type Target } from './report.js';
+import {
+  formatValue,
+  renderTable,
+  ROW_IDS,
+  rowFromPhase,
+  target,
+  unmeasuredRow,
+  type Meta,
+  type Report,
+  type Row,
+  type Target,
+} from './report.js';
 import type { ServerKind } from './serve.js';
 
 const execFileAsync = promisify(execFile);
@@ -147,7 +169,10 @@ interface Slice {
 /** A row from its slices: counts and times added up, latency histograms merged. */
 function rowFromSlices(id: string, scenario: string, concurrency: number, slices: Slice[]): Row {
   const sum = (pick: (slice: Slice) => number | undefined): number | undefined =>
-    slices.reduce<number | undefined>((total, slice) => (total === undefined || pick(slice) === undefined ? undefined : total + (pick(slice) as number)), 0);
+    slices.reduce<number | undefined>(
+      (total, slice) => (total === undefined || pick(slice) === undefined ? undefined : total + (pick(slice) as number)),
+      0,
+    );
   const latencies: Histogram = {};
   for (const slice of slices) merge(latencies, slice.result.latencies);
   const requests = sum((slice) => slice.result.requests) ?? 0;
@@ -168,7 +193,14 @@ function rowFromSlices(id: string, scenario: string, concurrency: number, slices
   };
   const window = sum((slice) => slice.windowSeconds) ?? 0;
   const perWindow = (value: number | undefined): number | undefined => (value === undefined || window <= 0 ? undefined : value / window);
-  const row = rowFromPhase(id, scenario, concurrency, merged, perWindow(sum((slice) => slice.serverCpu)), perWindow(sum((slice) => slice.machineCpu)));
+  const row = rowFromPhase(
+    id,
+    scenario,
+    concurrency,
+    merged,
+    perWindow(sum((slice) => slice.serverCpu)),
+    perWindow(sum((slice) => slice.machineCpu)),
+  );
   return { ...row, slices: slices.map((slice) => Math.round(slice.result.rps)) };
 }
 
@@ -198,7 +230,9 @@ class Loadgen {
   static start(): Promise<Loadgen> {
     const child = forkModule(LOADGEN);
     return new Promise((resolve, reject) => {
-      child.once('message', (message: LoadgenReply) => (message.type === 'ready' ? resolve(new Loadgen(child)) : reject(new Error('load generator did not start'))));
+      child.once('message', (message: LoadgenReply) =>
+        message.type === 'ready' ? resolve(new Loadgen(child)) : reject(new Error('load generator did not start')),
+      );
       child.once('exit', (code) => reject(new Error(`load generator exited with code ${code} before it was ready`)));
     });
   }
@@ -318,7 +352,8 @@ class Bench {
   }
 
   startSts(workers: number): Promise<ServerProcess | undefined> {
-    const profile = workers === 1 && this.options.cpuProfileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', this.options.cpuProfileDir] : [];
+    const profile =
+      workers === 1 && this.options.cpuProfileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', this.options.cpuProfileDir] : [];
     return this.startCli('sts', [...profile, CLI, 'sts', '--config', this.file('sts.yaml'), '--port', '0', '--rate-limit', '0'], workers);
   }
 
@@ -328,10 +363,24 @@ class Bench {
 
   async startResource(cache: boolean): Promise<ServerProcess> {
     const args = [
-      CLI, 'resource', '--port', '0',
-      '--tls-ca', this.file('ca.crt'), '--tls-cert', this.file('server.crt'), '--tls-key', this.file('server.key'),
-      '--jwks', this.file('jwks.json'), '--issuer', DEV_ISSUER, '--audience', DEV_AUDIENCE,
-      '--token-cache', cache ? '10000' : '0',
+      CLI,
+      'resource',
+      '--port',
+      '0',
+      '--tls-ca',
+      this.file('ca.crt'),
+      '--tls-cert',
+      this.file('server.crt'),
+      '--tls-key',
+      this.file('server.key'),
+      '--jwks',
+      this.file('jwks.json'),
+      '--issuer',
+      DEV_ISSUER,
+      '--audience',
+      DEV_AUDIENCE,
+      '--token-cache',
+      cache ? '10000' : '0',
     ];
     return (await this.startCli(cache ? 'resource-cache' : 'resource', args, 1)) as ServerProcess;
   }
@@ -343,8 +392,14 @@ class Bench {
       start = { at: performance.now(), server: cpuSecondsOfTree(server.child.pid), machine: machineBusySeconds() };
     });
     const end = { at: performance.now(), server: cpuSecondsOfTree(server.child.pid), machine: machineBusySeconds() };
-    const diff = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : b - a);
-    return { result, windowSeconds: start === undefined ? 0 : (end.at - start.at) / 1000, serverCpu: diff(start?.server, end.server), machineCpu: diff(start?.machine, end.machine) };
+    const diff = (a: number | undefined, b: number | undefined): number | undefined =>
+      a === undefined || b === undefined ? undefined : b - a;
+    return {
+      result,
+      windowSeconds: start === undefined ? 0 : (end.at - start.at) / 1000,
+      serverCpu: diff(start?.server, end.server),
+      machineCpu: diff(start?.machine, end.machine),
+    };
   }
 
   /**
@@ -373,12 +428,26 @@ class Bench {
     for (const member of members) {
       const row = rowFromSlices(member.id, member.scenario, member.phase.concurrency, slices.get(member.id) ?? []);
       this.rows.push(row);
-      this.log(`${member.id}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50Ms?.toFixed(2)} ms, p99 ${row.p99Ms?.toFixed(2)} ms, ${row.errors} errors, other load ${row.otherCores?.toFixed(2) ?? '?'} cores`);
-      if (row.errors > 0) this.log(`${member.id} errors: ${row.errorSamples?.join(' | ')}\n  server log: ${readLog(member.server.logFile, 1500)}`);
+      this.log(
+        `${member.id}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50Ms?.toFixed(2)} ms, p99 ${row.p99Ms?.toFixed(2)} ms, ${row.errors} errors, other load ${row.otherCores?.toFixed(2) ?? '?'} cores`,
+      );
+      if (row.errors > 0)
+        this.log(`${member.id} errors: ${row.errorSamples?.join(' | ')}\n  server log: ${readLog(member.server.logFile, 1500)}`);
     }
   }
 
-  http(server: ServerProcess, mode: ConnectionMode, request: { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string; expectBody: string; servername: string }): Phase {
+  http(
+    server: ServerProcess,
+    mode: ConnectionMode,
+    request: {
+      method: 'GET' | 'POST';
+      path: string;
+      headers: Record<string, string>;
+      body?: string;
+      expectBody: string;
+      servername: string;
+    },
+  ): Phase {
     return {
       kind: 'http',
       url: server.url.origin,
@@ -406,9 +475,11 @@ class Bench {
       const claims = decodeJwt(token);
       const expected = computeThumbprint(cert as Buffer);
       const bound = (claims.cnf as Record<string, unknown> | undefined)?.['x5t#S256'];
-      if (bound !== expected) throw new Error(`${server.name}: token is not bound to alice's certificate (cnf ${JSON.stringify(claims.cnf)})`);
+      if (bound !== expected)
+        throw new Error(`${server.name}: token is not bound to alice's certificate (cnf ${JSON.stringify(claims.cnf)})`);
       const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-      if (!audiences.includes(expectedAudience)) throw new Error(`${server.name}: token aud ${JSON.stringify(claims.aud)} lacks ${expectedAudience}`);
+      if (!audiences.includes(expectedAudience))
+        throw new Error(`${server.name}: token aud ${JSON.stringify(claims.aud)} lacks ${expectedAudience}`);
       return token;
     } finally {
       await agent.close();
@@ -417,7 +488,12 @@ class Bench {
 }
 
 const exchangeBody = (audience: string): string =>
-  new URLSearchParams({ grant_type: TOKEN_EXCHANGE, subject_token: DEV_SUBJECT_TOKENS.alice, subject_token_type: ACCESS_TOKEN_TYPE, audience }).toString();
+  new URLSearchParams({
+    grant_type: TOKEN_EXCHANGE,
+    subject_token: DEV_SUBJECT_TOKENS.alice,
+    subject_token_type: ACCESS_TOKEN_TYPE,
+    audience,
+  }).toString();
 const clientCredentialsBody = new URLSearchParams({ grant_type: 'client_credentials', audience: DEV_AUDIENCE }).toString();
 const peerBody = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'alice', resource: DEV_AUDIENCE }).toString();
 
@@ -440,8 +516,18 @@ function ceilingRows(ceiling: CeilingResult): Row[] {
   return [
     row('ceiling.sign', 'ceiling: ES256 sign, node:crypto, 1 core', ceiling.signPerSecond),
     row('ceiling.verify', 'ceiling: ES256 verify, node:crypto, 1 core', ceiling.verifyPerSecond),
-    row('ceiling.jose-sign', 'jose 6 SignJWT (ES256, WebCrypto), one call at a time', ceiling.joseSignPerSecond, `${formatValue(ceiling.joseSignPerSecond / ceiling.signPerSecond, 'x')} raw sign`),
-    row('ceiling.jose-verify', 'jose 6 jwtVerify (ES256, WebCrypto), one call at a time', ceiling.joseVerifyPerSecond, `${formatValue(ceiling.joseVerifyPerSecond / ceiling.verifyPerSecond, 'x')} raw verify`),
+    row(
+      'ceiling.jose-sign',
+      'jose 6 SignJWT (ES256, WebCrypto), one call at a time',
+      ceiling.joseSignPerSecond,
+      `${formatValue(ceiling.joseSignPerSecond / ceiling.signPerSecond, 'x')} raw sign`,
+    ),
+    row(
+      'ceiling.jose-verify',
+      'jose 6 jwtVerify (ES256, WebCrypto), one call at a time',
+      ceiling.joseVerifyPerSecond,
+      `${formatValue(ceiling.joseVerifyPerSecond / ceiling.verifyPerSecond, 'x')} raw verify`,
+    ),
   ];
 }
 
@@ -452,17 +538,41 @@ function ceilingRows(ceiling: CeilingResult): Row[] {
  */
 async function runAll(bench: Bench): Promise<CeilingResult> {
   const { options } = bench;
-  const form = (body: string, servername = 'sts.domain.com') => ({ method: 'POST' as const, path: '/token', headers: FORM, body, expectBody: '"access_token"', servername });
+  const form = (body: string, servername = 'sts.domain.com') => ({
+    method: 'POST' as const,
+    path: '/token',
+    headers: FORM,
+    body,
+    expectBody: '"access_token"',
+    servername,
+  });
   const needSts = ['sts.keepalive', 'sts.newconn', 'sts.resume', 'sts.cc', 'resource.', 'grpc.'].some((id) => bench.wanted(id));
   const needBare = bench.wanted('bare.newconn') || bench.wanted('bare.resume');
   const resourceVariants: Array<[string, string, () => Promise<ServerProcess>]> = [
-    ['resource.off', 'resource server, verification off (same server, a verifier that accepts everything), keep-alive', () => bench.startBench('resource-noverify')],
-    ['resource.verify', 'resource server (certbound resource --token-cache 0), bound token verified, no cache, keep-alive', () => bench.startResource(false)],
-    ['resource.cache', 'resource server (certbound resource --token-cache 10000), bound token, keep-alive', () => bench.startResource(true)],
+    [
+      'resource.off',
+      'resource server, verification off (same server, a verifier that accepts everything), keep-alive',
+      () => bench.startBench('resource-noverify'),
+    ],
+    [
+      'resource.verify',
+      'resource server (certbound resource --token-cache 0), bound token verified, no cache, keep-alive',
+      () => bench.startResource(false),
+    ],
+    [
+      'resource.cache',
+      'resource server (certbound resource --token-cache 10000), bound token, keep-alive',
+      () => bench.startResource(true),
+    ],
   ];
   const grpcVariants: Array<[string, string, ServerKind, string]> = [
     ['grpc.plain', 'gRPC unary SayHello over mTLS, no interceptor (token sent, not checked)', 'grpc-plain', '(anonymous)'],
-    ['grpc.intercepted', 'gRPC unary SayHello over mTLS, certbound interceptor (token cache 10000, as grpc-server)', 'grpc-intercepted', '(alice)'],
+    [
+      'grpc.intercepted',
+      'gRPC unary SayHello over mTLS, certbound interceptor (token cache 10000, as grpc-server)',
+      'grpc-intercepted',
+      '(alice)',
+    ],
   ];
 
   const starting = new Map<string, Promise<ServerProcess | undefined>>();
@@ -494,14 +604,17 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
   const sts = needSts ? ((await server('sts')) as ServerProcess) : undefined;
   if (sts !== undefined) {
     if (options.cpuProfileDir !== undefined) {
-      bench.log(`--cpu-prof: the STS profile (in ${options.cpuProfileDir} once it stops) has ${Date.now() - sts.startedAt} ms of start-up and idle first: node dist/bench/profile-summary.js FILE 20 --skip-ms ${Date.now() - sts.startedAt}`);
+      bench.log(
+        `--cpu-prof: the STS profile (in ${options.cpuProfileDir} once it stops) has ${Date.now() - sts.startedAt} ms of start-up and idle first: node dist/bench/profile-summary.js FILE 20 --skip-ms ${Date.now() - sts.startedAt}`,
+      );
     }
     tokens.resource = await bench.fetchToken(sts, exchangeBody(DEV_AUDIENCE), DEV_AUDIENCE);
     tokens.grpc = await bench.fetchToken(sts, exchangeBody(DEV_GRPC_AUDIENCE), DEV_GRPC_AUDIENCE);
   }
   const stsWorkers = bench.wanted('sts.workers') ? await server('sts.workers') : undefined;
   const workersScenario = `STS token exchange, keep-alive, --workers ${options.workers}`;
-  if (bench.wanted('sts.workers') && stsWorkers === undefined) bench.rows.push(unmeasuredRow('sts.workers', workersScenario, c, 'no --workers'));
+  if (bench.wanted('sts.workers') && stsWorkers === undefined)
+    bench.rows.push(unmeasuredRow('sts.workers', workersScenario, c, 'no --workers'));
   if (stsWorkers !== undefined) await bench.fetchToken(stsWorkers, exchangeBody(DEV_AUDIENCE), DEV_AUDIENCE);
   const reference = bench.wanted('reference') ? ((await server('reference')) as ServerProcess) : undefined;
   if (reference !== undefined) await bench.fetchToken(reference, exchangeBody(DEV_AUDIENCE), DEV_AUDIENCE);
@@ -509,33 +622,82 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
   if (peer !== undefined) await bench.fetchToken(peer, peerBody, DEV_AUDIENCE);
   const ccScenario = "STS client_credentials (the peer's grant), keep-alive, 1 worker";
   const cc = sts !== undefined && bench.wanted('sts.cc') && bench.clientCredentialsConfigured;
-  if (sts !== undefined && bench.wanted('sts.cc') && !bench.clientCredentialsConfigured) bench.rows.push(unmeasuredRow('sts.cc', ccScenario, c, 'sts.yaml layout not recognised'));
+  if (sts !== undefined && bench.wanted('sts.cc') && !bench.clientCredentialsConfigured)
+    bench.rows.push(unmeasuredRow('sts.cc', ccScenario, c, 'sts.yaml layout not recognised'));
   if (cc && sts !== undefined) await bench.fetchToken(sts, clientCredentialsBody, DEV_AUDIENCE);
 
-  const members = (candidates: Array<Member | false | undefined>): Member[] => candidates.filter((member): member is Member => member !== false && member !== undefined && bench.wanted(member.id));
+  const members = (candidates: Array<Member | false | undefined>): Member[] =>
+    candidates.filter((member): member is Member => member !== false && member !== undefined && bench.wanted(member.id));
   const exchange = form(exchangeBody(DEV_AUDIENCE));
 
   // Token endpoints over keep-alive connections: certbound (one worker, N workers, and the
   // peer's grant), the reference and the peer.
-  await bench.measureGroup('token endpoints, keep-alive', members([
-    sts !== undefined && { id: 'sts.keepalive', scenario: 'STS token exchange, keep-alive, 1 worker', server: sts, phase: bench.http(sts, 'keep-alive', exchange) },
-    sts !== undefined && cc && { id: 'sts.cc', scenario: ccScenario, server: sts, phase: bench.http(sts, 'keep-alive', form(clientCredentialsBody)) },
-    stsWorkers !== undefined && { id: 'sts.workers', scenario: workersScenario, server: stsWorkers, phase: bench.http(stsWorkers, 'keep-alive', exchange) },
-    reference !== undefined && { id: 'reference', scenario: 'reference: minimal node:https token endpoint (thumbprint + 1 ES256 signature), keep-alive', server: reference, phase: bench.http(reference, 'keep-alive', exchange) },
-    peer !== undefined && { id: 'peer', scenario: 'peer: oidc-provider client_credentials + tls_client_auth, bound JWT, keep-alive', server: peer, phase: bench.http(peer, 'keep-alive', form(peerBody)) },
-  ]));
+  await bench.measureGroup(
+    'token endpoints, keep-alive',
+    members([
+      sts !== undefined && {
+        id: 'sts.keepalive',
+        scenario: 'STS token exchange, keep-alive, 1 worker',
+        server: sts,
+        phase: bench.http(sts, 'keep-alive', exchange),
+      },
+      sts !== undefined &&
+        cc && { id: 'sts.cc', scenario: ccScenario, server: sts, phase: bench.http(sts, 'keep-alive', form(clientCredentialsBody)) },
+      stsWorkers !== undefined && {
+        id: 'sts.workers',
+        scenario: workersScenario,
+        server: stsWorkers,
+        phase: bench.http(stsWorkers, 'keep-alive', exchange),
+      },
+      reference !== undefined && {
+        id: 'reference',
+        scenario: 'reference: minimal node:https token endpoint (thumbprint + 1 ES256 signature), keep-alive',
+        server: reference,
+        phase: bench.http(reference, 'keep-alive', exchange),
+      },
+      peer !== undefined && {
+        id: 'peer',
+        scenario: 'peer: oidc-provider client_credentials + tls_client_auth, bound JWT, keep-alive',
+        server: peer,
+        phase: bench.http(peer, 'keep-alive', form(peerBody)),
+      },
+    ]),
+  );
   for (const done of [stsWorkers, reference, peer]) if (done !== undefined) await bench.stop(done);
 
   // A new connection (a TLS handshake with alice's certificate) per token, against the same
   // handshakes with no token work behind them.
   const bare = needBare ? ((await server('bare')) as ServerProcess) : undefined;
   const bareRequest = form('grant_type=none');
-  await bench.measureGroup('new connection per request', members([
-    sts !== undefined && { id: 'sts.newconn', scenario: 'STS token exchange, new connection per token (full handshake)', server: sts, phase: bench.http(sts, 'new-connection', exchange) },
-    bare !== undefined && { id: 'bare.newconn', scenario: 'bare Node TLS server, no token work, new connection per request (full handshake)', server: bare, phase: bench.http(bare, 'new-connection', bareRequest) },
-    sts !== undefined && { id: 'sts.resume', scenario: 'STS token exchange, new connection per token (TLS resumption)', server: sts, phase: bench.http(sts, 'resumption', exchange) },
-    bare !== undefined && { id: 'bare.resume', scenario: 'bare Node TLS server, no token work, new connection per request (TLS resumption)', server: bare, phase: bench.http(bare, 'resumption', bareRequest) },
-  ]));
+  await bench.measureGroup(
+    'new connection per request',
+    members([
+      sts !== undefined && {
+        id: 'sts.newconn',
+        scenario: 'STS token exchange, new connection per token (full handshake)',
+        server: sts,
+        phase: bench.http(sts, 'new-connection', exchange),
+      },
+      bare !== undefined && {
+        id: 'bare.newconn',
+        scenario: 'bare Node TLS server, no token work, new connection per request (full handshake)',
+        server: bare,
+        phase: bench.http(bare, 'new-connection', bareRequest),
+      },
+      sts !== undefined && {
+        id: 'sts.resume',
+        scenario: 'STS token exchange, new connection per token (TLS resumption)',
+        server: sts,
+        phase: bench.http(sts, 'resumption', exchange),
+      },
+      bare !== undefined && {
+        id: 'bare.resume',
+        scenario: 'bare Node TLS server, no token work, new connection per request (TLS resumption)',
+        server: bare,
+        phase: bench.http(bare, 'resumption', bareRequest),
+      },
+    ]),
+  );
   for (const done of [sts, bare]) if (done !== undefined) await bench.stop(done);
 
   // The resource server with and without verification, and with the verified-token cache.
@@ -548,7 +710,13 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
       id,
       scenario,
       server: resource,
-      phase: bench.http(resource, 'keep-alive', { method: 'GET', path: '/', headers: { authorization: `Bearer ${tokens.resource}` }, expectBody: '"subject":"alice"', servername: 'server.domain.com' }),
+      phase: bench.http(resource, 'keep-alive', {
+        method: 'GET',
+        path: '/',
+        headers: { authorization: `Bearer ${tokens.resource}` },
+        expectBody: '"subject":"alice"',
+        servername: 'server.domain.com',
+      }),
     });
   }
   await bench.measureGroup('resource server', resources);
@@ -564,7 +732,14 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
       id,
       scenario,
       server: grpc,
-      phase: { kind: 'grpc', target: `127.0.0.1:${grpc.url.port}`, tls: bench.tls('grpc.domain.com'), token: tokens.grpc, expectReply, ...options.limits },
+      phase: {
+        kind: 'grpc',
+        target: `127.0.0.1:${grpc.url.port}`,
+        tls: bench.tls('grpc.domain.com'),
+        token: tokens.grpc,
+        expectReply,
+        ...options.limits,
+      },
     });
   }
   await bench.measureGroup('gRPC', grpcMembers);
@@ -611,8 +786,24 @@ function ratios(rows: Row[], ceiling: CeilingResult, workers: number): Target[] 
     target('sts-vs-reference', 'reference', 'certbound STS (1 worker) / reference', ratio('sts.keepalive', 'reference'), '>=', 0.8, 'x'),
     target('sts-vs-peer', 'peer', 'certbound STS token exchange / peer', stsPerPeer, '>=', 6, 'x'),
     target('workers', 'sts.workers', `${workers} workers / 1 worker`, ratio('sts.workers', 'sts.keepalive'), '>=', 1.5, 'x'),
-    target('newconn-vs-bare', 'bare.newconn', 'certbound STS / bare TLS, full handshakes', ratio('sts.newconn', 'bare.newconn'), '>=', 0.8, 'x'),
-    target('resume-vs-bare', 'bare.resume', 'certbound STS / bare TLS, resumed handshakes', ratio('sts.resume', 'bare.resume'), '>=', 0.8, 'x'),
+    target(
+      'newconn-vs-bare',
+      'bare.newconn',
+      'certbound STS / bare TLS, full handshakes',
+      ratio('sts.newconn', 'bare.newconn'),
+      '>=',
+      0.8,
+      'x',
+    ),
+    target(
+      'resume-vs-bare',
+      'bare.resume',
+      'certbound STS / bare TLS, resumed handshakes',
+      ratio('sts.resume', 'bare.resume'),
+      '>=',
+      0.8,
+      'x',
+    ),
     target('resource-overhead-cache', 'resource.cache', 'overhead vs verification off', overhead('resource.cache'), '<=', 0.15, '%'),
     target('resource-overhead-nocache', 'resource.verify', 'overhead vs verification off', overhead('resource.verify'), '<=', 0.5, '%'),
   ];

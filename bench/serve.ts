@@ -90,7 +90,9 @@ async function startGrpc(pki: Pki, intercepted: boolean): Promise<Running> {
   const options = { 'grpc.max_concurrent_streams': 100, 'grpc.max_receive_message_length': 64 * 1024 };
   const { withVerificationCache } = await import('../src/core/verification-cache.js');
   // As certbound grpc-server builds it, with its default --token-cache 10000.
-  const verifier = withVerificationCache(createBoundTokenVerifier({ keys: pki.jwks(), issuer: DEV_ISSUER, audience: DEV_GRPC_AUDIENCE }), { maxEntries: 10_000 });
+  const verifier = withVerificationCache(createBoundTokenVerifier({ keys: pki.jwks(), issuer: DEV_ISSUER, audience: DEV_GRPC_AUDIENCE }), {
+    maxEntries: 10_000,
+  });
   const server = new GrpcServer(intercepted ? { ...options, interceptors: [createServerInterceptor({ verifier })] } : options);
   server.addService(loadEchoDefinitions().EchoServer.service, {
     SayHello(call: ServerUnaryCall<{ name: string }, { message: string }>, callback: sendUnaryData<{ message: string }>) {
@@ -99,8 +101,14 @@ async function startGrpc(pki: Pki, intercepted: boolean): Promise<Running> {
     },
   });
   const tls = pki.tls('grpc');
-  const credentials = ServerCredentials.createSsl(Buffer.from(tls.ca), [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }], true);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error === null ? resolve(bound) : reject(error))));
+  const credentials = ServerCredentials.createSsl(
+    Buffer.from(tls.ca),
+    [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }],
+    true,
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error === null ? resolve(bound) : reject(error))),
+  );
   return {
     url: `https://127.0.0.1:${port}`,
     close: () => new Promise((done) => server.tryShutdown(() => done())),
@@ -113,19 +121,36 @@ export async function startServerKind(kind: ServerKind, dir: string): Promise<Ru
   switch (kind) {
     case 'reference': {
       const { createReferenceSts } = await import('./reference-sts.js');
-      return listenHttps(createReferenceSts({ tls: pki.tls('sts'), signingKeyPem: pki.read('jwt.key'), kid, issuer: DEV_ISSUER, audience: DEV_AUDIENCE }));
+      return listenHttps(
+        createReferenceSts({ tls: pki.tls('sts'), signingKeyPem: pki.read('jwt.key'), kid, issuer: DEV_ISSUER, audience: DEV_AUDIENCE }),
+      );
     }
     case 'peer': {
       const { createPeerServer } = await import('./peer-oidc-provider.js');
       return listenHttps(
-        createPeerServer({ tls: pki.tls('sts'), signingKeyPem: pki.read('jwt.key'), kid, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, clientCertificatePem: pki.read('alice.crt') }),
+        createPeerServer({
+          tls: pki.tls('sts'),
+          signingKeyPem: pki.read('jwt.key'),
+          kid,
+          issuer: DEV_ISSUER,
+          audience: DEV_AUDIENCE,
+          clientCertificatePem: pki.read('alice.crt'),
+        }),
       );
     }
     case 'bare-tls': {
       const { createLimitedHttpsServer } = await import('../src/server/https-server.js');
       const managed = createLimitedHttpsServer(pki.tls('sts'), {}, (req, res) => {
         req.resume();
-        req.once('end', () => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(BARE_TLS_BODY) }).end(BARE_TLS_BODY));
+        req.once('end', () =>
+          res
+            .writeHead(200, {
+              'content-type': 'application/json',
+              'cache-control': 'no-store',
+              'content-length': Buffer.byteLength(BARE_TLS_BODY),
+            })
+            .end(BARE_TLS_BODY),
+        );
       });
       const url = await managed.listen(0, '127.0.0.1');
       return { url: url.origin, close: () => managed.close() };

@@ -12,7 +12,9 @@ const read = (name: string): string => readFileSync(`${certs}/${name}`, 'utf8');
 /** Request options that present one client's certificate on every connection (RFC 8705 §2). */
 function mtls(name: string): { [oauth.customFetch]: (url: string, options: RequestInit) => Promise<Response> } {
   const agent = new Agent({ connect: { ca: read('ca.crt'), cert: read(`${name}.crt`), key: read(`${name}.key`) } });
-  return { [oauth.customFetch]: (url, options) => fetch(url, { ...(options as object), dispatcher: agent }) as unknown as Promise<Response> };
+  return {
+    [oauth.customFetch]: (url, options) => fetch(url, { ...(options as object), dispatcher: agent }) as unknown as Promise<Response>,
+  };
 }
 
 // RFC 8414 discovery (algorithm 'oauth2': certbound is not an OpenID provider).
@@ -34,11 +36,18 @@ const own = await oauth.processClientCredentialsResponse(
 const exchanged = await oauth.processGenericTokenEndpointResponse(
   as,
   alice,
-  await oauth.genericTokenEndpointRequest(as, alice, clientAuth, 'urn:ietf:params:oauth:grant-type:token-exchange', {
-    subject_token: 'iamtheeggman',
-    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-    audience: api,
-  }, mtls('alice')),
+  await oauth.genericTokenEndpointRequest(
+    as,
+    alice,
+    clientAuth,
+    'urn:ietf:params:oauth:grant-type:token-exchange',
+    {
+      subject_token: 'iamtheeggman',
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      audience: api,
+    },
+    mtls('alice'),
+  ),
 );
 
 // RFC 7662 introspection, by the resource server with its own certificate.
@@ -48,8 +57,10 @@ const introspection = await oauth.processIntrospectionResponse(
   await oauth.introspectionRequest(as, resource, clientAuth, exchanged.access_token, mtls('server')),
 );
 
-console.log(JSON.stringify({
-  client_credentials: { token_type: own.token_type, scope: own.scope },
-  token_exchange: { issued_token_type: exchanged.issued_token_type, expires_in: exchanged.expires_in },
-  introspection: { active: introspection.active, sub: introspection.sub, cnf: introspection.cnf },
-}));
+console.log(
+  JSON.stringify({
+    client_credentials: { token_type: own.token_type, scope: own.scope },
+    token_exchange: { issued_token_type: exchanged.issued_token_type, expires_in: exchanged.expires_in },
+    introspection: { active: introspection.active, sub: introspection.sub, cnf: introspection.cnf },
+  }),
+);

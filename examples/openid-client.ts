@@ -39,8 +39,10 @@ const exchanged = await client.genericGrantRequest(alice, 'urn:ietf:params:oauth
 const resource = await discover('resource', 'server');
 const introspection = await client.tokenIntrospection(resource, exchanged.access_token);
 
-console.log(JSON.stringify({
-  client_credentials: { token_type: own.token_type, scope: own.scope },
-  token_exchange: { issued_token_type: exchanged.issued_token_type, expires_in: exchanged.expires_in },
-  introspection: { active: introspection.active, sub: introspection.sub, cnf: introspection.cnf },
-}));
+console.log(
+  JSON.stringify({
+    client_credentials: { token_type: own.token_type, scope: own.scope },
+    token_exchange: { issued_token_type: exchanged.issued_token_type, expires_in: exchanged.expires_in },
+    introspection: { active: introspection.active, sub: introspection.sub, cnf: introspection.cnf },
+  }),
+);

@@ -33,7 +33,14 @@ function run(command, args, options = {}) {
 function load(dir, specifier) {
   const script = `import(${JSON.stringify(specifier)}).then((ns) => console.log(JSON.stringify({ exports: Object.keys(ns).length, reflect: typeof Reflect.getMetadata })))`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
-  if (result.status !== 0) return { error: result.stderr.trim().split('\n').find((line) => /Error/.test(line)) ?? result.stderr.trim() };
+  if (result.status !== 0)
+    return {
+      error:
+        result.stderr
+          .trim()
+          .split('\n')
+          .find((line) => /Error/.test(line)) ?? result.stderr.trim(),
+    };
   return JSON.parse(result.stdout);
 }
 
@@ -59,15 +66,25 @@ try {
   const consumer = join(work, 'consumer');
   mkdirSync(consumer);
   // The same install-script policy as this repository's package.json.
-  writeFileSync(join(consumer, 'package.json'), `${JSON.stringify({ name: 'certbound-consumer', private: true, type: 'module', allowScripts: { protobufjs: false } }, null, 2)}\n`);
+  writeFileSync(
+    join(consumer, 'package.json'),
+    `${JSON.stringify({ name: 'certbound-consumer', private: true, type: 'module', allowScripts: { protobufjs: false } }, null, 2)}\n`,
+  );
   run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: consumer });
   const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules', 'certbound', 'package.json'), 'utf8'));
   const subpaths = Object.keys(manifest.exports).filter((subpath) => subpath !== './package.json');
   const specifier = (subpath) => (subpath === '.' ? manifest.name : `${manifest.name}${subpath.slice(1)}`);
 
   // Importing the core leaves the global Reflect alone (no reflect-metadata polyfill).
-  const core = spawnSync(process.execPath, ['-e', "import('certbound').then(()=>console.log(typeof Reflect.getMetadata))"], { cwd: consumer, encoding: 'utf8', timeout: 30_000 });
-  check(core.status === 0 && core.stdout.trim() === 'undefined', `import('certbound') prints typeof Reflect.getMetadata = ${JSON.stringify(core.stdout.trim())} (want "undefined")${core.status === 0 ? '' : `: ${core.stderr.trim()}`}`);
+  const core = spawnSync(process.execPath, ['-e', "import('certbound').then(()=>console.log(typeof Reflect.getMetadata))"], {
+    cwd: consumer,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  check(
+    core.status === 0 && core.stdout.trim() === 'undefined',
+    `import('certbound') prints typeof Reflect.getMetadata = ${JSON.stringify(core.stdout.trim())} (want "undefined")${core.status === 0 ? '' : `: ${core.stderr.trim()}`}`,
+  );
 
   const verify = (subpath) => {
     const outcome = load(consumer, specifier(subpath));
@@ -82,11 +99,23 @@ try {
   const maps = readdirSync(installed, { recursive: true }).filter((file) => file.endsWith('.map'));
   const missing = maps.flatMap((file) => {
     const map = JSON.parse(readFileSync(join(installed, file), 'utf8'));
-    return map.sources.map((source) => join(dirname(file), map.sourceRoot ?? '', source)).filter((source) => !existsSync(join(installed, source)));
+    return map.sources
+      .map((source) => join(dirname(file), map.sourceRoot ?? '', source))
+      .filter((source) => !existsSync(join(installed, source)));
   });
-  check(maps.length > 0 && missing.length === 0, `the sources of ${maps.length} source maps are in the package${missing.length === 0 ? '' : `; missing: ${[...new Set(missing)].slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`}`);
-  const binary = spawnSync(join(consumer, 'node_modules', '.bin', 'certbound'), ['--version'], { cwd: consumer, encoding: 'utf8', timeout: 30_000 });
-  check(binary.status === 0 && binary.stdout.trim() === manifest.version, `the certbound binary runs: --version prints ${JSON.stringify(binary.stdout.trim())}`);
+  check(
+    maps.length > 0 && missing.length === 0,
+    `the sources of ${maps.length} source maps are in the package${missing.length === 0 ? '' : `; missing: ${[...new Set(missing)].slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`}`,
+  );
+  const binary = spawnSync(join(consumer, 'node_modules', '.bin', 'certbound'), ['--version'], {
+    cwd: consumer,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  check(
+    binary.status === 0 && binary.stdout.trim() === manifest.version,
+    `the certbound binary runs: --version prints ${JSON.stringify(binary.stdout.trim())}`,
+  );
 
   console.log('== with the optional peers installed');
   const peers = Object.entries(manifest.peerDependencies ?? {}).map(([name, range]) => `${name}@${range}`);

@@ -12,11 +12,17 @@ export interface Parsed {
 export function parse(command: string, argv: string[], options: Options, positionals = 0): Parsed {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: positionals > 0,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError(`${command}: ${(error as Error).message.split('\n')[0]}`);
   }
-  if (parsed.positionals.length > positionals) throw new UsageError(`${command}: unexpected argument ${JSON.stringify(parsed.positionals[positionals])}`);
+  if (parsed.positionals.length > positionals)
+    throw new UsageError(`${command}: unexpected argument ${JSON.stringify(parsed.positionals[positionals])}`);
   return parsed as Parsed;
 }
 
@@ -52,6 +58,7 @@ export function port(command: string, parsed: Parsed, fallback?: number): number
 export function integerFlag(command: string, parsed: Parsed, name: string, min: number, max: number): number | undefined {
   const raw = optionalString(parsed, name);
   if (raw === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${command}: --${name} must be an integer from ${min} to ${max}`);
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new UsageError(`${command}: --${name} must be an integer from ${min} to ${max}`);
   return Number(raw);
 }

@@ -16,7 +16,7 @@ import * as thumbprint from './commands/thumbprint.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
   demo: { run: demo.run, usage: demo.usage },
-  'pki': { run: pki.run, usage: pki.usage },
+  pki: { run: pki.run, usage: pki.usage },
   sts: { run: sts.run, usage: sts.usage },
   keys: { run: keys.run, usage: keys.usage },
   resource: { run: resource.run, usage: resource.usage },
@@ -34,7 +34,9 @@ const HELP = `certbound: certificate-bound OAuth 2.0 access tokens (RFC 8705 + R
 
 Usage: certbound <command> [options]   (certbound <command> --help for details)
 
-${Object.values(COMMANDS).map((command) => command.usage.split('\n')[0]).join('\n')}
+${Object.values(COMMANDS)
+  .map((command) => command.usage.split('\n')[0])
+  .join('\n')}
 
 Exit codes: 0 success, 1 refused or failed (STS/resource said no, unreachable), 2 bad input.
 --debug on any command adds error details.

@@ -28,7 +28,11 @@ export interface ProtectedServerSetup {
  * TLS files (with CRLs), issuer, audiences and the verifier over the --jwks keys (a file, or an
  * https URL fetched with --tls-ca), all checked before anything listens.
  */
-export async function loadProtectedServer(command: string, settings: CommandSettings, log: (event: JwksEvent) => void = () => {}): Promise<ProtectedServerSetup> {
+export async function loadProtectedServer(
+  command: string,
+  settings: CommandSettings,
+  log: (event: JwksEvent) => void = () => {},
+): Promise<ProtectedServerSetup> {
   const paths = tlsPathsOf(command, settings, { ca: CA, cert: CERT, key: KEY });
   const tls = await loadTlsFiles(paths);
   const issuer = requireSetting<string>(command, settings, ISSUER);
@@ -45,7 +49,12 @@ export async function loadProtectedServer(command: string, settings: CommandSett
   });
   let verifier: BoundTokenVerifier;
   try {
-    verifier = createBoundTokenVerifier({ keys, issuer, audience, ...(clockSkew === undefined ? {} : { clockToleranceSeconds: clockSkew }) });
+    verifier = createBoundTokenVerifier({
+      keys,
+      issuer,
+      audience,
+      ...(clockSkew === undefined ? {} : { clockToleranceSeconds: clockSkew }),
+    });
   } catch (error) {
     throw new UsageError(`${command}: ${(error as Error).message}`);
   }

@@ -19,14 +19,26 @@ export interface Servable {
  * Listen, print one ready line containing the URL, log events as JSON lines on stderr, and drain
  * then exit 0 on SIGTERM or SIGINT.
  */
-export async function serveUntilSignalled(name: string, managed: Servable, port: number, host: string, extra = '', drainTimeoutMs: number = DRAIN_DEADLINE_MS): Promise<number> {
+export async function serveUntilSignalled(
+  name: string,
+  managed: Servable,
+  port: number,
+  host: string,
+  extra = '',
+  drainTimeoutMs: number = DRAIN_DEADLINE_MS,
+): Promise<number> {
   let url: URL;
   try {
     url = await managed.listen(port, host);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     const why =
-      { EADDRINUSE: 'address already in use', EACCES: 'permission denied', EADDRNOTAVAIL: 'address not available', ENOTFOUND: 'unknown host' }[code] ?? code;
+      {
+        EADDRINUSE: 'address already in use',
+        EACCES: 'permission denied',
+        EADDRNOTAVAIL: 'address not available',
+        ENOTFOUND: 'unknown host',
+      }[code] ?? code;
     throw new OperationFailed(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`);
   }
   return new Promise((resolve) => {

@@ -10,7 +10,18 @@ import { UsageError } from './errors.js';
 export function flagOptions(specs: readonly OptionSpec[]): Record<string, { type: 'string' | 'boolean'; multiple?: true }> {
   return Object.fromEntries(
     specs.flatMap((spec) =>
-      spec.flag === undefined ? [] : [[spec.flag, spec.type.kind === 'boolean' ? { type: 'boolean' } : spec.type.kind === 'strings' || spec.type.kind === 'paths' ? { type: 'string', multiple: true } : { type: 'string' }]],
+      spec.flag === undefined
+        ? []
+        : [
+            [
+              spec.flag,
+              spec.type.kind === 'boolean'
+                ? { type: 'boolean' }
+                : spec.type.kind === 'strings' || spec.type.kind === 'paths'
+                  ? { type: 'string', multiple: true }
+                  : { type: 'string' },
+            ],
+          ],
     ),
   );
 }
@@ -27,7 +38,12 @@ export interface CommandSettings {
  * checked first). `opaque` keys of the file have schemas of their own.
  * @throws ConfigError naming the flag or the file and key.
  */
-export async function commandSettings(command: string, specs: readonly OptionSpec[], parsed: Parsed, opaque: readonly string[] = []): Promise<CommandSettings> {
+export async function commandSettings(
+  command: string,
+  specs: readonly OptionSpec[],
+  parsed: Parsed,
+  opaque: readonly string[] = [],
+): Promise<CommandSettings> {
   const path = parsed.values.config;
   if (typeof path !== 'string' || path === '') return { values: readSettings(specs, { command, flags: parsed.values }), file: undefined };
   const document = await readYamlMapping(path, 'configuration');
@@ -39,20 +55,28 @@ export async function commandSettings(command: string, specs: readonly OptionSpe
 export function requireSetting<T>(command: string, settings: CommandSettings, spec: OptionSpec): T {
   const value = settings.values[spec.option];
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    throw new UsageError(`${command}: --${spec.flag ?? spec.key} is required${settings.file === undefined ? '' : ` (or ${spec.key} in ${settings.file})`}`);
+    throw new UsageError(
+      `${command}: --${spec.flag ?? spec.key} is required${settings.file === undefined ? '' : ` (or ${spec.key} in ${settings.file})`}`,
+    );
   }
   return value as T;
 }
 
 /** The server limits among the settings, checked together. */
 export function limitsOf(command: string, settings: CommandSettings): ServerLimits {
-  const limits = Object.fromEntries(LIMIT_OPTIONS.flatMap((spec) => (settings.values[spec.option] === undefined ? [] : [[spec.option, settings.values[spec.option]]]))) as ServerLimits;
+  const limits = Object.fromEntries(
+    LIMIT_OPTIONS.flatMap((spec) => (settings.values[spec.option] === undefined ? [] : [[spec.option, settings.values[spec.option]]])),
+  ) as ServerLimits;
   if (headersOutlastRequest(limits)) throw new UsageError(`${command}: --headers-timeout must not exceed --request-timeout`);
   return limits;
 }
 
 /** The TLS files among the settings: CA bundle, certificate and key required, CRLs optional. */
-export function tlsPathsOf(command: string, settings: CommandSettings, specs: Readonly<Record<'ca' | 'cert' | 'key', OptionSpec>>): TlsPaths {
+export function tlsPathsOf(
+  command: string,
+  settings: CommandSettings,
+  specs: Readonly<Record<'ca' | 'cert' | 'key', OptionSpec>>,
+): TlsPaths {
   return {
     ca: requireSetting<string>(command, settings, specs.ca),
     cert: requireSetting<string>(command, settings, specs.cert),

@@ -13,7 +13,6 @@ import { availableParallelism } from 'node:os';
 type ToPrimary = { type: 'certbound.ready'; url: string; extra: string };
 type ToWorker = { type: 'certbound.shutdown' };
 
-
 /** --workers N (or workers: in the configuration file); the default is one per available core. */
 export function workersOf(workers: number | undefined): number {
   return workers ?? availableParallelism();

@@ -83,7 +83,12 @@ export async function exchange(options: ResolvedTokenSourceOptions, agent: Agent
 }
 
 /** Wait before the next attempt; false when the wait would pass the deadline. */
-async function backOff(options: Pick<ResolvedTokenSourceOptions, 'now' | 'sleep'>, attempt: number, retryAfterMs: number | undefined, deadline: number): Promise<boolean> {
+async function backOff(
+  options: Pick<ResolvedTokenSourceOptions, 'now' | 'sleep'>,
+  attempt: number,
+  retryAfterMs: number | undefined,
+  deadline: number,
+): Promise<boolean> {
   const { retryBaseDelayMs, retryMaxDelayMs } = DEFAULTS.client;
   const exponential = Math.min(retryMaxDelayMs, retryBaseDelayMs * 2 ** attempt);
   // Full jitter spreads out clients that all lost the same STS at the same moment.
@@ -114,7 +119,11 @@ async function obtainSubjectToken(source: () => string | Promise<string>): Promi
     token = await source();
   } catch (error) {
     if (error instanceof CertboundError) throw error;
-    throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', { description: 'the subject token source failed', detail: error instanceof Error ? error.message : String(error), cause: error });
+    throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', {
+      description: 'the subject token source failed',
+      detail: error instanceof Error ? error.message : String(error),
+      cause: error,
+    });
   }
   if (typeof token !== 'string' || token.length === 0) {
     throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', { description: 'the subject token source returned no token' });
@@ -135,7 +144,8 @@ export async function readSubjectTokenFile(path: string): Promise<string> {
     });
   }
   const token = text.replace(/\r?\n$/, '');
-  if (token.length === 0) throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', { description: `the subject token file ${path} is empty` });
+  if (token.length === 0)
+    throw new CertboundError('CB_SUBJECT_TOKEN_UNREADABLE', { description: `the subject token file ${path} is empty` });
   return token;
 }
 

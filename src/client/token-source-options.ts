@@ -91,7 +91,10 @@ const STS_URL = v.pipe(
 const TOKEN_SOURCE_OPTIONS = v.pipe(
   v.custom<Record<string, unknown>>((input) => input !== null && typeof input === 'object', 'token source options must be an object'),
   v.check((input) => input.agent !== undefined || input.tls !== undefined, 'give "tls" (client certificate) or "agent"'),
-  v.check((input) => (input.subjectToken === undefined) !== (input.subjectTokenFile === undefined), 'give exactly one of "subjectToken" and "subjectTokenFile"'),
+  v.check(
+    (input) => (input.subjectToken === undefined) !== (input.subjectTokenFile === undefined),
+    'give exactly one of "subjectToken" and "subjectTokenFile"',
+  ),
   optionsObject(
     {
       stsUrl: STS_URL,
@@ -108,11 +111,17 @@ const TOKEN_SOURCE_OPTIONS = v.pipe(
       resource: oneOrList,
       scope: oneOrList,
       requestedTokenType: v.optional(nonEmpty()),
-      refreshWindowSeconds: v.optional(v.pipe(v.number('must be >= 0'), v.finite('must be >= 0'), v.minValue(0, 'must be >= 0')), DEFAULT_REFRESH_WINDOW_SECONDS),
+      refreshWindowSeconds: v.optional(
+        v.pipe(v.number('must be >= 0'), v.finite('must be >= 0'), v.minValue(0, 'must be >= 0')),
+        DEFAULT_REFRESH_WINDOW_SECONDS,
+      ),
       timeoutMs: v.optional(v.pipe(v.number('must be > 0'), v.finite('must be > 0'), v.gtValue(0, 'must be > 0')), DEFAULT_STS_TIMEOUT_MS),
       retries: v.optional(integer(0, 10), DEFAULT_STS_RETRIES),
       now: v.optional(callable<() => number>('must be a function returning milliseconds'), () => Date.now),
-      sleep: v.optional(callable<(ms: number) => Promise<void>>('must be a function'), () => (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
+      sleep: v.optional(
+        callable<(ms: number) => Promise<void>>('must be a function'),
+        () => (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+      ),
     },
     'token source options must be an object',
   ),
@@ -128,7 +137,12 @@ export function resolveTokenSourceOptions(options: TokenSourceOptions): Resolved
   const scope = parsed.scope.join(' ');
   return {
     tokenEndpoint: parsed.stsUrl,
-    subjectToken: subjectTokenFile !== undefined ? () => readSubjectTokenFile(subjectTokenFile) : typeof subjectToken === 'function' ? subjectToken : () => subjectToken as string,
+    subjectToken:
+      subjectTokenFile !== undefined
+        ? () => readSubjectTokenFile(subjectTokenFile)
+        : typeof subjectToken === 'function'
+          ? subjectToken
+          : () => subjectToken as string,
     subjectTokenType: parsed.subjectTokenType,
     clientId: parsed.clientId,
     audience: parsed.audience,

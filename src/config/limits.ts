@@ -30,13 +30,55 @@ const count = (min: number, max: number) => ({ kind: 'integer', min, max }) as c
 
 /** The limits as settings: their flags, configuration keys and ranges, once. */
 export const LIMIT_OPTIONS = [
-  { option: 'handshakeTimeoutMs', key: 'limits.handshake_timeout', flag: 'handshake-timeout', type: seconds(1, 3600), doc: 'TCP accept to finished TLS handshake (default: the headers timeout)' },
-  { option: 'headersTimeoutMs', key: 'limits.headers_timeout', flag: 'headers-timeout', type: seconds(1, 3600), doc: 'request line and headers, else 408 and close' },
-  { option: 'requestTimeoutMs', key: 'limits.request_timeout', flag: 'request-timeout', type: seconds(1, 3600), doc: 'the whole request, body included' },
-  { option: 'keepAliveTimeoutMs', key: 'limits.keep_alive_timeout', flag: 'keep-alive-timeout', type: seconds(1, 3600), doc: 'idle keep-alive connections close after this' },
-  { option: 'maxHeaderSize', key: 'limits.max_header_size', flag: 'max-header-size', type: count(1024, 1024 * 1024), doc: 'bytes of request head, else 431' },
-  { option: 'maxInFlight', key: 'limits.max_in_flight', flag: 'max-in-flight', type: count(0, 1_000_000), doc: 'requests at once, else 503 with Retry-After; 0 = off' },
-  { option: 'maxConnections', key: 'limits.max_connections', flag: 'max-connections', type: count(0, 1_000_000), doc: 'open connections per process, else closed at accept; 0 = off' },
+  {
+    option: 'handshakeTimeoutMs',
+    key: 'limits.handshake_timeout',
+    flag: 'handshake-timeout',
+    type: seconds(1, 3600),
+    doc: 'TCP accept to finished TLS handshake (default: the headers timeout)',
+  },
+  {
+    option: 'headersTimeoutMs',
+    key: 'limits.headers_timeout',
+    flag: 'headers-timeout',
+    type: seconds(1, 3600),
+    doc: 'request line and headers, else 408 and close',
+  },
+  {
+    option: 'requestTimeoutMs',
+    key: 'limits.request_timeout',
+    flag: 'request-timeout',
+    type: seconds(1, 3600),
+    doc: 'the whole request, body included',
+  },
+  {
+    option: 'keepAliveTimeoutMs',
+    key: 'limits.keep_alive_timeout',
+    flag: 'keep-alive-timeout',
+    type: seconds(1, 3600),
+    doc: 'idle keep-alive connections close after this',
+  },
+  {
+    option: 'maxHeaderSize',
+    key: 'limits.max_header_size',
+    flag: 'max-header-size',
+    type: count(1024, 1024 * 1024),
+    doc: 'bytes of request head, else 431',
+  },
+  {
+    option: 'maxInFlight',
+    key: 'limits.max_in_flight',
+    flag: 'max-in-flight',
+    type: count(0, 1_000_000),
+    doc: 'requests at once, else 503 with Retry-After; 0 = off',
+  },
+  {
+    option: 'maxConnections',
+    key: 'limits.max_connections',
+    flag: 'max-connections',
+    type: count(0, 1_000_000),
+    doc: 'open connections per process, else closed at accept; 0 = off',
+  },
 ] as const satisfies readonly (OptionSpec & { option: keyof ServerLimits })[];
 
 /** The limits that also apply to the gRPC server (grpc-js has no HTTP/1.1 request timeouts). */

@@ -76,7 +76,10 @@ export function fileSchema(type: OptionType): v.GenericSchema {
     case 'string':
       return v.pipe(v.string(problem), v.minLength(1, problem));
     case 'https-url':
-      return v.pipe(v.string(problem), v.check((text: string) => URL.canParse(text) && text.startsWith('https://'), problem));
+      return v.pipe(
+        v.string(problem),
+        v.check((text: string) => URL.canParse(text) && text.startsWith('https://'), problem),
+      );
     case 'enum':
       return v.picklist(type.values, problem);
     case 'strings':
@@ -85,7 +88,10 @@ export function fileSchema(type: OptionType): v.GenericSchema {
     case 'path-or-url':
       return v.pipe(v.string(problem), v.minLength(1, problem));
     case 'paths':
-      return v.union([v.pipe(v.string(problem), v.minLength(1, problem)), v.array(v.pipe(v.string(problem), v.minLength(1, problem)), problem)], problem);
+      return v.union(
+        [v.pipe(v.string(problem), v.minLength(1, problem)), v.array(v.pipe(v.string(problem), v.minLength(1, problem)), problem)],
+        problem,
+      );
   }
 }
 
@@ -102,10 +108,20 @@ export function fromFlagText(type: OptionType, text: string): unknown {
 export function librarySchema(type: OptionType): v.GenericSchema {
   if (type.kind === 'seconds') {
     const [min, max] = [type.min * 1000, type.max * 1000];
-    return v.pipe(v.number(`must be an integer >= ${min}`), v.integer(`must be an integer >= ${min}`), v.minValue(min, `must be an integer >= ${min}`), v.maxValue(max, `must be at most ${max}`));
+    return v.pipe(
+      v.number(`must be an integer >= ${min}`),
+      v.integer(`must be an integer >= ${min}`),
+      v.minValue(min, `must be an integer >= ${min}`),
+      v.maxValue(max, `must be at most ${max}`),
+    );
   }
   if (type.kind === 'integer') {
-    return v.pipe(v.number(`must be an integer >= ${type.min}`), v.integer(`must be an integer >= ${type.min}`), v.minValue(type.min, `must be an integer >= ${type.min}`), v.maxValue(type.max, `must be at most ${type.max}`));
+    return v.pipe(
+      v.number(`must be an integer >= ${type.min}`),
+      v.integer(`must be an integer >= ${type.min}`),
+      v.minValue(type.min, `must be an integer >= ${type.min}`),
+      v.maxValue(type.max, `must be at most ${type.max}`),
+    );
   }
   return fileSchema(type);
 }

@@ -13,7 +13,10 @@ import { flag, integer, list, mapping, pathItem, text, texts } from '../core/sch
 /** The pieces of a policy document that clients, subject tokens and issuer rules share. */
 
 export const THUMBPRINT_PROBLEM = 'must be a base64url SHA-256 thumbprint without padding (43 characters)';
-export const thumbprint = v.pipe(text, v.check((value: string) => isWellFormedThumbprint(value), THUMBPRINT_PROBLEM));
+export const thumbprint = v.pipe(
+  text,
+  v.check((value: string) => isWellFormedThumbprint(value), THUMBPRINT_PROBLEM),
+);
 
 /**
  * A certificate matcher (RFC 8705 §2.1.2 names): exactly one field; a subject DN is stored in its
@@ -21,7 +24,10 @@ export const thumbprint = v.pipe(text, v.check((value: string) => isWellFormedTh
  */
 export const matcher = v.pipe(
   v.custom<Record<string, unknown>>((input) => input !== null && typeof input === 'object' && !Array.isArray(input), 'must be a mapping'),
-  v.check((entry) => Object.keys(entry).length === 1 && (MATCHER_FIELDS as readonly string[]).includes(Object.keys(entry)[0] as string), `must have exactly one of ${MATCHER_FIELDS.join(', ')}`),
+  v.check(
+    (entry) => Object.keys(entry).length === 1 && (MATCHER_FIELDS as readonly string[]).includes(Object.keys(entry)[0] as string),
+    `must have exactly one of ${MATCHER_FIELDS.join(', ')}`,
+  ),
   v.rawTransform(({ dataset, addIssue, NEVER }): CertificateMatcher => {
     const entry = dataset.value;
     const field = Object.keys(entry)[0] as (typeof MATCHER_FIELDS)[number];
@@ -53,12 +59,26 @@ export const matcher = v.pipe(
 /** The keys of what may be issued, shared by clients (client_credentials), subject tokens and issuer rules. */
 export const issuanceEntries = (audiencesRequired: boolean) => ({
   audiences: audiencesRequired ? v.pipe(v.optional(texts, []), v.minLength(1, 'must list at least one audience')) : v.optional(texts, []),
-  scopes: v.optional(list(v.pipe(text, v.check((value: string) => isScopeToken(value), 'is not an RFC 6749 §3.3 scope token'))), []),
+  scopes: v.optional(
+    list(
+      v.pipe(
+        text,
+        v.check((value: string) => isScopeToken(value), 'is not an RFC 6749 §3.3 scope token'),
+      ),
+    ),
+    [],
+  ),
   narrow_scopes: flag(false),
   max_token_lifetime: v.optional(
-    integer(1, DEFAULTS.sts.maxAccessTokenLifetimeSeconds, `must be an integer number of seconds from 1 to ${DEFAULTS.sts.maxAccessTokenLifetimeSeconds}`),
+    integer(
+      1,
+      DEFAULTS.sts.maxAccessTokenLifetimeSeconds,
+      `must be an integer number of seconds from 1 to ${DEFAULTS.sts.maxAccessTokenLifetimeSeconds}`,
+    ),
   ),
-  requested_token_types: v.optional(list(v.picklist(ISSUABLE_TOKEN_TYPES, `must be one of ${ISSUABLE_TOKEN_TYPES.join(', ')}`)), [...ISSUABLE_TOKEN_TYPES]),
+  requested_token_types: v.optional(list(v.picklist(ISSUABLE_TOKEN_TYPES, `must be one of ${ISSUABLE_TOKEN_TYPES.join(', ')}`)), [
+    ...ISSUABLE_TOKEN_TYPES,
+  ]),
 });
 
 /** The issuance keys of an entry, typed. */
@@ -82,29 +102,32 @@ export function issuanceOf(entry: {
 export const x5cThumbprints = v.pipe(
   mapping({
     keys: list(
-      v.looseObject({
-        x5c: v.optional(
-          v.pipe(
-            list(v.unknown()),
-            v.rawTransform(({ dataset, addIssue, NEVER }) => {
-              const first = dataset.value[0];
-              const at: [v.ArrayPathItem] = [{ type: 'array', origin: 'value', input: dataset.value, key: 0, value: first }];
-              if (typeof first !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(first)) {
-                addIssue({ message: 'must be a base64 DER certificate', path: at });
-                return NEVER;
-              }
-              const der = Buffer.from(first, 'base64');
-              try {
-                new X509Certificate(der);
-              } catch {
-                addIssue({ message: 'is not a certificate', path: at });
-                return NEVER;
-              }
-              return computeThumbprint(der);
-            }),
+      v.looseObject(
+        {
+          x5c: v.optional(
+            v.pipe(
+              list(v.unknown()),
+              v.rawTransform(({ dataset, addIssue, NEVER }) => {
+                const first = dataset.value[0];
+                const at: [v.ArrayPathItem] = [{ type: 'array', origin: 'value', input: dataset.value, key: 0, value: first }];
+                if (typeof first !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(first)) {
+                  addIssue({ message: 'must be a base64 DER certificate', path: at });
+                  return NEVER;
+                }
+                const der = Buffer.from(first, 'base64');
+                try {
+                  new X509Certificate(der);
+                } catch {
+                  addIssue({ message: 'is not a certificate', path: at });
+                  return NEVER;
+                }
+                return computeThumbprint(der);
+              }),
+            ),
           ),
-        ),
-      }, 'must be a mapping'),
+        },
+        'must be a mapping',
+      ),
     ),
   }),
   v.transform((jwks) => jwks.keys.flatMap((key) => (key.x5c === undefined ? [] : [key.x5c]))),

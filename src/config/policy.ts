@@ -100,17 +100,25 @@ const CLIENT = v.pipe(
     let certificate: CertificateMatcher | undefined;
     let selfSigned: string[] = [];
     if (entry.auth_method === AUTH_METHOD_TLS_CLIENT_AUTH) {
-      if (entry.certificates !== undefined || entry.jwks !== undefined) fail(`certificates and jwks are for ${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH}; ${AUTH_METHOD_TLS_CLIENT_AUTH} uses certificate`);
+      if (entry.certificates !== undefined || entry.jwks !== undefined)
+        fail(`certificates and jwks are for ${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH}; ${AUTH_METHOD_TLS_CLIENT_AUTH} uses certificate`);
       certificate = nested(matcher, entry.certificate, 'certificate', fail);
     } else {
-      if (entry.certificate !== undefined) fail(`${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH} registers whole certificates: use certificates (x5t#S256 list) or jwks (x5c)`, 'certificate');
+      if (entry.certificate !== undefined)
+        fail(
+          `${AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH} registers whole certificates: use certificates (x5t#S256 list) or jwks (x5c)`,
+          'certificate',
+        );
       selfSigned = [
         ...(entry.certificates === undefined ? [] : nested(list(thumbprint), entry.certificates, 'certificates', fail)),
         ...(entry.jwks === undefined ? [] : nested(x5cThumbprints, entry.jwks, 'jwks', fail)),
       ];
       if (selfSigned.length === 0) fail('a self-signed client must register at least one certificate (certificates or jwks)');
     }
-    if ((entry.client_id_from === 'spiffe_id' || entry.subject_from === 'spiffe_id') && (certificate === undefined || !('spiffe_id' in certificate))) {
+    if (
+      (entry.client_id_from === 'spiffe_id' || entry.subject_from === 'spiffe_id') &&
+      (certificate === undefined || !('spiffe_id' in certificate))
+    ) {
       fail('client_id_from/subject_from spiffe_id needs certificate: { spiffe_id: ... }');
     }
     return {
@@ -136,7 +144,13 @@ function nested<T extends v.GenericSchema>(schema: T, value: unknown, key: strin
   const result = v.safeParse(schema, value, { abortEarly: true, abortPipeEarly: true });
   if (result.success) return result.output;
   const issue = result.issues[0];
-  const inner = (issue.path ?? []).map((item) => (typeof (item as { key?: unknown }).key === 'number' ? `[${String((item as { key: number }).key)}]` : `.${String((item as { key?: unknown }).key)}`)).join('');
+  const inner = (issue.path ?? [])
+    .map((item) =>
+      typeof (item as { key?: unknown }).key === 'number'
+        ? `[${String((item as { key: number }).key)}]`
+        : `.${String((item as { key?: unknown }).key)}`,
+    )
+    .join('');
   return fail(issue.message, `${key}${inner}`);
 }
 
@@ -149,26 +163,33 @@ const SUBJECT_TOKEN = v.pipe(
     may_act: v.optional(texts, []),
     ...issuanceEntries(true),
   }),
-  v.transform(
-    (entry): SubjectCredential => ({
-      ...issuanceOf(entry),
-      sha256: entry.sha256,
-      subject: entry.subject,
-      clientCertificate: entry.client_certificate,
-      tokenTypes: entry.token_types,
-      mayAct: entry.may_act,
-    }),
-  ),
+  v.transform((entry): SubjectCredential => ({
+    ...issuanceOf(entry),
+    sha256: entry.sha256,
+    subject: entry.subject,
+    clientCertificate: entry.client_certificate,
+    tokenTypes: entry.token_types,
+    mayAct: entry.may_act,
+  })),
 );
 
 const FEDERATED_SUBJECT = v.pipe(
   mapping({ subject: text, client_certificate: v.optional(matcher), may_act: v.optional(texts, []), ...issuanceEntries(true) }),
-  v.transform((entry): FederatedSubjectRule => ({ subject: entry.subject, clientCertificate: entry.client_certificate, mayAct: entry.may_act, ...issuanceOf(entry) })),
+  v.transform((entry): FederatedSubjectRule => ({
+    subject: entry.subject,
+    clientCertificate: entry.client_certificate,
+    mayAct: entry.may_act,
+    ...issuanceOf(entry),
+  })),
 );
 
 /** Claims an issued token sets itself: a trusted issuer may not have them copied over. */
 const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'cnf', 'act', 'may_act']);
-const SUBJECT_TOKEN_TYPES: Record<string, string> = { jwt: TOKEN_TYPE_JWT, id_token: TOKEN_TYPE_ID_TOKEN, access_token: TOKEN_TYPE_ACCESS_TOKEN };
+const SUBJECT_TOKEN_TYPES: Record<string, string> = {
+  jwt: TOKEN_TYPE_JWT,
+  id_token: TOKEN_TYPE_ID_TOKEN,
+  access_token: TOKEN_TYPE_ACCESS_TOKEN,
+};
 const PUBLIC_KEY = v.pipe(
   v.custom<Record<string, unknown>>((input) => input !== null && typeof input === 'object' && !Array.isArray(input), 'must be a mapping'),
   v.check((jwk) => !('d' in jwk) && !('k' in jwk) && jwk.kty !== 'oct', 'must be a public asymmetric key'),
@@ -176,35 +197,70 @@ const PUBLIC_KEY = v.pipe(
 
 const TRUSTED_ISSUER = v.pipe(
   mapping({
-    issuer: v.pipe(text, v.check((iss: string) => URL.canParse(iss) || /^[\x21-\x7E]+$/.test(iss), 'must be the exact iss value of the tokens')),
+    issuer: v.pipe(
+      text,
+      v.check((iss: string) => URL.canParse(iss) || /^[\x21-\x7E]+$/.test(iss), 'must be the exact iss value of the tokens'),
+    ),
     jwks: v.optional(mapping({ keys: v.pipe(list(PUBLIC_KEY), v.minLength(1, 'must list at least one key')) })),
-    jwks_uri: v.optional(v.pipe(text, v.check((uri: string) => URL.canParse(uri) && uri.startsWith('https://'), 'must be an https URL'))),
+    jwks_uri: v.optional(
+      v.pipe(
+        text,
+        v.check((uri: string) => URL.canParse(uri) && uri.startsWith('https://'), 'must be an https URL'),
+      ),
+    ),
     jwks_ca: v.optional(text),
     audiences: v.pipe(texts, v.minLength(1, 'must list at least one audience (the STS as the subject tokens name it)')),
     algorithms: v.optional(
-      list(v.pipe(text, v.check((alg: string) => isAsymmetricAlgorithm(alg), 'must be an asymmetric JWS algorithm (RS256, ES256, PS256, EdDSA, ...)'))),
+      list(
+        v.pipe(
+          text,
+          v.check((alg: string) => isAsymmetricAlgorithm(alg), 'must be an asymmetric JWS algorithm (RS256, ES256, PS256, EdDSA, ...)'),
+        ),
+      ),
       [...ASYMMETRIC_ALGORITHMS],
     ),
-    max_age: v.optional(v.pipe(v.number('must be a positive integer number of seconds'), v.integer('must be a positive integer number of seconds'), v.minValue(1, 'must be a positive integer number of seconds'))),
+    max_age: v.optional(
+      v.pipe(
+        v.number('must be a positive integer number of seconds'),
+        v.integer('must be a positive integer number of seconds'),
+        v.minValue(1, 'must be a positive integer number of seconds'),
+      ),
+    ),
     token_types: v.optional(
       list(
         v.pipe(
           text,
-          v.check((type: string) => type in SUBJECT_TOKEN_TYPES || Object.values(SUBJECT_TOKEN_TYPES).includes(type), `must be one of ${Object.keys(SUBJECT_TOKEN_TYPES).join(', ')} (or their URNs)`),
+          v.check(
+            (type: string) => type in SUBJECT_TOKEN_TYPES || Object.values(SUBJECT_TOKEN_TYPES).includes(type),
+            `must be one of ${Object.keys(SUBJECT_TOKEN_TYPES).join(', ')} (or their URNs)`,
+          ),
           v.transform((type) => SUBJECT_TOKEN_TYPES[type] ?? type),
         ),
       ),
       [TOKEN_TYPE_JWT],
     ),
     subject_claim: v.optional(text, 'sub'),
-    copy_claims: v.optional(list(v.pipe(text, v.check((claim: string) => !RESERVED_CLAIMS.has(claim), (issue) => `${String(issue.input)} is set by the STS itself and cannot be copied`))), []),
+    copy_claims: v.optional(
+      list(
+        v.pipe(
+          text,
+          v.check(
+            (claim: string) => !RESERVED_CLAIMS.has(claim),
+            (issue) => `${String(issue.input)} is set by the STS itself and cannot be copied`,
+          ),
+        ),
+      ),
+      [],
+    ),
     subjects: v.pipe(list(FEDERATED_SUBJECT), v.minLength(1, 'must list at least one subject rule')),
   }),
   checked((entry, fail): TrustedIssuer => {
-    if ((entry.jwks === undefined) === (entry.jwks_uri === undefined)) fail('give exactly one of jwks (a key set, or jwks_file in the STS config) and jwks_uri');
+    if ((entry.jwks === undefined) === (entry.jwks_uri === undefined))
+      fail('give exactly one of jwks (a key set, or jwks_file in the STS config) and jwks_uri');
     return {
       issuer: entry.issuer,
-      keySource: entry.jwks !== undefined ? { jwks: entry.jwks as JSONWebKeySet } : { jwksUri: entry.jwks_uri as string, ca: entry.jwks_ca },
+      keySource:
+        entry.jwks !== undefined ? { jwks: entry.jwks as JSONWebKeySet } : { jwksUri: entry.jwks_uri as string, ca: entry.jwks_ca },
       audiences: entry.audiences,
       algorithms: entry.algorithms as AsymmetricAlgorithm[],
       maxAgeSeconds: entry.max_age,
@@ -218,9 +274,37 @@ const TRUSTED_ISSUER = v.pipe(
 
 const POLICY = v.pipe(
   mapping({
-    clients: v.pipe(list(CLIENT), v.minLength(1, 'at least one client must be registered'), unique((client) => client.clientId, (id) => `duplicate client_id "${id}"`, 'client_id')),
-    subject_tokens: v.optional(v.pipe(list(SUBJECT_TOKEN), unique((token) => token.sha256, () => 'duplicate subject token', 'sha256')), []),
-    trusted_issuers: v.optional(v.pipe(list(TRUSTED_ISSUER), unique((issuer) => issuer.issuer, (iss) => `duplicate issuer "${iss}"`, 'issuer')), []),
+    clients: v.pipe(
+      list(CLIENT),
+      v.minLength(1, 'at least one client must be registered'),
+      unique(
+        (client) => client.clientId,
+        (id) => `duplicate client_id "${id}"`,
+        'client_id',
+      ),
+    ),
+    subject_tokens: v.optional(
+      v.pipe(
+        list(SUBJECT_TOKEN),
+        unique(
+          (token) => token.sha256,
+          () => 'duplicate subject token',
+          'sha256',
+        ),
+      ),
+      [],
+    ),
+    trusted_issuers: v.optional(
+      v.pipe(
+        list(TRUSTED_ISSUER),
+        unique(
+          (issuer) => issuer.issuer,
+          (iss) => `duplicate issuer "${iss}"`,
+          'issuer',
+        ),
+      ),
+      [],
+    ),
   }),
   v.transform((doc): Policy => ({ clients: doc.clients, subjectTokens: doc.subject_tokens, trustedIssuers: doc.trusted_issuers })),
 );

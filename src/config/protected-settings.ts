@@ -6,8 +6,20 @@ import { SERVER_SETTINGS, WORKERS_SETTING } from './server-settings.js';
 export const VERIFIER_SETTINGS = [
   { option: 'jwks', key: 'jwks', flag: 'jwks', type: { kind: 'path-or-url' }, doc: "the issuer's keys: a JWKS file, or an https URL" },
   { option: 'issuer', key: 'issuer', flag: 'issuer', type: { kind: 'string' }, doc: 'accepted iss (a URL)' },
-  { option: 'audience', key: 'audience', flag: 'audience', type: { kind: 'strings' }, doc: "this server's identifiers; aud must contain one" },
-  { option: 'jwksMaxStaleMs', key: 'jwks_max_stale', flag: 'jwks-max-stale', type: { kind: 'seconds', min: 0, max: 7 * 24 * 3600 }, doc: 'during a JWKS URL outage, how long the last keys keep verifying' },
+  {
+    option: 'audience',
+    key: 'audience',
+    flag: 'audience',
+    type: { kind: 'strings' },
+    doc: "this server's identifiers; aud must contain one",
+  },
+  {
+    option: 'jwksMaxStaleMs',
+    key: 'jwks_max_stale',
+    flag: 'jwks-max-stale',
+    type: { kind: 'seconds', min: 0, max: 7 * 24 * 3600 },
+    doc: 'during a JWKS URL outage, how long the last keys keep verifying',
+  },
   {
     option: 'clockToleranceSeconds',
     key: 'clock_skew',
@@ -15,17 +27,53 @@ export const VERIFIER_SETTINGS = [
     type: { kind: 'integer', min: 0, max: DEFAULTS.verification.maxClockToleranceSeconds },
     doc: `leeway for exp and nbf in seconds (${DEFAULTS.verification.clockToleranceSeconds})`,
   },
-  { option: 'tokenCacheEntries', key: 'token_cache', flag: 'token-cache', type: { kind: 'integer', min: 0, max: 10_000_000 }, doc: `verifications kept (${DEFAULTS.verification.tokenCacheEntries}; 0 = off)` },
+  {
+    option: 'tokenCacheEntries',
+    key: 'token_cache',
+    flag: 'token-cache',
+    type: { kind: 'integer', min: 0, max: 10_000_000 },
+    doc: `verifications kept (${DEFAULTS.verification.tokenCacheEntries}; 0 = off)`,
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /** `certbound resource` and its configuration file. */
 export const RESOURCE_SETTINGS: readonly OptionSpec[] = [
   ...VERIFIER_SETTINGS,
-  { option: 'requiredScopes', key: 'required_scope', flag: 'required-scope', type: { kind: 'strings' }, doc: 'scopes GET / requires (else 403 insufficient_scope)' },
-  { option: 'trustedProxies', key: 'trusted_proxy.addresses', flag: 'trusted-proxy', type: { kind: 'strings' }, doc: 'TLS-terminating proxies that forward the client certificate in a header' },
-  { option: 'clientCertFormat', key: 'trusted_proxy.format', flag: 'client-cert-format', type: { kind: 'enum', values: ['rfc9440', 'xfcc', 'pem-urlencoded'] }, doc: 'the header format' },
-  { option: 'clientCertHeader', key: 'trusted_proxy.header', flag: 'client-cert-header', type: { kind: 'string' }, doc: "the header's name (by format)" },
-  { option: 'xfccHops', key: 'trusted_proxy.xfcc_hops', flag: 'xfcc-hops', type: { kind: 'integer', min: 1, max: 1_000_000 }, doc: 'XFCC only: how many trusted proxies appended an element' },
+  {
+    option: 'requiredScopes',
+    key: 'required_scope',
+    flag: 'required-scope',
+    type: { kind: 'strings' },
+    doc: 'scopes GET / requires (else 403 insufficient_scope)',
+  },
+  {
+    option: 'trustedProxies',
+    key: 'trusted_proxy.addresses',
+    flag: 'trusted-proxy',
+    type: { kind: 'strings' },
+    doc: 'TLS-terminating proxies that forward the client certificate in a header',
+  },
+  {
+    option: 'clientCertFormat',
+    key: 'trusted_proxy.format',
+    flag: 'client-cert-format',
+    type: { kind: 'enum', values: ['rfc9440', 'xfcc', 'pem-urlencoded'] },
+    doc: 'the header format',
+  },
+  {
+    option: 'clientCertHeader',
+    key: 'trusted_proxy.header',
+    flag: 'client-cert-header',
+    type: { kind: 'string' },
+    doc: "the header's name (by format)",
+  },
+  {
+    option: 'xfccHops',
+    key: 'trusted_proxy.xfcc_hops',
+    flag: 'xfcc-hops',
+    type: { kind: 'integer', min: 1, max: 1_000_000 },
+    doc: 'XFCC only: how many trusted proxies appended an element',
+  },
   ...SERVER_SETTINGS,
   WORKERS_SETTING,
 ];
@@ -33,6 +81,12 @@ export const RESOURCE_SETTINGS: readonly OptionSpec[] = [
 /** `certbound grpc-server` and its configuration file: its limits are the handshake timeout and the connection limit. */
 export const GRPC_SERVER_SETTINGS: readonly OptionSpec[] = [
   ...VERIFIER_SETTINGS,
-  { option: 'maxConcurrentStreams', key: 'max_streams', flag: 'max-streams', type: { kind: 'integer', min: 1, max: 100_000 }, doc: `concurrent calls per connection (${DEFAULTS.grpc.maxConcurrentStreams})` },
+  {
+    option: 'maxConcurrentStreams',
+    key: 'max_streams',
+    flag: 'max-streams',
+    type: { kind: 'integer', min: 1, max: 100_000 },
+    doc: `concurrent calls per connection (${DEFAULTS.grpc.maxConcurrentStreams})`,
+  },
   ...SERVER_SETTINGS,
 ];

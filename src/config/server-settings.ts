@@ -10,7 +10,13 @@ import type { OptionSpec } from './option.js';
 export const LISTEN_SETTINGS = [
   { option: 'host', key: 'host', flag: 'host', type: { kind: 'string' }, doc: `address to bind (default ${DEFAULTS.server.host})` },
   { option: 'port', key: 'port', flag: 'port', type: { kind: 'integer', min: 0, max: 65535 }, doc: 'TCP port; 0 picks a free one' },
-  { option: 'drainTimeoutMs', key: 'drain_timeout', flag: 'drain-timeout', type: { kind: 'seconds', min: 0, max: 3600 }, doc: 'on SIGTERM, how long in-flight work may take' },
+  {
+    option: 'drainTimeoutMs',
+    key: 'drain_timeout',
+    flag: 'drain-timeout',
+    type: { kind: 'seconds', min: 0, max: 3600 },
+    doc: 'on SIGTERM, how long in-flight work may take',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 export const TLS_SETTINGS = [
@@ -21,6 +27,12 @@ export const TLS_SETTINGS = [
 ] as const satisfies readonly OptionSpec[];
 
 /** sts and resource run one process per core unless told otherwise (node:cluster). */
-export const WORKERS_SETTING = { option: 'workers', key: 'workers', flag: 'workers', type: { kind: 'integer', min: 1, max: 256 }, doc: 'processes sharing the port (default: one per core)' } as const satisfies OptionSpec;
+export const WORKERS_SETTING = {
+  option: 'workers',
+  key: 'workers',
+  flag: 'workers',
+  type: { kind: 'integer', min: 1, max: 256 },
+  doc: 'processes sharing the port (default: one per core)',
+} as const satisfies OptionSpec;
 
 export const SERVER_SETTINGS: readonly OptionSpec[] = [...LISTEN_SETTINGS, ...TLS_SETTINGS, ...LIMIT_OPTIONS];

@@ -19,7 +19,7 @@ export interface SettingSources {
  * absent (the library fills in its defaults).
  * @throws ConfigError naming the flag (`sts: --rate-limit must be ...`) or the file and key.
  */
-export function readSettings(specs: readonly (OptionSpec)[], sources: SettingSources): Record<string, unknown> {
+export function readSettings(specs: readonly OptionSpec[], sources: SettingSources): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   for (const spec of specs) {
     const value = readSetting(spec, sources);
@@ -42,7 +42,8 @@ function fromFlag(spec: OptionSpec, raw: string | boolean | string[], command: s
   if (spec.type.kind === 'path' || spec.type.kind === 'path-or-url') return raw;
   if (spec.type.kind === 'paths') return [raw].flat();
   const type = spec.type;
-  const value = type.kind === 'boolean' || type.kind === 'strings' ? (type.kind === 'strings' ? [raw].flat() : raw) : fromFlagText(type, String(raw));
+  const value =
+    type.kind === 'boolean' || type.kind === 'strings' ? (type.kind === 'strings' ? [raw].flat() : raw) : fromFlagText(type, String(raw));
   const result = v.safeParse(fileSchema(type), value);
   if (!result.success) throw fail(userProblem(type));
   return toLibraryValue(type, result.output);
@@ -84,7 +85,12 @@ function valueAt(document: Readonly<Record<string, unknown>>, key: string): unkn
  * `opaque` keys are checked by a schema of their own (the policy).
  * @throws FileProblem
  */
-export function checkFileKeys(file: string, document: Readonly<Record<string, unknown>>, specs: readonly Pick<OptionSpec, 'key'>[], opaque: readonly string[] = []): void {
+export function checkFileKeys(
+  file: string,
+  document: Readonly<Record<string, unknown>>,
+  specs: readonly Pick<OptionSpec, 'key'>[],
+  opaque: readonly string[] = [],
+): void {
   const keys = specs.map((spec) => spec.key);
   const top = [...new Set([...keys.map((key) => key.split('.')[0] as string), ...opaque])];
   for (const key of Object.keys(document)) {

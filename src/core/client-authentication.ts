@@ -43,7 +43,10 @@ export interface ClientAuthenticationInput {
  */
 export function requireTrustableCertificate(certificate: PresentedCertificate, policy: Policy, now: number): void {
   if (certificate.authorized) return;
-  const registered = policy.clients.some((client) => client.authMethod === AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH && client.selfSignedThumbprints.includes(certificate.thumbprint));
+  const registered = policy.clients.some(
+    (client) =>
+      client.authMethod === AUTH_METHOD_SELF_SIGNED_TLS_CLIENT_AUTH && client.selfSignedThumbprints.includes(certificate.thumbprint),
+  );
   if (!registered) {
     throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
       description: 'client certificate was not issued by a trusted CA or is not valid',
@@ -87,7 +90,9 @@ export function authenticateClient(certificate: PresentedCertificate, input: Cli
   }
   // A registration is named by its client_id, or, when it issues the certificate's SPIFFE ID as
   // the client_id, by that ID.
-  const client = policy.clients.find((candidate) => issuedClientIds(candidate, certificate).includes(clientId) && accepts(candidate, certificate));
+  const client = policy.clients.find(
+    (candidate) => issuedClientIds(candidate, certificate).includes(clientId) && accepts(candidate, certificate),
+  );
   if (client !== undefined) return client;
   const known = policy.clients.some((candidate) => candidate.clientId === clientId);
   // One answer for an unknown client_id and for someone else's: the caller learns nothing about

@@ -35,7 +35,9 @@ export function publishedKeysAt<K extends ScheduledKey>(keys: readonly K[], now:
 
 /** Seconds until the schedule next changes what is published or who signs (undefined: never). */
 export function secondsUntilNextChange(keys: readonly ScheduledKey[], now: number): number | undefined {
-  const future = keys.flatMap((key) => [key.publishAt, key.activateAt, key.retireAt, key.expireAt]).filter((time): time is number => time !== undefined && time > now);
+  const future = keys
+    .flatMap((key) => [key.publishAt, key.activateAt, key.retireAt, key.expireAt])
+    .filter((time): time is number => time !== undefined && time > now);
   return future.length === 0 ? undefined : Math.min(...future) - now;
 }
 
@@ -62,6 +64,10 @@ export function planRotation<K extends ScheduledKey>(
   const removed = keys.filter((key) => key.expireAt !== undefined && key.expireAt <= now);
   const kept = keys
     .filter((key) => !removed.includes(key))
-    .map((key) => (key.retireAt === undefined || key.retireAt > switchAt ? { ...key, retireAt: switchAt, expireAt: Math.max(key.expireAt ?? 0, expireAt) } : key));
+    .map((key) =>
+      key.retireAt === undefined || key.retireAt > switchAt
+        ? { ...key, retireAt: switchAt, expireAt: Math.max(key.expireAt ?? 0, expireAt) }
+        : key,
+    );
   return { keys: [...kept, { kid: nextKid, publishAt: now, activateAt: switchAt }], removed };
 }

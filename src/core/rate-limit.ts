@@ -32,7 +32,11 @@ export const RATE_LIMIT_DEFAULTS = { ...DEFAULTS.sts.rateLimit, maxKeys: 10_000 
 const atLeastOne = 'must be an integer >= 1';
 const RATE_LIMIT_OPTIONS = optionsObject(
   {
-    perSecond: v.pipe(v.number('must be a positive number'), v.finite('must be a positive number'), v.gtValue(0, 'must be a positive number')),
+    perSecond: v.pipe(
+      v.number('must be a positive number'),
+      v.finite('must be a positive number'),
+      v.gtValue(0, 'must be a positive number'),
+    ),
     burst: v.pipe(v.number(atLeastOne), v.integer(atLeastOne), v.minValue(1, atLeastOne)),
     maxKeys: v.optional(v.pipe(v.number(atLeastOne), v.integer(atLeastOne), v.minValue(1, atLeastOne)), RATE_LIMIT_DEFAULTS.maxKeys),
   },

@@ -50,18 +50,7 @@ export const MEDIA_TYPE_JSON = 'application/json';
  * JWS algorithms certbound signs and verifies with. Asymmetric only: `none` and HS* are never
  * accepted, so a public key can never be (mis)used as an HMAC secret (RFC 8725 §2.1, §3.1).
  */
-export const ASYMMETRIC_ALGORITHMS = [
-  'ES256',
-  'ES384',
-  'ES512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'EdDSA',
-] as const;
+export const ASYMMETRIC_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;
 export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 
 export function isAsymmetricAlgorithm(value: unknown): value is AsymmetricAlgorithm {

@@ -23,7 +23,8 @@ export const flag = (fallback: boolean) => v.optional(v.boolean(TRUE_FALSE), fal
 export const integer = (min: number, max: number, problem = `must be an integer from ${min} to ${max}`) =>
   v.pipe(v.number(problem), v.integer(problem), v.minValue(min, problem), v.maxValue(max, problem));
 /** One of a closed set of strings. */
-export const oneOf = <const T extends readonly [string, ...string[]]>(values: T, problem = `must be one of ${values.join(', ')}`) => v.picklist(values, problem);
+export const oneOf = <const T extends readonly [string, ...string[]]>(values: T, problem = `must be one of ${values.join(', ')}`) =>
+  v.picklist(values, problem);
 /** A list of values of `item`. */
 export const list = <T extends v.GenericSchema>(item: T) => v.array(item, LIST);
 
@@ -59,7 +60,12 @@ export function pathItem(object: Record<string, unknown>, key: string): v.Object
  * Validate `input` against `schema` and return its output, or throw the error `fail` makes of
  * the first problem: its path (`prefix.clients[2].certificate`) and problem.
  */
-export function parseWith<T extends v.GenericSchema>(schema: T, input: unknown, prefix: string, fail: (path: string, problem: string) => Error): v.InferOutput<T> {
+export function parseWith<T extends v.GenericSchema>(
+  schema: T,
+  input: unknown,
+  prefix: string,
+  fail: (path: string, problem: string) => Error,
+): v.InferOutput<T> {
   const result = v.safeParse(schema, input, { abortEarly: true, abortPipeEarly: true });
   if (result.success) return result.output;
   const issue = result.issues[0];
@@ -79,7 +85,8 @@ function pathOf(prefix: string, path: readonly v.IssuePathItem[] | undefined): s
 // Library options: the same schemas, the problems phrased for the option names callers wrote.
 
 /** A plain object (not null, not an array). */
-export const isPlainObject = (input: unknown): input is Record<string, unknown> => input !== null && typeof input === 'object' && !Array.isArray(input);
+export const isPlainObject = (input: unknown): input is Record<string, unknown> =>
+  input !== null && typeof input === 'object' && !Array.isArray(input);
 
 /** An options object; anything else is refused with `problem` ("verifier options must be an object"). */
 export const optionsObject = <E extends v.ObjectEntries>(entries: E, problem: string) =>
@@ -91,10 +98,15 @@ export const optionsObject = <E extends v.ObjectEntries>(entries: E, problem: st
   );
 
 /** A function, refused with `problem` ("must be a function"). */
-export const callable = <T extends (...args: never[]) => unknown>(problem: string) => v.custom<T>((input) => typeof input === 'function', problem);
+export const callable = <T extends (...args: never[]) => unknown>(problem: string) =>
+  v.custom<T>((input) => typeof input === 'function', problem);
 
 /** An object with a method `name`, as made by certbound's factory for it ("must come from createTokenSource()"). */
-export const madeBy = <T>(name: string, problem: string) => v.custom<T>((input) => input !== null && typeof input === 'object' && typeof (input as Record<string, unknown>)[name] === 'function', problem);
+export const madeBy = <T>(name: string, problem: string) =>
+  v.custom<T>(
+    (input) => input !== null && typeof input === 'object' && typeof (input as Record<string, unknown>)[name] === 'function',
+    problem,
+  );
 
 /**
  * Validate a library options object and return its output.
@@ -113,8 +125,15 @@ export function parseOptions<T extends v.GenericSchema>(schema: T, input: unknow
 export const nonEmpty = (problem = NON_EMPTY) => v.pipe(v.string(problem), v.minLength(1, problem));
 
 /** An absolute https URL, refused with `problem`. */
-export const httpsUrl = (problem = 'must be an https URL') => v.pipe(v.string(problem), v.check((text: string) => URL.canParse(text) && text.startsWith('https://'), problem));
+export const httpsUrl = (problem = 'must be an https URL') =>
+  v.pipe(
+    v.string(problem),
+    v.check((text: string) => URL.canParse(text) && text.startsWith('https://'), problem),
+  );
 
 /** A list of RFC 6749 §3.3 scope tokens. */
 export const scopeTokens = (problem = 'must be a list of scope tokens') =>
-  v.pipe(v.array(v.string(problem), problem), v.check((list: string[]) => list.every(isScopeToken), problem));
+  v.pipe(
+    v.array(v.string(problem), problem),
+    v.check((list: string[]) => list.every(isScopeToken), problem),
+  );

@@ -35,11 +35,14 @@ export function parseSpiffeId(text: string): SpiffeId | undefined {
  * @throws ConfigError when the pattern is not a SPIFFE ID with wildcards.
  */
 export function compileSpiffePattern(pattern: string): (id: SpiffeId) => boolean {
-  const authority = pattern.startsWith('spiffe://') ? pattern.slice('spiffe://'.length).split('/', 1)[0] ?? '' : '';
+  const authority = pattern.startsWith('spiffe://') ? (pattern.slice('spiffe://'.length).split('/', 1)[0] ?? '') : '';
   if (authority.includes('*')) throw misuse(`the trust domain of a SPIFFE ID pattern is literal: ${JSON.stringify(pattern)}`);
   const literal = pattern.replace(/\*\*$/, 'x').replace(/\*/g, 'x');
   const shape = parseSpiffeId(literal);
-  if (shape === undefined) throw misuse(`not a SPIFFE ID pattern (spiffe://trust-domain/path, * for one segment, final ** for the rest): ${JSON.stringify(pattern)}`);
+  if (shape === undefined)
+    throw misuse(
+      `not a SPIFFE ID pattern (spiffe://trust-domain/path, * for one segment, final ** for the rest): ${JSON.stringify(pattern)}`,
+    );
   const path = pattern.slice(`spiffe://${shape.trustDomain}`.length);
   const parts = path === '' ? [] : path.slice(1).split('/');
   if (parts.slice(0, -1).includes('**') || parts.some((part) => part.includes('*') && part !== '*' && part !== '**')) {

@@ -78,13 +78,19 @@ function trustedIssuerOf(token: string, policy: Policy): TrustedIssuer | undefin
   return policy.trustedIssuers.find((entry) => entry.issuer === iss);
 }
 
-function authenticateStatic(token: string, tokenType: string, context: SubjectAuthenticationContext, role: 'subject_token' | 'actor_token'): AuthenticatedSubject {
+function authenticateStatic(
+  token: string,
+  tokenType: string,
+  context: SubjectAuthenticationContext,
+  role: 'subject_token' | 'actor_token',
+): AuthenticatedSubject {
   let credential;
   try {
     credential = authenticateSubjectToken(context.policy, token, tokenType, context.certificate, role, context.caVerified);
   } catch (error) {
     // A JWT from an issuer that is not trusted is the likeliest mistake: say so.
-    const iss = (error as CertboundError).code === 'CB_SUBJECT_TOKEN_INVALID' && token.split('.').length === 3 ? safeIssuer(token) : undefined;
+    const iss =
+      (error as CertboundError).code === 'CB_SUBJECT_TOKEN_INVALID' && token.split('.').length === 3 ? safeIssuer(token) : undefined;
     if (iss !== undefined) throw invalid(`${role} issuer '${iss}' is not trusted`, 'unknown');
     throw error;
   }
@@ -100,7 +106,13 @@ function authenticateStatic(token: string, tokenType: string, context: SubjectAu
   };
 }
 
-async function authenticateJwt(token: string, tokenType: string, issuer: TrustedIssuer, context: SubjectAuthenticationContext, role: 'subject_token' | 'actor_token'): Promise<AuthenticatedSubject> {
+async function authenticateJwt(
+  token: string,
+  tokenType: string,
+  issuer: TrustedIssuer,
+  context: SubjectAuthenticationContext,
+  role: 'subject_token' | 'actor_token',
+): Promise<AuthenticatedSubject> {
   requireTokenType(issuer.tokenTypes, tokenType, role);
   let payload: JWTPayload;
   try {
@@ -119,13 +131,25 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
   const badDate = malformedNumericDate(payload);
   if (badDate !== undefined) throw invalid(`${role} ${badDate} claim must be a whole number of seconds`, 'malformed');
   const subject = payload[issuer.subjectClaim];
-  if (typeof subject !== 'string' || subject.length === 0) throw invalid(`${role} has no ${issuer.subjectClaim} claim to use as the subject`, 'missing');
+  if (typeof subject !== 'string' || subject.length === 0)
+    throw invalid(`${role} has no ${issuer.subjectClaim} claim to use as the subject`, 'missing');
   const rule = issuer.subjects.find((entry) => subjectPatternMatches(entry.subject, subject));
   if (rule === undefined) throw invalid(`${role} subject '${subject}' from ${issuer.issuer} is not allowed by policy`, 'not_allowed');
   requirePinnedCertificate(rule.clientCertificate, context.certificate, context.caVerified, subject, role);
   const boundToAnotherCertificate = checkBinding(payload.cnf, context, subject, role);
-  const copiedClaims = Object.fromEntries(issuer.copyClaims.filter((claim) => payload[claim] !== undefined).map((claim) => [claim, payload[claim]]));
-  return { subject, policy: rule, mayAct: rule.mayAct, copiedClaims, act: payload.act, mayActClaim: payload.may_act, issuer: issuer.issuer, boundToAnotherCertificate };
+  const copiedClaims = Object.fromEntries(
+    issuer.copyClaims.filter((claim) => payload[claim] !== undefined).map((claim) => [claim, payload[claim]]),
+  );
+  return {
+    subject,
+    policy: rule,
+    mayAct: rule.mayAct,
+    copiedClaims,
+    act: payload.act,
+    mayActClaim: payload.may_act,
+    issuer: issuer.issuer,
+    boundToAnotherCertificate,
+  };
 }
 
 /**
@@ -139,16 +163,27 @@ async function authenticateJwt(token: string, tokenType: string, issuer: Trusted
 function checkBinding(cnf: unknown, context: SubjectAuthenticationContext, subject: string, role: string): boolean {
   const confirmation = readConfirmation(cnf);
   const unsupported = (why: string): CertboundError =>
-    new CertboundError('CB_SUBJECT_TOKEN_CNF_UNSUPPORTED', { description: `${role} ${why}`, detail: `subject=${subject}`, reason: 'not_allowed' });
+    new CertboundError('CB_SUBJECT_TOKEN_CNF_UNSUPPORTED', {
+      description: `${role} ${why}`,
+      detail: `subject=${subject}`,
+      reason: 'not_allowed',
+    });
   switch (confirmation.kind) {
     case 'none':
       return false;
     case 'malformed':
-      throw unsupported(confirmation.member === 'cnf' ? 'has a cnf claim that is not a JSON object' : 'has a cnf x5t#S256 that is not a certificate thumbprint');
+      throw unsupported(
+        confirmation.member === 'cnf'
+          ? 'has a cnf claim that is not a JSON object'
+          : 'has a cnf x5t#S256 that is not a certificate thumbprint',
+      );
     case 'other':
-      throw unsupported(`is bound by a confirmation method this STS cannot check (cnf ${namesOf(confirmation.methods) || 'without members'})`);
+      throw unsupported(
+        `is bound by a confirmation method this STS cannot check (cnf ${namesOf(confirmation.methods) || 'without members'})`,
+      );
     case 'certificate': {
-      if (confirmation.otherMethods.length > 0) throw unsupported(`is bound by a confirmation method this STS cannot check (cnf ${namesOf(confirmation.otherMethods)})`);
+      if (confirmation.otherMethods.length > 0)
+        throw unsupported(`is bound by a confirmation method this STS cannot check (cnf ${namesOf(confirmation.otherMethods)})`);
       if (thumbprintsEqual(confirmation.thumbprint, context.certificate.thumbprint)) return false;
       if (context.exchangeBoundTokens) return true;
       throw new CertboundError('CB_SUBJECT_TOKEN_CNF_MISMATCH', {
@@ -162,7 +197,12 @@ function checkBinding(cnf: unknown, context: SubjectAuthenticationContext, subje
 
 /** A few member names, shortened: they come from the token and end up in a description. */
 function namesOf(members: readonly string[]): string {
-  return members.slice(0, 3).map((name) => name.slice(0, 32)).join(', ') + (members.length > 3 ? ', ...' : '');
+  return (
+    members
+      .slice(0, 3)
+      .map((name) => name.slice(0, 32))
+      .join(', ') + (members.length > 3 ? ', ...' : '')
+  );
 }
 
 function safeIssuer(token: string): string | undefined {
@@ -176,7 +216,10 @@ function safeIssuer(token: string): string | undefined {
 
 function requireTokenType(accepted: readonly string[], tokenType: string, role: string): void {
   if (!accepted.includes(tokenType)) {
-    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', { description: `${role}_type ${tokenType} is not accepted for this issuer`, reason: 'not_allowed' });
+    throw new CertboundError('CB_TOKEN_TYPE_UNSUPPORTED', {
+      description: `${role}_type ${tokenType} is not accepted for this issuer`,
+      reason: 'not_allowed',
+    });
   }
 }
 
@@ -184,7 +227,13 @@ function requireTokenType(accepted: readonly string[], tokenType: string, role: 
  * A subject token (static or from a trusted issuer) pinned to a client certificate may be
  * presented only with it. The one place CB_SUBJECT_TOKEN_NOT_FOR_CLIENT is decided.
  */
-function requirePinnedCertificate(matcher: CertificateMatcher | undefined, certificate: CertificateFacts, caVerified: boolean, subject: string, role: string): void {
+function requirePinnedCertificate(
+  matcher: CertificateMatcher | undefined,
+  certificate: CertificateFacts,
+  caVerified: boolean,
+  subject: string,
+  role: string,
+): void {
   if (matcher !== undefined && !certificateMatches(matcher, certificate, caVerified)) {
     throw new CertboundError('CB_SUBJECT_TOKEN_NOT_FOR_CLIENT', {
       description: `${role} was not issued to this client certificate`,
@@ -194,7 +243,10 @@ function requirePinnedCertificate(matcher: CertificateMatcher | undefined, certi
   }
 }
 
-function invalid(description: string, reason: 'unknown' | 'missing' | 'not_allowed' | 'expired' | 'not_yet_valid' | 'mismatch' | 'malformed'): CertboundError {
+function invalid(
+  description: string,
+  reason: 'unknown' | 'missing' | 'not_allowed' | 'expired' | 'not_yet_valid' | 'mismatch' | 'malformed',
+): CertboundError {
   return new CertboundError('CB_SUBJECT_TOKEN_INVALID', { description, reason });
 }
 
@@ -204,20 +256,30 @@ function describeJwtFailure(error: unknown, role: string, issuer: TrustedIssuer)
   const verdict = classifyJoseError(error);
   switch (verdict.kind) {
     case 'expired':
-      return verdict.claim === 'iat' ? invalid(`${role} is older than the ${issuer.maxAgeSeconds} s this issuer's tokens may be`, 'expired') : invalid(`${role} has expired`, 'expired');
+      return verdict.claim === 'iat'
+        ? invalid(`${role} is older than the ${issuer.maxAgeSeconds} s this issuer's tokens may be`, 'expired')
+        : invalid(`${role} has expired`, 'expired');
     case 'claim':
-      if (verdict.claim === 'aud') return invalid(`${role} audience is not accepted (expected one of ${issuer.audiences.join(', ')})`, 'mismatch');
+      if (verdict.claim === 'aud')
+        return invalid(`${role} audience is not accepted (expected one of ${issuer.audiences.join(', ')})`, 'mismatch');
       if (verdict.claim === 'nbf') return invalid(`${role} is not yet valid`, 'not_yet_valid');
       if (verdict.claim === 'iat' && verdict.reason === 'check_failed') return invalid(`${role} was issued in the future`, 'not_yet_valid');
-      return invalid(`${role} ${verdict.claim} claim is ${verdict.reason === 'missing' ? 'missing' : 'not accepted'}`, verdict.reason === 'missing' ? 'missing' : 'mismatch');
+      return invalid(
+        `${role} ${verdict.claim} claim is ${verdict.reason === 'missing' ? 'missing' : 'not accepted'}`,
+        verdict.reason === 'missing' ? 'missing' : 'mismatch',
+      );
     case 'signature':
       return invalid(`${role} signature is invalid`, 'mismatch');
     case 'algorithm':
       return invalid(`${role} signing algorithm is not allowed for this issuer`, 'not_allowed');
     case 'unknown_key':
-      return verdict.multiple ? invalid(`${role} could not be verified`, 'malformed') : invalid(`${role} was signed with a key the issuer does not publish`, 'unknown');
+      return verdict.multiple
+        ? invalid(`${role} could not be verified`, 'malformed')
+        : invalid(`${role} was signed with a key the issuer does not publish`, 'unknown');
     case 'malformed':
-      return verdict.what === 'unsupported' ? invalid(`${role} could not be verified`, 'malformed') : invalid(`${role} is not a valid JWT`, 'malformed');
+      return verdict.what === 'unsupported'
+        ? invalid(`${role} could not be verified`, 'malformed')
+        : invalid(`${role} is not a valid JWT`, 'malformed');
     case 'keys_unavailable':
       return new CertboundError('CB_JWKS_UNAVAILABLE', {
         description: `the keys of ${issuer.issuer} are unavailable`,
@@ -256,4 +318,3 @@ export function authenticateSubjectToken(
   requirePinnedCertificate(credential.clientCertificate, certificate, caVerified, credential.subject, role);
   return credential;
 }
-

@@ -27,8 +27,7 @@ export function thumbprintFromSha256Hex(hex: string): string {
 
 /** DER bytes of a DER or PEM certificate, parsed by node:crypto (never by hand). */
 export function toDer(certificate: Uint8Array | string): Buffer {
-  const isPem =
-    typeof certificate === 'string' || Buffer.from(certificate.subarray(0, 11)).toString('latin1') === '-----BEGIN ';
+  const isPem = typeof certificate === 'string' || Buffer.from(certificate.subarray(0, 11)).toString('latin1') === '-----BEGIN ';
   if (!isPem) return Buffer.from(certificate);
   try {
     return new X509Certificate(certificate).raw;

@@ -105,7 +105,8 @@ function parseJson(text: string): Map<string, string[]> {
   const values = new Map<string, string[]>();
   for (const [name, value] of Object.entries(document)) {
     if (typeof value === 'string') values.set(name, [value]);
-    else if (REPEATABLE.has(name) && Array.isArray(value) && value.every((item) => typeof item === 'string')) values.set(name, value as string[]);
+    else if (REPEATABLE.has(name) && Array.isArray(value) && value.every((item) => typeof item === 'string'))
+      values.set(name, value as string[]);
     else throw invalid(`parameter ${name} must be a string${REPEATABLE.has(name) ? ' or an array of strings' : ''}`);
   }
   const repeated = repeatedMember(text);

@@ -17,8 +17,14 @@ export interface VerificationCacheOptions {
 
 const CACHE_OPTIONS = optionsObject(
   {
-    maxEntries: v.optional(v.pipe(v.number('must be a positive integer'), v.integer('must be a positive integer'), v.minValue(1, 'must be a positive integer')), DEFAULT_CACHE_MAX_ENTRIES),
-    maxAgeSeconds: v.optional(v.pipe(v.number('must be a positive number'), v.finite('must be a positive number'), v.gtValue(0, 'must be a positive number')), DEFAULT_CACHE_MAX_AGE_SECONDS),
+    maxEntries: v.optional(
+      v.pipe(v.number('must be a positive integer'), v.integer('must be a positive integer'), v.minValue(1, 'must be a positive integer')),
+      DEFAULT_CACHE_MAX_ENTRIES,
+    ),
+    maxAgeSeconds: v.optional(
+      v.pipe(v.number('must be a positive number'), v.finite('must be a positive number'), v.gtValue(0, 'must be a positive number')),
+      DEFAULT_CACHE_MAX_AGE_SECONDS,
+    ),
     now: v.optional(callable<() => number>('must be a function returning milliseconds'), () => Date.now),
   },
   'cache options must be an object',
@@ -31,7 +37,10 @@ const CACHE_OPTIONS = optionsObject(
  * Failures are never cached: a refused token is checked afresh every time, and a valid token is
  * never refused because of an earlier failure. Least recently used entries go first when full.
  */
-export function withVerificationCache(verifier: BoundTokenVerifier, options: VerificationCacheOptions = {}): BoundTokenVerifier & { readonly size: number } {
+export function withVerificationCache(
+  verifier: BoundTokenVerifier,
+  options: VerificationCacheOptions = {},
+): BoundTokenVerifier & { readonly size: number } {
   parseOptions(madeBy<BoundTokenVerifier>('verify', '"verifier" must come from createBoundTokenVerifier()'), verifier);
   const { maxEntries, maxAgeSeconds, now } = parseOptions(CACHE_OPTIONS, options);
   // Expiry is ours (the token's exp, on the injected clock); the LRU only bounds the size.

@@ -50,11 +50,15 @@ const VERIFIER_OPTIONS = optionsObject(
     audience: oneOrMore,
     algorithms: v.optional(
       v.pipe(
-        v.array(v.custom<unknown>(() => true), 'must be a list of asymmetric JWS algorithms'),
+        v.array(
+          v.custom<unknown>(() => true),
+          'must be a list of asymmetric JWS algorithms',
+        ),
         v.minLength(1, 'must not be empty'),
         v.check(
           (list) => list.every((alg) => (ASYMMETRIC_ALGORITHMS as readonly unknown[]).includes(alg)),
-          (issue) => `may only list asymmetric JWS algorithms; ${JSON.stringify((issue.input as unknown[]).find((alg) => !(ASYMMETRIC_ALGORITHMS as readonly unknown[]).includes(alg)))} is not one`,
+          (issue) =>
+            `may only list asymmetric JWS algorithms; ${JSON.stringify((issue.input as unknown[]).find((alg) => !(ASYMMETRIC_ALGORITHMS as readonly unknown[]).includes(alg)))} is not one`,
         ),
         v.transform((list) => list as AsymmetricAlgorithm[]),
       ),

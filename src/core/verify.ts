@@ -111,7 +111,11 @@ function requireBinding(payload: JWTPayload, peerThumbprint: string): void {
     case 'none':
       throw new CertboundError('CB_CNF_MISSING', { description: 'token is not certificate-bound (no cnf claim)', reason: 'missing' });
     case 'malformed':
-      throw cnfMalformed(confirmation.member === 'cnf' ? 'cnf claim must be a JSON object' : 'cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 section 3.1)');
+      throw cnfMalformed(
+        confirmation.member === 'cnf'
+          ? 'cnf claim must be a JSON object'
+          : 'cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 section 3.1)',
+      );
     case 'other':
       throw new CertboundError('CB_CNF_MISSING', { description: 'token has no cnf x5t#S256 certificate thumbprint', reason: 'missing' });
     case 'certificate':
@@ -191,11 +195,21 @@ function fromJoseError(error: unknown): CertboundError {
     case 'algorithm':
       return refuse('CB_TOKEN_ALG_NOT_ALLOWED', 'token signing algorithm is not allowed', 'not_allowed');
     case 'unknown_key':
-      return refuse('CB_TOKEN_KEY_UNKNOWN', verdict.multiple ? 'token key id matches more than one key' : 'token was signed with an unknown key', 'unknown');
+      return refuse(
+        'CB_TOKEN_KEY_UNKNOWN',
+        verdict.multiple ? 'token key id matches more than one key' : 'token was signed with an unknown key',
+        'unknown',
+      );
     case 'signature':
       return refuse('CB_TOKEN_SIGNATURE_INVALID', 'token signature is invalid', 'mismatch');
     case 'malformed':
-      return refuse('CB_TOKEN_MALFORMED', { jws: 'token is not a valid JWS', jwt: 'token is not a valid JWT', unsupported: 'token uses an unsupported JOSE feature' }[verdict.what], 'malformed');
+      return refuse(
+        'CB_TOKEN_MALFORMED',
+        { jws: 'token is not a valid JWS', jwt: 'token is not a valid JWT', unsupported: 'token uses an unsupported JOSE feature' }[
+          verdict.what
+        ],
+        'malformed',
+      );
     case 'keys_unavailable':
       return keysUnavailable(error);
     case 'other':

@@ -53,7 +53,14 @@ function pssScheme(parameters: ArrayBuffer | null | undefined): SignatureScheme 
     const pss = AsnConvert.parse(parameters, RsaSaPssParams);
     const digest = PSS_DIGESTS.get(pss.hashAlgorithm.algorithm);
     const mask = pss.maskGenAlgorithm;
-    if (digest === undefined || mask.algorithm !== id_mgf1 || mask.parameters === null || mask.parameters === undefined || pss.trailerField !== 1) return undefined;
+    if (
+      digest === undefined ||
+      mask.algorithm !== id_mgf1 ||
+      mask.parameters === null ||
+      mask.parameters === undefined ||
+      pss.trailerField !== 1
+    )
+      return undefined;
     if (PSS_DIGESTS.get(AsnConvert.parse(mask.parameters, AlgorithmIdentifier).algorithm) !== digest) return undefined;
     return { digest, keyTypes: ['rsa', 'rsa-pss'], pssSaltLength: pss.saltLength };
   } catch {
@@ -114,7 +121,8 @@ export async function readCrl(path: string, cas: readonly X509Certificate[], now
     const issuers = cas.filter((ca) => subjectOf(ca) === issuer);
     if (issuers.length === 0) throw notSigned;
     const scheme = schemeOf(crl.signatureAlgorithm);
-    if (scheme === undefined) throw new FileProblem(path, `CRL: signature algorithm ${describeAlgorithm(crl.signatureAlgorithm.algorithm)} is not supported`);
+    if (scheme === undefined)
+      throw new FileProblem(path, `CRL: signature algorithm ${describeAlgorithm(crl.signatureAlgorithm.algorithm)} is not supported`);
     // RFC 5280 §5.1.1.2: the algorithm inside the signed part must be the same.
     if (!crl.signatureAlgorithm.isEqual(crl.tbsCertList.signature)) throw notSigned;
     if (!issuers.some((ca) => signedBy(crl, scheme, ca.publicKey))) throw notSigned;

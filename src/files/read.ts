@@ -9,7 +9,14 @@ export async function readText(path: string, what: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : `cannot read (${code ?? 'error'})`;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : `cannot read (${code ?? 'error'})`;
     throw new FileProblem(path, `${what}: ${why}`);
   }
 }
@@ -37,4 +44,3 @@ export async function readPrivateKey(path: string, what: string): Promise<{ pem:
     throw new FileProblem(path, `${what}: not a readable unencrypted private key (PEM)`);
   }
 }
-

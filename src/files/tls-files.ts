@@ -37,4 +37,3 @@ export async function loadTlsFiles(paths: TlsPaths): Promise<TlsFiles> {
   const crl = await Promise.all(paths.crl.map((path) => readCrl(path, ca.certificates)));
   return { ca: ca.pem, cert: cert.pem, key: key.pem, crl };
 }
-

@@ -70,11 +70,7 @@ export function createStsCredentials(options: StsCredentialsOptions): StsCredent
     throw error;
   }
   const callCredentials = createCallCredentials(tokens);
-  const channel = credentials.createSsl(
-    tls.ca === undefined ? null : Buffer.from(tls.ca),
-    Buffer.from(tls.key),
-    Buffer.from(tls.cert),
-  );
+  const channel = credentials.createSsl(tls.ca === undefined ? null : Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
   return {
     channelCredentials: credentials.combineChannelCredentials(channel, callCredentials),
     callCredentials,

@@ -1,4 +1,10 @@
-import { ServerInterceptingCall, type Metadata, type ServerInterceptingCallInterface, type ServerInterceptor, type ServerMethodDefinition } from '@grpc/grpc-js';
+import {
+  ServerInterceptingCall,
+  type Metadata,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  type ServerMethodDefinition,
+} from '@grpc/grpc-js';
 import { parseBearerAuthorization } from '../core/bearer.js';
 import { toCertboundError, type CertboundError } from '../core/errors.js';
 import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../core/verify.js';
@@ -112,7 +118,8 @@ function serviceOf(method: string): string {
 
 const METHOD_OR_SERVICE = /^(\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*|[A-Za-z_][\w.]*)$/;
 const isMethodOrService = (name: unknown): name is string => typeof name === 'string' && METHOD_OR_SERVICE.test(name);
-const neither = (what: string, name: unknown): string => `${what} must be "/package.Service/Method" or "package.Service"; ${JSON.stringify(name)} is neither`;
+const neither = (what: string, name: unknown): string =>
+  `${what} must be "/package.Service/Method" or "package.Service"; ${JSON.stringify(name)} is neither`;
 
 const INTERCEPTOR_OPTIONS = optionsObject(
   {

@@ -3,7 +3,12 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { parseBearerAuthorization } from '../core/bearer.js';
 import { CertboundError } from '../core/errors.js';
 import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../core/verify.js';
-import { forwardedCertificateOf, resolveTrustedProxyOptions, type ResolvedTrustedProxy, type TrustedProxyOptions } from './forwarded-certificate.js';
+import {
+  forwardedCertificateOf,
+  resolveTrustedProxyOptions,
+  type ResolvedTrustedProxy,
+  type TrustedProxyOptions,
+} from './forwarded-certificate.js';
 import { peerCertificateOf } from '../server/peer-certificate.js';
 import { type ChallengeOptions } from '../server/respond.js';
 import * as v from 'valibot';
@@ -104,7 +109,10 @@ export function clientThumbprintOf(req: NodeRequest, options: ResolvedRequestAut
  * (RFC 6750 §5.3). This is what every HTTP adapter (node, Fastify, Express) calls.
  * @throws CertboundError
  */
-export async function authenticateRequest(req: NodeRequest, options: RequestAuthenticationOptions | ResolvedRequestAuthentication): Promise<VerifiedToken> {
+export async function authenticateRequest(
+  req: NodeRequest,
+  options: RequestAuthenticationOptions | ResolvedRequestAuthentication,
+): Promise<VerifiedToken> {
   const resolved = isResolved(options) ? options : resolveRequestAuthentication(options);
   const authorization = 'headersDistinct' in req ? req.headersDistinct.authorization : req.headers.authorization;
   const token = parseBearerAuthorization(authorization);
@@ -145,11 +153,13 @@ export function checkAdapterOptions(options: Pick<ProtectOptions<never>, 'realm'
 }
 
 /** The challenge parameters for a refusal, the same in every adapter. */
-export function challengeFor(error: CertboundError, options: Pick<ProtectOptions<never>, 'realm' | 'resourceMetadataUrl' | 'requiredScopes'>): ChallengeOptions {
+export function challengeFor(
+  error: CertboundError,
+  options: Pick<ProtectOptions<never>, 'realm' | 'resourceMetadataUrl' | 'requiredScopes'>,
+): ChallengeOptions {
   return {
     ...(options.realm === undefined ? {} : { realm: options.realm }),
     ...(error.code === 'CB_SCOPE_INSUFFICIENT' && options.requiredScopes !== undefined ? { scope: options.requiredScopes.join(' ') } : {}),
     ...(options.resourceMetadataUrl === undefined ? {} : { resourceMetadata: options.resourceMetadataUrl }),
   };
 }
-

@@ -1,7 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { toCertboundError } from '../core/errors.js';
 import type { VerifiedToken } from '../core/verify.js';
-import { authenticateRequest, challengeFor, checkAdapterOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
+import {
+  authenticateRequest,
+  challengeFor,
+  checkAdapterOptions,
+  resolveRequestAuthentication,
+  type ProtectOptions,
+} from './authenticate.js';
 import { sendBearerChallenge } from '../server/respond.js';
 
 declare module 'express-serve-static-core' {
@@ -32,17 +38,19 @@ export function createExpressMiddleware(options: ExpressCertboundOptions): Reque
   const resolved = resolveRequestAuthentication(options);
   checkAdapterOptions(options);
   return (req: Request, res: Response, next: NextFunction) => {
-    authenticateRequest(req, resolved).then(
-      (verified) => {
-        req.certbound = verified;
-        options.onEvent?.({ type: 'request.allowed', token: verified, request: req });
-        next();
-      },
-      (error: unknown) => {
-        const failure = toCertboundError(error);
-        options.onEvent?.({ type: 'request.refused', error: failure, request: req });
-        sendBearerChallenge(res, failure, challengeFor(failure, options));
-      },
-    ).catch(next); // a failure to answer goes to Express's error handling, not an unhandled rejection
+    authenticateRequest(req, resolved)
+      .then(
+        (verified) => {
+          req.certbound = verified;
+          options.onEvent?.({ type: 'request.allowed', token: verified, request: req });
+          next();
+        },
+        (error: unknown) => {
+          const failure = toCertboundError(error);
+          options.onEvent?.({ type: 'request.refused', error: failure, request: req });
+          sendBearerChallenge(res, failure, challengeFor(failure, options));
+        },
+      )
+      .catch(next); // a failure to answer goes to Express's error handling, not an unhandled rejection
   };
 }

@@ -2,7 +2,13 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import fastifyPlugin from 'fastify-plugin';
 import { toCertboundError } from '../core/errors.js';
 import { requireScopes, type VerifiedToken } from '../core/verify.js';
-import { authenticateRequest, challengeFor, checkAdapterOptions, resolveRequestAuthentication, type ProtectOptions } from './authenticate.js';
+import {
+  authenticateRequest,
+  challengeFor,
+  checkAdapterOptions,
+  resolveRequestAuthentication,
+  type ProtectOptions,
+} from './authenticate.js';
 import { bearerChallenge } from '../server/respond.js';
 import { ConfigError } from '../core/config-error.js';
 
@@ -36,7 +42,10 @@ export type FastifyCertboundOptions = ProtectOptions<FastifyRequest>;
  * app.get('/orders/admin', { config: { certbound: { requiredScopes: ['admin'] } } }, async () => 'ok');
  * app.get('/healthz', { config: { certbound: false } }, async () => 'ok');
  */
-export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = fastifyPlugin(certboundPlugin, { fastify: '5.x', name: 'certbound' });
+export const certboundFastify: FastifyPluginAsync<FastifyCertboundOptions> = fastifyPlugin(certboundPlugin, {
+  fastify: '5.x',
+  name: 'certbound',
+});
 
 // Wrapped by fastify-plugin above, which marks it not to be encapsulated (the hooks and the
 // decoration apply to the routes of the instance that registers it), names it for logs and
@@ -71,19 +80,27 @@ async function certboundPlugin(fastify: FastifyInstance, options: FastifyCertbou
     } catch (error) {
       const failure = toCertboundError(error);
       onEvent?.({ type: 'request.refused', error: failure, request });
-      const { status, headers, body } = bearerChallenge(failure, challengeFor(failure, { ...options, ...(scopes === undefined ? {} : { requiredScopes: scopes }) }));
+      const { status, headers, body } = bearerChallenge(
+        failure,
+        challengeFor(failure, { ...options, ...(scopes === undefined ? {} : { requiredScopes: scopes }) }),
+      );
       return reply.code(status).headers(headers).send(body);
     }
   });
 }
 
 /** Validated scopes (the shared validator), with the option's path in the ConfigError. */
-function resolveRequestScopes(verifier: ProtectOptions['verifier'], requiredScopes: readonly string[] | undefined, path: string): readonly string[] | undefined {
+function resolveRequestScopes(
+  verifier: ProtectOptions['verifier'],
+  requiredScopes: readonly string[] | undefined,
+  path: string,
+): readonly string[] | undefined {
   if (requiredScopes === undefined) return undefined;
   try {
     return resolveRequestAuthentication({ verifier, requiredScopes }).requiredScopes;
   } catch (error) {
-    if (error instanceof ConfigError && error.path === 'requiredScopes') throw new ConfigError(error.path, error.problem, `${path} ${error.problem}`, { cause: error });
+    if (error instanceof ConfigError && error.path === 'requiredScopes')
+      throw new ConfigError(error.path, error.problem, `${path} ${error.problem}`, { cause: error });
     throw error;
   }
 }

@@ -24,8 +24,12 @@ export interface ForwardedCertificate {
  *   CB_CLIENT_CERT_MISSING when a trusted proxy sent none, CB_FORWARDED_CERT_MALFORMED when it
  *   cannot be read.
  */
-export function forwardedCertificateOf(req: IncomingMessage | Http2ServerRequest, proxy: ResolvedTrustedProxy): ForwardedCertificate | undefined {
-  const values: string[] = ('headersDistinct' in req ? req.headersDistinct[proxy.header] : undefined) ?? headerValues(req.headers[proxy.header]);
+export function forwardedCertificateOf(
+  req: IncomingMessage | Http2ServerRequest,
+  proxy: ResolvedTrustedProxy,
+): ForwardedCertificate | undefined {
+  const values: string[] =
+    ('headersDistinct' in req ? req.headersDistinct[proxy.header] : undefined) ?? headerValues(req.headers[proxy.header]);
   const trusted = proxy.isTrusted(req.socket?.remoteAddress);
   if (!trusted) {
     if (values.length > 0) {
@@ -85,7 +89,8 @@ export function parseClientCertHeader(value: string): Buffer {
   } catch (cause) {
     throw malformed('Client-Cert is not a structured-field byte sequence (RFC 9440)', cause);
   }
-  if (!(item[0] instanceof ArrayBuffer) || item[0].byteLength === 0) throw malformed('Client-Cert is not a structured-field byte sequence (RFC 9440)');
+  if (!(item[0] instanceof ArrayBuffer) || item[0].byteLength === 0)
+    throw malformed('Client-Cert is not a structured-field byte sequence (RFC 9440)');
   return requireCertificate(Buffer.from(item[0]), 'Client-Cert');
 }
 
@@ -136,7 +141,11 @@ export function parseXfcc(value: string): XfccElement[] {
     if (value[i] !== '=') {
       if (key !== '') throw malformed('x-forwarded-client-cert pair is not key=value');
       // Nothing between two separators (or at either end).
-      throw malformed(element.size === 0 && value[i] !== ';' ? 'x-forwarded-client-cert has an empty element' : 'x-forwarded-client-cert has an empty pair');
+      throw malformed(
+        element.size === 0 && value[i] !== ';'
+          ? 'x-forwarded-client-cert has an empty element'
+          : 'x-forwarded-client-cert has an empty pair',
+      );
     }
     if (!/^[A-Za-z]+$/.test(key)) throw malformed('x-forwarded-client-cert pair is not key=value');
     i++;
@@ -160,7 +169,9 @@ export function parseXfcc(value: string): XfccElement[] {
       }
       skipSpaces();
       if (i < value.length && value[i] !== ';' && value[i] !== ',') {
-        throw malformed(value[i] === '"' ? 'x-forwarded-client-cert has a stray quote' : 'x-forwarded-client-cert has text after a quoted value');
+        throw malformed(
+          value[i] === '"' ? 'x-forwarded-client-cert has a stray quote' : 'x-forwarded-client-cert has text after a quoted value',
+        );
       }
     } else {
       const valueStart = i;
@@ -187,7 +198,8 @@ export function parseXfcc(value: string): XfccElement[] {
 /** The element the nearest `hops` trusted proxies vouch for: `hops` from the end. */
 export function pickXfccElement(elements: XfccElement[], hops: number): XfccElement {
   const element = elements[elements.length - hops];
-  if (element === undefined) throw malformed(`x-forwarded-client-cert has ${elements.length} element(s), fewer than the ${hops} trusted hop(s)`);
+  if (element === undefined)
+    throw malformed(`x-forwarded-client-cert has ${elements.length} element(s), fewer than the ${hops} trusted hop(s)`);
   return element;
 }
 
@@ -206,7 +218,8 @@ function fromXfccElement(element: XfccElement): ForwardedCertificate {
   }
   if (certs[0] !== undefined) {
     const forwarded = fromDer(parseUrlEncodedPem(certs[0]));
-    if (hashThumbprint !== undefined && hashThumbprint !== forwarded.thumbprint) throw malformed('x-forwarded-client-cert Hash does not match its Cert');
+    if (hashThumbprint !== undefined && hashThumbprint !== forwarded.thumbprint)
+      throw malformed('x-forwarded-client-cert Hash does not match its Cert');
     return forwarded;
   }
   if (hashThumbprint === undefined) throw malformed('x-forwarded-client-cert element has neither Cert nor Hash');

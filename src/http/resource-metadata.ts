@@ -39,9 +39,15 @@ export function resourceMetadataUrl(resource: string): string {
 }
 
 const RESOURCE_URL = v.pipe(
-  v.custom<string>((resource) => typeof resource === 'string' && URL.canParse(resource), (issue) => `must be an https URL; ${JSON.stringify(issue.input)} is not a URL`),
+  v.custom<string>(
+    (resource) => typeof resource === 'string' && URL.canParse(resource),
+    (issue) => `must be an https URL; ${JSON.stringify(issue.input)} is not a URL`,
+  ),
   v.transform((resource) => new URL(resource)),
-  v.check((url) => url.protocol === 'https:' && url.search === '' && url.hash === '', 'must be an https URL without query or fragment (RFC 9728 §2)'),
+  v.check(
+    (url) => url.protocol === 'https:' && url.search === '' && url.hash === '',
+    'must be an https URL without query or fragment (RFC 9728 §2)',
+  ),
 );
 
 const METADATA_OPTIONS = optionsObject(

@@ -75,7 +75,12 @@ const TRUSTED_PROXY_OPTIONS = optionsObject(
         return blocks;
       }),
     ),
-    header: v.optional(v.custom<string>((header) => typeof header === 'string' && HEADER_NAME.test(header), (issue) => `: ${JSON.stringify(issue.input)} is not a header name`)),
+    header: v.optional(
+      v.custom<string>(
+        (header) => typeof header === 'string' && HEADER_NAME.test(header),
+        (issue) => `: ${JSON.stringify(issue.input)} is not a header name`,
+      ),
+    ),
     xfccHops: v.optional(v.pipe(v.number(POSITIVE), v.integer(POSITIVE), v.minValue(1, POSITIVE)), 1),
   },
   '"trustedProxy" must be an object',

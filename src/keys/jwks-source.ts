@@ -45,7 +45,10 @@ const JWKS_SOURCE_OPTIONS = optionsObject(
     cacheMaxAgeMs: milliseconds(JWKS_SOURCE_DEFAULTS.cacheMaxAgeMs),
     cooldownMs: milliseconds(JWKS_SOURCE_DEFAULTS.cooldownMs),
     maxStalenessMs: milliseconds(JWKS_SOURCE_DEFAULTS.maxStalenessMs),
-    timeoutMs: v.optional(v.pipe(v.number('must be > 0'), v.finite('must be > 0'), v.gtValue(0, 'must be > 0')), JWKS_SOURCE_DEFAULTS.timeoutMs),
+    timeoutMs: v.optional(
+      v.pipe(v.number('must be > 0'), v.finite('must be > 0'), v.gtValue(0, 'must be > 0')),
+      JWKS_SOURCE_DEFAULTS.timeoutMs,
+    ),
     onEvent: v.optional(callable<(event: JwksEvent) => void>('must be a function'), () => () => {}),
     now: v.optional(callable<() => number>('must be a function returning milliseconds'), () => Date.now),
   },
@@ -147,13 +150,22 @@ export function remoteJwksSource(location: string, options: JwksSourceOptions = 
 
 /** A fetch that failed: the keys are unavailable (503), which is never the token's fault. */
 function unavailable(detail: string): CertboundError {
-  return new CertboundError('CB_JWKS_UNAVAILABLE', { description: 'the issuer signing keys are unavailable', detail, retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds });
+  return new CertboundError('CB_JWKS_UNAVAILABLE', {
+    description: 'the issuer signing keys are unavailable',
+    detail,
+    retryAfterSeconds: DEFAULTS.verification.keysUnavailableRetryAfterSeconds,
+  });
 }
 
 async function fetchJwks(url: URL, dispatcher: Agent, timeoutMs: number): Promise<JSONWebKeySet> {
   let response;
   try {
-    response = await undiciFetch(url, { dispatcher, redirect: 'error', signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    response = await undiciFetch(url, {
+      dispatcher,
+      redirect: 'error',
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { accept: 'application/json' },
+    });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     throw unavailable(`${url.href}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);

@@ -46,7 +46,14 @@ export async function readKeystore(dir: string): Promise<KeystoreKey[]> {
       } catch (error) {
         throw new FileProblem(path, (error as Error).message);
       }
-      return { kid: entry.kid, publishAt: entry.publish_at, activateAt: entry.activate_at, retireAt: entry.retire_at, expireAt: entry.expire_at, signingKey };
+      return {
+        kid: entry.kid,
+        publishAt: entry.publish_at,
+        activateAt: entry.activate_at,
+        retireAt: entry.retire_at,
+        expireAt: entry.expire_at,
+        signingKey,
+      };
     }),
   );
 }
@@ -74,7 +81,8 @@ async function readIndex(dir: string): Promise<IndexEntry[]> {
       if (optional && value === undefined) return;
       if (!Number.isInteger(value)) throw new FileProblem(file, `keys[${i}].${name}: must be seconds since the epoch`);
     };
-    if (typeof entry?.kid !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(entry.kid)) throw new FileProblem(file, `keys[${i}].kid: must be 1-128 characters of [A-Za-z0-9_-]`);
+    if (typeof entry?.kid !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(entry.kid))
+      throw new FileProblem(file, `keys[${i}].kid: must be 1-128 characters of [A-Za-z0-9_-]`);
     if (!isAsymmetricAlgorithm(entry.alg)) throw new FileProblem(file, `keys[${i}].alg: must be an asymmetric JWS algorithm`);
     time(entry.publish_at, 'publish_at');
     time(entry.activate_at, 'activate_at');
@@ -101,10 +109,13 @@ async function writeIndex(dir: string, keys: readonly ScheduledKey[], algs: Read
 
 function generatePrivateKeyPem(alg: (typeof GENERATED_ALGORITHMS)[number]): string {
   const pair =
-    alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    : alg === 'ES384' ? generateKeyPairSync('ec', { namedCurve: 'P-384' })
-    : alg === 'EdDSA' ? generateKeyPairSync('ed25519')
-    : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'ES384'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-384' })
+        : alg === 'EdDSA'
+          ? generateKeyPairSync('ed25519')
+          : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
@@ -130,7 +141,13 @@ export async function addKeystoreKey(dir: string, options: KeyChangeOptions): Pr
   const algs = new Map(existing.map((entry) => [entry.kid, entry.alg]));
   const pem = generatePrivateKeyPem(alg);
   const signingKey = await createSigningKey({ privateKey: pem, alg });
-  const schedule: ScheduledKey[] = existing.map((entry) => ({ kid: entry.kid, publishAt: entry.publish_at, activateAt: entry.activate_at, retireAt: entry.retire_at, expireAt: entry.expire_at }));
+  const schedule: ScheduledKey[] = existing.map((entry) => ({
+    kid: entry.kid,
+    publishAt: entry.publish_at,
+    activateAt: entry.activate_at,
+    retireAt: entry.retire_at,
+    expireAt: entry.expire_at,
+  }));
   let next: ScheduledKey[];
   let removed: ScheduledKey[] = [];
   if (signingKeyAt(schedule, options.now) === undefined && schedule.every((key) => key.activateAt <= options.now)) {
@@ -181,9 +198,13 @@ export interface KeystoreProvider extends SigningKeyProvider {
  * `reloadIntervalMs`) or on `reload()`. Keys are imported on load, not per request.
  * @throws FileProblem when the keystore cannot be read at start.
  */
-export async function openKeystore(dir: string, options: { reloadIntervalMs?: number; onReloadError?: (error: Error) => void } = {}): Promise<KeystoreProvider> {
+export async function openKeystore(
+  dir: string,
+  options: { reloadIntervalMs?: number; onReloadError?: (error: Error) => void } = {},
+): Promise<KeystoreProvider> {
   let keys = await readKeystore(dir);
-  if (keys.length === 0) throw new FileProblem(join(dir, KEYSTORE_INDEX), 'the keystore has no keys: run certbound keys generate --dir DIR');
+  if (keys.length === 0)
+    throw new FileProblem(join(dir, KEYSTORE_INDEX), 'the keystore has no keys: run certbound keys generate --dir DIR');
   let lastModified = await modifiedAt(dir);
   const reload = async (): Promise<boolean> => {
     try {
@@ -200,7 +221,10 @@ export async function openKeystore(dir: string, options: { reloadIntervalMs?: nu
   };
   const interval = options.reloadIntervalMs ?? KEYSTORE_DEFAULTS.reloadIntervalMs;
   const timer = setInterval(() => {
-    void modifiedAt(dir).then((modified) => (modified !== lastModified ? reload() : undefined), () => {});
+    void modifiedAt(dir).then(
+      (modified) => (modified !== lastModified ? reload() : undefined),
+      () => {},
+    );
   }, interval);
   timer.unref();
   const provider: KeystoreProvider = {

@@ -28,8 +28,21 @@ export interface DevPki {
 }
 
 export const DEV_PKI_FILES = [
-  'ca.crt', 'ca.key', 'sts.crt', 'sts.key', 'server.crt', 'server.key', 'grpc.crt', 'grpc.key',
-  'alice.crt', 'alice.key', 'bob.crt', 'bob.key', 'jwt.key', 'jwks.json', 'sts.yaml',
+  'ca.crt',
+  'ca.key',
+  'sts.crt',
+  'sts.key',
+  'server.crt',
+  'server.key',
+  'grpc.crt',
+  'grpc.key',
+  'alice.crt',
+  'alice.key',
+  'bob.crt',
+  'bob.key',
+  'jwt.key',
+  'jwks.json',
+  'sts.yaml',
 ] as const;
 
 const LOOPBACK = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] };
@@ -44,10 +57,22 @@ export async function planDevPki(options: { now?: number } = {}): Promise<DevPki
   const ca = await createCertificateAuthority({ commonName: 'certbound dev CA', ...validity });
   // The resource server's certificate also authenticates it as a client: it may introspect tokens.
   const server = (name: string, usage: 'server' | 'both' = 'server'): Promise<IssuedCertificate> =>
-    issueCertificate(ca, { commonName: `${name}.domain.com`, usage, ...validity, dnsNames: [`${name}.domain.com`, ...LOOPBACK.dnsNames], ipAddresses: LOOPBACK.ipAddresses });
+    issueCertificate(ca, {
+      commonName: `${name}.domain.com`,
+      usage,
+      ...validity,
+      dnsNames: [`${name}.domain.com`, ...LOOPBACK.dnsNames],
+      ipAddresses: LOOPBACK.ipAddresses,
+    });
   const client = (name: string): Promise<IssuedCertificate> =>
     issueCertificate(ca, { commonName: name, usage: 'client', ...validity, uris: [`spiffe://domain.com/client/${name}`] });
-  const [sts, resource, grpc, alice, bob] = await Promise.all([server('sts'), server('server', 'both'), server('grpc'), client('alice'), client('bob')]);
+  const [sts, resource, grpc, alice, bob] = await Promise.all([
+    server('sts'),
+    server('server', 'both'),
+    server('grpc'),
+    client('alice'),
+    client('bob'),
+  ]);
 
   const jwtKeyPem = await generateSigningKeyPem();
   const publicJwk = await exportJWK(createPublicKey(createPrivateKey(jwtKeyPem)));
@@ -81,11 +106,28 @@ export async function planDevPki(options: { now?: number } = {}): Promise<DevPki
 
 /** The usual SHA-256 fingerprint form (`AB:CD:...`), as `openssl x509 -fingerprint -sha256` prints it. */
 function fingerprint(der: Buffer): string {
-  return createHash('sha256').update(der).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+  return createHash('sha256')
+    .update(der)
+    .digest('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
-function devStsConfig({ kid, alice, bob, resource }: { kid: string; alice: IssuedCertificate; bob: IssuedCertificate; resource: IssuedCertificate }): string {
-  const subjectToken = (name: 'alice' | 'bob', cert: IssuedCertificate): string => `    # SHA-256 of the seed's subject token "${DEV_SUBJECT_TOKENS[name]}"; only ${name}'s certificate may present it.
+function devStsConfig({
+  kid,
+  alice,
+  bob,
+  resource,
+}: {
+  kid: string;
+  alice: IssuedCertificate;
+  bob: IssuedCertificate;
+  resource: IssuedCertificate;
+}): string {
+  const subjectToken = (
+    name: 'alice' | 'bob',
+    cert: IssuedCertificate,
+  ): string => `    # SHA-256 of the seed's subject token "${DEV_SUBJECT_TOKENS[name]}"; only ${name}'s certificate may present it.
     - sha256: ${hashSubjectToken(DEV_SUBJECT_TOKENS[name])}
       subject: ${name}
       client_certificate:

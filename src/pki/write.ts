@@ -8,7 +8,11 @@ import { FileProblem } from '../core/config-error.js';
  * unless `force`: a PKI silently replaced under a running server is worse than an error.
  * Private keys are created with mode 0600 from the start, never chmod-ed after the fact.
  */
-export async function writePlannedFiles(dir: string, files: Record<string, PlannedFile>, options: { force?: boolean } = {}): Promise<string[]> {
+export async function writePlannedFiles(
+  dir: string,
+  files: Record<string, PlannedFile>,
+  options: { force?: boolean } = {},
+): Promise<string[]> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (options.force !== true) {
     // Check every name first, so a refusal leaves the directory as it was.
@@ -24,7 +28,8 @@ export async function writePlannedFiles(dir: string, files: Record<string, Plann
     try {
       handle = await open(path, options.force === true ? 'w' : 'wx', file.mode);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new FileProblem(path, 'already exists (use --force to overwrite)', { cause: error });
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new FileProblem(path, 'already exists (use --force to overwrite)', { cause: error });
       throw new FileProblem(path, `cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
     }
     try {

@@ -55,7 +55,13 @@ function shedLoad(handler: Handler, maxInFlight: number): Handler {
   let inFlight = 0;
   return (req, res) => {
     if (inFlight >= maxInFlight && (req.url ?? '/').split('?', 1)[0] !== HEALTH_PATH) {
-      sendOAuthError(res, new CertboundError('CB_OVERLOADED', { description: 'server is overloaded, retry later', retryAfterSeconds: DEFAULTS.server.overloadedRetryAfterSeconds }));
+      sendOAuthError(
+        res,
+        new CertboundError('CB_OVERLOADED', {
+          description: 'server is overloaded, retry later',
+          retryAfterSeconds: DEFAULTS.server.overloadedRetryAfterSeconds,
+        }),
+      );
       return;
     }
     inFlight += 1;

@@ -12,4 +12,3 @@ export function listenOn(server: NetServer, port: number, host: string): Promise
     });
   });
 }
-

@@ -96,7 +96,12 @@ function parsedFacts(thumbprint: string, der: Buffer): CertificateFacts | Certbo
   }
 }
 
-const NO_NAMES = Object.freeze({ dns: Object.freeze([]), uri: Object.freeze([]), ip: Object.freeze([]), email: Object.freeze([]) }) as unknown as CertificateFacts['san'];
+const NO_NAMES = Object.freeze({
+  dns: Object.freeze([]),
+  uri: Object.freeze([]),
+  ip: Object.freeze([]),
+  email: Object.freeze([]),
+}) as unknown as CertificateFacts['san'];
 
 /** What a certificate no CA verified may be matched on: its thumbprint, never its names. */
 function namelessFacts(thumbprint: string, notBefore: number, notAfter: number): CertificateFacts {

@@ -28,7 +28,11 @@ export function sendTokenResponse(res: Response, body: Record<string, unknown>):
  * An OAuth error response from the STS (RFC 6749 §5.2): `{error, error_description}` with the
  * status from the error table. A 5xx never carries more than the error's bland description.
  */
-export function sendOAuthError(res: Response, error: CertboundError, options: { headers?: Record<string, string>; oauthError?: string } = {}): void {
+export function sendOAuthError(
+  res: Response,
+  error: CertboundError,
+  options: { headers?: Record<string, string>; oauthError?: string } = {},
+): void {
   sendJson(res, error.outcome.http, errorBody(error, options.oauthError), { ...NO_STORE, ...retryAfter(error), ...options.headers });
 }
 
@@ -70,7 +74,10 @@ export function sendBearerChallenge(res: Response, error: CertboundError, option
  * The refusal sendBearerChallenge sends, as data: for frameworks that write responses their own
  * way (Fastify's reply). The one place a challenge is built.
  */
-export function bearerChallenge(error: CertboundError, options: ChallengeOptions = {}): { status: number; headers: Record<string, string>; body: { error: string; error_description: string } } {
+export function bearerChallenge(
+  error: CertboundError,
+  options: ChallengeOptions = {},
+): { status: number; headers: Record<string, string>; body: { error: string; error_description: string } } {
   const { oauth, http } = error.outcome;
   const params: string[] = [];
   if (options.realm !== undefined) params.push(`realm="${quotable(options.realm)}"`);

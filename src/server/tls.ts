@@ -34,6 +34,10 @@ export function serverSecureContext(tls: ServerTlsOptions): SecureContextOptions
  * has not finished after the default handshake timeout is dropped.
  */
 export function serverTlsOptions(tls: ServerTlsOptions): TlsOptions & { requestCert: true; rejectUnauthorized: false } {
-  return { ...serverSecureContext(tls), requestCert: true, rejectUnauthorized: false, handshakeTimeout: DEFAULTS.server.handshakeTimeoutMs };
+  return {
+    ...serverSecureContext(tls),
+    requestCert: true,
+    rejectUnauthorized: false,
+    handshakeTimeout: DEFAULTS.server.handshakeTimeoutMs,
+  };
 }
-

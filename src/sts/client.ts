@@ -20,13 +20,23 @@ export interface AuthenticatedRequest {
  * buffered), the body, then the registration it authenticates, selected by `client_id` when sent.
  * @param seen receives the certificate as soon as there is one, so a refusal can name it.
  */
-export async function authenticateRequest(req: IncomingMessage, options: ResolvedStsOptions, nowMs: number, seen: (certificate: PeerCertificate) => void): Promise<AuthenticatedRequest> {
+export async function authenticateRequest(
+  req: IncomingMessage,
+  options: ResolvedStsOptions,
+  nowMs: number,
+  seen: (certificate: PeerCertificate) => void,
+): Promise<AuthenticatedRequest> {
   const certificate = requireClientCertificate(req);
   seen(certificate);
   enforceRateLimit(certificate, options, nowMs);
   requireTrustableCertificate(certificate, options.policy, nowMs);
   const parameters = parseTokenRequest(req.headers['content-type'], await readBody(req, options.bodyLimitBytes));
-  const client = authenticateClient(certificate, { policy: options.policy, clientId: parameters.optional('client_id'), requireClientId: options.requireClientId, now: nowMs });
+  const client = authenticateClient(certificate, {
+    policy: options.policy,
+    clientId: parameters.optional('client_id'),
+    requireClientId: options.requireClientId,
+    now: nowMs,
+  });
   return { certificate, client, parameters };
 }
 
@@ -34,7 +44,10 @@ export async function authenticateRequest(req: IncomingMessage, options: Resolve
 function requireClientCertificate(req: IncomingMessage): PeerCertificate {
   const certificate = peerCertificateOf(req);
   if (certificate === undefined) {
-    throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', { description: 'a client certificate is required (mutual TLS)', reason: 'missing' });
+    throw new CertboundError('CB_CLIENT_UNAUTHENTICATED', {
+      description: 'a client certificate is required (mutual TLS)',
+      reason: 'missing',
+    });
   }
   return certificate;
 }

@@ -52,14 +52,20 @@ export type LoadedStsConfig = Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & {
 export async function loadStsConfig(file: string, overrides: StsConfigOverrides = {}): Promise<LoadedStsConfig> {
   const document = await readYamlMapping(file, 'STS configuration');
   checkFileKeys(file, document, STS_COMMAND_SETTINGS, ['policy']);
-  const settings: Record<string, unknown> = { ...readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: {}, file: { path: file, document } }), ...definedOnly(overrides) };
+  const settings: Record<string, unknown> = {
+    ...readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: {}, file: { path: file, document } }),
+    ...definedOnly(overrides),
+  };
   const fromFlag = (option: string): boolean => overrides[option] !== undefined;
   const issuer = requirePath(settings.issuer, file, 'issuer', 'issuer');
   const publicUrl = settings.publicUrl as string | undefined;
   const elsewhere = settings.issuerMetadataElsewhere === true;
   const unreachable = elsewhere ? undefined : discoveryProblem(issuer, publicUrl ?? issuer);
   if (unreachable !== undefined) {
-    throw new FileProblem(fromFlag('publicUrl') ? '--public-url' : file, `public_url: ${unreachable}; make public_url the issuer's origin, or set issuer_metadata_elsewhere: true when a proxy there serves the metadata`);
+    throw new FileProblem(
+      fromFlag('publicUrl') ? '--public-url' : file,
+      `public_url: ${unreachable}; make public_url the issuer's origin, or set issuer_metadata_elsewhere: true when a proxy there serves the metadata`,
+    );
   }
 
   const tlsPaths: TlsPaths = {
@@ -69,7 +75,9 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     crl: (settings.tlsCrl as string[] | undefined) ?? [],
   };
   const signing = await loadSigning(file, settings, fromFlag('jwtKey'));
-  const limits = Object.fromEntries(LIMIT_OPTIONS.flatMap((spec) => (settings[spec.option] === undefined ? [] : [[spec.option, settings[spec.option]]]))) as ServerLimits;
+  const limits = Object.fromEntries(
+    LIMIT_OPTIONS.flatMap((spec) => (settings[spec.option] === undefined ? [] : [[spec.option, settings[spec.option]]])),
+  ) as ServerLimits;
   if (headersOutlastRequest(limits)) throw new FileProblem(file, 'limits.headers_timeout: must not exceed limits.request_timeout');
 
   let policy;
@@ -87,10 +95,14 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     tlsPaths,
     ...signing,
     policy,
-    ...(settings.accessTokenLifetimeSeconds === undefined ? {} : { accessTokenLifetimeSeconds: settings.accessTokenLifetimeSeconds as number }),
+    ...(settings.accessTokenLifetimeSeconds === undefined
+      ? {}
+      : { accessTokenLifetimeSeconds: settings.accessTokenLifetimeSeconds as number }),
     ...(publicUrl === undefined ? {} : { publicUrl }),
     ...(elsewhere ? { issuerMetadataElsewhere: true } : {}),
-    ...(settings.subjectTokenError === undefined ? {} : { subjectTokenError: settings.subjectTokenError as 'invalid_request' | 'invalid_grant' }),
+    ...(settings.subjectTokenError === undefined
+      ? {}
+      : { subjectTokenError: settings.subjectTokenError as 'invalid_request' | 'invalid_grant' }),
     ...(settings.requireClientId === undefined ? {} : { requireClientId: settings.requireClientId as boolean }),
     ...(settings.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: settings.bodyLimitBytes as number }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
@@ -105,10 +117,15 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
 }
 
 /** The signing key, or a keystore (certbound keys generate/rotate) for rotation without restart. */
-async function loadSigning(file: string, settings: Record<string, unknown>, keyFromFlag: boolean): Promise<{ signingKey: SigningKey } | { keys: KeystoreProvider }> {
+async function loadSigning(
+  file: string,
+  settings: Record<string, unknown>,
+  keyFromFlag: boolean,
+): Promise<{ signingKey: SigningKey } | { keys: KeystoreProvider }> {
   const keystore = settings.keystore as string | undefined;
   if (keystore !== undefined && !keyFromFlag) {
-    if (settings.jwtKey !== undefined || settings.jwtKid !== undefined || settings.jwtAlg !== undefined) throw new FileProblem(file, 'signing: give keystore, or key (with kid/alg), not both');
+    if (settings.jwtKey !== undefined || settings.jwtKid !== undefined || settings.jwtAlg !== undefined)
+      throw new FileProblem(file, 'signing: give keystore, or key (with kid/alg), not both');
     return { keys: await openKeystore(keystore) };
   }
   const path = requirePath(settings.jwtKey, file, 'signing.key', 'jwt-key');
@@ -116,7 +133,9 @@ async function loadSigning(file: string, settings: Record<string, unknown>, keyF
   const kid = settings.jwtKid as string | undefined;
   const alg = settings.jwtAlg as AsymmetricAlgorithm | undefined;
   try {
-    return { signingKey: await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) }) };
+    return {
+      signingKey: await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) }),
+    };
   } catch (error) {
     throw new FileProblem(path, (error as Error).message);
   }
@@ -128,7 +147,9 @@ function rateLimitOf(settings: Record<string, unknown>, file: string | undefined
   const burst = settings.rateLimitBurst as number | undefined;
   if (perSecond === 0) {
     if (burst !== undefined) {
-      throw file === undefined ? new ConfigError('--rate-burst', 'has no meaning with --rate-limit 0', 'sts: --rate-burst has no meaning with --rate-limit 0') : new FileProblem(file, 'rate_burst: has no meaning with rate_limit: 0');
+      throw file === undefined
+        ? new ConfigError('--rate-burst', 'has no meaning with --rate-limit 0', 'sts: --rate-burst has no meaning with --rate-limit 0')
+        : new FileProblem(file, 'rate_burst: has no meaning with rate_limit: 0');
     }
     return false;
   }
@@ -138,7 +159,8 @@ function rateLimitOf(settings: Record<string, unknown>, file: string | undefined
 }
 
 function requirePath(value: unknown, file: string, key: string, flag: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw new FileProblem(file, `${key}: must be a non-empty string (or give --${flag})`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new FileProblem(file, `${key}: must be a non-empty string (or give --${flag})`);
   return value;
 }
 

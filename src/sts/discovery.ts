@@ -1,5 +1,11 @@
 import type { Policy } from '../core/policy/types.js';
-import { AUTH_METHOD_TLS_CLIENT_AUTH, INTROSPECTION_ENDPOINT_PATH, TOKEN_ENDPOINT_PATH, WELL_KNOWN_AUTHORIZATION_SERVER, WELL_KNOWN_JWKS } from '../core/rfc.js';
+import {
+  AUTH_METHOD_TLS_CLIENT_AUTH,
+  INTROSPECTION_ENDPOINT_PATH,
+  TOKEN_ENDPOINT_PATH,
+  WELL_KNOWN_AUTHORIZATION_SERVER,
+  WELL_KNOWN_JWKS,
+} from '../core/rfc.js';
 
 /**
  * Where RFC 8414 clients (openid-client, oauth4webapi) fetch the metadata of `issuer`: the

@@ -4,7 +4,14 @@ export type { StsOptions, StsEvent } from './server.js';
 export { loadStsConfig } from './config.js';
 export type { StsConfigOverrides } from './config.js';
 export { parsePolicy, PolicyError } from '../config/policy.js';
-export type { Policy, ClientRegistration, SubjectCredential, TrustedIssuer, FederatedSubjectRule, IssuancePolicy } from '../core/policy/types.js';
+export type {
+  Policy,
+  ClientRegistration,
+  SubjectCredential,
+  TrustedIssuer,
+  FederatedSubjectRule,
+  IssuancePolicy,
+} from '../core/policy/types.js';
 export { hashSubjectToken } from '../core/policy/authorize.js';
 export type { CertificateMatcher } from '../core/certificate/matcher.js';
 export { createSigningKey } from '../core/signing/signer.js';

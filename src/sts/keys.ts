@@ -24,11 +24,17 @@ export function issuerKeyResolver(policy: Policy): (issuer: TrustedIssuer) => JW
   const resolvers = new Map<TrustedIssuer, JWTVerifyGetKey>();
   for (const issuer of policy.trustedIssuers) {
     const source = issuer.keySource;
-    resolvers.set(issuer, 'jwks' in source ? createLocalJWKSet(source.jwks) : remoteJwksSource(source.jwksUri, source.ca === undefined ? {} : { ca: source.ca }));
+    resolvers.set(
+      issuer,
+      'jwks' in source
+        ? createLocalJWKSet(source.jwks)
+        : remoteJwksSource(source.jwksUri, source.ca === undefined ? {} : { ca: source.ca }),
+    );
   }
   return (issuer) => {
     const resolver = resolvers.get(issuer);
-    if (resolver === undefined) throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: `no keys for issuer ${issuer.issuer}` });
+    if (resolver === undefined)
+      throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: `no keys for issuer ${issuer.issuer}` });
     return resolver;
   };
 }
@@ -36,6 +42,7 @@ export function issuerKeyResolver(policy: Policy): (issuer: TrustedIssuer) => JW
 /** The key that signs now; a schedule without one is the operator's problem, not the client's. */
 export function currentSigningKey(keys: SigningKeyProvider, nowSeconds: number): SigningKey {
   const key = keys.signingKey(nowSeconds);
-  if (key === undefined) throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: 'no signing key is active in the keystore schedule' });
+  if (key === undefined)
+    throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: 'no signing key is active in the keystore schedule' });
   return key;
 }

@@ -95,9 +95,18 @@ export interface ResolvedStsOptions {
  * The body limit is not among them: a person may set at most 1 MiB, a program (a test of
  * nesting depth) more.
  */
-const SCALAR_OPTIONS = ['publicUrl', 'issuerMetadataElsewhere', 'requireClientId', 'accessTokenLifetimeSeconds', 'subjectTokenError'] as const;
+const SCALAR_OPTIONS = [
+  'publicUrl',
+  'issuerMetadataElsewhere',
+  'requireClientId',
+  'accessTokenLifetimeSeconds',
+  'subjectTokenError',
+] as const;
 const scalarSchemas = Object.fromEntries(
-  STS_SETTINGS.filter((spec) => (SCALAR_OPTIONS as readonly string[]).includes(spec.option)).map((spec) => [spec.option, v.optional(librarySchema(spec.type))]),
+  STS_SETTINGS.filter((spec) => (SCALAR_OPTIONS as readonly string[]).includes(spec.option)).map((spec) => [
+    spec.option,
+    v.optional(librarySchema(spec.type)),
+  ]),
 );
 
 const STS_OPTIONS = v.pipe(
@@ -106,12 +115,22 @@ const STS_OPTIONS = v.pipe(
   optionsObject(
     {
       issuer: httpsUrl('must be an https URL (RFC 8414 §2)'),
-      signingKey: v.optional(v.custom<SigningKey>((key) => isPlainObject(key) && key.privateKey !== undefined, 'must come from createSigningKey()')),
+      signingKey: v.optional(
+        v.custom<SigningKey>((key) => isPlainObject(key) && key.privateKey !== undefined, 'must come from createSigningKey()'),
+      ),
       keys: v.optional(madeBy<SigningKeyProvider>('signingKey', 'must come from openKeystore() or staticKeyProvider()')),
       policy: v.custom<Policy>((policy) => isPlainObject(policy) && Array.isArray(policy.clients), 'must come from parsePolicy()'),
       ...scalarSchemas,
-      bodyLimitBytes: v.optional(v.pipe(v.number('must be an integer >= 1024'), v.integer('must be an integer >= 1024'), v.minValue(1024, 'must be an integer >= 1024'))),
-      rateLimit: v.optional(v.union([v.literal(false), v.custom<RateLimitOptions>(isPlainObject)], '"rateLimit" must be false or { perSecond, burst }')),
+      bodyLimitBytes: v.optional(
+        v.pipe(
+          v.number('must be an integer >= 1024'),
+          v.integer('must be an integer >= 1024'),
+          v.minValue(1024, 'must be an integer >= 1024'),
+        ),
+      ),
+      rateLimit: v.optional(
+        v.union([v.literal(false), v.custom<RateLimitOptions>(isPlainObject)], '"rateLimit" must be false or { perSecond, burst }'),
+      ),
       now: v.optional(callable<() => number>('must be a function returning milliseconds')),
       onEvent: v.optional(callable<(event: StsEvent) => void>('must be a function')),
     },
@@ -126,7 +145,10 @@ export function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
   const publicUrl = (options.publicUrl ?? options.issuer).replace(/\/+$/, '');
   const unreachable = options.issuerMetadataElsewhere === true ? undefined : discoveryProblem(options.issuer, publicUrl);
   if (unreachable !== undefined) {
-    throw new ConfigError('publicUrl', `: ${unreachable}; make it the issuer's origin, or set "issuerMetadataElsewhere" when something there serves the metadata`);
+    throw new ConfigError(
+      'publicUrl',
+      `: ${unreachable}; make it the issuer's origin, or set "issuerMetadataElsewhere" when something there serves the metadata`,
+    );
   }
   const keys = options.keys ?? staticKeyProvider(options.signingKey as SigningKey);
   return {

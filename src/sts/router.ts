@@ -7,7 +7,10 @@ import { sendHealth, sendJwks, sendMetadata } from './endpoints/public.js';
 import { handleTokenRequest } from './endpoints/token.js';
 import type { ResolvedStsOptions } from './options.js';
 
-type Endpoint = { method: 'GET' | 'POST'; handle(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): void | Promise<void> };
+type Endpoint = {
+  method: 'GET' | 'POST';
+  handle(req: IncomingMessage, res: ServerResponse, options: ResolvedStsOptions): void | Promise<void>;
+};
 
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map<string, Endpoint>([
   [TOKEN_ENDPOINT_PATH, { method: 'POST', handle: handleTokenRequest }],

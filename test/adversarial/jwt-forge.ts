@@ -222,14 +222,23 @@ export interface RawRequestOptions {
  */
 export function rawHttpsGet(options: RawRequestOptions): Promise<RawResponse> {
   const head = Buffer.from(
-    [`GET ${options.path ?? '/'} HTTP/1.1`, `host: 127.0.0.1:${options.port}`, 'connection: close', ...options.headerLines, '', ''].join('\r\n'),
+    [`GET ${options.path ?? '/'} HTTP/1.1`, `host: 127.0.0.1:${options.port}`, 'connection: close', ...options.headerLines, '', ''].join(
+      '\r\n',
+    ),
     'latin1',
   );
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let socketError: string | undefined;
     let settled = false;
-    const socket = connect({ host: '127.0.0.1', port: options.port, ca: options.ca, cert: options.cert, key: options.key, minVersion: 'TLSv1.2' });
+    const socket = connect({
+      host: '127.0.0.1',
+      port: options.port,
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+      minVersion: 'TLSv1.2',
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       finish(new Error('raw request timed out after 10 s'));
@@ -249,20 +258,23 @@ export function rawHttpsGet(options: RawRequestOptions): Promise<RawResponse> {
     socket.on('error', (error: NodeJS.ErrnoException) => {
       socketError = error.code ?? error.message;
     });
-    socket.on('close', () => finish(socketError === undefined ? undefined : new Error(`socket closed with ${socketError} before any response`)));
+    socket.on('close', () =>
+      finish(socketError === undefined ? undefined : new Error(`socket closed with ${socketError} before any response`)),
+    );
     socket.once('secureConnect', () => {
       void (async () => {
         for (let offset = 0; offset < head.length && chunks.length === 0 && !socket.destroyed; offset += 16 * 1024) {
           const flushed = socket.write(head.subarray(offset, offset + 16 * 1024));
-          if (!flushed) await new Promise<void>((done) => {
-            const go = (): void => {
-              socket.off('drain', go);
-              socket.off('close', go);
-              done();
-            };
-            socket.on('drain', go);
-            socket.on('close', go);
-          });
+          if (!flushed)
+            await new Promise<void>((done) => {
+              const go = (): void => {
+                socket.off('drain', go);
+                socket.off('close', go);
+                done();
+              };
+              socket.on('drain', go);
+              socket.on('close', go);
+            });
         }
       })();
     });

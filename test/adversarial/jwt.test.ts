@@ -13,7 +13,15 @@ import type { CertboundErrorCode } from '../../src/core/errors.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
 import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';
 import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../src/pki/generate.js';
-import { callUnary, channelCredentials, echoClient, startInterceptedServer, type EchoClient, type InterceptedServer, type Outcome } from '../helpers/grpc.js';
+import {
+  callUnary,
+  channelCredentials,
+  echoClient,
+  startInterceptedServer,
+  type EchoClient,
+  type InterceptedServer,
+  type Outcome,
+} from '../helpers/grpc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, AUDIENCE, ISSUER } from '../helpers/servers.js';
 import {
@@ -134,7 +142,11 @@ after(async () => {
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** RFC 9068 §2.2 claims of a valid token for alice, bound (RFC 8705 §3.1) to `boundTo`. */
-function claimsFor(overrides: Record<string, unknown> = {}, drop: readonly string[] = [], boundTo: string = pki.alice.thumbprint): Record<string, unknown> {
+function claimsFor(
+  overrides: Record<string, unknown> = {},
+  drop: readonly string[] = [],
+  boundTo: string = pki.alice.thumbprint,
+): Record<string, unknown> {
   const iat = nowSeconds();
   const claims: Record<string, unknown> = {
     iss: ISSUER,
@@ -162,15 +174,27 @@ const issuerSigner = (): Signer => ecdsaSigner(issuerKey);
 
 /** A hand-built token: header and claims serialized as given, signed by the issuer unless told otherwise. */
 function forge(
-  change: { header?: Record<string, unknown>; dropHeader?: string[]; claims?: Record<string, unknown>; drop?: string[]; signer?: Signer | 'none' } = {},
+  change: {
+    header?: Record<string, unknown>;
+    dropHeader?: string[];
+    claims?: Record<string, unknown>;
+    drop?: string[];
+    signer?: Signer | 'none';
+  } = {},
 ): string {
   const signer = change.signer === 'none' ? undefined : (change.signer ?? issuerSigner());
-  return compactJws(JSON.stringify(headerFor(change.header, change.dropHeader)), JSON.stringify(claimsFor(change.claims, change.drop)), signer);
+  return compactJws(
+    JSON.stringify(headerFor(change.header, change.dropHeader)),
+    JSON.stringify(claimsFor(change.claims, change.drop)),
+    signer,
+  );
 }
 
 /** The same valid token, signed by jose: the reference encoder. */
 function joseToken(boundTo: string = pki.alice.thumbprint, header: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT(claimsFor({}, [], boundTo)).setProtectedHeader({ alg: 'ES256', kid: issuerKid, typ: 'at+jwt', ...header }).sign(issuerKey);
+  return new SignJWT(claimsFor({}, [], boundTo))
+    .setProtectedHeader({ alg: 'ES256', kid: issuerKid, typ: 'at+jwt', ...header })
+    .sign(issuerKey);
 }
 
 /**
@@ -225,7 +249,14 @@ function fromRaw(raw: RawResponse, before: number): HttpAnswer {
 async function rawGet(who: Presenter, headerLines: string[], path = '/'): Promise<HttpAnswer> {
   const before = httpEvents.length;
   const certificate = certificateOf(who);
-  const raw = await rawHttpsGet({ port: resource.port, ca: pki.ca.certPem, cert: certificate.certPem, key: certificate.keyPem, headerLines, path });
+  const raw = await rawHttpsGet({
+    port: resource.port,
+    ca: pki.ca.certPem,
+    cert: certificate.certPem,
+    key: certificate.keyPem,
+    headerLines,
+    path,
+  });
   assert.notEqual(raw.status, 0, `no HTTP response (socket: ${raw.socketError ?? 'closed'}): ${JSON.stringify(raw.raw.slice(0, 200))}`);
   return fromRaw(raw, before);
 }
@@ -243,7 +274,10 @@ function refusalEvent(answer: HttpAnswer): string | undefined {
 }
 
 /** An RFC 6750 §3.1 refusal with an error code: exact status, challenge, body and event. */
-function assertRefusedHttp(answer: HttpAnswer, expected: { status: 400 | 401; error: 'invalid_token' | 'invalid_request'; description: string; code: CertboundErrorCode }): void {
+function assertRefusedHttp(
+  answer: HttpAnswer,
+  expected: { status: 400 | 401; error: 'invalid_token' | 'invalid_request'; description: string; code: CertboundErrorCode },
+): void {
   const context = JSON.stringify({ status: answer.status, body: answer.body, challenge: answer.challenge });
   assert.equal(answer.status, expected.status, context);
   assert.deepEqual(answer.body, { error: expected.error, error_description: expected.description }, context);
@@ -288,8 +322,17 @@ async function grpcCall(who: Presenter, metadata: Metadata): Promise<Outcome & {
   return { ...outcome, handlerCalls: grpcServer.counts.calls - calls, refusals: grpcRefusals.slice(refusals) };
 }
 
-function assertRefusedGrpc(outcome: Awaited<ReturnType<typeof grpcCall>>, code: CertboundErrorCode, oauthError: string, description: string): void {
-  assert.equal(outcome.code, status.UNAUTHENTICATED, `expected UNAUTHENTICATED, got ${status[outcome.code] ?? outcome.code}: ${outcome.details}`);
+function assertRefusedGrpc(
+  outcome: Awaited<ReturnType<typeof grpcCall>>,
+  code: CertboundErrorCode,
+  oauthError: string,
+  description: string,
+): void {
+  assert.equal(
+    outcome.code,
+    status.UNAUTHENTICATED,
+    `expected UNAUTHENTICATED, got ${status[outcome.code] ?? outcome.code}: ${outcome.details}`,
+  );
   assert.equal(outcome.details, `${oauthError}: ${description}`);
   assert.equal(outcome.trailer, code);
   assert.deepEqual(outcome.refusals, [code]);
@@ -367,16 +410,61 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
     {
       group: 'algorithm: none, HMAC key confusion, alg/key mismatches (RFC 8725 §2.1, §3.1)',
       cases: [
-        { name: 'alg "none", empty signature', token: () => forge({ header: { alg: 'none' }, signer: 'none' }), code: 'CB_TOKEN_ALG_NOT_ALLOWED', description: D.algNotAllowed },
-        { name: 'alg "None" (case variant)', token: () => forge({ header: { alg: 'None' }, signer: 'none' }), code: 'CB_TOKEN_ALG_NOT_ALLOWED', description: D.algNotAllowed },
-        { name: 'alg "NONE" with the issuer signature kept', token: () => forge({ header: { alg: 'NONE' } }), code: 'CB_TOKEN_ALG_NOT_ALLOWED', description: D.algNotAllowed },
+        {
+          name: 'alg "none", empty signature',
+          token: () => forge({ header: { alg: 'none' }, signer: 'none' }),
+          code: 'CB_TOKEN_ALG_NOT_ALLOWED',
+          description: D.algNotAllowed,
+        },
+        {
+          name: 'alg "None" (case variant)',
+          token: () => forge({ header: { alg: 'None' }, signer: 'none' }),
+          code: 'CB_TOKEN_ALG_NOT_ALLOWED',
+          description: D.algNotAllowed,
+        },
+        {
+          name: 'alg "NONE" with the issuer signature kept',
+          token: () => forge({ header: { alg: 'NONE' } }),
+          code: 'CB_TOKEN_ALG_NOT_ALLOWED',
+          description: D.algNotAllowed,
+        },
         { name: 'no alg header at all', token: () => forge({ dropHeader: ['alg'] }), code: 'CB_TOKEN_MALFORMED', description: D.notJws },
-        { name: 'HS256 keyed with the issuer public key as SPKI PEM', token: () => forge({ header: { alg: 'HS256' }, signer: hmacSigner(publicSpkiPem()) }), code: 'CB_TOKEN_ALG_NOT_ALLOWED', description: D.algNotAllowed },
-        { name: 'HS256 keyed with the published JWK (JSON text)', token: () => forge({ header: { alg: 'HS256' }, signer: hmacSigner(JSON.stringify(issuerJwk)) }), code: 'CB_TOKEN_ALG_NOT_ALLOWED', description: D.algNotAllowed },
-        { name: 'HS256 keyed with the issuer public key as SPKI DER', token: () => forge({ header: { alg: 'HS256' }, signer: hmacSigner(publicSpkiDer()) }), code: 'CB_TOKEN_ALG_NOT_ALLOWED', description: D.algNotAllowed },
-        { name: 'ES256 header, RSA (RS256) signature, issuer kid', token: () => forge({ signer: rsaSigner(rsaKey) }), code: 'CB_TOKEN_SIGNATURE_INVALID', description: D.signature },
-        { name: 'RS256 header, attacker RSA signature, issuer kid (the JWKS has no RSA key)', token: () => forge({ header: { alg: 'RS256' }, signer: rsaSigner(rsaKey) }), code: 'CB_TOKEN_KEY_UNKNOWN', description: D.keyUnknown },
-        { name: 'ES384 header signed with the issuer P-256 key (SHA-384)', token: () => forge({ header: { alg: 'ES384' }, signer: ecdsaSigner(issuerKey, 'sha384') }), code: 'CB_TOKEN_KEY_UNKNOWN', description: D.keyUnknown },
+        {
+          name: 'HS256 keyed with the issuer public key as SPKI PEM',
+          token: () => forge({ header: { alg: 'HS256' }, signer: hmacSigner(publicSpkiPem()) }),
+          code: 'CB_TOKEN_ALG_NOT_ALLOWED',
+          description: D.algNotAllowed,
+        },
+        {
+          name: 'HS256 keyed with the published JWK (JSON text)',
+          token: () => forge({ header: { alg: 'HS256' }, signer: hmacSigner(JSON.stringify(issuerJwk)) }),
+          code: 'CB_TOKEN_ALG_NOT_ALLOWED',
+          description: D.algNotAllowed,
+        },
+        {
+          name: 'HS256 keyed with the issuer public key as SPKI DER',
+          token: () => forge({ header: { alg: 'HS256' }, signer: hmacSigner(publicSpkiDer()) }),
+          code: 'CB_TOKEN_ALG_NOT_ALLOWED',
+          description: D.algNotAllowed,
+        },
+        {
+          name: 'ES256 header, RSA (RS256) signature, issuer kid',
+          token: () => forge({ signer: rsaSigner(rsaKey) }),
+          code: 'CB_TOKEN_SIGNATURE_INVALID',
+          description: D.signature,
+        },
+        {
+          name: 'RS256 header, attacker RSA signature, issuer kid (the JWKS has no RSA key)',
+          token: () => forge({ header: { alg: 'RS256' }, signer: rsaSigner(rsaKey) }),
+          code: 'CB_TOKEN_KEY_UNKNOWN',
+          description: D.keyUnknown,
+        },
+        {
+          name: 'ES384 header signed with the issuer P-256 key (SHA-384)',
+          token: () => forge({ header: { alg: 'ES384' }, signer: ecdsaSigner(issuerKey, 'sha384') }),
+          code: 'CB_TOKEN_KEY_UNKNOWN',
+          description: D.keyUnknown,
+        },
         {
           name: 'ES256 signature in DER (ASN.1) instead of the JOSE r||s encoding',
           token: () => compactJws(JSON.stringify(headerFor()), JSON.stringify(claimsFor()), (input) => sign('sha256', input, issuerKey)),
@@ -388,7 +476,12 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
     {
       group: 'key selection: kid, jku, x5u, jwk, x5c (never fetched, never trusted)',
       cases: [
-        { name: 'unknown kid, issuer signature', token: () => forge({ header: { kid: 'no-such-key' } }), code: 'CB_TOKEN_KEY_UNKNOWN', description: D.keyUnknown },
+        {
+          name: 'unknown kid, issuer signature',
+          token: () => forge({ header: { kid: 'no-such-key' } }),
+          code: 'CB_TOKEN_KEY_UNKNOWN',
+          description: D.keyUnknown,
+        },
         {
           name: 'jku to the attacker JWKS, attacker kid, attacker signature',
           token: () => forge({ header: { jku: remote('/jwks.json'), kid: attacker.kid }, signer: ecdsaSigner(attacker.key) }),
@@ -415,20 +508,30 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
         },
         {
           name: 'embedded jwk (the attacker key, with its own x5u), no kid, attacker signature',
-          token: () => forge({ header: { jwk: { ...attacker.jwk, x5u: remote('/attacker.pem') } }, dropHeader: ['kid'], signer: ecdsaSigner(attacker.key) }),
+          token: () =>
+            forge({
+              header: { jwk: { ...attacker.jwk, x5u: remote('/attacker.pem') } },
+              dropHeader: ['kid'],
+              signer: ecdsaSigner(attacker.key),
+            }),
           code: 'CB_TOKEN_SIGNATURE_INVALID',
           description: D.signature,
         },
         {
           name: 'embedded jwk with the attacker kid, attacker signature',
-          token: () => forge({ header: { jwk: { ...attacker.jwk, kid: attacker.kid }, kid: attacker.kid }, signer: ecdsaSigner(attacker.key) }),
+          token: () =>
+            forge({ header: { jwk: { ...attacker.jwk, kid: attacker.kid }, kid: attacker.kid }, signer: ecdsaSigner(attacker.key) }),
           code: 'CB_TOKEN_KEY_UNKNOWN',
           description: D.keyUnknown,
         },
         {
           name: "x5c with a client certificate from the trusted CA (carol's), signed with its key",
           token: () =>
-            forge({ header: { x5c: [pki.carol.der.toString('base64')] }, dropHeader: ['kid'], signer: ecdsaSigner(createPrivateKey(pki.carol.keyPem)) }),
+            forge({
+              header: { x5c: [pki.carol.der.toString('base64')] },
+              dropHeader: ['kid'],
+              signer: ecdsaSigner(createPrivateKey(pki.carol.keyPem)),
+            }),
           code: 'CB_TOKEN_SIGNATURE_INVALID',
           description: D.signature,
         },
@@ -437,10 +540,25 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
     {
       group: 'crit (RFC 7515 §4.1.11)',
       cases: [
-        { name: 'crit names an unknown extension that is present', token: () => forge({ header: { crit: ['x-certbound-test'], 'x-certbound-test': true } }), code: 'CB_TOKEN_MALFORMED', description: D.unsupported },
-        { name: 'crit names an unknown extension that is absent', token: () => forge({ header: { crit: ['x-absent'] } }), code: 'CB_TOKEN_MALFORMED', description: D.unsupported },
+        {
+          name: 'crit names an unknown extension that is present',
+          token: () => forge({ header: { crit: ['x-certbound-test'], 'x-certbound-test': true } }),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.unsupported,
+        },
+        {
+          name: 'crit names an unknown extension that is absent',
+          token: () => forge({ header: { crit: ['x-absent'] } }),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.unsupported,
+        },
         { name: 'crit is an empty array', token: () => forge({ header: { crit: [] } }), code: 'CB_TOKEN_MALFORMED', description: D.notJws },
-        { name: 'crit b64 with b64:false (unencoded payload, RFC 7797)', token: () => forge({ header: { crit: ['b64'], b64: false } }), code: 'CB_TOKEN_MALFORMED', description: D.notJwt },
+        {
+          name: 'crit b64 with b64:false (unencoded payload, RFC 7797)',
+          token: () => forge({ header: { crit: ['b64'], b64: false } }),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJwt,
+        },
       ],
     },
     {
@@ -450,14 +568,23 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
           name: 'two cnf members, alice first and bob last (lexically last wins, RFC 7519 §4)',
           token: () => {
             const claims = claimsFor();
-            return compactJws(JSON.stringify(headerFor()), duplicateMemberJson(claims, 'cnf', { 'x5t#S256': pki.alice.thumbprint }, { 'x5t#S256': pki.bob.thumbprint }), issuerSigner());
+            return compactJws(
+              JSON.stringify(headerFor()),
+              duplicateMemberJson(claims, 'cnf', { 'x5t#S256': pki.alice.thumbprint }, { 'x5t#S256': pki.bob.thumbprint }),
+              issuerSigner(),
+            );
           },
           code: 'CB_CNF_MISMATCH',
           description: D.mismatch,
         },
         {
           name: 'two aud members, ours first and another last',
-          token: () => compactJws(JSON.stringify(headerFor()), duplicateMemberJson(claimsFor(), 'aud', AUDIENCE, 'https://elsewhere.example'), issuerSigner()),
+          token: () =>
+            compactJws(
+              JSON.stringify(headerFor()),
+              duplicateMemberJson(claimsFor(), 'aud', AUDIENCE, 'https://elsewhere.example'),
+              issuerSigner(),
+            ),
           code: 'CB_TOKEN_AUDIENCE_INVALID',
           description: D.aud,
         },
@@ -477,37 +604,116 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
           name: 'cnf smuggled through a "__proto__" member (no own cnf)',
           token: () => {
             const inner = JSON.stringify(claimsFor({}, ['cnf'])).slice(1, -1);
-            return compactJws(JSON.stringify(headerFor()), `{"__proto__":{"cnf":{"x5t#S256":"${pki.alice.thumbprint}"}},${inner}}`, issuerSigner());
+            return compactJws(
+              JSON.stringify(headerFor()),
+              `{"__proto__":{"cnf":{"x5t#S256":"${pki.alice.thumbprint}"}},${inner}}`,
+              issuerSigner(),
+            );
           },
           code: 'CB_CNF_MISSING',
           description: D.noCnf,
         },
-        { name: 'payload is not JSON', token: () => compactJws(JSON.stringify(headerFor()), 'alice may read', issuerSigner()), code: 'CB_TOKEN_MALFORMED', description: D.notJwt },
-        { name: 'payload is a JSON array holding the claims', token: () => compactJws(JSON.stringify(headerFor()), JSON.stringify([claimsFor()]), issuerSigner()), code: 'CB_TOKEN_MALFORMED', description: D.notJwt },
-        { name: 'payload is JSON null', token: () => compactJws(JSON.stringify(headerFor()), 'null', issuerSigner()), code: 'CB_TOKEN_MALFORMED', description: D.notJwt },
         {
-          name: 'payload is not valid UTF-8',
-          token: () => compactJws(JSON.stringify(headerFor()), Buffer.concat([Buffer.from(JSON.stringify(claimsFor()).slice(0, -1)), Buffer.from([0x2c, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])]), issuerSigner()),
+          name: 'payload is not JSON',
+          token: () => compactJws(JSON.stringify(headerFor()), 'alice may read', issuerSigner()),
           code: 'CB_TOKEN_MALFORMED',
           description: D.notJwt,
         },
-        { name: 'header is a JSON array', token: () => compactJws(JSON.stringify([headerFor()]), JSON.stringify(claimsFor()), issuerSigner()), code: 'CB_TOKEN_MALFORMED', description: D.notJws },
+        {
+          name: 'payload is a JSON array holding the claims',
+          token: () => compactJws(JSON.stringify(headerFor()), JSON.stringify([claimsFor()]), issuerSigner()),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJwt,
+        },
+        {
+          name: 'payload is JSON null',
+          token: () => compactJws(JSON.stringify(headerFor()), 'null', issuerSigner()),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJwt,
+        },
+        {
+          name: 'payload is not valid UTF-8',
+          token: () =>
+            compactJws(
+              JSON.stringify(headerFor()),
+              Buffer.concat([
+                Buffer.from(JSON.stringify(claimsFor()).slice(0, -1)),
+                Buffer.from([0x2c, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+              ]),
+              issuerSigner(),
+            ),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJwt,
+        },
+        {
+          name: 'header is a JSON array',
+          token: () => compactJws(JSON.stringify([headerFor()]), JSON.stringify(claimsFor()), issuerSigner()),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJws,
+        },
       ],
     },
     {
       group: 'compact serialization structure',
       cases: [
-        { name: 'four segments (a valid token plus a trailing ".")', token: async () => `${await joseToken()}.`, code: 'CB_TOKEN_MALFORMED', description: D.notJws },
-        { name: 'four segments (an extra segment in the middle)', token: async () => { const [h, p, s] = segmentsOf(await joseToken()); return `${h}.${p}.${p}.${s}`; }, code: 'CB_TOKEN_MALFORMED', description: D.notJws },
-        { name: 'five segments (JWE-shaped)', token: async () => `${await joseToken()}.AAAA.BBBB`, code: 'CB_TOKEN_MALFORMED', description: D.notJws },
-        { name: 'two segments (signature segment removed)', token: async () => segmentsOf(await joseToken()).slice(0, 2).join('.'), code: 'CB_TOKEN_MALFORMED', description: D.notJws },
+        {
+          name: 'four segments (a valid token plus a trailing ".")',
+          token: async () => `${await joseToken()}.`,
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJws,
+        },
+        {
+          name: 'four segments (an extra segment in the middle)',
+          token: async () => {
+            const [h, p, s] = segmentsOf(await joseToken());
+            return `${h}.${p}.${p}.${s}`;
+          },
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJws,
+        },
+        {
+          name: 'five segments (JWE-shaped)',
+          token: async () => `${await joseToken()}.AAAA.BBBB`,
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJws,
+        },
+        {
+          name: 'two segments (signature segment removed)',
+          token: async () =>
+            segmentsOf(await joseToken())
+              .slice(0, 2)
+              .join('.'),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJws,
+        },
         { name: 'only dots: ".."', token: () => '..', code: 'CB_TOKEN_MALFORMED', description: D.notJws },
         { name: 'only dots: "..."', token: () => '...', code: 'CB_TOKEN_MALFORMED', description: D.notJws },
-        { name: 'empty header segment', token: async () => { const [, p, s] = segmentsOf(await joseToken()); return `.${p}.${s}`; }, code: 'CB_TOKEN_MALFORMED', description: D.notJws },
-        { name: 'empty payload segment, signed', token: () => compactJws(JSON.stringify(headerFor()), '', issuerSigner()), code: 'CB_TOKEN_MALFORMED', description: D.notJwt },
-        { name: 'empty signature segment (alg ES256)', token: async () => { const [h, p] = segmentsOf(await joseToken()); return `${h}.${p}.`; }, code: 'CB_TOKEN_SIGNATURE_INVALID', description: D.signature },
         {
-          name: 'payload swapped for another token\'s (sub admin) with the original signature',
+          name: 'empty header segment',
+          token: async () => {
+            const [, p, s] = segmentsOf(await joseToken());
+            return `.${p}.${s}`;
+          },
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJws,
+        },
+        {
+          name: 'empty payload segment, signed',
+          token: () => compactJws(JSON.stringify(headerFor()), '', issuerSigner()),
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJwt,
+        },
+        {
+          name: 'empty signature segment (alg ES256)',
+          token: async () => {
+            const [h, p] = segmentsOf(await joseToken());
+            return `${h}.${p}.`;
+          },
+          code: 'CB_TOKEN_SIGNATURE_INVALID',
+          description: D.signature,
+        },
+        {
+          name: "payload swapped for another token's (sub admin) with the original signature",
           token: async () => {
             const [h, , s] = segmentsOf(await joseToken());
             return `${h}.${b64u(JSON.stringify(claimsFor({ sub: 'admin' })))}.${s}`;
@@ -522,12 +728,42 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
       cases: [
         { name: 'typ missing', token: () => forge({ dropHeader: ['typ'] }), code: 'CB_TOKEN_TYPE_INVALID', description: D.typ },
         { name: 'typ "JWT"', token: () => forge({ header: { typ: 'JWT' } }), code: 'CB_TOKEN_TYPE_INVALID', description: D.typ },
-        { name: 'expired an hour ago', token: () => forge({ claims: { iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 } }), code: 'CB_TOKEN_EXPIRED', description: D.expired },
-        { name: 'nbf an hour in the future', token: () => forge({ claims: { nbf: nowSeconds() + 3600 } }), code: 'CB_TOKEN_NOT_YET_VALID', description: D.nbf },
-        { name: 'wrong iss', token: () => forge({ claims: { iss: 'https://evil.example' } }), code: 'CB_TOKEN_ISSUER_INVALID', description: D.iss },
-        { name: 'iss with a trailing slash', token: () => forge({ claims: { iss: `${ISSUER}/` } }), code: 'CB_TOKEN_ISSUER_INVALID', description: D.iss },
-        { name: 'wrong aud', token: () => forge({ claims: { aud: 'https://elsewhere.example' } }), code: 'CB_TOKEN_AUDIENCE_INVALID', description: D.aud },
-        { name: 'exp as a numeric string far in the future', token: () => forge({ claims: { exp: String(nowSeconds() + 3600) } }), code: 'CB_TOKEN_CLAIM_INVALID', description: D.expMalformed },
+        {
+          name: 'expired an hour ago',
+          token: () => forge({ claims: { iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 } }),
+          code: 'CB_TOKEN_EXPIRED',
+          description: D.expired,
+        },
+        {
+          name: 'nbf an hour in the future',
+          token: () => forge({ claims: { nbf: nowSeconds() + 3600 } }),
+          code: 'CB_TOKEN_NOT_YET_VALID',
+          description: D.nbf,
+        },
+        {
+          name: 'wrong iss',
+          token: () => forge({ claims: { iss: 'https://evil.example' } }),
+          code: 'CB_TOKEN_ISSUER_INVALID',
+          description: D.iss,
+        },
+        {
+          name: 'iss with a trailing slash',
+          token: () => forge({ claims: { iss: `${ISSUER}/` } }),
+          code: 'CB_TOKEN_ISSUER_INVALID',
+          description: D.iss,
+        },
+        {
+          name: 'wrong aud',
+          token: () => forge({ claims: { aud: 'https://elsewhere.example' } }),
+          code: 'CB_TOKEN_AUDIENCE_INVALID',
+          description: D.aud,
+        },
+        {
+          name: 'exp as a numeric string far in the future',
+          token: () => forge({ claims: { exp: String(nowSeconds() + 3600) } }),
+          code: 'CB_TOKEN_CLAIM_INVALID',
+          description: D.expMalformed,
+        },
       ],
     },
     {
@@ -535,14 +771,54 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
       cases: [
         { name: 'cnf missing', token: () => forge({ drop: ['cnf'] }), code: 'CB_CNF_MISSING', description: D.noCnf },
         { name: 'cnf null', token: () => forge({ claims: { cnf: null } }), code: 'CB_CNF_MALFORMED', description: D.cnfNotObject },
-        { name: 'cnf a string (the bare thumbprint)', token: () => forge({ claims: { cnf: pki.alice.thumbprint } }), code: 'CB_CNF_MALFORMED', description: D.cnfNotObject },
-        { name: 'cnf an array holding the right object', token: () => forge({ claims: { cnf: [{ 'x5t#S256': pki.alice.thumbprint }] } }), code: 'CB_CNF_MALFORMED', description: D.cnfNotObject },
-        { name: 'cnf x5t#S256 a nested object', token: () => forge({ claims: { cnf: { 'x5t#S256': { 'x5t#S256': pki.alice.thumbprint } } } }), code: 'CB_CNF_MALFORMED', description: D.x5tShape },
-        { name: 'cnf x5t#S256 an array of the right thumbprint', token: () => forge({ claims: { cnf: { 'x5t#S256': [pki.alice.thumbprint] } } }), code: 'CB_CNF_MALFORMED', description: D.x5tShape },
-        { name: 'cnf with only jkt', token: () => forge({ claims: { cnf: { jkt: b64u(createHash('sha256').update('x').digest()) } } }), code: 'CB_CNF_MISSING', description: D.noX5t },
-        { name: 'cnf with x5t (SHA-1 name) holding the SHA-256 thumbprint', token: () => forge({ claims: { cnf: { x5t: pki.alice.thumbprint } } }), code: 'CB_CNF_MISSING', description: D.noX5t },
-        { name: 'cnf member name in another case: x5t#s256', token: () => forge({ claims: { cnf: { 'x5t#s256': pki.alice.thumbprint } } }), code: 'CB_CNF_MISSING', description: D.noX5t },
-        { name: 'x5t#S256 padded with "="', token: () => forge({ claims: { cnf: { 'x5t#S256': `${pki.alice.thumbprint}=` } } }), code: 'CB_CNF_MALFORMED', description: D.x5tShape },
+        {
+          name: 'cnf a string (the bare thumbprint)',
+          token: () => forge({ claims: { cnf: pki.alice.thumbprint } }),
+          code: 'CB_CNF_MALFORMED',
+          description: D.cnfNotObject,
+        },
+        {
+          name: 'cnf an array holding the right object',
+          token: () => forge({ claims: { cnf: [{ 'x5t#S256': pki.alice.thumbprint }] } }),
+          code: 'CB_CNF_MALFORMED',
+          description: D.cnfNotObject,
+        },
+        {
+          name: 'cnf x5t#S256 a nested object',
+          token: () => forge({ claims: { cnf: { 'x5t#S256': { 'x5t#S256': pki.alice.thumbprint } } } }),
+          code: 'CB_CNF_MALFORMED',
+          description: D.x5tShape,
+        },
+        {
+          name: 'cnf x5t#S256 an array of the right thumbprint',
+          token: () => forge({ claims: { cnf: { 'x5t#S256': [pki.alice.thumbprint] } } }),
+          code: 'CB_CNF_MALFORMED',
+          description: D.x5tShape,
+        },
+        {
+          name: 'cnf with only jkt',
+          token: () => forge({ claims: { cnf: { jkt: b64u(createHash('sha256').update('x').digest()) } } }),
+          code: 'CB_CNF_MISSING',
+          description: D.noX5t,
+        },
+        {
+          name: 'cnf with x5t (SHA-1 name) holding the SHA-256 thumbprint',
+          token: () => forge({ claims: { cnf: { x5t: pki.alice.thumbprint } } }),
+          code: 'CB_CNF_MISSING',
+          description: D.noX5t,
+        },
+        {
+          name: 'cnf member name in another case: x5t#s256',
+          token: () => forge({ claims: { cnf: { 'x5t#s256': pki.alice.thumbprint } } }),
+          code: 'CB_CNF_MISSING',
+          description: D.noX5t,
+        },
+        {
+          name: 'x5t#S256 padded with "="',
+          token: () => forge({ claims: { cnf: { 'x5t#S256': `${pki.alice.thumbprint}=` } } }),
+          code: 'CB_CNF_MALFORMED',
+          description: D.x5tShape,
+        },
         {
           name: 'x5t#S256 in the standard base64 alphabet (+/) for a hash that needs them',
           presenter: 'plus',
@@ -555,17 +831,35 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
           code: 'CB_CNF_MALFORMED',
           description: D.x5tShape,
         },
-        { name: 'x5t#S256 as 64 hex digits', token: () => forge({ claims: { cnf: { 'x5t#S256': createHash('sha256').update(pki.alice.der).digest('hex') } } }), code: 'CB_CNF_MALFORMED', description: D.x5tShape },
+        {
+          name: 'x5t#S256 as 64 hex digits',
+          token: () => forge({ claims: { cnf: { 'x5t#S256': createHash('sha256').update(pki.alice.der).digest('hex') } } }),
+          code: 'CB_CNF_MALFORMED',
+          description: D.x5tShape,
+        },
         {
           name: 'x5t#S256 of the right certificate with the letter case swapped',
-          token: () => forge({ claims: { cnf: { 'x5t#S256': [...pki.alice.thumbprint].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('') } } }),
+          token: () =>
+            forge({
+              claims: {
+                cnf: {
+                  'x5t#S256': [...pki.alice.thumbprint].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join(''),
+                },
+              },
+            }),
           code: 'CB_CNF_MISMATCH',
           description: D.mismatch,
         },
-        { name: 'x5t#S256 of the issuing CA certificate, not the leaf', token: () => forge({ claims: { cnf: { 'x5t#S256': x5tS256(pki.ca.der) } } }), code: 'CB_CNF_MISMATCH', description: D.mismatch },
+        {
+          name: 'x5t#S256 of the issuing CA certificate, not the leaf',
+          token: () => forge({ claims: { cnf: { 'x5t#S256': x5tS256(pki.ca.der) } } }),
+          code: 'CB_CNF_MISMATCH',
+          description: D.mismatch,
+        },
         {
           name: "x5t#S256 over alice's public key (SPKI) instead of her certificate",
-          token: () => forge({ claims: { cnf: { 'x5t#S256': x5tS256(createPublicKey(pki.alice.keyPem).export({ type: 'spki', format: 'der' })) } } }),
+          token: () =>
+            forge({ claims: { cnf: { 'x5t#S256': x5tS256(createPublicKey(pki.alice.keyPem).export({ type: 'spki', format: 'der' })) } } }),
           code: 'CB_CNF_MISMATCH',
           description: D.mismatch,
         },
@@ -583,7 +877,13 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
           code: 'CB_CNF_MISMATCH',
           description: D.mismatch,
         },
-        { name: "alice's token presented with bob's certificate", presenter: 'bob', token: () => forge(), code: 'CB_CNF_MISMATCH', description: D.mismatch },
+        {
+          name: "alice's token presented with bob's certificate",
+          presenter: 'bob',
+          token: () => forge(),
+          code: 'CB_CNF_MISMATCH',
+          description: D.mismatch,
+        },
       ],
     },
   ];
@@ -594,16 +894,39 @@ function acceptedCases(): AcceptedCase[] {
   return [
     { name: 'control: a token signed by jose with the issuer key', token: () => joseToken() },
     { name: 'control: the same token built by hand (jwt-forge) with the issuer key', token: () => forge() },
-    { name: "control: dave's leaf (issued by an intermediate) with a token bound to the leaf", presenter: 'dave', token: () => joseToken(x5tS256(chain.leaf.der)) },
-    { name: 'control: the standard-base64 case certificate with its base64url thumbprint', presenter: 'plus', token: () => joseToken(plus.thumbprint) },
-    { name: 'typ "application/at+jwt" (RFC 9068 §4 allows the full media type)', token: () => forge({ header: { typ: 'application/at+jwt' } }) },
+    {
+      name: "control: dave's leaf (issued by an intermediate) with a token bound to the leaf",
+      presenter: 'dave',
+      token: () => joseToken(x5tS256(chain.leaf.der)),
+    },
+    {
+      name: 'control: the standard-base64 case certificate with its base64url thumbprint',
+      presenter: 'plus',
+      token: () => joseToken(plus.thumbprint),
+    },
+    {
+      name: 'typ "application/at+jwt" (RFC 9068 §4 allows the full media type)',
+      token: () => forge({ header: { typ: 'application/at+jwt' } }),
+    },
     {
       name: 'a correctly signed token that also carries jku, x5u and jwk headers (ignored, not fetched)',
-      token: () => forge({ header: { jku: `${counting.url}/jwks.json`, x5u: `${counting.url}/attacker.pem`, jwk: { ...attacker.jwk, x5u: `${counting.url}/attacker.pem` } } }),
+      token: () =>
+        forge({
+          header: {
+            jku: `${counting.url}/jwks.json`,
+            x5u: `${counting.url}/attacker.pem`,
+            jwk: { ...attacker.jwk, x5u: `${counting.url}/attacker.pem` },
+          },
+        }),
     },
     {
       name: 'two cnf members, bob first and alice last: the lexically last one is used (RFC 7519 §4)',
-      token: () => compactJws(JSON.stringify(headerFor()), duplicateMemberJson(claimsFor(), 'cnf', { 'x5t#S256': pki.bob.thumbprint }, { 'x5t#S256': pki.alice.thumbprint }), issuerSigner()),
+      token: () =>
+        compactJws(
+          JSON.stringify(headerFor()),
+          duplicateMemberJson(claimsFor(), 'cnf', { 'x5t#S256': pki.bob.thumbprint }, { 'x5t#S256': pki.alice.thumbprint }),
+          issuerSigner(),
+        ),
     },
   ];
 }
@@ -626,7 +949,12 @@ describe('adversarial JWT access tokens: HTTPS resource server and gRPC intercep
           });
           it('gRPC: UNAUTHENTICATED with the code trailer, handler not run; the server still serves', async () => {
             const token = await testCase.token();
-            assertRefusedGrpc(await grpcCall(testCase.presenter ?? 'alice', grpcMetadata(`Bearer ${token}`)), testCase.code, 'invalid_token', testCase.description);
+            assertRefusedGrpc(
+              await grpcCall(testCase.presenter ?? 'alice', grpcMetadata(`Bearer ${token}`)),
+              testCase.code,
+              'invalid_token',
+              testCase.description,
+            );
             assertNothingFetched();
             await assertGrpcServing();
           });
@@ -718,7 +1046,12 @@ describe('adversarial JWT access tokens: HTTPS resource server and gRPC intercep
     it('whitespace the HTTP grammar allows is accepted: two spaces after the scheme, leading/trailing OWS', async () => {
       const token = await joseToken();
       // RFC 9110 §11.4 credentials = auth-scheme [ 1*SP token68 ]; RFC 9110 §5.5 strips OWS around a field value.
-      for (const line of [`authorization: Bearer  ${token}`, `authorization: Bearer ${token}   `, `authorization:    Bearer ${token}`, `authorization: Bearer ${token}\t`]) {
+      for (const line of [
+        `authorization: Bearer  ${token}`,
+        `authorization: Bearer ${token}   `,
+        `authorization:    Bearer ${token}`,
+        `authorization: Bearer ${token}\t`,
+      ]) {
         assertAcceptedHttp(await rawGet('alice', [line]));
       }
     });
@@ -726,9 +1059,19 @@ describe('adversarial JWT access tokens: HTTPS resource server and gRPC intercep
     it('whitespace inside the credentials is refused: 400 invalid_request', async () => {
       const token = await joseToken();
       const [h, p, s] = segmentsOf(token);
-      for (const line of [`authorization: Bearer ${h}. ${p}.${s}`, `authorization: Bearer ${h}.${p}.${s} x`, `authorization: Bearer\t${token}`, `authorization: Bearer ${h}.${p}\t.${s}`]) {
+      for (const line of [
+        `authorization: Bearer ${h}. ${p}.${s}`,
+        `authorization: Bearer ${h}.${p}.${s} x`,
+        `authorization: Bearer\t${token}`,
+        `authorization: Bearer ${h}.${p}\t.${s}`,
+      ]) {
         const answer = await rawGet('alice', [line]);
-        assertRefusedHttp(answer, { status: 400, error: 'invalid_request', description: D.notBearerShape, code: 'CB_AUTHORIZATION_MALFORMED' });
+        assertRefusedHttp(answer, {
+          status: 400,
+          error: 'invalid_request',
+          description: D.notBearerShape,
+          code: 'CB_AUTHORIZATION_MALFORMED',
+        });
       }
       await assertHttpServing();
     });

@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { connect, type TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { type Agent, request } from 'undici';
-import { GRANT_TYPE_CLIENT_CREDENTIALS, GRANT_TYPE_TOKEN_EXCHANGE, MEDIA_TYPE_FORM, MEDIA_TYPE_JSON, TOKEN_TYPE_ACCESS_TOKEN } from '../../src/core/rfc.js';
+import {
+  GRANT_TYPE_CLIENT_CREDENTIALS,
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  MEDIA_TYPE_FORM,
+  MEDIA_TYPE_JSON,
+  TOKEN_TYPE_ACCESS_TOKEN,
+} from '../../src/core/rfc.js';
 import { MAX_PARAMETERS } from '../../src/core/token-request.js';
 import type { IssuedCertificate } from '../../src/pki/generate.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
@@ -34,7 +40,12 @@ after(async () => {
 
 /** The parameters of a token exchange the test STS grants to alice. */
 function valid(): Record<string, string> {
-  return { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: ALICE_SECRET, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN, audience: AUDIENCE };
+  return {
+    grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+    subject_token: ALICE_SECRET,
+    subject_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+    audience: AUDIENCE,
+  };
 }
 
 /** A form body from name/value pairs, in order, repeats allowed. */
@@ -85,7 +96,8 @@ async function send(options: Send = {}): Promise<RawResponse> {
 }
 
 /** POST a form body as alice (or `agent`). */
-const postForm = (body: string | Buffer, agent?: Agent): Promise<RawResponse> => send({ contentType: MEDIA_TYPE_FORM, body, ...(agent === undefined ? {} : { agent }) });
+const postForm = (body: string | Buffer, agent?: Agent): Promise<RawResponse> =>
+  send({ contentType: MEDIA_TYPE_FORM, body, ...(agent === undefined ? {} : { agent }) });
 /** POST a JSON body as alice. */
 const postJson = (body: string | Buffer): Promise<RawResponse> => send({ contentType: MEDIA_TYPE_JSON, body });
 
@@ -186,9 +198,21 @@ describe('repeated parameters (RFC 6749 §3.2: parameters MUST NOT be included m
 describe('grant_type', () => {
   const cases: Array<[string, string, number, string, RegExp]> = [
     ['unknown (password)', 'password', 400, 'unsupported_grant_type', /^grant_type password is not supported$/],
-    ['the token-exchange URN in upper case (grant types compare exactly)', GRANT_TYPE_TOKEN_EXCHANGE.toUpperCase(), 400, 'unsupported_grant_type', /is not supported/],
+    [
+      'the token-exchange URN in upper case (grant types compare exactly)',
+      GRANT_TYPE_TOKEN_EXCHANGE.toUpperCase(),
+      400,
+      'unsupported_grant_type',
+      /is not supported/,
+    ],
     ['the token-exchange URN with a trailing space', `${GRANT_TYPE_TOKEN_EXCHANGE} `, 400, 'unsupported_grant_type', /is not supported/],
-    ['a registered grant this client may not use (client_credentials)', GRANT_TYPE_CLIENT_CREDENTIALS, 400, 'unauthorized_client', /may not use grant_type client_credentials/],
+    [
+      'a registered grant this client may not use (client_credentials)',
+      GRANT_TYPE_CLIENT_CREDENTIALS,
+      400,
+      'unauthorized_client',
+      /may not use grant_type client_credentials/,
+    ],
     ['empty', '', 400, 'invalid_request', /^missing required parameter grant_type$/],
   ];
   for (const [name, grantType, status, error, description] of cases) {
@@ -201,7 +225,12 @@ describe('grant_type', () => {
 
   test('a JSON grant_type that is not a string (number, object, null) → 400 invalid_request', async () => {
     for (const value of [1, { a: 'b' }, null, true]) {
-      assertOAuthError(await postJson(JSON.stringify({ ...valid(), grant_type: value })), 400, 'invalid_request', /^parameter grant_type must be a string$/);
+      assertOAuthError(
+        await postJson(JSON.stringify({ ...valid(), grant_type: value })),
+        400,
+        'invalid_request',
+        /^parameter grant_type must be a string$/,
+      );
     }
     await assertStillServes();
   });
@@ -211,7 +240,10 @@ describe('grant_type', () => {
 function rawConnection(url: string, client: IssuedCertificate = pki.alice): Promise<TLSSocket> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem, servername: 'localhost' }, () => resolve(socket));
+    const socket = connect(
+      { host: hostname, port: Number(port), ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem, servername: 'localhost' },
+      () => resolve(socket),
+    );
     socket.once('error', reject);
   });
 }
@@ -288,7 +320,9 @@ describe('body size (16 KiB limit: 413 and the connection is closed)', () => {
   test('a declared Content-Length of 1 GB with no body sent → 413 at once, then the connection is closed', async () => {
     const socket = await rawConnection(sts.url);
     const done = collectUntilClosed(socket);
-    socket.write(`POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${MEDIA_TYPE_FORM}\r\nContent-Length: 1000000000\r\n\r\ngrant_type=x`);
+    socket.write(
+      `POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${MEDIA_TYPE_FORM}\r\nContent-Length: 1000000000\r\n\r\ngrant_type=x`,
+    );
     const { text, closed } = await done;
     assert.ok(closed, 'the server closed the connection');
     const response = parseRawResponse(text);
@@ -323,7 +357,11 @@ describe('media type (RFC 6749 §3.2: application/x-www-form-urlencoded; JSON al
   }
 
   test('charset=utf-8 (any case) and a media type in capitals are accepted, form and JSON', async () => {
-    for (const contentType of [`${MEDIA_TYPE_FORM}; charset=utf-8`, `${MEDIA_TYPE_FORM};charset=UTF-8`, 'Application/X-WWW-Form-Urlencoded']) {
+    for (const contentType of [
+      `${MEDIA_TYPE_FORM}; charset=utf-8`,
+      `${MEDIA_TYPE_FORM};charset=UTF-8`,
+      'Application/X-WWW-Form-Urlencoded',
+    ]) {
       assertIssued(await send({ contentType, body: formOf(valid()) }));
     }
     for (const contentType of [`${MEDIA_TYPE_JSON}; charset=utf-8`, 'APPLICATION/JSON']) {
@@ -373,9 +411,21 @@ describe('malformed and hostile JSON', () => {
     ['a number', '42', /^JSON request body must be an object$/],
     ['null', 'null', /^JSON request body must be an object$/],
     ['true', 'true', /^JSON request body must be an object$/],
-    ['a nested object value', JSON.stringify({ ...valid(), subject_token: { value: ALICE_SECRET } }), /^parameter subject_token must be a string$/],
-    ['an array of non-strings for audience', JSON.stringify({ ...valid(), audience: [AUDIENCE, 1] }), /^parameter audience must be a string or an array of strings$/],
-    ['a __proto__ member holding an object', rawJsonObject([...Object.entries(valid()), ['__proto__', { admin: true }]]), /^parameter __proto__ must be a string$/],
+    [
+      'a nested object value',
+      JSON.stringify({ ...valid(), subject_token: { value: ALICE_SECRET } }),
+      /^parameter subject_token must be a string$/,
+    ],
+    [
+      'an array of non-strings for audience',
+      JSON.stringify({ ...valid(), audience: [AUDIENCE, 1] }),
+      /^parameter audience must be a string or an array of strings$/,
+    ],
+    [
+      'a __proto__ member holding an object',
+      rawJsonObject([...Object.entries(valid()), ['__proto__', { admin: true }]]),
+      /^parameter __proto__ must be a string$/,
+    ],
   ];
   for (const [name, body, description] of cases) {
     test(`${name} → 400 invalid_request`, async () => {
@@ -394,9 +444,24 @@ describe('malformed and hostile JSON', () => {
   });
 
   test('8,000 levels of nested arrays (just under the limit) → 400 invalid_request (not an object)', async () => {
-    assertOAuthError(await postJson(`${'['.repeat(8_000)}${']'.repeat(8_000)}`), 400, 'invalid_request', /^JSON request body must be an object$/);
-    assertOAuthError(await postJson(`{"subject_token":${'['.repeat(7_000)}${']'.repeat(7_000)}}`), 400, 'invalid_request', /^parameter subject_token must be a string$/);
-    assertOAuthError(await postJson(`${'{"a":'.repeat(2_500)}1${'}'.repeat(2_500)}`), 400, 'invalid_request', /^parameter a must be a string$/);
+    assertOAuthError(
+      await postJson(`${'['.repeat(8_000)}${']'.repeat(8_000)}`),
+      400,
+      'invalid_request',
+      /^JSON request body must be an object$/,
+    );
+    assertOAuthError(
+      await postJson(`{"subject_token":${'['.repeat(7_000)}${']'.repeat(7_000)}}`),
+      400,
+      'invalid_request',
+      /^parameter subject_token must be a string$/,
+    );
+    assertOAuthError(
+      await postJson(`${'{"a":'.repeat(2_500)}1${'}'.repeat(2_500)}`),
+      400,
+      'invalid_request',
+      /^parameter a must be a string$/,
+    );
     await assertStillServes();
   });
 
@@ -429,9 +494,19 @@ describe('parameter counts', () => {
     const extra = (count: number): Array<[string, string]> => Array.from({ length: count }, (_, i) => [`x${i}`, 'v']);
     const base = Object.entries(valid());
     assertIssued(await postForm(formOf([...base, ...extra(MAX_PARAMETERS - base.length)])));
-    assertOAuthError(await postForm(formOf([...base, ...extra(MAX_PARAMETERS - base.length + 1)])), 400, 'invalid_request', /^too many parameters \(at most 64\)$/);
+    assertOAuthError(
+      await postForm(formOf([...base, ...extra(MAX_PARAMETERS - base.length + 1)])),
+      400,
+      'invalid_request',
+      /^too many parameters \(at most 64\)$/,
+    );
     assertIssued(await postJson(JSON.stringify(Object.fromEntries([...base, ...extra(MAX_PARAMETERS - base.length)]))));
-    assertOAuthError(await postJson(JSON.stringify(Object.fromEntries([...base, ...extra(MAX_PARAMETERS - base.length + 1)]))), 400, 'invalid_request', /^too many parameters/);
+    assertOAuthError(
+      await postJson(JSON.stringify(Object.fromEntries([...base, ...extra(MAX_PARAMETERS - base.length + 1)]))),
+      400,
+      'invalid_request',
+      /^too many parameters/,
+    );
     await assertStillServes();
   });
 
@@ -497,15 +572,39 @@ describe('bytes that are not UTF-8, and NUL', () => {
     const rawNul = latin1(formOf(valid()).replace(`subject_token=${ALICE_SECRET}`, `subject_token=${ALICE_SECRET}\u0000`));
     assert.ok(rawNul.includes(0));
     assertOAuthError(await postForm(rawNul), 400, 'invalid_request', /^subject_token is not valid$/);
-    assertOAuthError(await postForm(formOf(valid()).replace(`subject_token=${ALICE_SECRET}`, `subject_token=${ALICE_SECRET}%00`)), 400, 'invalid_request', /^subject_token is not valid$/);
-    assertOAuthError(await postForm(formOf(valid()).replace(`subject_token=${ALICE_SECRET}`, `subject_token=%00${ALICE_SECRET}`)), 400, 'invalid_request', /^subject_token is not valid$/);
-    assertOAuthError(await postJson(JSON.stringify({ ...valid(), subject_token: `${ALICE_SECRET}\u0000` })), 400, 'invalid_request', /^subject_token is not valid$/);
+    assertOAuthError(
+      await postForm(formOf(valid()).replace(`subject_token=${ALICE_SECRET}`, `subject_token=${ALICE_SECRET}%00`)),
+      400,
+      'invalid_request',
+      /^subject_token is not valid$/,
+    );
+    assertOAuthError(
+      await postForm(formOf(valid()).replace(`subject_token=${ALICE_SECRET}`, `subject_token=%00${ALICE_SECRET}`)),
+      400,
+      'invalid_request',
+      /^subject_token is not valid$/,
+    );
+    assertOAuthError(
+      await postJson(JSON.stringify({ ...valid(), subject_token: `${ALICE_SECRET}\u0000` })),
+      400,
+      'invalid_request',
+      /^subject_token is not valid$/,
+    );
     await assertStillServes();
   });
 
   test('a NUL byte in grant_type → 400 unsupported_grant_type; in subject_token_type → 400 invalid_request', async () => {
-    assertOAuthError(await postForm(formOf({ ...valid(), grant_type: `${GRANT_TYPE_TOKEN_EXCHANGE}\u0000` })), 400, 'unsupported_grant_type');
-    assertOAuthError(await postForm(formOf({ ...valid(), subject_token_type: `${TOKEN_TYPE_ACCESS_TOKEN}\u0000` })), 400, 'invalid_request', /subject_token_type/);
+    assertOAuthError(
+      await postForm(formOf({ ...valid(), grant_type: `${GRANT_TYPE_TOKEN_EXCHANGE}\u0000` })),
+      400,
+      'unsupported_grant_type',
+    );
+    assertOAuthError(
+      await postForm(formOf({ ...valid(), subject_token_type: `${TOKEN_TYPE_ACCESS_TOKEN}\u0000` })),
+      400,
+      'invalid_request',
+      /subject_token_type/,
+    );
     await assertStillServes();
   });
 
@@ -527,7 +626,12 @@ describe('client certificates (RFC 8705 §2)', () => {
     test(`${name} → 401 invalid_client (form and JSON)`, async (t) => {
       const agent = agentFor(t, pki, client());
       assertOAuthError(await send({ agent, contentType: MEDIA_TYPE_FORM, body: formOf(valid()) }), 401, 'invalid_client', description);
-      assertOAuthError(await send({ agent, contentType: MEDIA_TYPE_JSON, body: JSON.stringify(valid()) }), 401, 'invalid_client', description);
+      assertOAuthError(
+        await send({ agent, contentType: MEDIA_TYPE_JSON, body: JSON.stringify(valid()) }),
+        401,
+        'invalid_client',
+        description,
+      );
       await assertStillServes();
     });
   }
@@ -537,7 +641,11 @@ describe('routing', () => {
   test('GET, PUT, DELETE and HEAD on /token → 405 with Allow: POST', async (t) => {
     const anonymous = agentFor(t, pki);
     for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
-      const response = await send({ method, agent: anonymous, ...(method === 'GET' ? {} : { contentType: MEDIA_TYPE_FORM, body: formOf(valid()) }) });
+      const response = await send({
+        method,
+        agent: anonymous,
+        ...(method === 'GET' ? {} : { contentType: MEDIA_TYPE_FORM, body: formOf(valid()) }),
+      });
       assertOAuthError(response, 405, 'method_not_allowed', /^use POST$/);
       assert.equal(response.headers.allow, 'POST', method);
     }
@@ -548,7 +656,7 @@ describe('routing', () => {
     await assertStillServes();
   });
 
-  test('a wrong method with alice\'s certificate is still 405 (the method is checked before the client)', async () => {
+  test("a wrong method with alice's certificate is still 405 (the method is checked before the client)", async () => {
     const response = await send({ method: 'GET' });
     assertOAuthError(response, 405, 'method_not_allowed');
     assert.equal(response.headers.allow, 'POST');
@@ -593,15 +701,34 @@ describe('RFC 6749 §5.2: error_description holds only %x20-21 / %x23-5B / %x5D-
   // (control characters, quotes, backslashes, non-ASCII) back into error_description.
   const DESCRIPTION_CHARSET = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
   const cases: Array<[string, () => Promise<RawResponse>, number, string]> = [
-    ['an unknown grant_type with NUL, quote, backslash and non-ASCII', () => postForm(formOf({ ...valid(), grant_type: 'pass"word\\\u0000é\u202e' })), 400, 'unsupported_grant_type'],
-    ['a repeated parameter whose name has a quote, a backslash and non-ASCII', () => postForm(formOf([...Object.entries(valid()), ['na"me\\é', '1'], ['na"me\\é', '2']])), 400, 'invalid_request'],
-    ['a JSON parameter with a non-string value and a hostile name', () => postJson(JSON.stringify({ ...valid(), 'x"\\\u0000\u2028': 1 })), 400, 'invalid_request'],
+    [
+      'an unknown grant_type with NUL, quote, backslash and non-ASCII',
+      () => postForm(formOf({ ...valid(), grant_type: 'pass"word\\\u0000é\u202e' })),
+      400,
+      'unsupported_grant_type',
+    ],
+    [
+      'a repeated parameter whose name has a quote, a backslash and non-ASCII',
+      () => postForm(formOf([...Object.entries(valid()), ['na"me\\é', '1'], ['na"me\\é', '2']])),
+      400,
+      'invalid_request',
+    ],
+    [
+      'a JSON parameter with a non-string value and a hostile name',
+      () => postJson(JSON.stringify({ ...valid(), 'x"\\\u0000\u2028': 1 })),
+      400,
+      'invalid_request',
+    ],
   ];
   for (const [name, sendIt, status, error] of cases) {
     test(`${name} → ${status} ${error}, description within the RFC 6749 charset`, async () => {
       const response = await sendIt();
       assertOAuthError(response, status, error);
-      assert.match(response.body?.error_description as string, DESCRIPTION_CHARSET, `error_description ${JSON.stringify(response.body?.error_description)}`);
+      assert.match(
+        response.body?.error_description as string,
+        DESCRIPTION_CHARSET,
+        `error_description ${JSON.stringify(response.body?.error_description)}`,
+      );
       await assertStillServes();
     });
   }

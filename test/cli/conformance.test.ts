@@ -90,8 +90,21 @@ before(async () => {
   };
   await Promise.all(Object.entries(files).map(([name, content]) => writeFile(file(name), content)));
   const protectedArgs = (kind: 'resource' | 'grpc-server', audience: string) => [
-    kind, '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
-    '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', audience,
+    kind,
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('server.crt'),
+    '--tls-key',
+    file('server.key'),
+    '--jwks',
+    file('jwks.json'),
+    '--issuer',
+    ISSUER,
+    '--audience',
+    audience,
   ];
   [sts, strictSts, resource, grpc] = await Promise.all([
     startServer(['sts', '--config', file('sts.yaml'), '--port', '0']),
@@ -116,13 +129,21 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 /** A JWT from the trusted IdP for the STS, with claim overrides. */
 function idpToken(claims: Record<string, unknown>): Promise<string> {
   const now = nowSeconds();
-  return new SignJWT({ iss: IDP, aud: ISSUER, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).sign(idpKey);
+  return new SignJWT({ iss: IDP, aud: ISSUER, iat: now, exp: now + 300, ...claims })
+    .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+    .sign(idpKey);
 }
 
 const boundTo = (certificate: IssuedCertificate) => ({ cnf: { 'x5t#S256': certificate.thumbprint } });
 
 function exchange(subjectToken: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: subjectToken, subject_token_type: TOKEN_TYPE_JWT, audience: AUDIENCE, ...extra };
+  return {
+    grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+    subject_token: subjectToken,
+    subject_token_type: TOKEN_TYPE_JWT,
+    audience: AUDIENCE,
+    ...extra,
+  };
 }
 
 function withActor(subjectToken: string, actorToken: string): Record<string, string> {
@@ -154,7 +175,12 @@ async function refusalAfter(server: CliServer, mark: number, type = 'token.refus
   return JSON.parse(matching()[0] as string) as Record<string, unknown>;
 }
 
-async function introspect(token: string, agent = as('introspector'), extra: Record<string, string> = {}, stsUrl = sts.url): Promise<JsonResponse> {
+async function introspect(
+  token: string,
+  agent = as('introspector'),
+  extra: Record<string, string> = {},
+  stsUrl = sts.url,
+): Promise<JsonResponse> {
   const response = await request(`${stsUrl}/introspect`, {
     method: 'POST',
     dispatcher: agent,
@@ -190,7 +216,11 @@ describe('RFC 8705 §3 + RFC 8693: a bound subject token keeps its binding throu
     assert.deepEqual(claims.cnf, { 'x5t#S256': gateway.thumbprint });
     assert.deepEqual(claims.act, { sub: 'gateway' });
     // The gateway's token works over the gateway's connection only.
-    const introspected = await introspect(await postToken(as('gateway'), sts.url, exchange(await idpToken({ sub: 'user-1', ...boundTo(pki.alice) }))).then((r) => r.body.access_token as string));
+    const introspected = await introspect(
+      await postToken(as('gateway'), sts.url, exchange(await idpToken({ sub: 'user-1', ...boundTo(pki.alice) }))).then(
+        (r) => r.body.access_token as string,
+      ),
+    );
     assert.equal(introspected.body.active, true);
     assert.deepEqual(introspected.body.cnf, { 'x5t#S256': gateway.thumbprint });
   });
@@ -202,17 +232,35 @@ describe('RFC 8705 §3 + RFC 8693: a bound subject token keeps its binding throu
   });
 
   const unsupported: Array<[string, Record<string, unknown>, string]> = [
-    ['DPoP-bound (cnf jkt)', { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } }, 'subject_token is bound by a confirmation method this STS cannot check (cnf jkt)'],
-    ['bound by a raw key (cnf jwk)', { cnf: { jwk: { kty: 'EC' } } }, 'subject_token is bound by a confirmation method this STS cannot check (cnf jwk)'],
-    ['bound to alice and by jkt', { cnf: { 'x5t#S256': 'placeholder', jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } }, 'subject_token is bound by a confirmation method this STS cannot check (cnf jkt)'],
+    [
+      'DPoP-bound (cnf jkt)',
+      { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } },
+      'subject_token is bound by a confirmation method this STS cannot check (cnf jkt)',
+    ],
+    [
+      'bound by a raw key (cnf jwk)',
+      { cnf: { jwk: { kty: 'EC' } } },
+      'subject_token is bound by a confirmation method this STS cannot check (cnf jwk)',
+    ],
+    [
+      'bound to alice and by jkt',
+      { cnf: { 'x5t#S256': 'placeholder', jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } },
+      'subject_token is bound by a confirmation method this STS cannot check (cnf jkt)',
+    ],
     ['a cnf that is a string', { cnf: 'alice' }, 'subject_token has a cnf claim that is not a JSON object'],
-    ['a padded, standard-base64 thumbprint', { cnf: { 'x5t#S256': 'placeholder-padded' } }, 'subject_token has a cnf x5t#S256 that is not a certificate thumbprint'],
+    [
+      'a padded, standard-base64 thumbprint',
+      { cnf: { 'x5t#S256': 'placeholder-padded' } },
+      'subject_token has a cnf x5t#S256 that is not a certificate thumbprint',
+    ],
     ['an empty cnf', { cnf: {} }, 'subject_token is bound by a confirmation method this STS cannot check (cnf without members)'],
   ];
   for (const [name, claims, description] of unsupported) {
     test(`${name}: refused for alice and for the gateway, CB_SUBJECT_TOKEN_CNF_UNSUPPORTED`, async () => {
       const cnf = JSON.parse(
-        JSON.stringify(claims).replace('"placeholder-padded"', JSON.stringify(Buffer.from(pki.alice.der).toString('base64').slice(0, 42) + '=')).replace('"placeholder"', JSON.stringify(pki.alice.thumbprint)),
+        JSON.stringify(claims)
+          .replace('"placeholder-padded"', JSON.stringify(Buffer.from(pki.alice.der).toString('base64').slice(0, 42) + '='))
+          .replace('"placeholder"', JSON.stringify(pki.alice.thumbprint)),
       ) as Record<string, unknown>;
       for (const who of ['alice', 'gateway'] as const) {
         const mark = sts.stderr().length;
@@ -226,34 +274,57 @@ describe('RFC 8705 §3 + RFC 8693: a bound subject token keeps its binding throu
 
 describe('RFC 8693 §2.1: a bound actor token keeps its binding too', () => {
   test('actor bound to alice, presented by alice: act names the actor', async () => {
-    const claims = issued(await postToken(as('alice'), sts.url, withActor(await idpToken({ sub: 'user-1' }), await idpToken({ sub: 'svc-1', ...boundTo(pki.alice) }))));
+    const claims = issued(
+      await postToken(
+        as('alice'),
+        sts.url,
+        withActor(await idpToken({ sub: 'user-1' }), await idpToken({ sub: 'svc-1', ...boundTo(pki.alice) })),
+      ),
+    );
     assert.deepEqual(claims.act, { sub: 'svc-1', iss: IDP });
     assert.deepEqual(claims.cnf, { 'x5t#S256': pki.alice.thumbprint });
   });
 
   test('actor bound to alice, presented by bob: 400 invalid_request', async () => {
     const mark = sts.stderr().length;
-    const response = await postToken(as('bob'), sts.url, withActor(await idpToken({ sub: 'user-1' }), await idpToken({ sub: 'svc-1', ...boundTo(pki.alice) })));
+    const response = await postToken(
+      as('bob'),
+      sts.url,
+      withActor(await idpToken({ sub: 'user-1' }), await idpToken({ sub: 'svc-1', ...boundTo(pki.alice) })),
+    );
     assertRefused(response, 400, 'invalid_request', 'actor_token is bound to a different client certificate');
     assert.equal((await refusalAfter(sts, mark)).code, 'CB_SUBJECT_TOKEN_CNF_MISMATCH');
   });
 
   test('actor bound to alice, presented by the gateway: the gateway is the latest actor, the actor nested under it', async () => {
-    const claims = issued(await postToken(as('gateway'), sts.url, withActor(await idpToken({ sub: 'user-1' }), await idpToken({ sub: 'svc-1', ...boundTo(pki.alice) }))));
+    const claims = issued(
+      await postToken(
+        as('gateway'),
+        sts.url,
+        withActor(await idpToken({ sub: 'user-1' }), await idpToken({ sub: 'svc-1', ...boundTo(pki.alice) })),
+      ),
+    );
     assert.deepEqual(claims.act, { sub: 'gateway', act: { sub: 'svc-1', iss: IDP } });
     assert.deepEqual(claims.cnf, { 'x5t#S256': gateway.thumbprint });
   });
 
   test('a DPoP-bound actor token is refused, for the gateway too', async () => {
     for (const who of ['alice', 'gateway'] as const) {
-      const response = await postToken(as(who), sts.url, withActor(await idpToken({ sub: 'user-1' }), await idpToken({ sub: 'svc-1', cnf: { jkt: 'x' } })));
+      const response = await postToken(
+        as(who),
+        sts.url,
+        withActor(await idpToken({ sub: 'user-1' }), await idpToken({ sub: 'svc-1', cnf: { jkt: 'x' } })),
+      );
       assertRefused(response, 400, 'invalid_request', 'actor_token is bound by a confirmation method this STS cannot check (cnf jkt)');
     }
   });
 });
 
 describe('RFC 8705 §2: client_id selects the registration the certificate must satisfy', () => {
-  const clientCredentials = (clientId?: string) => ({ grant_type: GRANT_TYPE_CLIENT_CREDENTIALS, ...(clientId === undefined ? {} : { client_id: clientId }) });
+  const clientCredentials = (clientId?: string) => ({
+    grant_type: GRANT_TYPE_CLIENT_CREDENTIALS,
+    ...(clientId === undefined ? {} : { client_id: clientId }),
+  });
 
   test("alice's certificate with client_id=alice: a token for alice", async () => {
     const claims = issued(await postToken(as('alice'), sts.url, clientCredentials('alice')));
@@ -262,7 +333,10 @@ describe('RFC 8705 §2: client_id selects the registration the certificate must 
   });
 
   test("alice's certificate with client_id=bob or an unknown client_id: 401 invalid_client, one answer for both", async () => {
-    for (const [clientId, detail] of [['bob', 'registered client bob'], ['nobody', 'unknown client_id']] as const) {
+    for (const [clientId, detail] of [
+      ['bob', 'registered client bob'],
+      ['nobody', 'unknown client_id'],
+    ] as const) {
       const mark = sts.stderr().length;
       const response = await postToken(as('alice'), sts.url, clientCredentials(clientId));
       assertRefused(response, 401, 'invalid_client', 'client certificate does not authenticate the client_id given');
@@ -278,7 +352,12 @@ describe('RFC 8705 §2: client_id selects the registration the certificate must 
 
   test('require_client_id: without client_id 401 invalid_client (CB_CLIENT_ID_REQUIRED); with it, a token', async () => {
     const mark = strictSts.stderr().length;
-    assertRefused(await postToken(as('alice'), strictSts.url, clientCredentials()), 401, 'invalid_client', 'client_id is required (RFC 8705 section 2)');
+    assertRefused(
+      await postToken(as('alice'), strictSts.url, clientCredentials()),
+      401,
+      'invalid_client',
+      'client_id is required (RFC 8705 section 2)',
+    );
     assert.equal((await refusalAfter(strictSts, mark)).code, 'CB_CLIENT_ID_REQUIRED');
     assert.equal(issued(await postToken(as('alice'), strictSts.url, clientCredentials('alice'))).client_id, 'alice');
   });
@@ -298,14 +377,29 @@ describe('RFC 8705 §2: client_id selects the registration the certificate must 
 
   test('certbound token --client-id against an STS that requires it', async () => {
     const args = (extra: string[]) => [
-      'token', '--sts', strictSts.url, '--tls-ca', file('ca.crt'), '--tls-cert', file('alice.crt'), '--tls-key', file('alice.key'),
-      '--subject-token', 'unused', '--audience', AUDIENCE, ...extra,
+      'token',
+      '--sts',
+      strictSts.url,
+      '--tls-ca',
+      file('ca.crt'),
+      '--tls-cert',
+      file('alice.crt'),
+      '--tls-key',
+      file('alice.key'),
+      '--subject-token',
+      'unused',
+      '--audience',
+      AUDIENCE,
+      ...extra,
     ];
     await writeFile(file('alice.crt'), pki.alice.certPem);
     await writeFile(file('alice.key'), pki.alice.keyPem);
     const without = await runCli(args([]));
     assert.equal(without.code, 1);
-    assert.match(without.stderr, /^certbound: STS refused the exchange \(invalid_client: client_id is required \(RFC 8705 section 2\)\)\n$/);
+    assert.match(
+      without.stderr,
+      /^certbound: STS refused the exchange \(invalid_client: client_id is required \(RFC 8705 section 2\)\)\n$/,
+    );
     // With the client_id the request reaches the grant, which finds the static token unknown.
     const named = await runCli(args(['--client-id', 'alice']));
     assert.equal(named.code, 1);
@@ -321,7 +415,15 @@ describe('RFC 7519 §2: exp, nbf and iat must be finite whole seconds, in every 
 
   function accessTokenText(): string {
     const now = nowSeconds();
-    return infiniteExp({ iss: ISSUER, sub: 'alice', aud: [AUDIENCE, GRPC_AUDIENCE], iat: now, jti: 'j-1', client_id: 'alice', ...boundTo(pki.alice) });
+    return infiniteExp({
+      iss: ISSUER,
+      sub: 'alice',
+      aud: [AUDIENCE, GRPC_AUDIENCE],
+      iat: now,
+      jti: 'j-1',
+      client_id: 'alice',
+      ...boundTo(pki.alice),
+    });
   }
 
   test('resource: 401 invalid_token', async () => {
@@ -329,7 +431,10 @@ describe('RFC 7519 §2: exp, nbf and iat must be finite whole seconds, in every 
     const response = await request(`${resource.url}/`, { dispatcher: as('alice'), headers: { authorization: `Bearer ${token}` } });
     await response.body.dump();
     assert.equal(response.statusCode, 401);
-    assert.match(String(response.headers['www-authenticate']), /^Bearer .*error="invalid_token", error_description="exp claim must be a whole number of seconds"/);
+    assert.match(
+      String(response.headers['www-authenticate']),
+      /^Bearer .*error="invalid_token", error_description="exp claim must be a whole number of seconds"/,
+    );
   });
 
   test('grpc-server: UNAUTHENTICATED', async (t) => {
@@ -342,8 +447,16 @@ describe('RFC 7519 §2: exp, nbf and iat must be finite whole seconds, in every 
 
   test('sts: a trusted issuer subject token with exp 1e309 is 400 invalid_request', async () => {
     const now = nowSeconds();
-    const subjectToken = await signText(infiniteExp({ iss: IDP, aud: ISSUER, iat: now, sub: 'user-1' }), idpKey, { alg: 'ES256', kid: 'idp-1' });
-    assertRefused(await postToken(as('alice'), sts.url, exchange(subjectToken)), 400, 'invalid_request', 'subject_token exp claim must be a whole number of seconds');
+    const subjectToken = await signText(infiniteExp({ iss: IDP, aud: ISSUER, iat: now, sub: 'user-1' }), idpKey, {
+      alg: 'ES256',
+      kid: 'idp-1',
+    });
+    assertRefused(
+      await postToken(as('alice'), sts.url, exchange(subjectToken)),
+      400,
+      'invalid_request',
+      'subject_token exp claim must be a whole number of seconds',
+    );
   });
 
   test('introspection: a token of the STS with exp 1e309 is inactive', async () => {

@@ -27,8 +27,26 @@ const KINDS: readonly Kind[] = ['sts', 'resource', 'grpc-server'];
 
 function serverArgs(kind: Kind, ...extra: string[]): string[] {
   if (kind === 'sts') return ['sts', '--config', file('sts.yaml'), '--port', '0', ...extra];
-  const [cert, key, audience] = kind === 'resource' ? ['server.crt', 'server.key', AUDIENCE] : ['grpc.crt', 'grpc.key', 'https://grpc.domain.com:50051'];
-  return [kind, '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file(cert), '--tls-key', file(key), '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', audience, ...extra];
+  const [cert, key, audience] =
+    kind === 'resource' ? ['server.crt', 'server.key', AUDIENCE] : ['grpc.crt', 'grpc.key', 'https://grpc.domain.com:50051'];
+  return [
+    kind,
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file(cert),
+    '--tls-key',
+    file(key),
+    '--jwks',
+    file('jwks.json'),
+    '--issuer',
+    ISSUER,
+    '--audience',
+    audience,
+    ...extra,
+  ];
 }
 
 const limited: Partial<Record<Kind, CliServer>> = {};
@@ -41,7 +59,9 @@ before(async () => {
   // The STS reads its limits from the configuration file, the others from flags.
   await appendFile(file('sts.yaml'), `\nlimits:\n  handshake_timeout: ${HANDSHAKE_TIMEOUT_S}\n  max_connections: ${MAX_CONNECTIONS}\n`);
   const flags = ['--handshake-timeout', String(HANDSHAKE_TIMEOUT_S), '--max-connections', String(MAX_CONNECTIONS)];
-  await Promise.all(KINDS.map(async (kind) => (limited[kind] = await startServer(kind === 'sts' ? serverArgs(kind) : serverArgs(kind, ...flags)))));
+  await Promise.all(
+    KINDS.map(async (kind) => (limited[kind] = await startServer(kind === 'sts' ? serverArgs(kind) : serverArgs(kind, ...flags)))),
+  );
 });
 
 after(async () => {
@@ -68,7 +88,14 @@ function closedWithin(socket: Socket, start: number, limitMs: number, what: stri
 /** A full handshake as alice (ALPN h2 for gRPC), left open: it holds one of the server's connections. */
 function heldConnection(server: CliServer, kind: Kind): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = connectTls({ port: portOf(server), host: '127.0.0.1', servername: 'localhost', ca, ...alice, ...(kind === 'grpc-server' ? { ALPNProtocols: ['h2'] } : {}) });
+    const socket = connectTls({
+      port: portOf(server),
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca,
+      ...alice,
+      ...(kind === 'grpc-server' ? { ALPNProtocols: ['h2'] } : {}),
+    });
     socket.once('secureConnect', () => resolve(socket));
     socket.once('error', reject);
   });
@@ -78,9 +105,13 @@ function heldConnection(server: CliServer, kind: Kind): Promise<TLSSocket> {
 function servesValidClient(server: CliServer, kind: Kind): Promise<void> {
   if (kind === 'grpc-server') {
     const { Health } = loadEchoDefinitions();
-    const client = new Health(`127.0.0.1:${portOf(server)}`, credentials.createSsl(Buffer.from(ca), Buffer.from(alice.key), Buffer.from(alice.cert)), {
-      'grpc.ssl_target_name_override': 'localhost',
-    });
+    const client = new Health(
+      `127.0.0.1:${portOf(server)}`,
+      credentials.createSsl(Buffer.from(ca), Buffer.from(alice.key), Buffer.from(alice.cert)),
+      {
+        'grpc.ssl_target_name_override': 'localhost',
+      },
+    );
     return new Promise<void>((resolve, reject) => {
       (client.Check as (request: object, options: object, callback: (error: Error | null, reply: { status: string }) => void) => void).call(
         client,
@@ -91,10 +122,15 @@ function servesValidClient(server: CliServer, kind: Kind): Promise<void> {
     }).finally(() => client.close());
   }
   return new Promise((resolve, reject) => {
-    const request = get({ host: '127.0.0.1', port: portOf(server), path: '/healthz', servername: 'localhost', ca, ...alice, agent: false }, (response) => {
-      response.resume();
-      response.once('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`healthz answered ${response.statusCode}`))));
-    });
+    const request = get(
+      { host: '127.0.0.1', port: portOf(server), path: '/healthz', servername: 'localhost', ca, ...alice, agent: false },
+      (response) => {
+        response.resume();
+        response.once('end', () =>
+          response.statusCode === 200 ? resolve() : reject(new Error(`healthz answered ${response.statusCode}`)),
+        );
+      },
+    );
     request.once('error', reject);
   });
 }

@@ -51,8 +51,11 @@ after(async () => {
 
 function runExample(name: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'dist', 'examples', `${name}.js`)], { env: { ...process.env, CERTS: dir, CERTBOUND_ISSUER: issuer }, timeout: 20_000 }, (error, stdout, stderr) =>
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [join(ROOT, 'dist', 'examples', `${name}.js`)],
+      { env: { ...process.env, CERTS: dir, CERTBOUND_ISSUER: issuer }, timeout: 20_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }),
     );
   });
 }
@@ -107,7 +110,10 @@ describe('RFC 8414 §3: the metadata is where the issuer says', () => {
 
   test('issuer_metadata_elsewhere: true starts, and the log says where discovery must be served', async () => {
     const config = file('sts-proxied.yaml');
-    await writeFile(config, `${await readFile(file('sts.yaml'), 'utf8')}\npublic_url: https://sts.domain.com:9443\nissuer_metadata_elsewhere: true\n`);
+    await writeFile(
+      config,
+      `${await readFile(file('sts.yaml'), 'utf8')}\npublic_url: https://sts.domain.com:9443\nissuer_metadata_elsewhere: true\n`,
+    );
     const proxied = await startServer(['sts', '--config', config, '--port', '0']);
     try {
       await proxied.untilLogged('"type":"discovery.elsewhere"');

@@ -19,7 +19,7 @@ function section(doc: string, heading: string): string {
   return doc.slice(start, end === -1 ? undefined : end);
 }
 
-test('every flag in every command\'s --help appears in docs/cli.md, as `--flag`', async () => {
+test("every flag in every command's --help appears in docs/cli.md, as `--flag`", async () => {
   const doc = await readFile(DOC, 'utf8');
   const shared = SHARED.map((heading) => section(doc, heading)).join('\n');
   const missing: string[] = [];
@@ -30,7 +30,11 @@ test('every flag in every command\'s --help appears in docs/cli.md, as `--flag`'
     assert.ok(flags.size > 0 || command === 'thumbprint', `${command} --help names no flag`);
     // pki's subcommands have sections of their own; call documents the flags it shares with token there.
     const headings =
-      command === 'pki' ? ['## `certbound pki init`', '## `certbound pki revoke`'] : command === 'call' ? ['## `certbound call`', '## `certbound token`'] : [`## \`certbound ${command}\``];
+      command === 'pki'
+        ? ['## `certbound pki init`', '## `certbound pki revoke`']
+        : command === 'call'
+          ? ['## `certbound call`', '## `certbound token`']
+          : [`## \`certbound ${command}\``];
     const documented = `${headings.map((heading) => section(doc, heading)).join('\n')}\n${shared}`;
     for (const flag of flags) {
       if (!new RegExp(`\`${flag}(?![\\w-])`).test(documented)) missing.push(`${command} ${flag}`);

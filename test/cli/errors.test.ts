@@ -77,7 +77,12 @@ describe('certbound bad input', { concurrency: 4 }, () => {
     const changed = original.replace('    - client_id: bob\n', '    - client_id: bob\n      grant_types: [password]\n');
     assert.notEqual(changed, original);
     await writeFile(broken, changed);
-    assertBadInput(await runCli(['sts', '--config', broken, '--check-config']), broken, 'policy.clients[1].grant_types[0]', 'unknown grant type');
+    assertBadInput(
+      await runCli(['sts', '--config', broken, '--check-config']),
+      broken,
+      'policy.clients[1].grant_types[0]',
+      'unknown grant type',
+    );
   });
 
   test('sts --config with an unknown top-level key', async () => {

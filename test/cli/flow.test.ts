@@ -27,16 +27,41 @@ const issuedTokens: string[] = [];
 
 function resourceArgs(jwks: string, audience: string): string[] {
   return [
-    'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
-    '--jwks', jwks, '--issuer', ISSUER, '--audience', audience,
+    'resource',
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('server.crt'),
+    '--tls-key',
+    file('server.key'),
+    '--jwks',
+    jwks,
+    '--issuer',
+    ISSUER,
+    '--audience',
+    audience,
   ];
 }
 
 /** The client flags for `token`/`call` as `who` presenting `subjectToken`. */
 function clientArgs(who: 'alice' | 'bob', subjectToken: string, stsUrl = sts.url): string[] {
   return [
-    '--sts', stsUrl, '--tls-ca', file('ca.crt'), '--tls-cert', file(`${who}.crt`), '--tls-key', file(`${who}.key`),
-    '--subject-token', subjectToken, '--audience', AUDIENCE, '--scope', 'read',
+    '--sts',
+    stsUrl,
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file(`${who}.crt`),
+    '--tls-key',
+    file(`${who}.key`),
+    '--subject-token',
+    subjectToken,
+    '--audience',
+    AUDIENCE,
+    '--scope',
+    'read',
   ];
 }
 
@@ -113,7 +138,10 @@ test('the servers print a ready line with their URL', () => {
 
 test('token: alice exchanges her subject token for a bound access token', async () => {
   const response = assertTokenResponse(await runCli(['token', ...clientArgs('alice', SUBJECT_TOKENS.alice)]));
-  const claims = JSON.parse(Buffer.from(response.access_token.split('.')[1] as string, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const claims = JSON.parse(Buffer.from(response.access_token.split('.')[1] as string, 'base64url').toString('utf8')) as Record<
+    string,
+    unknown
+  >;
   assert.equal(claims.iss, ISSUER);
   assert.equal(claims.sub, 'alice');
   assert.equal(claims.aud, AUDIENCE);
@@ -202,7 +230,8 @@ test('the server event logs carry no tokens', () => {
   assert.ok(issuedTokens.length > 0);
   const logs = servers.map((server) => server.stderr()).join('\n');
   assert.match(sts.stderr(), /"type":"token.issued"/);
-  for (const secret of [...Object.values(SUBJECT_TOKENS), ...issuedTokens]) assert.ok(!logs.includes(secret), 'a token appears in a server log');
+  for (const secret of [...Object.values(SUBJECT_TOKENS), ...issuedTokens])
+    assert.ok(!logs.includes(secret), 'a token appears in a server log');
   for (const token of issuedTokens) assert.ok(!logs.includes(token.split('.')[2] as string), 'a token signature appears in a server log');
 });
 

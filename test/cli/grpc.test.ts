@@ -15,15 +15,42 @@ let grpcServer: CliServer;
 
 function serverArgs(extra: string[] = []): string[] {
   return [
-    'grpc-server', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'),
-    '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', GRPC_AUDIENCE, ...extra,
+    'grpc-server',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('grpc.crt'),
+    '--tls-key',
+    file('grpc.key'),
+    '--jwks',
+    file('jwks.json'),
+    '--issuer',
+    ISSUER,
+    '--audience',
+    GRPC_AUDIENCE,
+    ...extra,
   ];
 }
 
 function callArgs(who: 'alice' | 'bob', subject: string[], target = grpcServer.url): string[] {
   return [
-    'grpc-call', target, '--servername', 'grpc.domain.com', '--tls-ca', file('ca.crt'), '--tls-cert', file(`${who}.crt`), '--tls-key', file(`${who}.key`),
-    '--sts', sts.url, '--sts-servername', 'sts.domain.com', ...subject, '--audience', GRPC_AUDIENCE,
+    'grpc-call',
+    target,
+    '--servername',
+    'grpc.domain.com',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file(`${who}.crt`),
+    '--tls-key',
+    file(`${who}.key`),
+    '--sts',
+    sts.url,
+    '--sts-servername',
+    'sts.domain.com',
+    ...subject,
+    '--audience',
+    GRPC_AUDIENCE,
   ];
 }
 
@@ -79,10 +106,13 @@ test('grpc-call accepts the subject token from a file and the target as the read
   assert.match(result.stdout, /^health: SERVING\nHello bob \(token subject bob, /);
 });
 
-test('grpc-call: the STS refuses bob presenting alice\'s subject token; exit 1 with the STS error, SayHello never reached', async () => {
+test("grpc-call: the STS refuses bob presenting alice's subject token; exit 1 with the STS error, SayHello never reached", async () => {
   const result = await runCli(callArgs('bob', ['--subject-token', 'iamtheeggman']));
   const line = oneErrorLine(result, 1);
-  assert.match(line, /^certbound: SayHello failed: UNAUTHENTICATED: .*STS refused the exchange \(invalid_request: subject_token was not issued to this client certificate\)$/);
+  assert.match(
+    line,
+    /^certbound: SayHello failed: UNAUTHENTICATED: .*STS refused the exchange \(invalid_request: subject_token was not issued to this client certificate\)$/,
+  );
   assert.equal(result.stdout, 'health: SERVING\n');
 });
 
@@ -108,9 +138,17 @@ test('grpc-call and grpc-server: bad input is one line and exit 2', async () => 
     [callArgs('alice', ['--subject-token', 'iamtheeggman'], 'not-a-target'), /grpc-call: "not-a-target" is not HOST:PORT/],
     [callArgs('alice', ['--subject-token', 'iamtheeggman'], '127.0.0.1:70000'), /is not HOST:PORT/],
     [callArgs('alice', []), /give exactly one of --subject-token or --subject-token-file/],
-    [callArgs('alice', ['--subject-token', 'x']).filter((arg) => arg !== '--audience' && arg !== GRPC_AUDIENCE), /--audience or --resource is required/],
+    [
+      callArgs('alice', ['--subject-token', 'x']).filter((arg) => arg !== '--audience' && arg !== GRPC_AUDIENCE),
+      /--audience or --resource is required/,
+    ],
     [['grpc-call', '--sts', 'https://127.0.0.1:1'], /HOST:PORT is required/],
-    [serverArgs().filter((arg) => arg !== '--jwks' && arg !== file('jwks.json')).concat('--port', '0'), /grpc-server: --jwks is required/],
+    [
+      serverArgs()
+        .filter((arg) => arg !== '--jwks' && arg !== file('jwks.json'))
+        .concat('--port', '0'),
+      /grpc-server: --jwks is required/,
+    ],
     [serverArgs(), /grpc-server: --port is required/],
     [[...serverArgs(), '--port', '0', '--bogus'], /grpc-server: Unknown option '--bogus'/],
     [[...serverArgs(['--tls-key', file('alice.key')]), '--port', '0'], /alice\.key/],

@@ -31,7 +31,18 @@ test('keys generate, rotate and list manage the schedule; keys are 0600', async 
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already has an active key; use keys rotate/);
 
-  const rotated = await runCli(['keys', 'rotate', '--dir', keys, '--alg', 'EdDSA', '--publish-ahead', '600', '--max-token-lifetime', '120']);
+  const rotated = await runCli([
+    'keys',
+    'rotate',
+    '--dir',
+    keys,
+    '--alg',
+    'EdDSA',
+    '--publish-ahead',
+    '600',
+    '--max-token-lifetime',
+    '120',
+  ]);
   assert.equal(rotated.code, 0, rotated.stderr);
   const secondKid = /rotated to EdDSA key (\S+) \(published now, signing from \S+\)/.exec(rotated.stdout)?.[1];
   assert.ok(secondKid !== undefined, rotated.stdout);
@@ -45,7 +56,9 @@ test('keys generate, rotate and list manage the schedule; keys are 0600', async 
   for (const name of await readdir(keys)) {
     if (name.endsWith('.key')) assert.equal((await stat(join(keys, name))).mode & 0o777, 0o600, name);
   }
-  const index = JSON.parse(await readFile(join(keys, 'keystore.json'), 'utf8')) as { keys: { kid: string; retire_at?: number; expire_at?: number; activate_at: number }[] };
+  const index = JSON.parse(await readFile(join(keys, 'keystore.json'), 'utf8')) as {
+    keys: { kid: string; retire_at?: number; expire_at?: number; activate_at: number }[];
+  };
   const [old, next] = [index.keys.find((key) => key.kid === firstKid), index.keys.find((key) => key.kid === secondKid)];
   assert.equal(old?.retire_at, next?.activate_at, 'the old key stops signing when the new one starts');
   assert.equal(old?.expire_at, (next?.activate_at ?? 0) + 120 + 60, 'and stays published for the token lifetime plus skew');
@@ -76,7 +89,10 @@ test('an STS with signing.keystore and a trusted issuer JWKS file passes --check
   const base = await readFile(file('sts.yaml'), 'utf8');
   const config = base
     .replace(/signing:\n(?: {2}.*\n)+/, 'signing:\n  keystore: sts-keystore\n')
-    .replace('policy:\n', `policy:\n  trusted_issuers:\n    - issuer: https://idp.example.com\n      jwks_file: idp-jwks.json\n      audiences: [https://sts.domain.com]\n      subjects:\n        - subject: "*@example.com"\n          audiences: [https://server.domain.com:8443]\n`);
+    .replace(
+      'policy:\n',
+      `policy:\n  trusted_issuers:\n    - issuer: https://idp.example.com\n      jwks_file: idp-jwks.json\n      audiences: [https://sts.domain.com]\n      subjects:\n        - subject: "*@example.com"\n          audiences: [https://server.domain.com:8443]\n`,
+    );
   await writeFile(file('sts-keystore.yaml'), config);
 
   const checked = await runCli(['sts', '--config', file('sts-keystore.yaml'), '--check-config']);
@@ -114,7 +130,8 @@ test('SIGHUP: a single-key STS keeps serving; a keystore STS reloads, and report
   await writeFile(file('sts-hup.yaml'), base.replace(/signing:\n(?: {2}.*\n)+/, 'signing:\n  keystore: hup-keystore\n'));
   const sts = await startServer(['sts', '--config', file('sts-hup.yaml'), '--port', '0']);
   const agent = new Agent({ connect: { ca: await readFile(file('ca.crt'), 'utf8') } });
-  const publishedKids = async (): Promise<number> => ((await (await request(`${sts.url}/.well-known/jwks.json`, { dispatcher: agent })).body.json()) as { keys: unknown[] }).keys.length;
+  const publishedKids = async (): Promise<number> =>
+    ((await (await request(`${sts.url}/.well-known/jwks.json`, { dispatcher: agent })).body.json()) as { keys: unknown[] }).keys.length;
   try {
     assert.equal(await publishedKids(), 1);
     assert.equal((await runCli(['keys', 'rotate', '--dir', keys])).code, 0);
@@ -130,4 +147,3 @@ test('SIGHUP: a single-key STS keeps serving; a keystore STS reloads, and report
     assert.deepEqual(await sts.stop(), { code: 0, signal: null });
   }
 });
-

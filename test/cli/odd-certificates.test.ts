@@ -156,7 +156,12 @@ type GrantBody = 'token-exchange' | 'client_credentials';
 function tokenBody(grant: GrantBody, extra: Record<string, string> = {}): Record<string, string> {
   const body: Record<string, string> =
     grant === 'token-exchange'
-      ? { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: 'odd-subject-token', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: AUDIENCE }
+      ? {
+          grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+          subject_token: 'odd-subject-token',
+          subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          audience: AUDIENCE,
+        }
       : { grant_type: GRANT_TYPE_CLIENT_CREDENTIALS, audience: AUDIENCE };
   return { ...body, ...extra };
 }
@@ -232,7 +237,11 @@ function eventsFor(server: CliServer, thumbprint: string, count: number): Promis
     };
     const timer = setTimeout(() => {
       finish();
-      reject(new Error(`${server.name}: ${count} events for ${thumbprint} not logged within ${LOG_TIMEOUT_MS} ms; got ${JSON.stringify(matching())}`));
+      reject(
+        new Error(
+          `${server.name}: ${count} events for ${thumbprint} not logged within ${LOG_TIMEOUT_MS} ms; got ${JSON.stringify(matching())}`,
+        ),
+      );
     }, LOG_TIMEOUT_MS);
     const finish = (): void => {
       clearTimeout(timer);
@@ -291,7 +300,11 @@ async function checkRegisteredIntrospection(certificate: IssuedCertificate, san:
     assert.deepEqual(answer.body, { active: false }, context);
   } else {
     assertInvalidClient(answer, verdict.caVerified ? UNREADABLE : UNTRUSTED, context);
-    assert.deepEqual(summary(await eventsFor(sts, certificate.thumbprint, 1)), [{ type: 'introspection.refused', code: 'CB_CLIENT_UNAUTHENTICATED', description: verdict.caVerified ? UNREADABLE : UNTRUSTED }], context);
+    assert.deepEqual(
+      summary(await eventsFor(sts, certificate.thumbprint, 1)),
+      [{ type: 'introspection.refused', code: 'CB_CLIENT_UNAUTHENTICATED', description: verdict.caVerified ? UNREADABLE : UNTRUSTED }],
+      context,
+    );
   }
   return verdict;
 }
@@ -328,7 +341,16 @@ async function checkResources(certificate: IssuedCertificate, san: SanFixture): 
   });
   const outcome = await sayHello(certificate, token);
   if (verdict.caVerified) {
-    assert.deepEqual(outcome, { code: grpcStatus.OK, details: 'OK', trailer: undefined, replies: [`Hello odd (token subject odd, bound to x5t#S256 ${certificate.thumbprint})`] }, context);
+    assert.deepEqual(
+      outcome,
+      {
+        code: grpcStatus.OK,
+        details: 'OK',
+        trailer: undefined,
+        replies: [`Hello odd (token subject odd, bound to x5t#S256 ${certificate.thumbprint})`],
+      },
+      context,
+    );
   } else {
     // grpc-server wants a CA-verified certificate at the handshake: no call without one.
     assert.equal(outcome.code, grpcStatus.UNAVAILABLE, `${JSON.stringify(outcome)}; ${context}`);
@@ -361,9 +383,20 @@ before(async () => {
     signing: { key: 'jwt.key', kid: KID },
     policy: {
       clients: [
-        { client_id: 'alice', certificate: { 'x5t#S256': pki.alice.thumbprint }, grant_types: [GRANT_TYPE_CLIENT_CREDENTIALS], audiences: [AUDIENCE] },
+        {
+          client_id: 'alice',
+          certificate: { 'x5t#S256': pki.alice.thumbprint },
+          grant_types: [GRANT_TYPE_CLIENT_CREDENTIALS],
+          audiences: [AUDIENCE],
+        },
         { client_id: 'odd-registered', certificate: { subject_dn: REGISTERED_SUBJECT }, introspection: true },
-        { client_id: 'odd-self-signed', auth_method: 'self_signed_tls_client_auth', certificates: [selfSigned.thumbprint], audiences: [AUDIENCE], grant_types: [GRANT_TYPE_CLIENT_CREDENTIALS] },
+        {
+          client_id: 'odd-self-signed',
+          auth_method: 'self_signed_tls_client_auth',
+          certificates: [selfSigned.thumbprint],
+          audiences: [AUDIENCE],
+          grant_types: [GRANT_TYPE_CLIENT_CREDENTIALS],
+        },
       ],
     },
   };
@@ -375,7 +408,22 @@ before(async () => {
     writeFile(file('jwks.json'), JSON.stringify({ keys: [signingKey.publicJwk] })),
     writeFile(file('sts.yaml'), toYaml(config)),
   ]);
-  const protectedArgs = ['--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', AUDIENCE];
+  const protectedArgs = [
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('server.crt'),
+    '--tls-key',
+    file('server.key'),
+    '--jwks',
+    file('jwks.json'),
+    '--issuer',
+    ISSUER,
+    '--audience',
+    AUDIENCE,
+  ];
   [sts, resource, grpcServer] = await Promise.all([
     startServer(['sts', '--config', file('sts.yaml'), '--port', '0']),
     startServer(['resource', ...protectedArgs]),
@@ -384,7 +432,14 @@ before(async () => {
   // The server certificate names localhost and 127.0.0.1; gRPC checks it against the target's host.
   grpcTarget = `localhost:${new URL(grpcServer.url).port}`;
 
-  const tls = { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const };
+  const tls = {
+    ca: pki.ca.certPem,
+    cert: pki.server.certPem,
+    key: pki.server.keyPem,
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2' as const,
+  };
   const app: FastifyInstance = fastify({ https: tls }) as unknown as FastifyInstance;
   await app.register(certboundFastify, { verifier });
   app.get('/odd', async (req) => ({ subject: req.certbound?.subject, thumbprint: req.certbound?.thumbprint }));
@@ -454,7 +509,14 @@ test('STS: a self-signed odd certificate nobody registered is refused before its
         assertInvalidClient(await post(agent, sts.url, '/introspect', { token: 'anything' }), UNTRUSTED, context);
       });
       const refused = { code: 'CB_CLIENT_UNAUTHENTICATED', description: UNTRUSTED };
-      assert.deepEqual(summary(await eventsFor(sts, certificate.thumbprint, 2)), [{ type: 'token.refused', ...refused }, { type: 'introspection.refused', ...refused }], context);
+      assert.deepEqual(
+        summary(await eventsFor(sts, certificate.thumbprint, 2)),
+        [
+          { type: 'token.refused', ...refused },
+          { type: 'introspection.refused', ...refused },
+        ],
+        context,
+      );
     }),
     { numRuns: 25, examples: SAN_EXAMPLES.slice(0, 4).map((san) => [san, 'client_credentials']) },
   );
@@ -465,7 +527,9 @@ test('STS: the registered self-signed certificate with an ediPartyName SAN gets 
   // The premise: @peculiar/x509 cannot read this SAN, and no CA signed the certificate.
   assert.throws(() => readCertificateFacts(selfSigned.der), /EDIPartyName/);
   assert.equal(judge(selfSigned).caVerified, false);
-  const answer = await withAgent(selfSigned, (agent) => post(agent, sts.url, '/token', { grant_type: GRANT_TYPE_CLIENT_CREDENTIALS, audience: AUDIENCE }));
+  const answer = await withAgent(selfSigned, (agent) =>
+    post(agent, sts.url, '/token', { grant_type: GRANT_TYPE_CLIENT_CREDENTIALS, audience: AUDIENCE }),
+  );
   assert.equal(answer.status, 200, `${answer.text}; ${where(selfSigned, san)}`);
   assert.equal(answer.body?.token_type, 'Bearer');
   const claims = decodeJwt(String(answer.body?.access_token));
@@ -515,14 +579,28 @@ test('afterwards: no server logged a server.error, every server still answers, a
   for (const server of [sts, resource, grpcServer]) {
     assert.equal(server.child.exitCode, null, `${server.name} exited`);
     assert.equal(server.child.signalCode, null, `${server.name} was killed`);
-    const lines = server.stderr().split('\n').filter((line) => line !== '');
+    const lines = server
+      .stderr()
+      .split('\n')
+      .filter((line) => line !== '');
     assert.ok(lines.length > 0, `${server.name} logged nothing`);
     // Every line is one JSON event: no stack trace, no warning, no half-written line.
-    assert.deepEqual(lines.filter((line) => !isJsonObject(line)), [], `${server.name} wrote lines that are not JSON events`);
-    assert.deepEqual(lines.filter((line) => /"type":"server\.error"|CB_INTERNAL/.test(line)), [], `${server.name} logged an internal error`);
+    assert.deepEqual(
+      lines.filter((line) => !isJsonObject(line)),
+      [],
+      `${server.name} wrote lines that are not JSON events`,
+    );
+    assert.deepEqual(
+      lines.filter((line) => /"type":"server\.error"|CB_INTERNAL/.test(line)),
+      [],
+      `${server.name} logged an internal error`,
+    );
   }
   // The STS did log the refusals the properties caused, so the checks above looked at a real log.
-  assert.ok(eventsOf(sts).some((event) => event.type === 'token.refused' && event.description === UNREADABLE), 'no unreadable-names refusal was logged');
+  assert.ok(
+    eventsOf(sts).some((event) => event.type === 'token.refused' && event.description === UNREADABLE),
+    'no unreadable-names refusal was logged',
+  );
 
   await withAgent(pki.alice, async (agent) => {
     assert.equal((await get(agent, `${sts.url}/healthz`)).status, 200);
@@ -535,6 +613,11 @@ test('afterwards: no server logged a server.error, every server still answers, a
       assert.equal(answer.status, 200, `${url}: ${answer.text}`);
       assert.equal(answer.body?.subject, 'alice');
     }
-    assert.deepEqual(await sayHello(pki.alice, token), { code: grpcStatus.OK, details: 'OK', trailer: undefined, replies: [`Hello alice (token subject alice, bound to x5t#S256 ${pki.alice.thumbprint})`] });
+    assert.deepEqual(await sayHello(pki.alice, token), {
+      code: grpcStatus.OK,
+      details: 'OK',
+      trailer: undefined,
+      replies: [`Hello alice (token subject alice, bound to x5t#S256 ${pki.alice.thumbprint})`],
+    });
   });
 });

@@ -36,7 +36,21 @@ async function agentAs(who: 'alice' | 'bob' | undefined): Promise<Agent> {
 }
 
 async function tokenFor(stsUrl: string, who: 'alice' | 'bob', audience = AUDIENCE): Promise<string> {
-  const result = await runCli(['token', '--sts', stsUrl, '--tls-ca', file('ca.crt'), '--tls-cert', file(`${who}.crt`), '--tls-key', file(`${who}.key`), '--subject-token', SUBJECT_TOKENS[who], '--audience', audience]);
+  const result = await runCli([
+    'token',
+    '--sts',
+    stsUrl,
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file(`${who}.crt`),
+    '--tls-key',
+    file(`${who}.key`),
+    '--subject-token',
+    SUBJECT_TOKENS[who],
+    '--audience',
+    audience,
+  ]);
   assert.equal(result.code, 0, result.stderr);
   return (JSON.parse(result.stdout) as { access_token: string }).access_token;
 }
@@ -53,10 +67,23 @@ async function getAs(url: string, who: 'alice' | 'bob', token: string): Promise<
   }
 }
 
-
 const resourceArgs = (...extra: string[]): string[] => [
-  'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
-  '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', AUDIENCE, ...extra,
+  'resource',
+  '--port',
+  '0',
+  '--tls-ca',
+  file('ca.crt'),
+  '--tls-cert',
+  file('server.crt'),
+  '--tls-key',
+  file('server.key'),
+  '--jwks',
+  file('jwks.json'),
+  '--issuer',
+  ISSUER,
+  '--audience',
+  AUDIENCE,
+  ...extra,
 ];
 
 test('pki revoke: writes ca.crl, keeps earlier entries, refuses a certificate from another CA', async () => {
@@ -83,7 +110,10 @@ test('SIGHUP: a resource server picks up a new CRL (revoked client refused on it
     await resource.untilLogged('"type":"tls.reloaded"');
     assert.equal(await getAs(resource.url, 'bob', bob), 401);
     assert.equal(await getAs(resource.url, 'alice', alice), 200);
-    assert.match(resource.stderr(), /"code":"CB_CLIENT_CERT_UNTRUSTED"[^\n]*CERT_REVOKED|CERT_REVOKED[^\n]*"code":"CB_CLIENT_CERT_UNTRUSTED"/);
+    assert.match(
+      resource.stderr(),
+      /"code":"CB_CLIENT_CERT_UNTRUSTED"[^\n]*CERT_REVOKED|CERT_REVOKED[^\n]*"code":"CB_CLIENT_CERT_UNTRUSTED"/,
+    );
 
     // A CRL of another CA: the reload is refused, logged with the file and reason, old state kept.
     const good = await readFile(file('ca.crl'), 'utf8');
@@ -103,15 +133,50 @@ test('SIGHUP: a resource server picks up a new CRL (revoked client refused on it
 test('SIGHUP on the STS and the gRPC server reloads their TLS files (and the STS keeps its single key)', async () => {
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0', '--tls-crl', file('ca.crl')]);
   const grpc = await startServer([
-    'grpc-server', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'),
-    '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', GRPC_AUDIENCE, '--tls-crl', file('ca.crl'),
+    'grpc-server',
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('grpc.crt'),
+    '--tls-key',
+    file('grpc.key'),
+    '--jwks',
+    file('jwks.json'),
+    '--issuer',
+    ISSUER,
+    '--audience',
+    GRPC_AUDIENCE,
+    '--tls-crl',
+    file('ca.crl'),
   ]);
   try {
     for (const server of [sts, grpc]) server.child.kill('SIGHUP');
-    await Promise.all([sts.untilLogged('"type":"tls.reloaded"'), grpc.untilLogged((log) => log.includes('"type":"tls.reloaded"') && log.includes('"type":"jwks.reloaded"'), 'tls.reloaded and jwks.reloaded')]);
+    await Promise.all([
+      sts.untilLogged('"type":"tls.reloaded"'),
+      grpc.untilLogged(
+        (log) => log.includes('"type":"tls.reloaded"') && log.includes('"type":"jwks.reloaded"'),
+        'tls.reloaded and jwks.reloaded',
+      ),
+    ]);
     assert.match(sts.stderr(), /"type":"reload.skipped"/);
     // bob is revoked in ca.crl (previous test): the STS refuses him, alice still gets tokens.
-    const bob = await runCli(['token', '--sts', sts.url, '--tls-ca', file('ca.crt'), '--tls-cert', file('bob.crt'), '--tls-key', file('bob.key'), '--subject-token', SUBJECT_TOKENS.bob, '--audience', AUDIENCE]);
+    const bob = await runCli([
+      'token',
+      '--sts',
+      sts.url,
+      '--tls-ca',
+      file('ca.crt'),
+      '--tls-cert',
+      file('bob.crt'),
+      '--tls-key',
+      file('bob.key'),
+      '--subject-token',
+      SUBJECT_TOKENS.bob,
+      '--audience',
+      AUDIENCE,
+    ]);
     assert.equal(bob.code, 1);
     assert.match(bob.stderr, /invalid_client/);
     await tokenFor(sts.url, 'alice');
@@ -139,19 +204,35 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
  * writes that just before it hands the request to the server's handler, so from then on the
  * request is in flight (and any signal the server gets is handled after that).
  */
-async function requestInFlight(url: string, body: string, sent: number, length = body.length): Promise<{ socket: TLSSocket; answer: () => string; until: (text: string, what: string) => Promise<void> }> {
+async function requestInFlight(
+  url: string,
+  body: string,
+  sent: number,
+  length = body.length,
+): Promise<{ socket: TLSSocket; answer: () => string; until: (text: string, what: string) => Promise<void> }> {
   const socket = await rawAsAlice(url);
   let answer = '';
   socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-  const until = (text: string, what: string): Promise<void> => whenever(socket, 'data', () => answer.includes(text), what, { failOn: ['close'], context: () => `received: ${JSON.stringify(answer)}` });
-  socket.write(`POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${length}\r\nexpect: 100-continue\r\n\r\n${body.slice(0, sent)}`);
+  const until = (text: string, what: string): Promise<void> =>
+    whenever(socket, 'data', () => answer.includes(text), what, {
+      failOn: ['close'],
+      context: () => `received: ${JSON.stringify(answer)}`,
+    });
+  socket.write(
+    `POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${length}\r\nexpect: 100-continue\r\n\r\n${body.slice(0, sent)}`,
+  );
   await until(CONTINUE, '100 Continue');
   return { socket, answer: () => answer, until };
 }
 
 test('SIGTERM: the STS stops accepting, finishes the request in flight, then exits 0', async () => {
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0']);
-  const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: SUBJECT_TOKENS.alice, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: AUDIENCE }).toString();
+  const body = new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: SUBJECT_TOKENS.alice,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    audience: AUDIENCE,
+  }).toString();
   // Two requests in flight, and a keep-alive connection left idle after a health check.
   const [inFlight, barrier] = await Promise.all([requestInFlight(sts.url, body, 10), requestInFlight(sts.url, body, 10)]);
   const idle = await agentAs('alice');
@@ -195,14 +276,59 @@ test('SIGTERM with a request that never finishes: connections are dropped at --d
 test('limit flags: bad values are one-line usage errors (exit 2); gRPC refuses HTTP-only limits', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['sts', '--config', file('sts.yaml'), '--rate-limit', 'lots'], /^sts: --rate-limit must be an integer from 0 to 1000000$/],
-    [['sts', '--config', file('sts.yaml'), '--rate-limit', '0', '--rate-burst', '5'], /^sts: --rate-burst has no meaning with --rate-limit 0$/],
+    [
+      ['sts', '--config', file('sts.yaml'), '--rate-limit', '0', '--rate-burst', '5'],
+      /^sts: --rate-burst has no meaning with --rate-limit 0$/,
+    ],
     [['sts', '--config', file('sts.yaml'), '--body-limit', '10'], /^sts: --body-limit must be an integer from 1024 to 1048576$/],
     [resourceArgs('--headers-timeout', '0'), /^resource: --headers-timeout must be an integer from 1 to 3600$/],
     [resourceArgs('--headers-timeout', '20', '--request-timeout', '10'), /^resource: --headers-timeout must not exceed --request-timeout$/],
     [resourceArgs('--clock-skew', '301'), /^resource: --clock-skew must be an integer from 0 to 300$/],
-    [['grpc-server', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'), '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', GRPC_AUDIENCE, '--token-cache', 'lots'], /^grpc-server: --token-cache must be an integer from 0 to 10000000$/],
+    [
+      [
+        'grpc-server',
+        '--port',
+        '0',
+        '--tls-ca',
+        file('ca.crt'),
+        '--tls-cert',
+        file('grpc.crt'),
+        '--tls-key',
+        file('grpc.key'),
+        '--jwks',
+        file('jwks.json'),
+        '--issuer',
+        ISSUER,
+        '--audience',
+        GRPC_AUDIENCE,
+        '--token-cache',
+        'lots',
+      ],
+      /^grpc-server: --token-cache must be an integer from 0 to 10000000$/,
+    ],
     [resourceArgs('--tls-crl', file('missing.crl')), /missing\.crl: CRL: no such file$/],
-    [['grpc-server', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'), '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', GRPC_AUDIENCE, '--max-in-flight', '5'], /^grpc-server: --max-in-flight applies to the HTTPS servers only/],
+    [
+      [
+        'grpc-server',
+        '--port',
+        '0',
+        '--tls-ca',
+        file('ca.crt'),
+        '--tls-cert',
+        file('grpc.crt'),
+        '--tls-key',
+        file('grpc.key'),
+        '--jwks',
+        file('jwks.json'),
+        '--issuer',
+        ISSUER,
+        '--audience',
+        GRPC_AUDIENCE,
+        '--max-in-flight',
+        '5',
+      ],
+      /^grpc-server: --max-in-flight applies to the HTTPS servers only/,
+    ],
   ];
   for (const [args, message] of cases) {
     const result = await runCli(args);
@@ -216,8 +342,21 @@ test('no secrets in logs: a full run (exchanges, refusals, calls, gRPC, reload) 
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0', '--rate-limit', '1', '--rate-burst', '3']);
   const resource = await startServer(resourceArgs('--token-cache', '100'));
   const grpc = await startServer([
-    'grpc-server', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'),
-    '--jwks', `${sts.url}/.well-known/jwks.json`, '--issuer', ISSUER, '--audience', GRPC_AUDIENCE,
+    'grpc-server',
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('grpc.crt'),
+    '--tls-key',
+    file('grpc.key'),
+    '--jwks',
+    `${sts.url}/.well-known/jwks.json`,
+    '--issuer',
+    ISSUER,
+    '--audience',
+    GRPC_AUDIENCE,
   ]);
   const outputs: string[] = [];
   const issued: string[] = [];
@@ -225,12 +364,31 @@ test('no secrets in logs: a full run (exchanges, refusals, calls, gRPC, reload) 
   try {
     const token = await tokenFor(sts.url, 'alice');
     issued.push(token);
-    const client = (who: 'alice' | 'bob', secret: string): string[] => ['--sts', sts.url, '--tls-ca', file('ca.crt'), '--tls-cert', file(`${who}.crt`), '--tls-key', file(`${who}.key`), '--subject-token', secret, '--audience', AUDIENCE];
+    const client = (who: 'alice' | 'bob', secret: string): string[] => [
+      '--sts',
+      sts.url,
+      '--tls-ca',
+      file('ca.crt'),
+      '--tls-cert',
+      file(`${who}.crt`),
+      '--tls-key',
+      file(`${who}.key`),
+      '--subject-token',
+      secret,
+      '--audience',
+      AUDIENCE,
+    ];
     for (const args of [
       ['call', resource.url, ...client('alice', SUBJECT_TOKENS.alice)],
       ['call', resource.url, ...client('alice', wrongSecret)],
       ['token', ...client('alice', SUBJECT_TOKENS.bob)],
-      ['grpc-call', `127.0.0.1:${new URL(grpc.url).port}`, '--servername', 'localhost', ...client('alice', SUBJECT_TOKENS.alice).map((a) => (a === AUDIENCE ? GRPC_AUDIENCE : a))],
+      [
+        'grpc-call',
+        `127.0.0.1:${new URL(grpc.url).port}`,
+        '--servername',
+        'localhost',
+        ...client('alice', SUBJECT_TOKENS.alice).map((a) => (a === AUDIENCE ? GRPC_AUDIENCE : a)),
+      ],
     ]) {
       const result = await runCli(args);
       // `token` prints the token it was asked for on stdout: that is its output, not a log.
@@ -238,12 +396,26 @@ test('no secrets in logs: a full run (exchanges, refusals, calls, gRPC, reload) 
     }
     // A burst past the rate limit (429s, logged with the certificate's thumbprint only).
     const alice = await agentAs('alice');
-    const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: SUBJECT_TOKENS.alice, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: AUDIENCE }).toString();
-    const burst = await Promise.all(Array.from({ length: 6 }, () => request(`${sts.url}/token`, { method: 'POST', dispatcher: alice, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form }).then(async (r) => {
-      const text = await r.body.text();
-      if (r.statusCode === 200) issued.push((JSON.parse(text) as { access_token: string }).access_token);
-      return r.statusCode;
-    })));
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: SUBJECT_TOKENS.alice,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      audience: AUDIENCE,
+    }).toString();
+    const burst = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        request(`${sts.url}/token`, {
+          method: 'POST',
+          dispatcher: alice,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form,
+        }).then(async (r) => {
+          const text = await r.body.text();
+          if (r.statusCode === 200) issued.push((JSON.parse(text) as { access_token: string }).access_token);
+          return r.statusCode;
+        }),
+      ),
+    );
     await alice.close();
     assert.ok(burst.includes(429), `burst statuses ${burst.join(',')}`);
     // The bearer token sent to the resource server with a wrong certificate (refused, logged).
@@ -256,7 +428,9 @@ test('no secrets in logs: a full run (exchanges, refusals, calls, gRPC, reload) 
   const logs = [sts, resource, grpc].map((server) => server.stderr()).join('\n') + outputs.join('\n');
   assert.match(logs, /token.refused/, 'the run did produce refusal logs');
   assert.match(logs, /CB_RATE_LIMITED/, 'the run did hit the rate limit');
-  const keyMaterial = await Promise.all(['ca.key', 'sts.key', 'server.key', 'grpc.key', 'alice.key', 'bob.key', 'jwt.key'].map((name) => readFile(file(name), 'utf8')));
+  const keyMaterial = await Promise.all(
+    ['ca.key', 'sts.key', 'server.key', 'grpc.key', 'alice.key', 'bob.key', 'jwt.key'].map((name) => readFile(file(name), 'utf8')),
+  );
   const secrets = [
     ...Object.values(SUBJECT_TOKENS),
     wrongSecret,

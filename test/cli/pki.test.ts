@@ -7,8 +7,21 @@ import { parse as parseYaml } from 'yaml';
 import { killAll, makeTempDir, removeTempDir, runCli, tool, type RunResult } from './run.js';
 
 const EXPECTED_FILES = [
-  'ca.crt', 'ca.key', 'sts.crt', 'sts.key', 'server.crt', 'server.key', 'grpc.crt', 'grpc.key',
-  'alice.crt', 'alice.key', 'bob.crt', 'bob.key', 'jwt.key', 'jwks.json', 'sts.yaml',
+  'ca.crt',
+  'ca.key',
+  'sts.crt',
+  'sts.key',
+  'server.crt',
+  'server.key',
+  'grpc.crt',
+  'grpc.key',
+  'alice.crt',
+  'alice.key',
+  'bob.crt',
+  'bob.key',
+  'jwt.key',
+  'jwks.json',
+  'sts.yaml',
 ];
 const LEAVES = ['sts', 'server', 'grpc', 'alice', 'bob'];
 
@@ -85,9 +98,12 @@ test('sts.yaml has the dev issuer, audience and the kid of jwks.json', async () 
   assert.equal(config.issuer, 'https://sts.domain.com:8081');
   const subjects = config.policy.subject_tokens.map((token) => token.subject).sort();
   assert.deepEqual(subjects, ['alice', 'bob']);
-  for (const token of config.policy.subject_tokens) assert.ok(token.audiences.includes('https://server.domain.com:8443'), `${token.subject}: ${token.audiences.join(', ')}`);
+  for (const token of config.policy.subject_tokens)
+    assert.ok(token.audiences.includes('https://server.domain.com:8443'), `${token.subject}: ${token.audiences.join(', ')}`);
 
-  const jwks = JSON.parse(await readFile(file('jwks.json'), 'utf8')) as { keys: { kid?: string; kty?: string; crv?: string; d?: string }[] };
+  const jwks = JSON.parse(await readFile(file('jwks.json'), 'utf8')) as {
+    keys: { kid?: string; kty?: string; crv?: string; d?: string }[];
+  };
   assert.equal(jwks.keys.length, 1);
   const [key] = jwks.keys;
   assert.equal(key?.kid, config.signing.kid);

@@ -46,8 +46,21 @@ test('README: the openssl + curl walk-through shows the binding', async () => {
   assert.equal(init.status, 0, init.stderr);
   const stsPort = await startServer(['sts', '--config', join(certs, 'sts.yaml'), '--port', '0']);
   const apiPort = await startServer([
-    'resource', '--port', '0', '--tls-ca', join(certs, 'ca.crt'), '--tls-cert', join(certs, 'server.crt'), '--tls-key', join(certs, 'server.key'),
-    '--jwks', join(certs, 'jwks.json'), '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443',
+    'resource',
+    '--port',
+    '0',
+    '--tls-ca',
+    join(certs, 'ca.crt'),
+    '--tls-cert',
+    join(certs, 'server.crt'),
+    '--tls-key',
+    join(certs, 'server.key'),
+    '--jwks',
+    join(certs, 'jwks.json'),
+    '--issuer',
+    'https://sts.domain.com:8081',
+    '--audience',
+    'https://server.domain.com:8443',
   ]);
 
   const readme = await readFile(README, 'utf8');
@@ -68,5 +81,8 @@ test('README: the openssl + curl walk-through shows the binding', async () => {
   assert.equal(claims.cnf['x5t#S256'], thumbprint, 'the cnf in the token is the openssl-computed thumbprint');
   assert.equal((JSON.parse(output[2] ?? '{}') as { subject: string }).subject, 'alice');
   assert.match(output[3] ?? '', /^HTTP\/1\.1 401/);
-  assert.match(output[4] ?? '', /^www-authenticate: Bearer error="invalid_token", error_description="token is bound to a different client certificate"/i);
+  assert.match(
+    output[4] ?? '',
+    /^www-authenticate: Bearer error="invalid_token", error_description="token is bound to a different client certificate"/i,
+  );
 });

@@ -10,8 +10,21 @@ import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, startServe
 let dir: string | undefined;
 const file = (name: string): string => join(dir as string, name);
 const base = (): string[] => [
-  'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
-  '--jwks', file('jwks.json'), '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443',
+  'resource',
+  '--port',
+  '0',
+  '--tls-ca',
+  file('ca.crt'),
+  '--tls-cert',
+  file('server.crt'),
+  '--tls-key',
+  file('server.key'),
+  '--jwks',
+  file('jwks.json'),
+  '--issuer',
+  'https://sts.domain.com:8081',
+  '--audience',
+  'https://server.domain.com:8443',
 ];
 
 before(async () => {
@@ -28,11 +41,20 @@ test('bad proxy and cache flags are refused before listening', async () => {
   const cases: [string[], RegExp][] = [
     [['--trusted-proxy', '127.0.0.1'], /--trusted-proxy needs --client-cert-format/],
     [['--client-cert-format', 'xfcc'], /need --trusted-proxy/],
-    [['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'haproxy'], /--client-cert-format must be one of rfc9440, xfcc, pem-urlencoded/],
+    [
+      ['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'haproxy'],
+      /--client-cert-format must be one of rfc9440, xfcc, pem-urlencoded/,
+    ],
     [['--trusted-proxy', '300.1.1.1', '--client-cert-format', 'xfcc'], /"300\.1\.1\.1" is not an IP address or CIDR block/],
     [['--trusted-proxy', '10.0.0.0/33', '--client-cert-format', 'xfcc'], /is not an IP address or CIDR block/],
-    [['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'pem-urlencoded', '--xfcc-hops', '2'], /--xfcc-hops applies to --client-cert-format xfcc only/],
-    [['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'pem-urlencoded', '--client-cert-header', 'bad header'], /is not a header name/],
+    [
+      ['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'pem-urlencoded', '--xfcc-hops', '2'],
+      /--xfcc-hops applies to --client-cert-format xfcc only/,
+    ],
+    [
+      ['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'pem-urlencoded', '--client-cert-header', 'bad header'],
+      /is not a header name/,
+    ],
     [['--token-cache', '-'], /--token-cache must be an integer from 0 to 10000000/],
   ];
   for (const [extra, message] of cases) {
@@ -46,7 +68,19 @@ test('bad proxy and cache flags are refused before listening', async () => {
 });
 
 test('with proxy and cache flags the server starts and serves its RFC 9728 metadata', async () => {
-  const server = await startServer([...base(), '--trusted-proxy', '127.0.0.1', '--trusted-proxy', '::1', '--client-cert-format', 'xfcc', '--xfcc-hops', '1', '--token-cache', '1000']);
+  const server = await startServer([
+    ...base(),
+    '--trusted-proxy',
+    '127.0.0.1',
+    '--trusted-proxy',
+    '::1',
+    '--client-cert-format',
+    'xfcc',
+    '--xfcc-hops',
+    '1',
+    '--token-cache',
+    '1000',
+  ]);
   const agent = new Agent({ connect: { ca: await readFile(file('ca.crt'), 'utf8') } });
   try {
     const response = await request(`${server.url}/.well-known/oauth-protected-resource`, { dispatcher: agent });
@@ -89,7 +123,10 @@ test('--config: resource and grpc-server take every setting from a YAML file, pa
     await server.stop();
   }
   const grpcConfig = file('grpc.yaml');
-  await writeFile(grpcConfig, 'port: 0\ntls: { ca: ca.crt, cert: grpc.crt, key: grpc.key }\njwks: jwks.json\nissuer: https://sts.domain.com:8081\naudience: [https://grpc.domain.com:50051]\nmax_streams: 5\n');
+  await writeFile(
+    grpcConfig,
+    'port: 0\ntls: { ca: ca.crt, cert: grpc.crt, key: grpc.key }\njwks: jwks.json\nissuer: https://sts.domain.com:8081\naudience: [https://grpc.domain.com:50051]\nmax_streams: 5\n',
+  );
   const grpc = await startServer(['grpc-server', '--config', grpcConfig]);
   assert.match(grpc.readyLine, /^certbound grpc-server listening on https:\/\/127\.0\.0\.1:\d+$/);
   await grpc.stop();
@@ -98,7 +135,11 @@ test('--config: resource and grpc-server take every setting from a YAML file, pa
 test('--config: unknown keys, bad values and HTTP-only limits for gRPC are one line naming the file and key', async () => {
   const cases: Array<[string, string, RegExp]> = [
     ['resource', 'port: 0\nlisten_backlog: 5\n', /resource-bad\.yaml: listen_backlog: unknown key \(expected one of /],
-    ['resource', 'port: 0\nlimits: { headers_timeout: 0 }\n', /resource-bad\.yaml: limits\.headers_timeout: must be an integer from 1 to 3600$/],
+    [
+      'resource',
+      'port: 0\nlimits: { headers_timeout: 0 }\n',
+      /resource-bad\.yaml: limits\.headers_timeout: must be an integer from 1 to 3600$/,
+    ],
     ['resource', 'port: 0\ntls: { ca: 5 }\n', /resource-bad\.yaml: tls\.ca: must be a non-empty string$/],
     ['resource', 'port: -1\n', /resource-bad\.yaml: port: must be an integer from 0 to 65535$/],
     ['grpc-server', 'port: 0\nlimits: { max_in_flight: 5 }\n', /grpc-server: --max-in-flight applies to the HTTPS servers only/],

@@ -144,11 +144,19 @@ export interface CliServer {
 const READY = /^certbound (\S+) listening on (https:\/\/127\.0\.0\.1:\d+)(?:\s.*)?$/;
 
 /** Start a server command (`sts ...`, `resource ...`) and resolve once it prints its ready line. */
-export function startServer(args: string[], timeoutMs = READY_TIMEOUT_MS, options: { defaultWorkers?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<CliServer> {
+export function startServer(
+  args: string[],
+  timeoutMs = READY_TIMEOUT_MS,
+  options: { defaultWorkers?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliServer> {
   // One process per server unless a test asks for workers: the default (one per core) is tested
   // in workers.test.ts, and a dozen servers × cores would only slow the suite down.
-  if ((args[0] === 'sts' || args[0] === 'resource') && !args.includes('--workers') && options.defaultWorkers !== true) args = [...args, '--workers', '1'];
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }) });
+  if ((args[0] === 'sts' || args[0] === 'resource') && !args.includes('--workers') && options.defaultWorkers !== true)
+    args = [...args, '--workers', '1'];
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+  });
   track(child);
   let stdout = '';
   let stderr = '';
@@ -157,11 +165,17 @@ export function startServer(args: string[], timeoutMs = READY_TIMEOUT_MS, option
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   const untilLogged = (condition: string | ((stderr: string) => boolean), what?: string, timeoutMs?: number): Promise<void> =>
-    whenever(child.stderr, 'data', typeof condition === 'string' ? () => stderr.includes(condition) : () => condition(stderr), `certbound ${args[0]}: ${what ?? (typeof condition === 'string' ? condition : 'condition')}`, {
-      timeoutMs,
-      failOn: ['end'],
-      context: () => `stderr: ${stderr}`,
-    });
+    whenever(
+      child.stderr,
+      'data',
+      typeof condition === 'string' ? () => stderr.includes(condition) : () => condition(stderr),
+      `certbound ${args[0]}: ${what ?? (typeof condition === 'string' ? condition : 'condition')}`,
+      {
+        timeoutMs,
+        failOn: ['end'],
+        context: () => `stderr: ${stderr}`,
+      },
+    );
   const stop = async (stopTimeoutMs = STOP_TIMEOUT_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;

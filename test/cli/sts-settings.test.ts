@@ -29,10 +29,16 @@ after(async () => {
 test('file keys apply, a flag overrides its key: lifetime from the flag, subject_token_error from the file', async () => {
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--access-token-lifetime', '120']);
   const read = (name: string) => readFile(file(name), 'utf8');
-  const as = async (who: 'alice' | 'bob') => createMtlsAgent({ ca: await read('ca.crt'), cert: await read(`${who}.crt`), key: await read(`${who}.key`) });
+  const as = async (who: 'alice' | 'bob') =>
+    createMtlsAgent({ ca: await read('ca.crt'), cert: await read(`${who}.crt`), key: await read(`${who}.key`) });
   const [alice, bob] = await Promise.all([as('alice'), as('bob')]);
   try {
-    const body = { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: DEV_SUBJECT_TOKENS.alice, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN, audience: DEV_AUDIENCE };
+    const body = {
+      grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+      subject_token: DEV_SUBJECT_TOKENS.alice,
+      subject_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+      audience: DEV_AUDIENCE,
+    };
     const issued = await postToken(alice, sts.url, body);
     assert.equal(issued.status, 200, JSON.stringify(issued.body));
     assert.equal(issued.body.expires_in, 120);

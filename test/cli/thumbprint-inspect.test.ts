@@ -14,8 +14,21 @@ before(async () => {
   await pkiInit(join(dir, 'pki'));
   sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0']);
   const result = await runCli([
-    'token', '--sts', sts.url, '--tls-ca', file('ca.crt'), '--tls-cert', file('alice.crt'), '--tls-key', file('alice.key'),
-    '--subject-token', 'iamtheeggman', '--audience', 'https://server.domain.com:8443', '--scope', 'read',
+    'token',
+    '--sts',
+    sts.url,
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('alice.crt'),
+    '--tls-key',
+    file('alice.key'),
+    '--subject-token',
+    'iamtheeggman',
+    '--audience',
+    'https://server.domain.com:8443',
+    '--scope',
+    'read',
   ]);
   assert.equal(result.code, 0, result.stderr);
   token = (JSON.parse(result.stdout) as { access_token: string }).access_token;

@@ -25,12 +25,15 @@ after(async () => {
 /** The pids of `server`'s worker processes (children of the primary). */
 function workerPids(server: CliServer): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
 }
-
 
 /** A token request on a fresh connection (so the primary hands it to the next worker). */
 async function exchange(url: string): Promise<number> {
@@ -41,7 +44,12 @@ async function exchange(url: string): Promise<number> {
       method: 'POST',
       dispatcher: agent,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'iamtheeggman', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: 'https://server.domain.com:8443' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'iamtheeggman',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        audience: 'https://server.domain.com:8443',
+      }).toString(),
     });
     await response.body.text();
     return response.statusCode;
@@ -51,12 +59,20 @@ async function exchange(url: string): Promise<number> {
 }
 
 const pidsOf = (log: string, type: string): Set<number> =>
-  new Set(log.split('\n').filter((line) => line.includes(`"type":"${type}"`)).map((line) => (JSON.parse(line) as { pid: number }).pid));
+  new Set(
+    log
+      .split('\n')
+      .filter((line) => line.includes(`"type":"${type}"`))
+      .map((line) => (JSON.parse(line) as { pid: number }).pid),
+  );
 
 test('sts --workers 2: one port, both workers serve, SIGHUP reaches both, a dead worker is replaced, SIGTERM stops all with exit 0', async () => {
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0', '--workers', '2']);
   try {
-    assert.match(sts.readyLine, /^certbound sts listening on https:\/\/127\.0\.0\.1:\d+ \(issuer https:\/\/sts\.domain\.com:8081, 2 workers\)$/);
+    assert.match(
+      sts.readyLine,
+      /^certbound sts listening on https:\/\/127\.0\.0\.1:\d+ \(issuer https:\/\/sts\.domain\.com:8081, 2 workers\)$/,
+    );
     const pids = workerPids(sts);
     assert.equal(pids.length, 2);
     const statuses = await Promise.all(Array.from({ length: 12 }, () => exchange(sts.url)));
@@ -88,10 +104,13 @@ test('TLS sessions resume on any worker: a client reconnecting skips the full ha
       new Promise((resolve, reject) => {
         let ticket: Buffer | undefined;
         let connected = false;
-        const socket = connect({ host: '127.0.0.1', port, ca, cert, key, servername: 'localhost', ...(session === undefined ? {} : { session }) }, () => {
-          connected = true;
-          settle();
-        });
+        const socket = connect(
+          { host: '127.0.0.1', port, ca, cert, key, servername: 'localhost', ...(session === undefined ? {} : { session }) },
+          () => {
+            connected = true;
+            settle();
+          },
+        );
         // TLS 1.3 tickets arrive after the handshake: wait for the 'session' event, bounded.
         const timer = setTimeout(() => fail(new Error(`no session ticket within ${WAIT_TIMEOUT_MS} ms`)), WAIT_TIMEOUT_MS);
         function settle(): void {
@@ -123,8 +142,26 @@ test('TLS sessions resume on any worker: a client reconnecting skips the full ha
   }
 });
 
-test('a configuration error under --workers is reported once, with the worker\'s exit code', async () => {
-  const result = await runCli(['resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('missing.json'), '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443', '--workers', '3']);
+test("a configuration error under --workers is reported once, with the worker's exit code", async () => {
+  const result = await runCli([
+    'resource',
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('server.crt'),
+    '--tls-key',
+    file('server.key'),
+    '--jwks',
+    file('missing.json'),
+    '--issuer',
+    'https://sts.domain.com:8081',
+    '--audience',
+    'https://server.domain.com:8443',
+    '--workers',
+    '3',
+  ]);
   assert.equal(result.code, 2);
   assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   assert.match(result.stderr, /missing\.json/);
@@ -134,17 +171,41 @@ test('a configuration error under --workers is reported once, with the worker\'s
 });
 
 test('without --workers the CLI runs one worker per available core', async () => {
-  const resource = await startServer(['resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--jwks', file('jwks.json'), '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443'], undefined, { defaultWorkers: true });
+  const resource = await startServer(
+    [
+      'resource',
+      '--port',
+      '0',
+      '--tls-ca',
+      file('ca.crt'),
+      '--tls-cert',
+      file('server.crt'),
+      '--tls-key',
+      file('server.key'),
+      '--jwks',
+      file('jwks.json'),
+      '--issuer',
+      'https://sts.domain.com:8081',
+      '--audience',
+      'https://server.domain.com:8443',
+    ],
+    undefined,
+    { defaultWorkers: true },
+  );
   try {
     const cores = availableParallelism();
     if (cores === 1) assert.match(resource.readyLine, /listening on https:\/\/127\.0\.0\.1:\d+$/);
     else assert.match(resource.readyLine, new RegExp(`\\(${cores} workers\\)$`));
     // Found by name (pidof -s certbound-resource): the primary has the plain name, workers their own.
     assert.equal((await readFile(`/proc/${resource.child.pid}/cmdline`, 'utf8')).replace(/\0+$/, '').trim(), 'certbound-resource');
-    const children = (await readFile(`/proc/${resource.child.pid}/task/${resource.child.pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean);
+    const children = (await readFile(`/proc/${resource.child.pid}/task/${resource.child.pid}/children`, 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
     if (cores > 1) {
       assert.equal(children.length, cores);
-      for (const pid of children) assert.equal((await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0+$/, '').trim(), 'certbound-resource-worker');
+      for (const pid of children)
+        assert.equal((await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0+$/, '').trim(), 'certbound-resource-worker');
     }
   } finally {
     assert.deepEqual(await resource.stop(), { code: 0, signal: null });

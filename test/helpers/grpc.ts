@@ -39,9 +39,18 @@ interface EchoReply {
 
 /** The echo client with its four methods typed (grpc-js gives them as `Function`). */
 export interface EchoClient extends Client {
-  SayHello(request: EchoRequest, metadata: Metadata, options: CallOptions, callback: (error: ServiceError | null, reply?: EchoReply) => void): ClientUnaryCall;
+  SayHello(
+    request: EchoRequest,
+    metadata: Metadata,
+    options: CallOptions,
+    callback: (error: ServiceError | null, reply?: EchoReply) => void,
+  ): ClientUnaryCall;
   SayHelloStream(request: EchoRequest & { count: number }, metadata: Metadata, options: CallOptions): ClientReadableStream<EchoReply>;
-  SayHelloToAll(metadata: Metadata, options: CallOptions, callback: (error: ServiceError | null, reply?: EchoReply) => void): ClientWritableStream<EchoRequest>;
+  SayHelloToAll(
+    metadata: Metadata,
+    options: CallOptions,
+    callback: (error: ServiceError | null, reply?: EchoReply) => void,
+  ): ClientWritableStream<EchoRequest>;
   SayHelloChat(metadata: Metadata, options: CallOptions): ClientDuplexStream<EchoRequest, EchoReply>;
 }
 
@@ -124,7 +133,9 @@ export function callServerStream(client: EchoClient, metadata = new Metadata(), 
 
 export function callClientStream(client: EchoClient, metadata = new Metadata(), names = ['x', 'y']): Promise<Outcome> {
   return new Promise((resolve) => {
-    const call = client.SayHelloToAll(metadata, options(), (error, reply) => resolve(error === null ? ok([reply?.message ?? '']) : failed(error)));
+    const call = client.SayHelloToAll(metadata, options(), (error, reply) =>
+      resolve(error === null ? ok([reply?.message ?? '']) : failed(error)),
+    );
     call.on('error', () => {}); // reported to the callback
     for (const name of names) call.write({ name });
     call.end();

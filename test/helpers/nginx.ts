@@ -152,7 +152,8 @@ export async function startNginx(options: Omit<NginxProxyOptions, 'dir' | 'port'
       await writeFile(file, config);
       const started = await startOnce(dir, file, config);
       if (started.ok) return started.nginx;
-      if (!/Address already in use/.test(started.log) || attempt === 3) throw new Error(`nginx did not start: ${started.why}\n${started.log}\nconfig:\n${config}`);
+      if (!/Address already in use/.test(started.log) || attempt === 3)
+        throw new Error(`nginx did not start: ${started.why}\n${started.log}\nconfig:\n${config}`);
     }
   } catch (error) {
     await rm(dir, { recursive: true, force: true });

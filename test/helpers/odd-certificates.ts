@@ -53,7 +53,15 @@ export const utf8String = (text: string): Buffer => tlv(0x0c, Buffer.from(text, 
 
 /** The nine RFC 5280 GeneralName alternatives, by their context tag number [0]..[8]. */
 export const GENERAL_NAME_TYPES = [
-  'otherName', 'rfc822Name', 'dNSName', 'x400Address', 'directoryName', 'ediPartyName', 'uniformResourceIdentifier', 'iPAddress', 'registeredID',
+  'otherName',
+  'rfc822Name',
+  'dNSName',
+  'x400Address',
+  'directoryName',
+  'ediPartyName',
+  'uniformResourceIdentifier',
+  'iPAddress',
+  'registeredID',
 ] as const;
 export type GeneralNameType = (typeof GENERAL_NAME_TYPES)[number];
 
@@ -71,23 +79,26 @@ const CONSTRUCTED = 0xa0;
 const tagOf = (type: GeneralNameType): number => GENERAL_NAME_TYPES.indexOf(type);
 
 const name = (type: GeneralNameType, form: string, der: Buffer): GeneralNameFixture => ({ type, form, der });
-const primitive = (type: GeneralNameType, form: string, content: Uint8Array): GeneralNameFixture => name(type, form, tlv(PRIMITIVE | tagOf(type), content));
-const constructed = (type: GeneralNameType, form: string, ...content: Uint8Array[]): GeneralNameFixture => name(type, form, tlv(CONSTRUCTED | tagOf(type), ...content));
+const primitive = (type: GeneralNameType, form: string, content: Uint8Array): GeneralNameFixture =>
+  name(type, form, tlv(PRIMITIVE | tagOf(type), content));
+const constructed = (type: GeneralNameType, form: string, ...content: Uint8Array[]): GeneralNameFixture =>
+  name(type, form, tlv(CONSTRUCTED | tagOf(type), ...content));
 
-const bytes = (minLength: number, maxLength: number): fc.Arbitrary<Buffer> => fc.uint8Array({ minLength, maxLength }).map((array) => Buffer.from(array));
+const bytes = (minLength: number, maxLength: number): fc.Arbitrary<Buffer> =>
+  fc.uint8Array({ minLength, maxLength }).map((array) => Buffer.from(array));
 
 /** Bytes with at least one outside IA5 (≥ 0x80), so not an IA5String. */
-const nonIa5 = fc
-  .tuple(bytes(0, 16), fc.integer({ min: 0x80, max: 0xff }), fc.nat())
-  .map(([base, high, at]) => {
-    const index = at % (base.length + 1);
-    return Buffer.concat([base.subarray(0, index), Buffer.from([high]), base.subarray(index)]);
-  });
+const nonIa5 = fc.tuple(bytes(0, 16), fc.integer({ min: 0x80, max: 0xff }), fc.nat()).map(([base, high, at]) => {
+  const index = at % (base.length + 1);
+  return Buffer.concat([base.subarray(0, index), Buffer.from([high]), base.subarray(index)]);
+});
 
 const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
 
 /** OID arcs that encode (first arc 0-2, second 0-39 under 0 and 1). */
-const oidArcs = fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.nat({ max: 2 ** 31 - 1 }), { maxLength: 6 })).map(([a, b, rest]) => [a, b, ...rest]);
+const oidArcs = fc
+  .tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.nat({ max: 2 ** 31 - 1 }), { maxLength: 6 }))
+  .map(([a, b, rest]) => [a, b, ...rest]);
 
 /** A DirectoryString (UTF8String, PrintableString or IA5String). */
 const directoryString = fc.oneof(
@@ -99,16 +110,29 @@ const directoryString = fc.oneof(
 /** A Name: RDNs of CN/O/OU/C/serialNumber or random attribute types. */
 const distinguishedName = fc
   .array(
-    fc.array(fc.tuple(fc.oneof(fc.constantFrom([2, 5, 4, 3], [2, 5, 4, 10], [2, 5, 4, 11], [2, 5, 4, 6], [2, 5, 4, 5]), oidArcs), directoryString), { minLength: 1, maxLength: 2 }),
+    fc.array(
+      fc.tuple(fc.oneof(fc.constantFrom([2, 5, 4, 3], [2, 5, 4, 10], [2, 5, 4, 11], [2, 5, 4, 6], [2, 5, 4, 5]), oidArcs), directoryString),
+      { minLength: 1, maxLength: 2 },
+    ),
     { maxLength: 3 },
   )
   .map((rdns) => sequence(...rdns.map((attributes) => set(...attributes.map(([type, value]) => sequence(oid(type), value))))));
 
 /** A few random TLVs, as the body of a constructed value that has no real schema here. */
-const randomTlvs = fc.array(fc.tuple(fc.constantFrom(0x02, 0x04, 0x05, 0x0c, 0x13, 0x16, 0x30, 0x31, 0x80, 0xa0, 0xa1), bytes(0, 8)), { maxLength: 3 }).map((items) => Buffer.concat(items.map(([tag, body]) => tlv(tag, body))));
+const randomTlvs = fc
+  .array(fc.tuple(fc.constantFrom(0x02, 0x04, 0x05, 0x0c, 0x13, 0x16, 0x30, 0x31, 0x80, 0xa0, 0xa1), bytes(0, 8)), { maxLength: 3 })
+  .map((items) => Buffer.concat(items.map(([tag, body]) => tlv(tag, body))));
 
-const wellFormedOtherName = fc.tuple(oidArcs, fc.oneof(directoryString, bytes(0, 12).map((body) => tlv(0x04, body)), fc.constant(sequence()))).map(([type, value]) =>
-  constructed('otherName', 'well-formed', oid(type), tlv(0xa0, value)));
+const wellFormedOtherName = fc
+  .tuple(
+    oidArcs,
+    fc.oneof(
+      directoryString,
+      bytes(0, 12).map((body) => tlv(0x04, body)),
+      fc.constant(sequence()),
+    ),
+  )
+  .map(([type, value]) => constructed('otherName', 'well-formed', oid(type), tlv(0xa0, value)));
 
 const otherName = fc.oneof(
   wellFormedOtherName,
@@ -119,10 +143,20 @@ const otherName = fc.oneof(
   fc.constant(constructed('otherName', 'empty SEQUENCE inside', sequence())),
 );
 
-const wellFormedIa5 = (type: GeneralNameType, text: fc.Arbitrary<string>): fc.Arbitrary<GeneralNameFixture> => text.map((value) => primitive(type, 'well-formed', ascii(value)));
+const wellFormedIa5 = (type: GeneralNameType, text: fc.Arbitrary<string>): fc.Arbitrary<GeneralNameFixture> =>
+  text.map((value) => primitive(type, 'well-formed', ascii(value)));
 const wellFormedRfc822Name = wellFormedIa5('rfc822Name', fc.emailAddress({ size: 'small' }));
-const wellFormedDnsName = wellFormedIa5('dNSName', fc.oneof(fc.domain({ size: 'small' }), fc.domain({ size: 'small' }).map((domain) => `*.${domain}`)));
-const wellFormedUri = wellFormedIa5('uniformResourceIdentifier', fc.oneof(fc.webUrl({ size: 'small' }), fc.constantFrom('spiffe://domain.com/odd', 'urn:odd', 'mailto:odd@domain.com')));
+const wellFormedDnsName = wellFormedIa5(
+  'dNSName',
+  fc.oneof(
+    fc.domain({ size: 'small' }),
+    fc.domain({ size: 'small' }).map((domain) => `*.${domain}`),
+  ),
+);
+const wellFormedUri = wellFormedIa5(
+  'uniformResourceIdentifier',
+  fc.oneof(fc.webUrl({ size: 'small' }), fc.constantFrom('spiffe://domain.com/odd', 'urn:odd', 'mailto:odd@domain.com')),
+);
 
 /** rfc822Name, dNSName and uniformResourceIdentifier are IA5Strings. */
 function ia5Name(type: GeneralNameType, wellFormed: fc.Arbitrary<GeneralNameFixture>): fc.Arbitrary<GeneralNameFixture> {
@@ -158,7 +192,9 @@ const directoryName = fc.oneof(
 
 const ediPartyName = fc.oneof(
   directoryString.map((party) => constructed('ediPartyName', 'partyName', tlv(0xa1, party))),
-  fc.tuple(directoryString, directoryString).map(([assigner, party]) => constructed('ediPartyName', 'nameAssigner and partyName', tlv(0xa0, assigner), tlv(0xa1, party))),
+  fc
+    .tuple(directoryString, directoryString)
+    .map(([assigner, party]) => constructed('ediPartyName', 'nameAssigner and partyName', tlv(0xa0, assigner), tlv(0xa1, party))),
   directoryString.map((assigner) => constructed('ediPartyName', 'nameAssigner only', tlv(0xa0, assigner))),
   fc.constant(constructed('ediPartyName', 'empty', Buffer.alloc(0))),
   fc.constant(constructed('ediPartyName', 'empty SEQUENCE inside', sequence())),
@@ -191,11 +227,23 @@ const registeredID = fc.oneof(
 /** A context tag the GeneralName CHOICE does not have ([9] to [30]), primitive or constructed. */
 const unknownName = fc
   .tuple(fc.integer({ min: 9, max: 30 }), fc.boolean(), bytes(0, 12))
-  .map(([number, isConstructed, content]): GeneralNameFixture => ({ type: 'unknown', form: `[${number}]`, der: tlv((isConstructed ? CONSTRUCTED : PRIMITIVE) | number, content) }));
+  .map(([number, isConstructed, content]): GeneralNameFixture => ({
+    type: 'unknown',
+    form: `[${number}]`,
+    der: tlv((isConstructed ? CONSTRUCTED : PRIMITIVE) | number, content),
+  }));
 
 /** Each GeneralName alternative's arbitrary. */
 export const GENERAL_NAMES: Readonly<Record<GeneralNameType, fc.Arbitrary<GeneralNameFixture>>> = {
-  otherName, rfc822Name, dNSName, x400Address, directoryName, ediPartyName, uniformResourceIdentifier, iPAddress, registeredID,
+  otherName,
+  rfc822Name,
+  dNSName,
+  x400Address,
+  directoryName,
+  ediPartyName,
+  uniformResourceIdentifier,
+  iPAddress,
+  registeredID,
 };
 
 /** Any GeneralName, well-formed or not, of any of the nine types (and now and then none of them). */
@@ -206,7 +254,13 @@ export const generalName: fc.Arbitrary<GeneralNameFixture> = fc.oneof(
 
 /** A GeneralName of a type every parser here reads (otherName, rfc822Name, dNSName, directoryName, URI, iPAddress, registeredID). */
 export const wellFormedGeneralName: fc.Arbitrary<GeneralNameFixture> = fc.oneof(
-  wellFormedOtherName, wellFormedRfc822Name, wellFormedDnsName, wellFormedDirectoryName, wellFormedUri, wellFormedIpAddress, wellFormedRegisteredId,
+  wellFormedOtherName,
+  wellFormedRfc822Name,
+  wellFormedDnsName,
+  wellFormedDirectoryName,
+  wellFormedUri,
+  wellFormedIpAddress,
+  wellFormedRegisteredId,
 );
 
 /** A SubjectAltName extension value (the extnValue octets), what it was built from, and how. */
@@ -220,24 +274,45 @@ export interface SanFixture {
 
 const generalNamesList = fc.array(generalName, { minLength: 1, maxLength: 4 });
 /** Well-formed names with one name of any kind among them, so that one odd name decides. */
-const oneOddAmongWellFormed = fc
-  .tuple(fc.array(wellFormedGeneralName, { maxLength: 4 }), generalName, fc.nat())
-  .map(([names, odd, at]) => {
-    const index = at % (names.length + 1);
-    return [...names.slice(0, index), odd, ...names.slice(index)];
-  });
+const oneOddAmongWellFormed = fc.tuple(fc.array(wellFormedGeneralName, { maxLength: 4 }), generalName, fc.nat()).map(([names, odd, at]) => {
+  const index = at % (names.length + 1);
+  return [...names.slice(0, index), odd, ...names.slice(index)];
+});
 type SanBody = Omit<SanFixture, 'critical'>;
 
 /** SAN extension values: mostly GeneralNames, also empty, damaged, or random bytes. */
 export const sanExtension: fc.Arbitrary<SanFixture> = fc
   .tuple(
     fc.oneof(
-      { weight: 3, arbitrary: generalNamesList.map((names) => ({ form: 'GeneralNames', names, der: sequence(...names.map((item) => item.der)) })) },
-      { weight: 6, arbitrary: oneOddAmongWellFormed.map((names) => ({ form: 'GeneralNames', names, der: sequence(...names.map((item) => item.der)) })) },
+      {
+        weight: 3,
+        arbitrary: generalNamesList.map((names) => ({ form: 'GeneralNames', names, der: sequence(...names.map((item) => item.der)) })),
+      },
+      {
+        weight: 6,
+        arbitrary: oneOddAmongWellFormed.map((names) => ({ form: 'GeneralNames', names, der: sequence(...names.map((item) => item.der)) })),
+      },
       { weight: 1, arbitrary: fc.constant<SanBody>({ form: 'empty GeneralNames', names: [], der: sequence() }) },
-      { weight: 1, arbitrary: fc.tuple(generalNamesList, bytes(1, 8)).map(([names, extra]) => ({ form: 'trailing bytes', names, der: Buffer.concat([sequence(...names.map((item) => item.der)), extra]) })) },
-      { weight: 1, arbitrary: generalNamesList.map((names) => ({ form: 'truncated', names, der: sequence(...names.map((item) => item.der)).subarray(0, -1) })) },
-      { weight: 1, arbitrary: generalNamesList.map((names) => ({ form: 'wrong outer tag', names, der: set(...names.map((item) => item.der)) })) },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(generalNamesList, bytes(1, 8)).map(([names, extra]) => ({
+          form: 'trailing bytes',
+          names,
+          der: Buffer.concat([sequence(...names.map((item) => item.der)), extra]),
+        })),
+      },
+      {
+        weight: 1,
+        arbitrary: generalNamesList.map((names) => ({
+          form: 'truncated',
+          names,
+          der: sequence(...names.map((item) => item.der)).subarray(0, -1),
+        })),
+      },
+      {
+        weight: 1,
+        arbitrary: generalNamesList.map((names) => ({ form: 'wrong outer tag', names, der: set(...names.map((item) => item.der)) })),
+      },
       { weight: 2, arbitrary: bytes(0, 64).map((der) => ({ form: 'random bytes', names: [], der })) },
     ),
     fc.boolean(),
@@ -267,7 +342,12 @@ export const FIXED_NAMES = {
   x400AddressRandom: constructed('x400Address', 'random inner bytes', Buffer.from([0x09, 0x09, 0xff])),
   directoryName: constructed('directoryName', 'well-formed', sequence(set(sequence(oid([2, 5, 4, 3]), utf8String('odd directory name'))))),
   directoryNameEmpty: constructed('directoryName', 'empty', Buffer.alloc(0)),
-  ediPartyName: constructed('ediPartyName', 'nameAssigner and partyName', tlv(0xa0, utf8String('assigner')), tlv(0xa1, utf8String('party'))),
+  ediPartyName: constructed(
+    'ediPartyName',
+    'nameAssigner and partyName',
+    tlv(0xa0, utf8String('assigner')),
+    tlv(0xa1, utf8String('party')),
+  ),
   ediPartyNameEmpty: constructed('ediPartyName', 'empty', Buffer.alloc(0)),
   uniformResourceIdentifier: primitive('uniformResourceIdentifier', 'well-formed', ascii('spiffe://domain.com/odd')),
   uniformResourceIdentifierNonIa5: primitive('uniformResourceIdentifier', 'non-IA5', Buffer.from([0x80, 0x81, 0xfe])),

@@ -1,4 +1,10 @@
-import { createCertificateAuthority, issueCertificate, generateSigningKeyPem, type CertificateAuthority, type IssuedCertificate } from '../../src/pki/generate.js';
+import {
+  createCertificateAuthority,
+  issueCertificate,
+  generateSigningKeyPem,
+  type CertificateAuthority,
+  type IssuedCertificate,
+} from '../../src/pki/generate.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -26,8 +32,18 @@ export async function createTestPki(): Promise<TestPki> {
   ]);
   const now = Date.now();
   const [server, alice, bob, carol, expired, stranger, jwtKeyPem] = await Promise.all([
-    issueCertificate(ca, { commonName: 'localhost', usage: 'server', dnsNames: ['localhost', 'sts.domain.com', 'server.domain.com'], ipAddresses: ['127.0.0.1'] }),
-    issueCertificate(ca, { commonName: 'alice', usage: 'client', uris: ['spiffe://domain.com/client/alice'], emails: ['alice@domain.com'] }),
+    issueCertificate(ca, {
+      commonName: 'localhost',
+      usage: 'server',
+      dnsNames: ['localhost', 'sts.domain.com', 'server.domain.com'],
+      ipAddresses: ['127.0.0.1'],
+    }),
+    issueCertificate(ca, {
+      commonName: 'alice',
+      usage: 'client',
+      uris: ['spiffe://domain.com/client/alice'],
+      emails: ['alice@domain.com'],
+    }),
     issueCertificate(ca, { commonName: 'bob', usage: 'client' }),
     issueCertificate(ca, { commonName: 'carol', usage: 'client' }),
     issueCertificate(ca, { commonName: 'alice', usage: 'client', notBefore: new Date(now - 10 * DAY), notAfter: new Date(now - DAY) }),

@@ -23,8 +23,20 @@ export function testPolicy(pki: TestPki) {
       { client_id: 'bob', certificate: { 'x5t#S256': pki.bob.thumbprint } },
     ],
     subject_tokens: [
-      { sha256: hashSubjectToken(ALICE_SECRET), subject: 'alice', client_certificate: { 'x5t#S256': pki.alice.thumbprint }, audiences: [AUDIENCE, 'https://other.domain.com'], scopes: ['read', 'write'] },
-      { sha256: hashSubjectToken(BOB_SECRET), subject: 'bob', client_certificate: { subject_dn: 'CN=bob, O=certbound dev' }, audiences: [AUDIENCE], scopes: ['read'] },
+      {
+        sha256: hashSubjectToken(ALICE_SECRET),
+        subject: 'alice',
+        client_certificate: { 'x5t#S256': pki.alice.thumbprint },
+        audiences: [AUDIENCE, 'https://other.domain.com'],
+        scopes: ['read', 'write'],
+      },
+      {
+        sha256: hashSubjectToken(BOB_SECRET),
+        subject: 'bob',
+        client_certificate: { subject_dn: 'CN=bob, O=certbound dev' },
+        audiences: [AUDIENCE],
+        scopes: ['read'],
+      },
       { sha256: hashSubjectToken(UNPINNED_SECRET), subject: 'carol', audiences: [AUDIENCE] },
     ],
   });
@@ -39,7 +51,11 @@ export interface RunningSts {
 }
 
 /** Start an STS on 127.0.0.1:0 for one test file; closed with the test. */
-export async function startSts(t: TestContext | { after(fn: () => unknown): void }, pki: TestPki, overrides: Partial<StsOptions> = {}): Promise<RunningSts> {
+export async function startSts(
+  t: TestContext | { after(fn: () => unknown): void },
+  pki: TestPki,
+  overrides: Partial<StsOptions> = {},
+): Promise<RunningSts> {
   const signingKey = overrides.signingKey ?? (await createSigningKey({ privateKey: pki.jwtKeyPem }));
   const events: StsEvent[] = [];
   const sts = createStsServer({
@@ -57,7 +73,10 @@ export async function startSts(t: TestContext | { after(fn: () => unknown): void
 
 /** An undici agent presenting `client` (or no certificate), trusting the test CA; closed with the test. */
 export function agentFor(t: { after(fn: () => unknown): void }, pki: TestPki, client?: IssuedCertificate): Agent {
-  const agent = client === undefined ? new Agent({ connect: { ca: pki.ca.certPem } }) : createMtlsAgent({ ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem });
+  const agent =
+    client === undefined
+      ? new Agent({ connect: { ca: pki.ca.certPem } })
+      : createMtlsAgent({ ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem });
   t.after(() => agent.close());
   return agent;
 }
@@ -68,7 +87,12 @@ export interface JsonResponse {
   body: Record<string, unknown>;
 }
 
-export async function postToken(agent: Agent, stsUrl: string, body: Record<string, string | string[]> | string, contentType = 'application/x-www-form-urlencoded'): Promise<JsonResponse> {
+export async function postToken(
+  agent: Agent,
+  stsUrl: string,
+  body: Record<string, string | string[]> | string,
+  contentType = 'application/x-www-form-urlencoded',
+): Promise<JsonResponse> {
   let payload: string;
   if (typeof body === 'string') payload = body;
   else if (contentType.startsWith('application/json')) payload = JSON.stringify(body);
@@ -77,7 +101,12 @@ export async function postToken(agent: Agent, stsUrl: string, body: Record<strin
     for (const [name, value] of Object.entries(body)) for (const item of [value].flat()) form.append(name, item);
     payload = form.toString();
   }
-  const response = await request(`${stsUrl}/token`, { method: 'POST', dispatcher: agent, headers: { 'content-type': contentType }, body: payload });
+  const response = await request(`${stsUrl}/token`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': contentType },
+    body: payload,
+  });
   const text = await response.body.text();
   return { status: response.statusCode, headers: response.headers, body: text.length === 0 ? {} : JSON.parse(text) };
 }

@@ -17,7 +17,13 @@ export interface WaitOptions {
  * `event`: the test waits on what it is waiting for, never on a timer. The timeout is only an
  * upper bound, so that a test fails rather than hangs.
  */
-export function whenever(emitter: EventEmitter, event: string | readonly string[], condition: () => boolean, what: string, options: WaitOptions = {}): Promise<void> {
+export function whenever(
+  emitter: EventEmitter,
+  event: string | readonly string[],
+  condition: () => boolean,
+  what: string,
+  options: WaitOptions = {},
+): Promise<void> {
   const timeoutMs = options.timeoutMs ?? WAIT_TIMEOUT_MS;
   const events = typeof event === 'string' ? [event] : event;
   const failOn = options.failOn ?? [];
@@ -62,7 +68,12 @@ export function whenever(emitter: EventEmitter, event: string | readonly string[
 }
 
 /** The arguments of the next `event` from `emitter`; rejects after `timeoutMs` (or on `error`). */
-export function nextEvent<T extends unknown[] = unknown[]>(emitter: EventEmitter, event: string, what: string, timeoutMs = WAIT_TIMEOUT_MS): Promise<T> {
+export function nextEvent<T extends unknown[] = unknown[]>(
+  emitter: EventEmitter,
+  event: string,
+  what: string,
+  timeoutMs = WAIT_TIMEOUT_MS,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       clearTimeout(timer);

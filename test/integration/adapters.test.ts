@@ -41,7 +41,14 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-const tls = () => ({ ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const });
+const tls = () => ({
+  ca: pki.ca.certPem,
+  cert: pki.server.certPem,
+  key: pki.server.keyPem,
+  requestCert: true,
+  rejectUnauthorized: false,
+  minVersion: 'TLSv1.2' as const,
+});
 
 /** A running guarded API: GET /read needs scope read, GET /write needs scope write. */
 interface Api {
@@ -66,14 +73,18 @@ const APIS: Api[] = [
     async start() {
       let handled = 0;
       const guard = (scope: string) =>
-        protect((_req, res, auth) => {
-          handled++;
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ subject: auth.subject }));
-        }, { verifier, requiredScopes: [scope], ...common });
+        protect(
+          (_req, res, auth) => {
+            handled++;
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ subject: auth.subject }));
+          },
+          { verifier, requiredScopes: [scope], ...common },
+        );
       const read = guard('read');
       const write = guard('write');
-      const handler = (req: { url?: string | undefined }, res: unknown): void => ((req.url ?? '').startsWith('/write') ? write : read)(req as never, res as never);
+      const handler = (req: { url?: string | undefined }, res: unknown): void =>
+        ((req.url ?? '').startsWith('/write') ? write : read)(req as never, res as never);
       const server = h2 ? createSecureServer(tls(), handler) : createHttpsServer(tls(), handler);
       return { url: await listenNode(server), handled: () => handled };
     },
@@ -128,21 +139,88 @@ interface Scenario {
 }
 
 async function craft(claims: Record<string, unknown> = {}): Promise<string> {
-  const base = buildAccessTokenClaims({ issuer: ISSUER, subject: 'alice', audience: [AUDIENCE], clientId: 'alice', scope: ['read'], thumbprint: pki.alice.thumbprint, lifetimeSeconds: 300, issuedAt: Math.floor(Date.now() / 1000) });
+  const base = buildAccessTokenClaims({
+    issuer: ISSUER,
+    subject: 'alice',
+    audience: [AUDIENCE],
+    clientId: 'alice',
+    scope: ['read'],
+    thumbprint: pki.alice.thumbprint,
+    lifetimeSeconds: 300,
+    issuedAt: Math.floor(Date.now() / 1000),
+  });
   return new SignJWT({ ...base, ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
 }
 
-const invalidToken = (description: string) => `Bearer error="invalid_token", error_description="${description}", resource_metadata="${METADATA}"`;
+const invalidToken = (description: string) =>
+  `Bearer error="invalid_token", error_description="${description}", resource_metadata="${METADATA}"`;
 
 const SCENARIOS: Scenario[] = [
-  { name: 'allowed: alice with her bound token', client: () => pki.alice, authorization: async () => `Bearer ${readToken}`, path: '/read', status: 200, challenge: undefined },
-  { name: 'wrong certificate: bob replays alice\'s token', client: () => pki.bob, authorization: async () => `Bearer ${readToken}`, path: '/read', status: 401, challenge: invalidToken('token is bound to a different client certificate') },
-  { name: 'no certificate', client: () => undefined, authorization: async () => `Bearer ${readToken}`, path: '/read', status: 401, challenge: invalidToken('a client certificate is required to use a certificate-bound token') },
-  { name: 'certificate from another CA', client: () => pki.stranger, authorization: async () => `Bearer ${await craft({ cnf: { 'x5t#S256': pki.stranger.thumbprint } })}`, path: '/read', status: 401, challenge: invalidToken('client certificate was not issued by a trusted CA or is not valid') },
-  { name: 'no token', client: () => pki.alice, authorization: async () => undefined, path: '/read', status: 401, challenge: `Bearer resource_metadata="${METADATA}"` },
-  { name: 'malformed Authorization', client: () => pki.alice, authorization: async () => 'Bearer a b', path: '/read', status: 400, challenge: `Bearer error="invalid_request", error_description="Authorization header is not 'Bearer <token>'", resource_metadata="${METADATA}"` },
-  { name: 'expired token', client: () => pki.alice, authorization: async () => `Bearer ${await craft({ iat: Math.floor(Date.now() / 1000) - 900, exp: Math.floor(Date.now() / 1000) - 600 })}`, path: '/read', status: 401, challenge: invalidToken('token has expired') },
-  { name: 'insufficient scope', client: () => pki.alice, authorization: async () => `Bearer ${readToken}`, path: '/write', status: 403, challenge: `Bearer error="insufficient_scope", error_description="token lacks the required scope write", scope="write", resource_metadata="${METADATA}"` },
+  {
+    name: 'allowed: alice with her bound token',
+    client: () => pki.alice,
+    authorization: async () => `Bearer ${readToken}`,
+    path: '/read',
+    status: 200,
+    challenge: undefined,
+  },
+  {
+    name: "wrong certificate: bob replays alice's token",
+    client: () => pki.bob,
+    authorization: async () => `Bearer ${readToken}`,
+    path: '/read',
+    status: 401,
+    challenge: invalidToken('token is bound to a different client certificate'),
+  },
+  {
+    name: 'no certificate',
+    client: () => undefined,
+    authorization: async () => `Bearer ${readToken}`,
+    path: '/read',
+    status: 401,
+    challenge: invalidToken('a client certificate is required to use a certificate-bound token'),
+  },
+  {
+    name: 'certificate from another CA',
+    client: () => pki.stranger,
+    authorization: async () => `Bearer ${await craft({ cnf: { 'x5t#S256': pki.stranger.thumbprint } })}`,
+    path: '/read',
+    status: 401,
+    challenge: invalidToken('client certificate was not issued by a trusted CA or is not valid'),
+  },
+  {
+    name: 'no token',
+    client: () => pki.alice,
+    authorization: async () => undefined,
+    path: '/read',
+    status: 401,
+    challenge: `Bearer resource_metadata="${METADATA}"`,
+  },
+  {
+    name: 'malformed Authorization',
+    client: () => pki.alice,
+    authorization: async () => 'Bearer a b',
+    path: '/read',
+    status: 400,
+    challenge: `Bearer error="invalid_request", error_description="Authorization header is not 'Bearer <token>'", resource_metadata="${METADATA}"`,
+  },
+  {
+    name: 'expired token',
+    client: () => pki.alice,
+    authorization: async () =>
+      `Bearer ${await craft({ iat: Math.floor(Date.now() / 1000) - 900, exp: Math.floor(Date.now() / 1000) - 600 })}`,
+    path: '/read',
+    status: 401,
+    challenge: invalidToken('token has expired'),
+  },
+  {
+    name: 'insufficient scope',
+    client: () => pki.alice,
+    authorization: async () => `Bearer ${readToken}`,
+    path: '/write',
+    status: 403,
+    challenge: `Bearer error="insufficient_scope", error_description="token lacks the required scope write", scope="write", resource_metadata="${METADATA}"`,
+  },
 ];
 
 for (const api of APIS) {
@@ -156,11 +234,17 @@ for (const api of APIS) {
     for (const scenario of SCENARIOS) {
       test(scenario.name, async (t) => {
         const identity = scenario.client();
-        const agent = new Agent({ allowH2: api.h2, connect: { ca: pki.ca.certPem, ...(identity === undefined ? {} : { cert: identity.certPem, key: identity.keyPem }) } });
+        const agent = new Agent({
+          allowH2: api.h2,
+          connect: { ca: pki.ca.certPem, ...(identity === undefined ? {} : { cert: identity.certPem, key: identity.keyPem }) },
+        });
         t.after(() => agent.close());
         const authorization = await scenario.authorization();
         const before = handled();
-        const response = await request(`${url}${scenario.path}`, { dispatcher: agent, headers: authorization === undefined ? {} : { authorization } });
+        const response = await request(`${url}${scenario.path}`, {
+          dispatcher: agent,
+          headers: authorization === undefined ? {} : { authorization },
+        });
         const body = (await response.body.json()) as Record<string, unknown>;
         assert.equal(response.statusCode, scenario.status, JSON.stringify(body));
         const challenge = response.headers['www-authenticate'];
@@ -183,7 +267,10 @@ describe('adapter specifics', () => {
   test('Fastify: a route with config certbound: false needs no token; others still do', async () => {
     const app = fastify({ https: tls() });
     await app.register(certboundFastify, { verifier });
-    app.get('/healthz', { config: { certbound: false } }, async (request) => ({ ok: true, token: request.certbound === undefined ? 'none' : 'some' }));
+    app.get('/healthz', { config: { certbound: false } }, async (request) => ({
+      ok: true,
+      token: request.certbound === undefined ? 'none' : 'some',
+    }));
     app.get('/api', async () => ({ ok: true }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     cleanups.push(() => app.close());
@@ -206,9 +293,12 @@ describe('adapter specifics', () => {
     const app = fastify({ https: tls() });
     t.after(() => app.close());
     await app.register(certboundFastify, { verifier, requiredScopes: ['read'] });
-    await app.register(async (child) => {
-      child.get('/child', async (request) => ({ subject: request.certbound?.subject }));
-    }, { prefix: '/v1' });
+    await app.register(
+      async (child) => {
+        child.get('/child', async (request) => ({ subject: request.certbound?.subject }));
+      },
+      { prefix: '/v1' },
+    );
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     const agent = new Agent({ connect: { ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem } });
@@ -230,12 +320,18 @@ describe('adapter specifics', () => {
       name: 'TypeError',
       message: 'route GET /a: "config.certbound.requiredScopes" must be a list of scope tokens',
     });
-    assert.throws(() => app.get('/b', { config: { certbound: { requiredScopes: 'write' as never } } }, async () => 'b'), /"config\.certbound\.requiredScopes" must be a list/);
+    assert.throws(
+      () => app.get('/b', { config: { certbound: { requiredScopes: 'write' as never } } }, async () => 'b'),
+      /"config\.certbound\.requiredScopes" must be a list/,
+    );
     assert.throws(() => app.get('/c', { config: { certbound: true as never } }, async () => 'c'), {
       name: 'TypeError',
       message: 'route GET /c: "config.certbound" must be false or { requiredScopes }',
     });
-    assert.throws(() => app.get('/d', { config: { certbound: { scopes: ['write'] } as never } }, async () => 'd'), /must be false or \{ requiredScopes \}/);
+    assert.throws(
+      () => app.get('/d', { config: { certbound: { scopes: ['write'] } as never } }, async () => 'd'),
+      /must be false or \{ requiredScopes \}/,
+    );
     // Routes in a child context are checked when the context loads.
     const nested = fastify();
     t.after(() => nested.close());
@@ -243,13 +339,20 @@ describe('adapter specifics', () => {
     void nested.register(async (child) => {
       child.post('/e', { config: { certbound: { requiredScopes: [''] } } }, async () => 'e');
     });
-    await assert.rejects(async () => { await nested.ready(); }, { name: 'TypeError', message: 'route POST /e: "config.certbound.requiredScopes" must be a list of scope tokens' });
+    await assert.rejects(
+      async () => {
+        await nested.ready();
+      },
+      { name: 'TypeError', message: 'route POST /e: "config.certbound.requiredScopes" must be a list of scope tokens' },
+    );
   });
 
   test('Fastify: the plugin is named certbound, so other plugins can depend on it', async (t) => {
     const app = fastify();
     t.after(() => app.close());
-    const dependent = Object.assign(async () => {}, { [Symbol.for('plugin-meta')]: { name: 'uses-certbound', dependencies: ['certbound'] } });
+    const dependent = Object.assign(async () => {}, {
+      [Symbol.for('plugin-meta')]: { name: 'uses-certbound', dependencies: ['certbound'] },
+    });
     await app.register(certboundFastify, { verifier });
     await app.register(dependent);
     await app.ready();
@@ -286,18 +389,30 @@ describe('adapter specifics', () => {
   test('bad options are TypeErrors when the adapter is built', async () => {
     assert.throws(() => createExpressMiddleware({} as never), /"verifier"/);
     assert.throws(() => createExpressMiddleware({ verifier, requiredScopes: ['a b'] }), /"requiredScopes"/);
-    assert.throws(() => protect(() => {}, { verifier, trustedProxy: { addresses: ['nope'], format: 'xfcc' } }), /is not an IP address or CIDR block/);
+    assert.throws(
+      () => protect(() => {}, { verifier, trustedProxy: { addresses: ['nope'], format: 'xfcc' } }),
+      /is not an IP address or CIDR block/,
+    );
     const app = fastify();
     void app.register(certboundFastify, {} as never);
-    await assert.rejects(async () => { await app.ready(); }, /"verifier"/);
+    await assert.rejects(async () => {
+      await app.ready();
+    }, /"verifier"/);
     await app.close();
     // Challenge options: checked up front, not at the first refusal (where they would be a 500).
     assert.throws(() => protect(() => {}, { verifier, realm: 42 as never }), /"realm" must be a non-empty string/);
-    assert.throws(() => createExpressMiddleware({ verifier, resourceMetadataUrl: 'http://api.example/.well-known/oauth-protected-resource' }), /"resourceMetadataUrl" must be an https URL/);
+    assert.throws(
+      () => createExpressMiddleware({ verifier, resourceMetadataUrl: 'http://api.example/.well-known/oauth-protected-resource' }),
+      /"resourceMetadataUrl" must be an https URL/,
+    );
     const withRealm = fastify();
     void withRealm.register(certboundFastify, { verifier, realm: '' });
-    await assert.rejects(async () => { await withRealm.ready(); }, /"realm" must be a non-empty string/);
+    await assert.rejects(async () => {
+      await withRealm.ready();
+    }, /"realm" must be a non-empty string/);
     await withRealm.close();
-    assert.doesNotThrow(() => protect(() => {}, { verifier, realm: 'api', resourceMetadataUrl: 'https://api.example/.well-known/oauth-protected-resource' }));
+    assert.doesNotThrow(() =>
+      protect(() => {}, { verifier, realm: 'api', resourceMetadataUrl: 'https://api.example/.well-known/oauth-protected-resource' }),
+    );
   });
 });

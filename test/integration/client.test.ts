@@ -31,7 +31,14 @@ after(async () => {
 const issuedCount = (): number => sts.events.filter((event) => event.type === 'token.issued').length;
 
 function aliceSource(t: { after(fn: () => unknown): void }, extra: Partial<Parameters<typeof createTokenSource>[0]> = {}) {
-  const source = createTokenSource({ stsUrl: sts.url, tls: { ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem }, subjectToken: ALICE_SECRET, audience: AUDIENCE, scope: ['read'], ...extra });
+  const source = createTokenSource({
+    stsUrl: sts.url,
+    tls: { ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem },
+    subjectToken: ALICE_SECRET,
+    audience: AUDIENCE,
+    scope: ['read'],
+    ...extra,
+  });
   t.after(() => source.close());
   return source;
 }
@@ -73,7 +80,12 @@ describe('token source (RFC 8693 client over mTLS)', () => {
 
   test('a subject-token callback is asked for each exchange', async (t) => {
     let asked = 0;
-    const source = aliceSource(t, { subjectToken: () => { asked++; return ALICE_SECRET; } });
+    const source = aliceSource(t, {
+      subjectToken: () => {
+        asked++;
+        return ALICE_SECRET;
+      },
+    });
     await source.getToken();
     source.invalidate();
     await source.getToken();
@@ -81,7 +93,12 @@ describe('token source (RFC 8693 client over mTLS)', () => {
   });
 
   test('an STS refusal rejects with CB_STS_REFUSED carrying the OAuth error, and is not cached', async (t) => {
-    const source = createTokenSource({ stsUrl: sts.url, tls: { ca: pki.ca.certPem, cert: pki.bob.certPem, key: pki.bob.keyPem }, subjectToken: ALICE_SECRET, audience: AUDIENCE });
+    const source = createTokenSource({
+      stsUrl: sts.url,
+      tls: { ca: pki.ca.certPem, cert: pki.bob.certPem, key: pki.bob.keyPem },
+      subjectToken: ALICE_SECRET,
+      audience: AUDIENCE,
+    });
     t.after(() => source.close());
     for (let attempt = 0; attempt < 2; attempt++) {
       await assert.rejects(source.getToken(), (error: unknown) => {
@@ -107,9 +124,20 @@ describe('token source (RFC 8693 client over mTLS)', () => {
   });
 
   test('an STS whose certificate is not from the trusted CA is refused by the client', async (t) => {
-    const source = createTokenSource({ stsUrl: sts.url, tls: { ca: pki.otherCa.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem }, subjectToken: ALICE_SECRET, audience: AUDIENCE });
+    const source = createTokenSource({
+      stsUrl: sts.url,
+      tls: { ca: pki.otherCa.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem },
+      subjectToken: ALICE_SECRET,
+      audience: AUDIENCE,
+    });
     t.after(() => source.close());
-    await assert.rejects(source.getToken(), (error: unknown) => error instanceof CertboundError && error.code === 'CB_STS_UNAVAILABLE' && /self-signed|unable to verify|certificate/i.test(error.detail ?? ''));
+    await assert.rejects(
+      source.getToken(),
+      (error: unknown) =>
+        error instanceof CertboundError &&
+        error.code === 'CB_STS_UNAVAILABLE' &&
+        /self-signed|unable to verify|certificate/i.test(error.detail ?? ''),
+    );
   });
 
   test('misuse is a TypeError at construction', () => {
@@ -158,7 +186,11 @@ describe('bound fetch and a JWKS fetched from the STS', () => {
   });
 
   test('bound fetch retries at most once: a token the resource keeps refusing comes back as 401', async (t) => {
-    const verifier = createBoundTokenVerifier({ keys: { keys: [sts.signingKey.publicJwk] }, issuer: ISSUER, audience: 'https://not-this-audience.example' });
+    const verifier = createBoundTokenVerifier({
+      keys: { keys: [sts.signingKey.publicJwk] },
+      issuer: ISSUER,
+      audience: 'https://not-this-audience.example',
+    });
     const resource = createResourceServer({ tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, verifier });
     const url = await resource.listen(0, '127.0.0.1');
     t.after(() => resource.close());
@@ -182,7 +214,10 @@ describe('bound fetch and a JWKS fetched from the STS', () => {
     });
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise<void>((resolve) => jwksServer.close(() => resolve())));
-    const keys = await loadJwksSource(`https://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`, { ca: pki.ca.certPem, cooldownMs: 0 });
+    const keys = await loadJwksSource(`https://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`, {
+      ca: pki.ca.certPem,
+      cooldownMs: 0,
+    });
     const verifier = createBoundTokenVerifier({ keys, issuer: ISSUER, audience: AUDIENCE });
 
     const rotated = await startSts(t, pki, { signingKey: second });
@@ -196,7 +231,7 @@ describe('bound fetch and a JWKS fetched from the STS', () => {
     assert.ok(fetches >= 2);
   });
 
-  test('an unreachable JWKS URL is CB_JWKS_UNAVAILABLE (503), not the client\'s fault', async (t) => {
+  test("an unreachable JWKS URL is CB_JWKS_UNAVAILABLE (503), not the client's fault", async (t) => {
     const keys = await loadJwksSource('https://127.0.0.1:1/jwks', { ca: pki.ca.certPem });
     const verifier = createBoundTokenVerifier({ keys, issuer: ISSUER, audience: AUDIENCE });
     const token = await aliceSource(t).getToken();

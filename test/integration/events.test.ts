@@ -74,7 +74,12 @@ function assertRequestEvents(events: RequestEvent<{ url?: string | undefined }>[
 
 test('node protect: onEvent gets request.allowed with the token and request.refused with the error', async () => {
   const events: RequestEvent[] = [];
-  const url = await listen(createHttpsServer(tls(), protect((_req, res) => void res.end('ok'), { verifier, onEvent: (event) => events.push(event) })));
+  const url = await listen(
+    createHttpsServer(
+      tls(),
+      protect((_req, res) => void res.end('ok'), { verifier, onEvent: (event) => events.push(event) }),
+    ),
+  );
   assert.deepEqual(await allowedThenRefused(url), [200, 401]);
   assertRequestEvents(events);
 });
@@ -118,7 +123,10 @@ test('Fastify: onEvent gets the Fastify request', async () => {
   cleanups.push(() => app.close());
   assert.deepEqual(await allowedThenRefused(`https://127.0.0.1:${(app.server.address() as AddressInfo).port}/orders`), [200, 401]);
   assertRequestEvents(events);
-  assert.ok(events.every((event) => event.request.routeOptions !== undefined), 'a Fastify request');
+  assert.ok(
+    events.every((event) => event.request.routeOptions !== undefined),
+    'a Fastify request',
+  );
 });
 
 test('gRPC interceptor: onEvent gets call.allowed and call.refused with the method and peer', async () => {

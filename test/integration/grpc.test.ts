@@ -4,7 +4,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPackageDefinition, status, type ChannelCredentials, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import {
+  loadPackageDefinition,
+  status,
+  type ChannelCredentials,
+  type Client,
+  type GrpcObject,
+  type ServiceClientConstructor,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
 import { createEchoServer, loadEchoDefinitions, type EchoServerEvent } from '../../src/cli/servers/echo-server.js';
 import { createStsCredentials, type StsCredentials, type StsCredentialsOptions } from '../../src/grpc/call-credentials.js';
@@ -23,7 +31,17 @@ import {
 } from '../helpers/grpc.js';
 import { steppedClock } from '../helpers/clock.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { agentFor, ALICE_SECRET, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts, UNPINNED_SECRET, type RunningSts } from '../helpers/servers.js';
+import {
+  agentFor,
+  ALICE_SECRET,
+  AUDIENCE,
+  exchangeRequest,
+  ISSUER,
+  postToken,
+  startSts,
+  UNPINNED_SECRET,
+  type RunningSts,
+} from '../helpers/servers.js';
 
 type After = { after(fn: () => unknown): void };
 
@@ -75,7 +93,12 @@ function assertRefused(outcome: Outcome, code: number, trailer: string | undefin
 
 /** STS credentials for `client` (default alice) against `stsUrl` (default the suite's STS), closed with the test. */
 function stsCredentials(t: After, overrides: Partial<StsCredentialsOptions> = {}, client: IssuedCertificate = pki.alice): StsCredentials {
-  const options = { stsUrl: sts.url, tls: { ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem }, audience: AUDIENCE, ...overrides };
+  const options = {
+    stsUrl: sts.url,
+    tls: { ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem },
+    audience: AUDIENCE,
+    ...overrides,
+  };
   if (options.subjectToken === undefined && options.subjectTokenFile === undefined) options.subjectToken = ALICE_SECRET;
   const credentials = createStsCredentials(options);
   t.after(() => credentials.close());
@@ -89,10 +112,28 @@ describe('gRPC server interceptor: RFC 8705 §3 binding on each call type', () =
   });
 
   const refusals = [
-    { name: "alice's token over bob's certificate", client: 'bob', token: 'alice', trailer: 'CB_CNF_MISMATCH', details: /^invalid_token: token is bound to a different client certificate$/ },
+    {
+      name: "alice's token over bob's certificate",
+      client: 'bob',
+      token: 'alice',
+      trailer: 'CB_CNF_MISMATCH',
+      details: /^invalid_token: token is bound to a different client certificate$/,
+    },
     { name: 'no token', client: 'alice', token: undefined, trailer: 'CB_TOKEN_MISSING', details: /^no access token$/ },
-    { name: 'an expired token', client: 'alice', token: 'expired', trailer: 'CB_TOKEN_EXPIRED', details: /^invalid_token: token has expired$/ },
-    { name: 'a token for another audience', client: 'alice', token: 'otherAudience', trailer: 'CB_TOKEN_AUDIENCE_INVALID', details: /^invalid_token: .*aud/ },
+    {
+      name: 'an expired token',
+      client: 'alice',
+      token: 'expired',
+      trailer: 'CB_TOKEN_EXPIRED',
+      details: /^invalid_token: token has expired$/,
+    },
+    {
+      name: 'a token for another audience',
+      client: 'alice',
+      token: 'otherAudience',
+      trailer: 'CB_TOKEN_AUDIENCE_INVALID',
+      details: /^invalid_token: .*aud/,
+    },
   ] as const;
 
   for (const type of CALL_TYPES) {
@@ -129,22 +170,36 @@ describe('gRPC echo server (createEchoServer)', () => {
   let target: string;
   const events: EchoServerEvent[] = [];
   before(async () => {
-    const echo = createEchoServer({ tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, verifier, onEvent: (event) => events.push(event) });
+    const echo = createEchoServer({
+      tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem },
+      verifier,
+      onEvent: (event) => events.push(event),
+    });
     const url = await echo.listen(0, '127.0.0.1');
     suite.after(() => echo.forceClose());
     target = `localhost:${url.port}`;
   });
 
   interface HealthClient extends Client {
-    Check(request: { service: string }, options: { deadline: number }, callback: (error: ServiceError | null, reply?: { status: string }) => void): void;
+    Check(
+      request: { service: string },
+      options: { deadline: number },
+      callback: (error: ServiceError | null, reply?: { status: string }) => void,
+    ): void;
   }
-  function healthCheck(t: After, channel: ChannelCredentials, service: string): Promise<{ status: string } | { code: number; details: string }> {
+  function healthCheck(
+    t: After,
+    channel: ChannelCredentials,
+    service: string,
+  ): Promise<{ status: string } | { code: number; details: string }> {
     const grpcObject = loadPackageDefinition(loadEchoDefinitions().definition);
     const Health = (((grpcObject.grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject).Health as ServiceClientConstructor;
     const client = new Health(target, channel) as unknown as HealthClient;
     t.after(() => client.close());
     return new Promise((resolve) =>
-      client.Check({ service }, { deadline: Date.now() + 10_000 }, (error, reply) => resolve(error === null ? { status: reply?.status ?? '' } : { code: error.code, details: error.details })),
+      client.Check({ service }, { deadline: Date.now() + 10_000 }, (error, reply) =>
+        resolve(error === null ? { status: reply?.status ?? '' } : { code: error.code, details: error.details }),
+      ),
     );
   }
 
@@ -154,18 +209,25 @@ describe('gRPC echo server (createEchoServer)', () => {
     assert.deepEqual(await healthCheck(t, channel, 'echo.EchoServer'), { status: 'SERVING' });
     const before = events.length;
     assertRefused(await callUnary(echoClient(t, target, channel)), status.UNAUTHENTICATED, 'CB_TOKEN_MISSING', /^no access token$/);
-    assert.deepEqual(events.slice(before).map((event) => [event.type, event.method, 'code' in event ? event.code : undefined]), [
-      ['call.refused', '/echo.EchoServer/SayHello', 'CB_TOKEN_MISSING'],
-    ]);
+    assert.deepEqual(
+      events.slice(before).map((event) => [event.type, event.method, 'code' in event ? event.code : undefined]),
+      [['call.refused', '/echo.EchoServer/SayHello', 'CB_TOKEN_MISSING']],
+    );
   });
 
   test("alice's bound token is greeted by name", async (t) => {
     const outcome = await callUnary(echoClient(t, target, channelCredentials(pki, pki.alice)), bearer(tokens.alice), 'Alice');
     assert.equal(outcome.code, status.OK, outcome.details);
-    assert.match(outcome.replies[0] ?? '', new RegExp(`^Hello Alice \\(token subject alice, bound to x5t#S256 ${pki.alice.thumbprint}\\)$`));
+    assert.match(
+      outcome.replies[0] ?? '',
+      new RegExp(`^Hello Alice \\(token subject alice, bound to x5t#S256 ${pki.alice.thumbprint}\\)$`),
+    );
   });
 
-  for (const [name, client] of [['a certificate from another CA', 'stranger'], ['no certificate', undefined]] as const) {
+  for (const [name, client] of [
+    ['a certificate from another CA', 'stranger'],
+    ['no certificate', undefined],
+  ] as const) {
     test(`${name} is refused at the TLS handshake (UNAVAILABLE), even for the health check`, async (t) => {
       const before = events.length;
       const channel = channelCredentials(pki, client === undefined ? undefined : pki[client]);
@@ -193,9 +255,17 @@ describe('gRPC server interceptor options', () => {
   });
 
   test('requiredScopes: PERMISSION_DENIED (CB_SCOPE_INSUFFICIENT) without the scope, allowed with it', async (t) => {
-    const server = await startInterceptedServer(t, pki, { verifier, requiredScopes: { '/echo.EchoServer/SayHello': ['write'], 'echo.EchoServer': ['read'] } });
+    const server = await startInterceptedServer(t, pki, {
+      verifier,
+      requiredScopes: { '/echo.EchoServer/SayHello': ['write'], 'echo.EchoServer': ['read'] },
+    });
     const client = echoClient(t, server.target, channelCredentials(pki, pki.alice));
-    assertRefused(await callUnary(client, bearer(tokens.read)), status.PERMISSION_DENIED, 'CB_SCOPE_INSUFFICIENT', /^insufficient_scope: token lacks the required scope write$/);
+    assertRefused(
+      await callUnary(client, bearer(tokens.read)),
+      status.PERMISSION_DENIED,
+      'CB_SCOPE_INSUFFICIENT',
+      /^insufficient_scope: token lacks the required scope write$/,
+    );
     assertRefused(await callUnary(client, bearer(tokens.alice)), status.PERMISSION_DENIED, 'CB_SCOPE_INSUFFICIENT', /write/);
     assert.equal(server.counts.calls, 0);
     assert.deepEqual((await callUnary(client, bearer(tokens.readWrite))).replies, ['alice']);
@@ -227,7 +297,12 @@ describe('gRPC STS call credentials', () => {
     const now = () => clock;
     const lifetime = 600; // refresh window min(60 s, lifetime / 2): refresh 540 s after issue
     const clockedSts = await startSts(t, pki, { now, accessTokenLifetimeSeconds: lifetime });
-    const clockedVerifier = createBoundTokenVerifier({ keys: { keys: [clockedSts.signingKey.publicJwk] }, issuer: ISSUER, audience: AUDIENCE, now });
+    const clockedVerifier = createBoundTokenVerifier({
+      keys: { keys: [clockedSts.signingKey.publicJwk] },
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      now,
+    });
     const clocked = await startInterceptedServer(t, pki, { verifier: clockedVerifier });
     const client = echoClient(t, clocked.target, stsCredentials(t, { stsUrl: clockedSts.url, now }).channelCredentials);
     const rpcsSucceed = async (count: number) => {
@@ -272,7 +347,13 @@ describe('gRPC STS call credentials', () => {
     const started = Date.now();
     // The refused connection is retried (twice by default) with the backoff on an injected clock.
     const clock = steppedClock();
-    const outcome = await callUnary(echoClient(t, server.target, stsCredentials(t, { stsUrl: `https://127.0.0.1:${port}`, timeoutMs: 2000, now: clock.now, sleep: clock.sleep }).channelCredentials));
+    const outcome = await callUnary(
+      echoClient(
+        t,
+        server.target,
+        stsCredentials(t, { stsUrl: `https://127.0.0.1:${port}`, timeoutMs: 2000, now: clock.now, sleep: clock.sleep }).channelCredentials,
+      ),
+    );
     assertRefused(outcome, status.UNAVAILABLE, undefined, new RegExp(`STS https://127\\.0\\.0\\.1:${port} is unreachable.*ECONNREFUSED`));
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
     assert.equal(clock.slept.length, 2, `waits ${clock.slept.join(', ')}`);
@@ -290,7 +371,9 @@ describe('gRPC STS call credentials', () => {
     const port = (silent.address() as AddressInfo).port;
     const before = { ...server.counts };
     const started = Date.now();
-    const outcome = await callUnary(echoClient(t, server.target, stsCredentials(t, { stsUrl: `https://127.0.0.1:${port}`, timeoutMs: 300 }).channelCredentials));
+    const outcome = await callUnary(
+      echoClient(t, server.target, stsCredentials(t, { stsUrl: `https://127.0.0.1:${port}`, timeoutMs: 300 }).channelCredentials),
+    );
     const elapsed = Date.now() - started;
     assertRefused(outcome, status.UNAVAILABLE, undefined, new RegExp(`STS https://127\\.0\\.0\\.1:${port} is unreachable.*timeout`, 'i'));
     assert.ok(elapsed >= 250 && elapsed < 3000, `took ${elapsed} ms`);
@@ -299,8 +382,18 @@ describe('gRPC STS call credentials', () => {
   });
 
   const stsRefusals = [
-    { name: "bob's certificate presenting alice's subject token", client: 'bob', subjectToken: ALICE_SECRET, details: /STS refused the exchange \(invalid_request: subject_token was not issued to this client certificate\)$/ },
-    { name: 'an unknown subject token', client: 'alice', subjectToken: 'not-a-known-subject-token', details: /STS refused the exchange \(invalid_request: subject_token is not valid\)$/ },
+    {
+      name: "bob's certificate presenting alice's subject token",
+      client: 'bob',
+      subjectToken: ALICE_SECRET,
+      details: /STS refused the exchange \(invalid_request: subject_token was not issued to this client certificate\)$/,
+    },
+    {
+      name: 'an unknown subject token',
+      client: 'alice',
+      subjectToken: 'not-a-known-subject-token',
+      details: /STS refused the exchange \(invalid_request: subject_token is not valid\)$/,
+    },
   ] as const;
   for (const refusal of stsRefusals) {
     test(`the STS refusing ${refusal.name} fails the RPC with UNAUTHENTICATED and its OAuth error`, async (t) => {
@@ -331,7 +424,12 @@ describe('gRPC STS call credentials', () => {
     const before = { ...server.counts };
     const issuedBefore = issuedCount();
     const outcome = await callUnary(echoClient(t, server.target, stsCredentials(t, { subjectTokenFile: file }).channelCredentials));
-    assertRefused(outcome, status.UNAUTHENTICATED, undefined, new RegExp(`cannot read the subject token file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*ENOENT`));
+    assertRefused(
+      outcome,
+      status.UNAUTHENTICATED,
+      undefined,
+      new RegExp(`cannot read the subject token file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*ENOENT`),
+    );
     assert.deepEqual(server.counts, before);
     assert.equal(issuedCount(), issuedBefore, 'the STS was never asked');
   });

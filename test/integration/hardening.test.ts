@@ -15,7 +15,17 @@ import { createCrl, issueCertificate, type IssuedCertificate } from '../../src/p
 import { bearer, callUnary, channelCredentials, echoClient } from '../helpers/grpc.js';
 import { steppedClock } from '../helpers/clock.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { agentFor, ALICE_SECRET, AUDIENCE, BOB_SECRET, exchangeRequest, ISSUER, postToken, startSts, type RunningSts } from '../helpers/servers.js';
+import {
+  agentFor,
+  ALICE_SECRET,
+  AUDIENCE,
+  BOB_SECRET,
+  exchangeRequest,
+  ISSUER,
+  postToken,
+  startSts,
+  type RunningSts,
+} from '../helpers/servers.js';
 import { whenever } from '../helpers/wait.js';
 
 let pki: TestPki;
@@ -29,13 +39,20 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-const serverTls = (): { ca: string; cert: string; key: string } => ({ ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem });
+const serverTls = (): { ca: string; cert: string; key: string } => ({
+  ca: pki.ca.certPem,
+  cert: pki.server.certPem,
+  key: pki.server.keyPem,
+});
 
 /** A raw TLS connection to `url` presenting `client`, for requests written byte by byte. */
 function rawConnection(url: string, client: IssuedCertificate): Promise<TLSSocket> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem, servername: 'localhost' }, () => resolve(socket));
+    const socket = connect(
+      { host: hostname, port: Number(port), ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem, servername: 'localhost' },
+      () => resolve(socket),
+    );
     socket.once('error', reject);
   });
 }
@@ -80,7 +97,11 @@ describe('STS rate limit per client certificate', () => {
     assert.equal(limited.body.error, 'temporarily_unavailable');
     assert.equal(limited.body.error_description, 'too many requests from this client certificate');
     assert.equal(limited.headers['retry-after'], '1');
-    assert.ok(sts.events.some((event) => event.type === 'token.refused' && event.code === 'CB_RATE_LIMITED' && event.thumbprint === pki.alice.thumbprint));
+    assert.ok(
+      sts.events.some(
+        (event) => event.type === 'token.refused' && event.code === 'CB_RATE_LIMITED' && event.thumbprint === pki.alice.thumbprint,
+      ),
+    );
     // bob has his own bucket
     assert.equal((await postToken(agentFor(t, pki, pki.bob), sts.url, exchangeRequest({ subject_token: BOB_SECRET }))).status, 200);
     // an unregistered certificate is limited before it is even looked up
@@ -96,7 +117,9 @@ describe('STS rate limit per client certificate', () => {
   test('rateLimit: false turns it off', async (t) => {
     const sts = await startSts(t, pki, { rateLimit: false });
     const alice = agentFor(t, pki, pki.alice);
-    const statuses = await Promise.all(Array.from({ length: 120 }, () => postToken(alice, sts.url, exchangeRequest()).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 120 }, () => postToken(alice, sts.url, exchangeRequest()).then((r) => r.status)),
+    );
     assert.deepEqual(new Set(statuses), new Set([200]));
   });
 
@@ -107,7 +130,14 @@ describe('STS rate limit per client certificate', () => {
     const sts = await startSts(t, pki, { rateLimit: { perSecond: 2, burst: 1 }, now: clock.now });
     const alice = agentFor(t, pki, pki.alice);
     assert.equal((await postToken(alice, sts.url, exchangeRequest())).status, 200);
-    const source = createTokenSource({ stsUrl: sts.url, agent: alice, subjectToken: ALICE_SECRET, audience: AUDIENCE, now: clock.now, sleep: clock.sleep });
+    const source = createTokenSource({
+      stsUrl: sts.url,
+      agent: alice,
+      subjectToken: ALICE_SECRET,
+      audience: AUDIENCE,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
     const token = await source.getToken();
     assert.ok(token.split('.').length === 3);
     assert.deepEqual(clock.slept, [1000], 'waited for Retry-After (1 s), once');
@@ -127,7 +157,9 @@ describe('load shedding', () => {
     sts.server.on('request', countRequest);
     const bothHeld = whenever(sts.server, 'request', () => arrived === 2, 'both held requests reach the server');
     for (const socket of held) {
-      socket.write(`POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${body.length}\r\n\r\n`);
+      socket.write(
+        `POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${body.length}\r\n\r\n`,
+      );
     }
     await bothHeld;
     sts.server.off('request', countRequest);
@@ -158,7 +190,9 @@ describe('slow clients and oversized headers', () => {
     t.after(() => clearInterval(drip));
     const slowBody = await rawConnection(sts.url, pki.alice);
     const bodyClosed = untilClosed(slowBody);
-    slowBody.write('POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 1000\r\n\r\ngrant_type=');
+    slowBody.write(
+      'POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 1000\r\n\r\ngrant_type=',
+    );
     const bodyDrip = setInterval(() => slowBody.writable && slowBody.write('a'), 200);
     t.after(() => clearInterval(bodyDrip));
     const [headers, bodyResult] = await Promise.all([headersClosed, bodyClosed]);
@@ -229,7 +263,10 @@ describe('revocation (CRL)', () => {
     const target = `localhost:${url.port}`;
     const bob = await callUnary(echoClient(t, target, channelCredentials(pki, pki.bob)), bearer(await tokenFor(sts, pki.bob, BOB_SECRET)));
     assert.equal(bob.code, status.UNAVAILABLE);
-    const alice = await callUnary(echoClient(t, target, channelCredentials(pki, pki.alice)), bearer(await tokenFor(sts, pki.alice, ALICE_SECRET)));
+    const alice = await callUnary(
+      echoClient(t, target, channelCredentials(pki, pki.alice)),
+      bearer(await tokenFor(sts, pki.alice, ALICE_SECRET)),
+    );
     assert.equal(alice.code, status.OK, alice.details);
   });
 
@@ -249,7 +286,14 @@ describe('revocation (CRL)', () => {
       await writeFile(foreign, await createCrl(pki.otherCa, { revoked: [] }));
       await assert.rejects(loadTlsFiles({ ...files, crl: [foreign] }), /foreign\.crl: CRL: not signed by a CA in the CA bundle/);
       const expired = join(dir, 'expired.crl');
-      await writeFile(expired, await createCrl(pki.ca, { revoked: [], thisUpdate: new Date(Date.now() - 10 * 86_400_000), nextUpdate: new Date(Date.now() - 86_400_000) }));
+      await writeFile(
+        expired,
+        await createCrl(pki.ca, {
+          revoked: [],
+          thisUpdate: new Date(Date.now() - 10 * 86_400_000),
+          nextUpdate: new Date(Date.now() - 86_400_000),
+        }),
+      );
       await assert.rejects(loadTlsFiles({ ...files, crl: [expired] }), /expired\.crl: CRL: expired at/);
       const garbage = join(dir, 'garbage.crl');
       await writeFile(garbage, 'not a crl');
@@ -270,23 +314,42 @@ describe('TLS reload in place', () => {
     t.after(() => bobAgent.close());
     // An open keep-alive connection from before the reload.
     assert.equal((await postToken(bobAgent, sts.url, exchangeRequest({ subject_token: BOB_SECRET }))).status, 200);
-    const renewed = await issueCertificate(pki.ca, { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const renewed = await issueCertificate(pki.ca, {
+      commonName: 'localhost',
+      usage: 'server',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
     const { createStsServer } = await import('../../src/sts/server.js');
     const { testPolicy } = await import('../helpers/servers.js');
-    const managed = createStsServer({ issuer: ISSUER, signingKey: sts.signingKey, policy: testPolicy(pki), tls: serverTls(), rateLimit: false });
+    const managed = createStsServer({
+      issuer: ISSUER,
+      signingKey: sts.signingKey,
+      policy: testPolicy(pki),
+      tls: serverTls(),
+      rateLimit: false,
+    });
     const url = (await managed.listen()).origin;
     t.after(() => managed.close());
     const kept = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.bob.certPem, key: pki.bob.keyPem });
     t.after(() => kept.close());
     assert.equal((await postToken(kept, url, exchangeRequest({ subject_token: BOB_SECRET }))).status, 200);
 
-    managed.reloadTls({ ...serverTls(), cert: renewed.certPem, key: renewed.keyPem, crl: await createCrl(pki.ca, { revoked: [pki.bob.certPem] }) });
+    managed.reloadTls({
+      ...serverTls(),
+      cert: renewed.certPem,
+      key: renewed.keyPem,
+      crl: await createCrl(pki.ca, { revoked: [pki.bob.certPem] }),
+    });
 
     // The connection opened before the reload still carries requests (its handshake stands).
     assert.equal((await postToken(kept, url, exchangeRequest({ subject_token: BOB_SECRET }))).status, 200);
     // A new connection gets the renewed server certificate...
     const socket = await rawConnection(url, pki.alice);
-    assert.equal(socket.getPeerX509Certificate()?.fingerprint256, new (await import('node:crypto')).X509Certificate(renewed.certPem).fingerprint256);
+    assert.equal(
+      socket.getPeerX509Certificate()?.fingerprint256,
+      new (await import('node:crypto')).X509Certificate(renewed.certPem).fingerprint256,
+    );
     socket.destroy();
     // ...and the new CRL: bob is refused on his next handshake, alice is not.
     const fresh = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.bob.certPem, key: pki.bob.keyPem });
@@ -346,6 +409,9 @@ describe('gRPC limits', () => {
     const outcome = await unary;
     assert.equal(outcome.code, status.OK, outcome.details);
     assert.equal(arrivedCalls, 2, 'the second call reached the server once the chat ended');
-    assert.throws(() => createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 0 }), /"maxConcurrentStreams" must be an integer >= 1/);
+    assert.throws(
+      () => createEchoServer({ tls: serverTls(), verifier, maxConcurrentStreams: 0 }),
+      /"maxConcurrentStreams" must be an integer >= 1/,
+    );
   });
 });

@@ -56,7 +56,12 @@ if (!nginxInstalled()) {
     /** An agent presenting `who`'s certificate (from the pki init files), or none. */
     async function agentOf(who?: 'alice' | 'bob'): Promise<Agent> {
       const agent = new Agent({
-        connect: { ca, ...(who === undefined ? {} : { cert: await readFile(file(`${who}.crt`), 'utf8'), key: await readFile(file(`${who}.key`), 'utf8') }) },
+        connect: {
+          ca,
+          ...(who === undefined
+            ? {}
+            : { cert: await readFile(file(`${who}.crt`), 'utf8'), key: await readFile(file(`${who}.key`), 'utf8') }),
+        },
       });
       agents.push(agent);
       return agent;
@@ -64,7 +69,11 @@ if (!nginxInstalled()) {
 
     function events(): Event[] {
       // Complete lines only: the last chunk may end mid-line.
-      return resource.stderr().split('\n').slice(0, -1).map((line) => JSON.parse(line) as Event);
+      return resource
+        .stderr()
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => JSON.parse(line) as Event);
     }
 
     /** The events the resource logged after the first `seen`, once there are `count` of them (bounded wait). */
@@ -73,7 +82,9 @@ if (!nginxInstalled()) {
       try {
         await resource.untilLogged(() => events().length >= seen + count, 'event lines', EVENT_TIMEOUT_MS);
       } catch {
-        assert.fail(`the resource logged ${events().length - seen} of ${count} event(s) within ${EVENT_TIMEOUT_MS} ms:\n${resource.stderr()}`);
+        assert.fail(
+          `the resource logged ${events().length - seen} of ${count} event(s) within ${EVENT_TIMEOUT_MS} ms:\n${resource.stderr()}`,
+        );
       }
       return events().slice(seen);
     }
@@ -89,7 +100,10 @@ if (!nginxInstalled()) {
     /** GET / through nginx with alice's token and `headers`; with `logs`, also the event the resource logged for it. */
     async function callThroughNginx(agent: Agent, headers: Record<string, string | string[]> = {}, logs = true): Promise<Answer> {
       const seen = events().length;
-      const response = await request(`${(nginx as RunningNginx).url}/`, { dispatcher: agent, headers: { authorization: `Bearer ${aliceToken}`, ...headers } });
+      const response = await request(`${(nginx as RunningNginx).url}/`, {
+        dispatcher: agent,
+        headers: { authorization: `Bearer ${aliceToken}`, ...headers },
+      });
       const text = await response.body.text();
       let body: Record<string, unknown> = {};
       if (String(response.headers['content-type']).startsWith('application/json')) body = JSON.parse(text) as Record<string, unknown>;
@@ -104,9 +118,25 @@ if (!nginxInstalled()) {
       ca = await readFile(file('ca.crt'), 'utf8');
       sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0']);
       resource = await startServer([
-        'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
-        '--jwks', file('jwks.json'), '--issuer', ISSUER, '--audience', AUDIENCE,
-        '--trusted-proxy', '127.0.0.1', '--client-cert-format', 'pem-urlencoded',
+        'resource',
+        '--port',
+        '0',
+        '--tls-ca',
+        file('ca.crt'),
+        '--tls-cert',
+        file('server.crt'),
+        '--tls-key',
+        file('server.key'),
+        '--jwks',
+        file('jwks.json'),
+        '--issuer',
+        ISSUER,
+        '--audience',
+        AUDIENCE,
+        '--trusted-proxy',
+        '127.0.0.1',
+        '--client-cert-format',
+        'pem-urlencoded',
       ]);
       nginx = await startNginx({
         tlsCert: file('server.crt'),
@@ -119,7 +149,9 @@ if (!nginxInstalled()) {
       const token = await postToken(await agentOf('alice'), sts.url, exchangeRequest());
       assert.equal(token.status, 200, JSON.stringify(token.body));
       aliceToken = token.body.access_token as string;
-      const claims = JSON.parse(Buffer.from(aliceToken.split('.')[1] as string, 'base64url').toString('utf8')) as { cnf: { 'x5t#S256': string } };
+      const claims = JSON.parse(Buffer.from(aliceToken.split('.')[1] as string, 'base64url').toString('utf8')) as {
+        cnf: { 'x5t#S256': string };
+      };
       thumbprints.alice = claims.cnf['x5t#S256'];
       assert.equal(thumbprints.alice, computeThumbprint(await readFile(file('alice.crt'), 'utf8')));
       thumbprints.bob = computeThumbprint(await readFile(file('bob.crt'), 'utf8'));
@@ -155,7 +187,10 @@ if (!nginxInstalled()) {
       const answer = await callThroughNginx(await agentOf());
       assert.equal(answer.status, 401, answer.text);
       assert.equal(answer.body.error, 'invalid_token');
-      assert.equal(answer.body.error_description, 'a client certificate is required to use a certificate-bound token (the proxy forwarded none)');
+      assert.equal(
+        answer.body.error_description,
+        'a client certificate is required to use a certificate-bound token (the proxy forwarded none)',
+      );
       assert.equal(answer.event?.code, 'CB_CLIENT_CERT_MISSING');
     });
 
@@ -192,7 +227,10 @@ if (!nginxInstalled()) {
       // The next request's event is the first the resource logs after the stranger's.
       const next = await callThroughNginx(await agentOf('alice'));
       assert.equal(next.status, 200);
-      assert.deepEqual((await newEvents(seen)).map((event) => event.type), ['request.allowed']);
+      assert.deepEqual(
+        (await newEvents(seen)).map((event) => event.type),
+        ['request.allowed'],
+      );
     });
   });
 }

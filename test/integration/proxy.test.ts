@@ -86,7 +86,11 @@ interface Answer {
 async function call(resource: Resource, agent: Agent, headers: Record<string, string>): Promise<Answer> {
   const response = await request(`${resource.url}/`, { dispatcher: agent, headers: { authorization: `Bearer ${aliceToken}`, ...headers } });
   const text = await response.body.text();
-  return { status: response.statusCode, challenge: String(response.headers['www-authenticate'] ?? ''), body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+  return {
+    status: response.statusCode,
+    challenge: String(response.headers['www-authenticate'] ?? ''),
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
 }
 
 /** The last event the resource logged, which must be a refusal with `code`. */
@@ -140,7 +144,10 @@ for (const format of ['rfc9440', 'xfcc', 'pem-urlencoded'] as const) {
       assert.equal(answer.status, 401);
       assert.equal(answer.body.error, 'invalid_token');
       assert.equal(answer.body.error_description, 'token is bound to a different client certificate');
-      assert.match(answer.challenge, /^Bearer error="invalid_token", error_description="token is bound to a different client certificate"$/);
+      assert.match(
+        answer.challenge,
+        /^Bearer error="invalid_token", error_description="token is bound to a different client certificate"$/,
+      );
       const event = assertRefusedEvent(resource, 'CB_CNF_MISMATCH');
       assert.equal(event.detail, `token x5t#S256=${pki.alice.thumbprint}, connection x5t#S256=${pki.bob.thumbprint}`);
     });
@@ -149,7 +156,10 @@ for (const format of ['rfc9440', 'xfcc', 'pem-urlencoded'] as const) {
       const answer = await call(resource, proxy, {});
       assert.equal(answer.status, 401);
       assert.equal(answer.body.error, 'invalid_token');
-      assert.equal(answer.body.error_description, 'a client certificate is required to use a certificate-bound token (the proxy forwarded none)');
+      assert.equal(
+        answer.body.error_description,
+        'a client certificate is required to use a certificate-bound token (the proxy forwarded none)',
+      );
       assert.match(answer.challenge, /^Bearer error="invalid_token"/);
       assertRefusedEvent(resource, 'CB_CLIENT_CERT_MISSING');
     });

@@ -18,7 +18,17 @@ import { createStsHandler, createStsServer } from '../../src/sts/server.js';
 import { DEFAULTS } from '../../src/defaults.js';
 import { steppedClock } from '../helpers/clock.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { agentFor, ALICE_SECRET, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts, testPolicy, type RunningSts } from '../helpers/servers.js';
+import {
+  agentFor,
+  ALICE_SECRET,
+  AUDIENCE,
+  exchangeRequest,
+  ISSUER,
+  postToken,
+  startSts,
+  testPolicy,
+  type RunningSts,
+} from '../helpers/servers.js';
 import { whenever } from '../helpers/wait.js';
 
 let pki: TestPki;
@@ -47,7 +57,6 @@ async function aliceToken(stsUrl = sts.url): Promise<string> {
   return response.body.access_token as string;
 }
 
-
 describe('a JWKS URL that becomes unreachable', () => {
   test('keys already fetched keep verifying (logged) up to maxStalenessMs, then 503 until the URL answers again', async () => {
     let up = true;
@@ -68,7 +77,14 @@ describe('a JWKS URL that becomes unreachable', () => {
       events.push(event);
       logged.emit('event', event);
     };
-    const keys = remoteJwksSource(url, { ca: pki.ca.certPem, cacheMaxAgeMs: 1000, cooldownMs: 500, maxStalenessMs: 10_000, now: () => clock, onEvent });
+    const keys = remoteJwksSource(url, {
+      ca: pki.ca.certPem,
+      cacheMaxAgeMs: 1000,
+      cooldownMs: 500,
+      maxStalenessMs: 10_000,
+      now: () => clock,
+      onEvent,
+    });
     const verifier = createBoundTokenVerifier({ keys, issuer: ISSUER, audience: AUDIENCE });
     const token = await aliceToken();
 
@@ -120,9 +136,20 @@ describe('an STS restart', () => {
     await addKeystoreKey(dir, { now: Math.floor(Date.now() / 1000) });
     const start = async () => {
       const keys = await openKeystore(dir);
-      const server = createStsServer({ issuer: ISSUER, keys, policy: testPolicy(pki), tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem } });
+      const server = createStsServer({
+        issuer: ISSUER,
+        keys,
+        policy: testPolicy(pki),
+        tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem },
+      });
       const url = (await server.listen()).origin;
-      return { url, stop: async () => { await server.close(); keys.close(); } };
+      return {
+        url,
+        stop: async () => {
+          await server.close();
+          keys.close();
+        },
+      };
     };
     const first = await start();
     const token = await aliceToken(first.url);
@@ -138,7 +165,13 @@ describe('an STS restart', () => {
 describe('connection resets under a token request', () => {
   /** An STS whose first `resets` token requests have their connection destroyed mid-request. */
   async function flakySts(resets: number): Promise<{ url: string; attempts: () => number }> {
-    const handler = createStsHandler({ issuer: ISSUER, signingKey: sts.signingKey, policy: testPolicy(pki), tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, rateLimit: false });
+    const handler = createStsHandler({
+      issuer: ISSUER,
+      signingKey: sts.signingKey,
+      policy: testPolicy(pki),
+      tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem },
+      rateLimit: false,
+    });
     let attempts = 0;
     const server = createServer(serverTlsOptions({ ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }), (req, res) => {
       if (req.url === '/token' && attempts++ < resets) {
@@ -158,7 +191,14 @@ describe('connection resets under a token request', () => {
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
     const clock = steppedClock();
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, now: clock.now, sleep: clock.sleep });
+    const source = createTokenSource({
+      stsUrl: flaky.url,
+      agent,
+      subjectToken: ALICE_SECRET,
+      audience: AUDIENCE,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
     const token = await source.getToken();
     assert.equal(token.split('.').length, 3);
     assert.equal(flaky.attempts(), 3, 'two resets, then the third attempt succeeded');
@@ -172,15 +212,34 @@ describe('connection resets under a token request', () => {
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
     const clock = steppedClock();
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 1, now: clock.now, sleep: clock.sleep });
+    const source = createTokenSource({
+      stsUrl: flaky.url,
+      agent,
+      subjectToken: ALICE_SECRET,
+      audience: AUDIENCE,
+      retries: 1,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
     await assert.rejects(source.getToken(), { code: 'CB_STS_UNAVAILABLE' });
     assert.equal(flaky.attempts(), 2);
     assert.equal(clock.slept.length, 1, 'one wait before the one retry');
-    const none = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 0, now: clock.now, sleep: clock.sleep });
+    const none = createTokenSource({
+      stsUrl: flaky.url,
+      agent,
+      subjectToken: ALICE_SECRET,
+      audience: AUDIENCE,
+      retries: 0,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
     await assert.rejects(none.getToken(), { code: 'CB_STS_UNAVAILABLE' });
     assert.equal(flaky.attempts(), 3);
     assert.equal(clock.slept.length, 1, 'no retry, no wait');
-    assert.throws(() => createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 11 }), /"retries" must be an integer from 0 to 10/);
+    assert.throws(
+      () => createTokenSource({ stsUrl: flaky.url, agent, subjectToken: ALICE_SECRET, audience: AUDIENCE, retries: 11 }),
+      /"retries" must be an integer from 0 to 10/,
+    );
   });
 
   test('a refusal is not retried', async (t) => {
@@ -188,7 +247,14 @@ describe('connection resets under a token request', () => {
     const agent = createMtlsAgent({ ca: pki.ca.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem });
     t.after(() => agent.close());
     const clock = steppedClock();
-    const source = createTokenSource({ stsUrl: flaky.url, agent, subjectToken: 'not-a-known-token', audience: AUDIENCE, now: clock.now, sleep: clock.sleep });
+    const source = createTokenSource({
+      stsUrl: flaky.url,
+      agent,
+      subjectToken: 'not-a-known-token',
+      audience: AUDIENCE,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
     await assert.rejects(source.getToken(), { code: 'CB_STS_REFUSED', remoteError: 'invalid_request' });
     assert.equal(flaky.attempts(), 1);
     assert.deepEqual(clock.slept, []);

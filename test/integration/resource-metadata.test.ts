@@ -58,18 +58,30 @@ test('challenges carry resource_metadata: with no token, and with a token bound 
   await bare.body.dump();
   assert.equal(bare.statusCode, 401);
   assert.equal(bare.headers['www-authenticate'], `Bearer resource_metadata="${METADATA_URL}"`);
-  const stolen = await request(`${base}/`, { dispatcher: agentFor(suite, pki, pki.bob), headers: { authorization: `Bearer ${aliceToken}` } });
+  const stolen = await request(`${base}/`, {
+    dispatcher: agentFor(suite, pki, pki.bob),
+    headers: { authorization: `Bearer ${aliceToken}` },
+  });
   await stolen.body.dump();
   assert.equal(stolen.statusCode, 401);
-  assert.match(String(stolen.headers['www-authenticate']), new RegExp(`^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="${METADATA_URL}"$`));
+  assert.match(
+    String(stolen.headers['www-authenticate']),
+    new RegExp(`^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="${METADATA_URL}"$`),
+  );
 });
 
 test('with the verified-token cache on, the owner passes repeatedly and a thief is still refused after the owner', async () => {
   for (let round = 0; round < 3; round++) {
-    const owner = await request(`${base}/`, { dispatcher: agentFor(suite, pki, pki.alice), headers: { authorization: `Bearer ${aliceToken}` } });
+    const owner = await request(`${base}/`, {
+      dispatcher: agentFor(suite, pki, pki.alice),
+      headers: { authorization: `Bearer ${aliceToken}` },
+    });
     assert.equal(owner.statusCode, 200);
     assert.equal(((await owner.body.json()) as { subject: string }).subject, 'alice');
-    const thief = await request(`${base}/`, { dispatcher: agentFor(suite, pki, pki.bob), headers: { authorization: `Bearer ${aliceToken}` } });
+    const thief = await request(`${base}/`, {
+      dispatcher: agentFor(suite, pki, pki.bob),
+      headers: { authorization: `Bearer ${aliceToken}` },
+    });
     await thief.body.dump();
     assert.equal(thief.statusCode, 401);
   }

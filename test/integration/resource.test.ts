@@ -19,7 +19,12 @@ const cleanups: Array<() => unknown> = [];
 const suite = { after: (fn: () => unknown) => cleanups.push(fn) };
 
 async function startResource(now?: () => number, requiredScopes?: string[]): Promise<string> {
-  const verifier = createBoundTokenVerifier({ keys: { keys: [key.publicJwk] }, issuer: ISSUER, audience: AUDIENCE, ...(now === undefined ? {} : { now }) });
+  const verifier = createBoundTokenVerifier({
+    keys: { keys: [key.publicJwk] },
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    ...(now === undefined ? {} : { now }),
+  });
   const server = createResourceServer({
     tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem },
     verifier,
@@ -54,7 +59,11 @@ async function call(agent: Agent, headers: Record<string, string> = {}, path = '
   const response = await request(`${base}${path}`, { dispatcher: agent, headers });
   const text = await response.body.text();
   const challenge = response.headers['www-authenticate'];
-  return { status: response.statusCode, challenge: challenge === undefined ? undefined : String(challenge), body: text === '' ? {} : JSON.parse(text) };
+  return {
+    status: response.statusCode,
+    challenge: challenge === undefined ? undefined : String(challenge),
+    body: text === '' ? {} : JSON.parse(text),
+  };
 }
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
@@ -68,9 +77,19 @@ function assertInvalidToken(answer: Answer, description: RegExp): void {
 }
 
 /** A token like the STS would issue for alice, with `change` applied to claims and header. */
-async function craft(change: { claims?: Record<string, unknown>; header?: Record<string, unknown>; drop?: string[] } = {}): Promise<string> {
+async function craft(
+  change: { claims?: Record<string, unknown>; header?: Record<string, unknown>; drop?: string[] } = {},
+): Promise<string> {
   const claims: Record<string, unknown> = {
-    ...buildAccessTokenClaims({ issuer: ISSUER, subject: 'alice', audience: [AUDIENCE], clientId: 'alice', thumbprint: pki.alice.thumbprint, lifetimeSeconds: 300, issuedAt: Math.floor(Date.now() / 1000) }),
+    ...buildAccessTokenClaims({
+      issuer: ISSUER,
+      subject: 'alice',
+      audience: [AUDIENCE],
+      clientId: 'alice',
+      thumbprint: pki.alice.thumbprint,
+      lifetimeSeconds: 300,
+      issuedAt: Math.floor(Date.now() / 1000),
+    }),
     ...change.claims,
   };
   for (const name of change.drop ?? []) delete claims[name];
@@ -81,7 +100,13 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
   test('the STS token with the certificate it is bound to: 200 with the verified subject', async (t) => {
     const answer = await call(agentFor(t, pki, pki.alice), bearer(aliceToken));
     assert.equal(answer.status, 200);
-    assert.deepEqual(answer.body, { message: 'hello alice', subject: 'alice', client_id: 'alice', scope: 'read', 'x5t#S256': pki.alice.thumbprint });
+    assert.deepEqual(answer.body, {
+      message: 'hello alice',
+      subject: 'alice',
+      client_id: 'alice',
+      scope: 'read',
+      'x5t#S256': pki.alice.thumbprint,
+    });
     assert.equal(answer.challenge, undefined);
   });
 
@@ -134,7 +159,11 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
       { name: 'wrong issuer', token: () => craft({ claims: { iss: 'https://evil.example' } }), description: /iss claim/ },
       { name: 'wrong audience', token: () => craft({ claims: { aud: 'https://elsewhere.example' } }), description: /aud claim/ },
       { name: 'expired', token: () => craft({ claims: { iat: 1_000_000, exp: 1_000_300 } }), description: /expired/ },
-      { name: 'not yet valid (nbf in an hour)', token: () => craft({ claims: { nbf: Math.floor(Date.now() / 1000) + 3600 } }), description: /nbf claim/ },
+      {
+        name: 'not yet valid (nbf in an hour)',
+        token: () => craft({ claims: { nbf: Math.floor(Date.now() / 1000) + 3600 } }),
+        description: /nbf claim/,
+      },
       { name: 'unknown kid', token: () => craft({ header: { kid: 'not-a-known-key' } }), description: /unknown key/ },
       {
         name: 'alg none',
@@ -153,7 +182,11 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
         description: /algorithm is not allowed/,
       },
       { name: 'missing cnf (a plain bearer token)', token: () => craft({ drop: ['cnf'] }), description: /not certificate-bound/ },
-      { name: 'cnf with another confirmation method only (jkt)', token: () => craft({ claims: { cnf: { jkt: 'abc' } } }), description: /no cnf x5t#S256/ },
+      {
+        name: 'cnf with another confirmation method only (jkt)',
+        token: () => craft({ claims: { cnf: { jkt: 'abc' } } }),
+        description: /no cnf x5t#S256/,
+      },
       {
         name: 'padded standard-base64 thumbprint of the right certificate (the seed sample encoding)',
         token: () => craft({ claims: { cnf: { 'x5t#S256': createHash('sha256').update(pki.alice.der).digest('base64') } } }),
@@ -199,7 +232,10 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
     const answer = await call(agentFor(t, pki, pki.alice), bearer(aliceToken), '/', strict);
     assert.equal(answer.status, 403);
     assert.equal(answer.body.error, 'insufficient_scope');
-    assert.equal(answer.challenge, 'Bearer error="insufficient_scope", error_description="token lacks the required scope write", scope="write"');
+    assert.equal(
+      answer.challenge,
+      'Bearer error="insufficient_scope", error_description="token lacks the required scope write", scope="write"',
+    );
     const readOnly = await startResource(undefined, ['read']);
     assert.equal((await call(agentFor(t, pki, pki.alice), bearer(aliceToken), '/', readOnly)).status, 200);
   });
@@ -219,7 +255,10 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
     assert.equal(response.statusCode, 503);
     assert.equal(response.headers['retry-after'], '5');
     assert.equal(response.headers['www-authenticate'], undefined, 'not an authentication failure');
-    assert.deepEqual(await response.body.json(), { error: 'temporarily_unavailable', error_description: 'the issuer signing keys are unavailable' });
+    assert.deepEqual(await response.body.json(), {
+      error: 'temporarily_unavailable',
+      error_description: 'the issuer signing keys are unavailable',
+    });
   });
 
   test('a protected handler that throws: 500 server_error, no stack, refusal reported', async (t) => {
@@ -230,9 +269,12 @@ describe('resource server: RFC 8705 §3 binding over real TLS', () => {
     const verifier = createBoundTokenVerifier({ keys: { keys: [key.publicJwk] }, issuer: ISSUER, audience: AUDIENCE });
     const server = createServer(
       serverTlsOptions({ ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }),
-      protect(() => {
-        throw new Error('database password is hunter2');
-      }, { verifier, onEvent: (event) => void ('error' in event && refused.push(event.error.code)) }),
+      protect(
+        () => {
+          throw new Error('database password is hunter2');
+        },
+        { verifier, onEvent: (event) => void ('error' in event && refused.push(event.error.code)) },
+      ),
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));

@@ -64,10 +64,24 @@ before(async () => {
       { sha256: hashSubjectToken(ROBOT_SECRET), subject: 'robot', audiences: [AUDIENCE] },
     ],
     trusted_issuers: [
-      { issuer: IDP, jwks: { keys: [idpJwk] }, audiences: [STS_AUDIENCE], algorithms: ['ES256'], max_age: 600, copy_claims: ['groups', 'department'], subjects },
+      {
+        issuer: IDP,
+        jwks: { keys: [idpJwk] },
+        audiences: [STS_AUDIENCE],
+        algorithms: ['ES256'],
+        max_age: 600,
+        copy_claims: ['groups', 'department'],
+        subjects,
+      },
       { issuer: OTHER_IDP, jwks: { keys: [otherJwk] }, audiences: [STS_AUDIENCE], subjects },
       // Holds an EC key, yet allows only RS256: an ES256 token must be refused before any key is used.
-      { issuer: RS_ONLY_IDP, jwks: { keys: [{ kty: idpJwk.kty, crv: idpJwk.crv, x: idpJwk.x, y: idpJwk.y, kid: 'rs-1' }] }, audiences: [STS_AUDIENCE], algorithms: ['RS256'], subjects },
+      {
+        issuer: RS_ONLY_IDP,
+        jwks: { keys: [{ kty: idpJwk.kty, crv: idpJwk.crv, x: idpJwk.x, y: idpJwk.y, kid: 'rs-1' }] },
+        audiences: [STS_AUDIENCE],
+        algorithms: ['RS256'],
+        subjects,
+      },
     ],
   });
   const options = { signingKey: key, policy };
@@ -104,7 +118,9 @@ async function mint({ iss = IDP, signer, header = {}, claims = {} }: Minted = {}
   const payload: Record<string, unknown> = { iss, sub: 'user-1', aud: STS_AUDIENCE, iat: now, exp: now + 300, ...claims };
   for (const [name, value] of Object.entries(claims)) if (value === undefined) delete payload[name];
   const kid = iss === OTHER_IDP ? 'other-1' : iss === RS_ONLY_IDP ? 'rs-1' : 'idp-1';
-  return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid, ...header }).sign(signer ?? (iss === OTHER_IDP ? otherIdpKey : idpKey));
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'ES256', kid, ...header })
+    .sign(signer ?? (iss === OTHER_IDP ? otherIdpKey : idpKey));
 }
 
 const exchange = (subjectToken: string, extra: Record<string, string> = {}) => ({
@@ -117,12 +133,32 @@ const exchange = (subjectToken: string, extra: Record<string, string> = {}) => (
 
 describe('trusted-issuer JWTs: more refusals, in both error modes', () => {
   const refusals: Array<{ name: string; token: () => Promise<string>; description: RegExp }> = [
-    { name: 'no sub claim to map', token: () => mint({ claims: { sub: undefined } }), description: /^subject_token has no sub claim to use as the subject$/ },
+    {
+      name: 'no sub claim to map',
+      token: () => mint({ claims: { sub: undefined } }),
+      description: /^subject_token has no sub claim to use as the subject$/,
+    },
     { name: 'no exp claim', token: () => mint({ claims: { exp: undefined } }), description: /^subject_token exp claim is missing$/ },
-    { name: 'no iat claim while the issuer has max_age', token: () => mint({ claims: { iat: undefined } }), description: /^subject_token iat claim is missing$/ },
-    { name: 'iat an hour in the future', token: () => mint({ claims: { iat: nowSeconds() + 3600, exp: nowSeconds() + 7200 } }), description: /^subject_token was issued in the future$/ },
-    { name: 'a kid the issuer does not publish', token: () => mint({ header: { kid: 'rotated-away' } }), description: /^subject_token was signed with a key the issuer does not publish$/ },
-    { name: 'ES256 to an issuer that allows only RS256', token: () => mint({ iss: RS_ONLY_IDP }), description: /^subject_token signing algorithm is not allowed for this issuer$/ },
+    {
+      name: 'no iat claim while the issuer has max_age',
+      token: () => mint({ claims: { iat: undefined } }),
+      description: /^subject_token iat claim is missing$/,
+    },
+    {
+      name: 'iat an hour in the future',
+      token: () => mint({ claims: { iat: nowSeconds() + 3600, exp: nowSeconds() + 7200 } }),
+      description: /^subject_token was issued in the future$/,
+    },
+    {
+      name: 'a kid the issuer does not publish',
+      token: () => mint({ header: { kid: 'rotated-away' } }),
+      description: /^subject_token was signed with a key the issuer does not publish$/,
+    },
+    {
+      name: 'ES256 to an issuer that allows only RS256',
+      token: () => mint({ iss: RS_ONLY_IDP }),
+      description: /^subject_token signing algorithm is not allowed for this issuer$/,
+    },
     {
       name: 'HS256 keyed with the issuer public key (algorithm confusion)',
       token: async () => {
@@ -135,12 +171,20 @@ describe('trusted-issuer JWTs: more refusals, in both error modes', () => {
     },
     {
       name: 'an unsecured JWT (alg none)',
-      token: async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: IDP, sub: 'user-1', aud: STS_AUDIENCE, iat: nowSeconds(), exp: nowSeconds() + 300 })}.`,
+      token: async () =>
+        `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: IDP, sub: 'user-1', aud: STS_AUDIENCE, iat: nowSeconds(), exp: nowSeconds() + 300 })}.`,
       description: /^subject_token signing algorithm is not allowed for this issuer$/,
     },
-    { name: 'a token signed by another trusted issuer but naming this one', token: () => mint({ signer: otherIdpKey }), description: /^subject_token signature is invalid$/ },
+    {
+      name: 'a token signed by another trusted issuer but naming this one',
+      token: () => mint({ signer: otherIdpKey }),
+      description: /^subject_token signature is invalid$/,
+    },
   ];
-  for (const [mode, url] of [['invalid_request', () => stsUrl], ['invalid_grant', () => grantStsUrl]] as const) {
+  for (const [mode, url] of [
+    ['invalid_request', () => stsUrl],
+    ['invalid_grant', () => grantStsUrl],
+  ] as const) {
     for (const refusal of refusals) {
       test(`${mode} mode: ${refusal.name}`, async () => {
         assertRefused(await postToken(as(pki.alice), url(), exchange(await refusal.token())), 400, mode, refusal.description);
@@ -158,7 +202,12 @@ describe('trusted-issuer JWTs: more refusals, in both error modes', () => {
   });
 
   test('a rule pinned by subject DN is for the CA-verified client, not a self-signed one with the same DN', async () => {
-    assertRefused(await postToken(as(partner), stsUrl, exchange(await mint({ claims: { sub: 'pinned-1' } }))), 400, 'invalid_request', /subject_token was not issued to this client certificate/);
+    assertRefused(
+      await postToken(as(partner), stsUrl, exchange(await mint({ claims: { sub: 'pinned-1' } }))),
+      400,
+      'invalid_request',
+      /subject_token was not issued to this client certificate/,
+    );
   });
 
   test('the same pinned rule accepts the CA-verified alice', async () => {
@@ -172,18 +221,30 @@ describe('delegation edges (RFC 8693 §1.1, §4.1, §4.4)', () => {
   const staticSubject = exchange(ALICE_SECRET, { subject_token_type: TOKEN_TYPE_ACCESS_TOKEN });
 
   test('a static actor token: act names the actor and no issuer', async () => {
-    const response = await postToken(as(pki.alice), stsUrl, { ...staticSubject, actor_token: ROBOT_SECRET, actor_token_type: TOKEN_TYPE_ACCESS_TOKEN });
+    const response = await postToken(as(pki.alice), stsUrl, {
+      ...staticSubject,
+      actor_token: ROBOT_SECRET,
+      actor_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+    });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.equal(claimsOf(response).sub, 'alice');
     assert.deepEqual(claimsOf(response).act, { sub: 'robot' });
   });
 
   test('a federated subject delegating to a federated actor, and a may_act claim naming the actor with its iss', async () => {
-    const plain = await postToken(as(pki.alice), stsUrl, { ...exchange(await mint()), actor_token: await mint({ claims: { sub: 'svc-orders' } }), actor_token_type: TOKEN_TYPE_JWT });
+    const plain = await postToken(as(pki.alice), stsUrl, {
+      ...exchange(await mint()),
+      actor_token: await mint({ claims: { sub: 'svc-orders' } }),
+      actor_token_type: TOKEN_TYPE_JWT,
+    });
     assert.equal(plain.status, 200, JSON.stringify(plain.body));
     assert.deepEqual(claimsOf(plain).act, { sub: 'svc-orders', iss: IDP });
     const named = await mint({ claims: { may_act: { sub: 'svc-orders', iss: IDP } } });
-    const response = await postToken(as(pki.alice), stsUrl, { ...exchange(named), actor_token: await mint({ claims: { sub: 'svc-orders' } }), actor_token_type: TOKEN_TYPE_JWT });
+    const response = await postToken(as(pki.alice), stsUrl, {
+      ...exchange(named),
+      actor_token: await mint({ claims: { sub: 'svc-orders' } }),
+      actor_token_type: TOKEN_TYPE_JWT,
+    });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.equal(claimsOf(response).sub, 'user-1');
     assert.equal('may_act' in claimsOf(response), false);
@@ -192,13 +253,22 @@ describe('delegation edges (RFC 8693 §1.1, §4.1, §4.4)', () => {
   test('a may_act claim whose iss is another issuer refuses an actor with the same sub', async () => {
     const named = await mint({ claims: { may_act: { sub: 'svc-orders', iss: IDP } } });
     const actor = await mint({ iss: OTHER_IDP, claims: { sub: 'svc-orders' } });
-    assertRefused(await postToken(as(pki.alice), stsUrl, { ...exchange(named), actor_token: actor, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /^the subject token's may_act claim does not name this actor$/);
+    assertRefused(
+      await postToken(as(pki.alice), stsUrl, { ...exchange(named), actor_token: actor, actor_token_type: TOKEN_TYPE_JWT }),
+      400,
+      'invalid_request',
+      /^the subject token's may_act claim does not name this actor$/,
+    );
   });
 
   test('a subject whose rule lists no may_act accepts no actor', async () => {
     const subject = await mint({ claims: { sub: 'svc-billing' } });
     assertRefused(
-      await postToken(as(pki.alice), stsUrl, { ...exchange(subject), actor_token: await mint({ claims: { sub: 'svc-orders' } }), actor_token_type: TOKEN_TYPE_JWT }),
+      await postToken(as(pki.alice), stsUrl, {
+        ...exchange(subject),
+        actor_token: await mint({ claims: { sub: 'svc-orders' } }),
+        actor_token_type: TOKEN_TYPE_JWT,
+      }),
       400,
       'invalid_request',
       /^actor 'svc-orders' may not act for subject 'svc-billing'$/,
@@ -208,12 +278,37 @@ describe('delegation edges (RFC 8693 §1.1, §4.1, §4.4)', () => {
   test('actor token refusals say actor_token, not subject_token', async () => {
     const alice = as(pki.alice);
     const expired = await mint({ claims: { sub: 'svc-orders', iat: nowSeconds() - 400, exp: nowSeconds() - 100 } });
-    assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: expired, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /^actor_token has expired$/);
-    assertRefused(await postToken(alice, grantStsUrl, { ...staticSubject, actor_token: expired, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_grant', /^actor_token has expired$/);
+    assertRefused(
+      await postToken(alice, stsUrl, { ...staticSubject, actor_token: expired, actor_token_type: TOKEN_TYPE_JWT }),
+      400,
+      'invalid_request',
+      /^actor_token has expired$/,
+    );
+    assertRefused(
+      await postToken(alice, grantStsUrl, { ...staticSubject, actor_token: expired, actor_token_type: TOKEN_TYPE_JWT }),
+      400,
+      'invalid_grant',
+      /^actor_token has expired$/,
+    );
     const untrusted = await mint({ iss: 'https://evil.example', claims: { sub: 'svc-orders' } });
-    assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: untrusted, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /^actor_token issuer 'https:\/\/evil\.example' is not trusted$/);
-    assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token: ROBOT_SECRET, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /^actor_token_type urn:ietf:params:oauth:token-type:jwt is not accepted for this actor token$/);
-    assertRefused(await postToken(alice, stsUrl, { ...staticSubject, actor_token_type: TOKEN_TYPE_JWT }), 400, 'invalid_request', /missing required parameter actor_token$/);
+    assertRefused(
+      await postToken(alice, stsUrl, { ...staticSubject, actor_token: untrusted, actor_token_type: TOKEN_TYPE_JWT }),
+      400,
+      'invalid_request',
+      /^actor_token issuer 'https:\/\/evil\.example' is not trusted$/,
+    );
+    assertRefused(
+      await postToken(alice, stsUrl, { ...staticSubject, actor_token: ROBOT_SECRET, actor_token_type: TOKEN_TYPE_JWT }),
+      400,
+      'invalid_request',
+      /^actor_token_type urn:ietf:params:oauth:token-type:jwt is not accepted for this actor token$/,
+    );
+    assertRefused(
+      await postToken(alice, stsUrl, { ...staticSubject, actor_token_type: TOKEN_TYPE_JWT }),
+      400,
+      'invalid_request',
+      /missing required parameter actor_token$/,
+    );
   });
 });
 
@@ -228,13 +323,26 @@ describe('jwks_uri that cannot be used', () => {
   }
 
   async function stsTrusting(jwksUri: string, ca: string | undefined): Promise<string> {
-    const issuer = { issuer: IDP, jwks_uri: jwksUri, ...(ca === undefined ? {} : { jwks_ca: ca }), audiences: [STS_AUDIENCE], subjects: [{ subject: '*', audiences: [AUDIENCE] }] };
-    const policy = parsePolicy({ clients: [{ client_id: 'alice', certificate: { subject_dn: 'CN=alice, O=certbound dev' } }], trusted_issuers: [issuer] });
+    const issuer = {
+      issuer: IDP,
+      jwks_uri: jwksUri,
+      ...(ca === undefined ? {} : { jwks_ca: ca }),
+      audiences: [STS_AUDIENCE],
+      subjects: [{ subject: '*', audiences: [AUDIENCE] }],
+    };
+    const policy = parsePolicy({
+      clients: [{ client_id: 'alice', certificate: { subject_dn: 'CN=alice, O=certbound dev' } }],
+      trusted_issuers: [issuer],
+    });
     return (await startSts(suite, pki, { signingKey: key, policy })).url;
   }
 
   test('control: the same server with the right jwks_ca is used', async () => {
-    const response = await postToken(as(pki.alice), await stsTrusting(await jwksServer(200, JSON.stringify({ keys: [idpPublicJwk] })), pki.ca.certPem), exchange(await mint()));
+    const response = await postToken(
+      as(pki.alice),
+      await stsTrusting(await jwksServer(200, JSON.stringify({ keys: [idpPublicJwk] })), pki.ca.certPem),
+      exchange(await mint()),
+    );
     assert.equal(response.status, 200, JSON.stringify(response.body));
   });
 
@@ -243,7 +351,11 @@ describe('jwks_uri that cannot be used', () => {
     const good = JSON.stringify({ keys: [idpPublicJwk] });
     const servingUri = await jwksServer(200, good);
     const failingUri = await jwksServer(500, '{}');
-    for (const [uri, ca] of [[servingUri, undefined], [servingUri, pki.otherCa.certPem], [failingUri, pki.ca.certPem]] as const) {
+    for (const [uri, ca] of [
+      [servingUri, undefined],
+      [servingUri, pki.otherCa.certPem],
+      [failingUri, pki.ca.certPem],
+    ] as const) {
       const url = await stsTrusting(uri, ca);
       const response = await postToken(as(pki.alice), url, exchange(await mint()));
       assert.equal(response.status, 503, JSON.stringify(response.body));

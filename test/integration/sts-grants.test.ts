@@ -35,7 +35,11 @@ before(async () => {
   const [ops, twoUris, deep, shallow, future, aliceLookalike, auditor, everywhere] = await Promise.all([
     issueCertificate(pki.ca, { commonName: 'ops', usage: 'client' }),
     // An X509-SVID has exactly one URI SAN (X509-SVID §2); this one has two, so it is no SVID.
-    issueCertificate(pki.ca, { commonName: 'billing', usage: 'client', uris: ['spiffe://domain.com/ns/prod/sa/billing', 'https://billing.domain.com'] }),
+    issueCertificate(pki.ca, {
+      commonName: 'billing',
+      usage: 'client',
+      uris: ['spiffe://domain.com/ns/prod/sa/billing', 'https://billing.domain.com'],
+    }),
     issueCertificate(pki.ca, { commonName: 'jobs', usage: 'client', uris: ['spiffe://domain.com/jobs/nightly/export'] }),
     issueCertificate(pki.ca, { commonName: 'jobs', usage: 'client', uris: ['spiffe://domain.com/jobs'] }),
     createCertificateAuthority({ commonName: 'future', notBefore: new Date(now + DAY), notAfter: new Date(now + 10 * DAY) }),
@@ -48,17 +52,60 @@ before(async () => {
   const policy = parsePolicy({
     clients: [
       { client_id: 'alice', certificate: { subject_dn: 'CN=alice, O=certbound dev' } },
-      { client_id: 'ops', certificate: { subject_dn: 'CN=ops, O=certbound dev' }, grant_types: ['client_credentials'], audiences: [AUDIENCE, RESOURCE], scopes: ['read'] },
-      { client_id: 'billing', certificate: { spiffe_id: 'spiffe://domain.com/ns/*/sa/billing' }, client_id_from: 'spiffe_id', grant_types: ['client_credentials'], audiences: [AUDIENCE] },
-      { client_id: 'jobs', certificate: { spiffe_id: 'spiffe://domain.com/jobs/**' }, client_id_from: 'spiffe_id', subject_from: 'spiffe_id', grant_types: ['client_credentials'], audiences: [AUDIENCE] },
-      { client_id: 'future', auth_method: 'self_signed_tls_client_auth', certificates: [future.thumbprint], grant_types: ['client_credentials'], audiences: [AUDIENCE] },
-      { client_id: 'partner', auth_method: 'self_signed_tls_client_auth', certificates: [aliceLookalike.thumbprint], grant_types: [GRANT_TYPE_TOKEN_EXCHANGE] },
-      { client_id: 'auditor', auth_method: 'self_signed_tls_client_auth', certificates: [auditor.thumbprint], grant_types: [], introspection: true, audiences: [AUDIENCE] },
+      {
+        client_id: 'ops',
+        certificate: { subject_dn: 'CN=ops, O=certbound dev' },
+        grant_types: ['client_credentials'],
+        audiences: [AUDIENCE, RESOURCE],
+        scopes: ['read'],
+      },
+      {
+        client_id: 'billing',
+        certificate: { spiffe_id: 'spiffe://domain.com/ns/*/sa/billing' },
+        client_id_from: 'spiffe_id',
+        grant_types: ['client_credentials'],
+        audiences: [AUDIENCE],
+      },
+      {
+        client_id: 'jobs',
+        certificate: { spiffe_id: 'spiffe://domain.com/jobs/**' },
+        client_id_from: 'spiffe_id',
+        subject_from: 'spiffe_id',
+        grant_types: ['client_credentials'],
+        audiences: [AUDIENCE],
+      },
+      {
+        client_id: 'future',
+        auth_method: 'self_signed_tls_client_auth',
+        certificates: [future.thumbprint],
+        grant_types: ['client_credentials'],
+        audiences: [AUDIENCE],
+      },
+      {
+        client_id: 'partner',
+        auth_method: 'self_signed_tls_client_auth',
+        certificates: [aliceLookalike.thumbprint],
+        grant_types: [GRANT_TYPE_TOKEN_EXCHANGE],
+      },
+      {
+        client_id: 'auditor',
+        auth_method: 'self_signed_tls_client_auth',
+        certificates: [auditor.thumbprint],
+        grant_types: [],
+        introspection: true,
+        audiences: [AUDIENCE],
+      },
       // No audiences: this resource server may introspect tokens for any audience.
       { client_id: 'everywhere', certificate: { subject_dn: 'CN=everywhere, O=certbound dev' }, grant_types: [], introspection: true },
     ],
     subject_tokens: [
-      { sha256: hashSubjectToken(ALICE_SECRET), subject: 'alice', client_certificate: { subject_dn: 'CN=alice, O=certbound dev' }, audiences: [AUDIENCE, OTHER], scopes: ['read'] },
+      {
+        sha256: hashSubjectToken(ALICE_SECRET),
+        subject: 'alice',
+        client_certificate: { subject_dn: 'CN=alice, O=certbound dev' },
+        audiences: [AUDIENCE, OTHER],
+        scopes: ['read'],
+      },
     ],
   });
   const options = { signingKey: key, policy };
@@ -91,7 +138,12 @@ async function introspect(url: string, cert: IssuedCertificate, token: string): 
 
 describe('client_credentials: targets and token types (RFC 6749 §4.4, RFC 8707, RFC 8693 §2.1)', () => {
   test('tls_client_auth by subject DN; a resource URI is the audience; requested jwt is issued as jwt, still at+jwt', async () => {
-    const response = await postToken(as(certs.ops), stsUrl, { grant_type: 'client_credentials', resource: RESOURCE, scope: 'read', requested_token_type: TOKEN_TYPE_JWT });
+    const response = await postToken(as(certs.ops), stsUrl, {
+      grant_type: 'client_credentials',
+      resource: RESOURCE,
+      scope: 'read',
+      requested_token_type: TOKEN_TYPE_JWT,
+    });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.equal(response.body.issued_token_type, TOKEN_TYPE_JWT);
     assert.equal(decodeProtectedHeader(response.body.access_token as string).typ, 'at+jwt');
@@ -106,19 +158,43 @@ describe('client_credentials: targets and token types (RFC 6749 §4.4, RFC 8707,
     const both = await postToken(as(certs.ops), stsUrl, { grant_type: 'client_credentials', audience: AUDIENCE, resource: RESOURCE });
     assert.equal(both.status, 200, JSON.stringify(both.body));
     assert.deepEqual(claimsOf(both).aud, [AUDIENCE, RESOURCE]);
-    assertRefused(await postToken(as(certs.ops), stsUrl, { grant_type: 'client_credentials' }), 400, 'invalid_request', /^audience or resource is required$/);
+    assertRefused(
+      await postToken(as(certs.ops), stsUrl, { grant_type: 'client_credentials' }),
+      400,
+      'invalid_request',
+      /^audience or resource is required$/,
+    );
   });
 
   test('a resource with a fragment, or not absolute, is invalid_request; one outside the registration is invalid_target', async () => {
     const ops = as(certs.ops);
-    assertRefused(await postToken(ops, stsUrl, { grant_type: 'client_credentials', resource: `${RESOURCE}#frag` }), 400, 'invalid_request', /resource must be an absolute URI without a fragment/);
-    assertRefused(await postToken(ops, stsUrl, { grant_type: 'client_credentials', resource: '/orders' }), 400, 'invalid_request', /resource must be an absolute URI without a fragment/);
-    assertRefused(await postToken(ops, stsUrl, { grant_type: 'client_credentials', resource: 'https://api.domain.com/admin' }), 400, 'invalid_target', /not allowed to request a token for https:\/\/api\.domain\.com\/admin$/);
+    assertRefused(
+      await postToken(ops, stsUrl, { grant_type: 'client_credentials', resource: `${RESOURCE}#frag` }),
+      400,
+      'invalid_request',
+      /resource must be an absolute URI without a fragment/,
+    );
+    assertRefused(
+      await postToken(ops, stsUrl, { grant_type: 'client_credentials', resource: '/orders' }),
+      400,
+      'invalid_request',
+      /resource must be an absolute URI without a fragment/,
+    );
+    assertRefused(
+      await postToken(ops, stsUrl, { grant_type: 'client_credentials', resource: 'https://api.domain.com/admin' }),
+      400,
+      'invalid_target',
+      /not allowed to request a token for https:\/\/api\.domain\.com\/admin$/,
+    );
   });
 
   test('a refresh_token requested_token_type is not issued by this STS', async () => {
     assertRefused(
-      await postToken(as(certs.ops), stsUrl, { grant_type: 'client_credentials', audience: AUDIENCE, requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }),
+      await postToken(as(certs.ops), stsUrl, {
+        grant_type: 'client_credentials',
+        audience: AUDIENCE,
+        requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token',
+      }),
       400,
       'invalid_request',
       /requested_token_type must be one of/,
@@ -136,11 +212,20 @@ describe('SPIFFE client certificates (X509-SVID)', () => {
   });
 
   test('a final ** needs at least one segment after the fixed part', async () => {
-    assertRefused(await postToken(as(certs.shallow), stsUrl, { grant_type: 'client_credentials' }), 401, 'invalid_client', /not registered/);
+    assertRefused(
+      await postToken(as(certs.shallow), stsUrl, { grant_type: 'client_credentials' }),
+      401,
+      'invalid_client',
+      /not registered/,
+    );
   });
 
   test('client_id_from spiffe_id with the default subject_from: sub follows the SPIFFE client_id', async () => {
-    const billing = await issueCertificate(pki.ca, { commonName: 'billing', usage: 'client', uris: ['spiffe://domain.com/ns/staging/sa/billing'] });
+    const billing = await issueCertificate(pki.ca, {
+      commonName: 'billing',
+      usage: 'client',
+      uris: ['spiffe://domain.com/ns/staging/sa/billing'],
+    });
     const response = await postToken(as(billing), stsUrl, { grant_type: 'client_credentials' });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.equal(claimsOf(response).client_id, 'spiffe://domain.com/ns/staging/sa/billing');
@@ -148,13 +233,23 @@ describe('SPIFFE client certificates (X509-SVID)', () => {
   });
 
   test('a certificate with two URI SANs is no SVID, even when one of them matches the pattern', async () => {
-    assertRefused(await postToken(as(certs.twoUris), stsUrl, { grant_type: 'client_credentials' }), 401, 'invalid_client', /not registered/);
+    assertRefused(
+      await postToken(as(certs.twoUris), stsUrl, { grant_type: 'client_credentials' }),
+      401,
+      'invalid_client',
+      /not registered/,
+    );
   });
 });
 
 describe('self_signed_tls_client_auth edges (RFC 8705 §2.2)', () => {
   test('a registered self-signed certificate that is not yet valid is invalid_client', async () => {
-    assertRefused(await postToken(as(certs.future), stsUrl, { grant_type: 'client_credentials' }), 401, 'invalid_client', /expired or not yet valid/);
+    assertRefused(
+      await postToken(as(certs.future), stsUrl, { grant_type: 'client_credentials' }),
+      401,
+      'invalid_client',
+      /expired or not yet valid/,
+    );
   });
 
   // A subject token pinned by subject_dn was meant for a CA-verified certificate with that DN.
@@ -172,7 +267,12 @@ describe('self_signed_tls_client_auth edges (RFC 8705 §2.2)', () => {
 
 describe('introspection edges (RFC 7662 §2)', () => {
   async function aliceToken(audience: string): Promise<string> {
-    const response = await postToken(as(pki.alice), stsUrl, { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: ALICE_SECRET, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN, audience });
+    const response = await postToken(as(pki.alice), stsUrl, {
+      grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+      subject_token: ALICE_SECRET,
+      subject_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+      audience,
+    });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     return response.body.access_token as string;
   }

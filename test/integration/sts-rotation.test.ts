@@ -28,7 +28,14 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'certbound-keystore-'));
   await addKeystoreKey(dir, { now: Math.floor(Date.now() / 1000) });
   keys = await openKeystore(dir, { reloadIntervalMs: 100 });
-  const sts = createStsServer({ issuer: ISSUER, keys, policy: testPolicy(pki), tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, accessTokenLifetimeSeconds: 3, rateLimit: false }); // the loop asks for a token per call, far above a real client's rate
+  const sts = createStsServer({
+    issuer: ISSUER,
+    keys,
+    policy: testPolicy(pki),
+    tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem },
+    accessTokenLifetimeSeconds: 3,
+    rateLimit: false,
+  }); // the loop asks for a token per call, far above a real client's rate
   stsUrl = (await sts.listen(0, '127.0.0.1')).origin;
   cleanups.push(() => sts.close());
   // The resource keeps the JWKS 1 s and may re-fetch for an unknown kid after 1 s.

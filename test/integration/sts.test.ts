@@ -6,7 +6,18 @@ import { request } from 'undici';
 import { computeThumbprint } from '../../src/core/thumbprint.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../../src/core/rfc.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { agentFor, ALICE_SECRET, AUDIENCE, BOB_SECRET, exchangeRequest, ISSUER, postToken, startSts, UNPINNED_SECRET, type RunningSts } from '../helpers/servers.js';
+import {
+  agentFor,
+  ALICE_SECRET,
+  AUDIENCE,
+  BOB_SECRET,
+  exchangeRequest,
+  ISSUER,
+  postToken,
+  startSts,
+  UNPINNED_SECRET,
+  type RunningSts,
+} from '../helpers/servers.js';
 
 let pki: TestPki;
 let sts: RunningSts;
@@ -46,7 +57,7 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
     assert.equal((claims.exp as number) - (claims.iat as number), body.expires_in);
     assert.ok(Math.abs((claims.iat as number) - Date.now() / 1000) < 60);
     // The signature checks out against the published JWKS.
-    const jwks = await (await request(`${sts.url}/.well-known/jwks.json`, { dispatcher: alice })).body.json() as { keys: [] };
+    const jwks = (await (await request(`${sts.url}/.well-known/jwks.json`, { dispatcher: alice })).body.json()) as { keys: [] };
     await jwtVerify(token, createLocalJWKSet(jwks), { issuer: ISSUER, audience: AUDIENCE, typ: 'at+jwt' });
   });
 
@@ -83,35 +94,216 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
   });
 
   describe('RFC 6749 §5.2 / RFC 8693 §2.2.2 errors, each with its status and description', () => {
-    const cases: Array<{ name: string; client: 'alice' | 'bob' | 'carol' | 'server' | 'none' | 'expired' | 'stranger'; body?: Record<string, string | string[]> | string; contentType?: string; status: number; error: string; description: RegExp }> = [
-      { name: 'no client certificate', client: 'none', status: 401, error: 'invalid_client', description: /client certificate is required/ },
-      { name: 'certificate from another CA', client: 'stranger', status: 401, error: 'invalid_client', description: /not issued by a trusted CA/ },
-      { name: 'expired certificate', client: 'expired', status: 401, error: 'invalid_client', description: /not issued by a trusted CA or is not valid/ },
-      { name: 'a server certificate (no clientAuth EKU) used as a client', client: 'server', status: 401, error: 'invalid_client', description: /not issued by a trusted CA or is not valid/ },
-      { name: 'CA-verified but unregistered certificate', client: 'carol', status: 401, error: 'invalid_client', description: /not registered/ },
-      { name: 'missing grant_type', client: 'alice', body: { subject_token: ALICE_SECRET }, status: 400, error: 'invalid_request', description: /missing required parameter grant_type/ },
-      { name: 'missing subject_token', client: 'alice', body: { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN, audience: AUDIENCE }, status: 400, error: 'invalid_request', description: /missing required parameter subject_token$/ },
-      { name: 'missing subject_token_type', client: 'alice', body: { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: ALICE_SECRET, audience: AUDIENCE }, status: 400, error: 'invalid_request', description: /subject_token_type/ },
-      { name: 'duplicated scope', client: 'alice', body: exchangeRequest({ scope: ['read', 'write'] }), status: 400, error: 'invalid_request', description: /scope must not be repeated/ },
-      { name: 'no audience or resource', client: 'alice', body: { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: ALICE_SECRET, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN }, status: 400, error: 'invalid_request', description: /audience or resource is required/ },
-      { name: 'relative resource', client: 'alice', body: exchangeRequest({ resource: '/api' }), status: 400, error: 'invalid_request', description: /absolute URI/ },
-      { name: 'resource with fragment', client: 'alice', body: exchangeRequest({ resource: 'https://server.domain.com:8443/#x' }), status: 400, error: 'invalid_request', description: /without a fragment/ },
-      { name: 'unsupported requested_token_type', client: 'alice', body: exchangeRequest({ requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }), status: 400, error: 'invalid_request', description: /requested_token_type/ },
-      { name: 'unsupported subject_token_type', client: 'alice', body: exchangeRequest({ subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' }), status: 400, error: 'invalid_request', description: /subject_token_type .* not accepted/ },
-      { name: 'actor_token (delegation not offered)', client: 'alice', body: exchangeRequest({ actor_token: 'x', actor_token_type: TOKEN_TYPE_ACCESS_TOKEN }), status: 400, error: 'invalid_request', description: /actor_token/ },
-      { name: 'text/plain body', client: 'alice', body: 'grant_type=x', contentType: 'text/plain', status: 415, error: 'invalid_request', description: /content type must be/ },
-      { name: 'malformed JSON', client: 'alice', body: '{"grant_type":', contentType: 'application/json', status: 400, error: 'invalid_request', description: /not valid JSON/ },
-      { name: 'body over the limit', client: 'alice', body: `subject_token=${'a'.repeat(20_000)}`, status: 413, error: 'invalid_request', description: /exceeds 16384 bytes/ },
-      { name: 'unknown grant type', client: 'alice', body: { grant_type: 'password', username: 'alice' }, status: 400, error: 'unsupported_grant_type', description: /grant_type password is not supported/ },
-      { name: 'RFC 8693 §2.2.2 unknown subject token', client: 'alice', body: exchangeRequest({ subject_token: 'iamnotthewalrus' }), status: 400, error: 'invalid_request', description: /subject_token is not valid/ },
-      { name: "RFC 8693 §2.2.2 bob presents alice's subject token", client: 'bob', body: exchangeRequest(), status: 400, error: 'invalid_request', description: /not issued to this client certificate/ },
-      { name: 'scope outside the policy', client: 'bob', body: exchangeRequest({ subject_token: BOB_SECRET, scope: 'read admin' }), status: 400, error: 'invalid_scope', description: /scope not allowed: admin/ },
-      { name: 'audience outside the policy', client: 'alice', body: exchangeRequest({ audience: 'https://evil.example' }), status: 400, error: 'invalid_target', description: /https:\/\/evil\.example/ },
-      { name: 'resource outside the policy', client: 'alice', body: exchangeRequest({ resource: 'https://evil.example/api' }), status: 400, error: 'invalid_target', description: /evil/ },
+    const cases: Array<{
+      name: string;
+      client: 'alice' | 'bob' | 'carol' | 'server' | 'none' | 'expired' | 'stranger';
+      body?: Record<string, string | string[]> | string;
+      contentType?: string;
+      status: number;
+      error: string;
+      description: RegExp;
+    }> = [
+      {
+        name: 'no client certificate',
+        client: 'none',
+        status: 401,
+        error: 'invalid_client',
+        description: /client certificate is required/,
+      },
+      {
+        name: 'certificate from another CA',
+        client: 'stranger',
+        status: 401,
+        error: 'invalid_client',
+        description: /not issued by a trusted CA/,
+      },
+      {
+        name: 'expired certificate',
+        client: 'expired',
+        status: 401,
+        error: 'invalid_client',
+        description: /not issued by a trusted CA or is not valid/,
+      },
+      {
+        name: 'a server certificate (no clientAuth EKU) used as a client',
+        client: 'server',
+        status: 401,
+        error: 'invalid_client',
+        description: /not issued by a trusted CA or is not valid/,
+      },
+      {
+        name: 'CA-verified but unregistered certificate',
+        client: 'carol',
+        status: 401,
+        error: 'invalid_client',
+        description: /not registered/,
+      },
+      {
+        name: 'missing grant_type',
+        client: 'alice',
+        body: { subject_token: ALICE_SECRET },
+        status: 400,
+        error: 'invalid_request',
+        description: /missing required parameter grant_type/,
+      },
+      {
+        name: 'missing subject_token',
+        client: 'alice',
+        body: { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN, audience: AUDIENCE },
+        status: 400,
+        error: 'invalid_request',
+        description: /missing required parameter subject_token$/,
+      },
+      {
+        name: 'missing subject_token_type',
+        client: 'alice',
+        body: { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: ALICE_SECRET, audience: AUDIENCE },
+        status: 400,
+        error: 'invalid_request',
+        description: /subject_token_type/,
+      },
+      {
+        name: 'duplicated scope',
+        client: 'alice',
+        body: exchangeRequest({ scope: ['read', 'write'] }),
+        status: 400,
+        error: 'invalid_request',
+        description: /scope must not be repeated/,
+      },
+      {
+        name: 'no audience or resource',
+        client: 'alice',
+        body: { grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: ALICE_SECRET, subject_token_type: TOKEN_TYPE_ACCESS_TOKEN },
+        status: 400,
+        error: 'invalid_request',
+        description: /audience or resource is required/,
+      },
+      {
+        name: 'relative resource',
+        client: 'alice',
+        body: exchangeRequest({ resource: '/api' }),
+        status: 400,
+        error: 'invalid_request',
+        description: /absolute URI/,
+      },
+      {
+        name: 'resource with fragment',
+        client: 'alice',
+        body: exchangeRequest({ resource: 'https://server.domain.com:8443/#x' }),
+        status: 400,
+        error: 'invalid_request',
+        description: /without a fragment/,
+      },
+      {
+        name: 'unsupported requested_token_type',
+        client: 'alice',
+        body: exchangeRequest({ requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }),
+        status: 400,
+        error: 'invalid_request',
+        description: /requested_token_type/,
+      },
+      {
+        name: 'unsupported subject_token_type',
+        client: 'alice',
+        body: exchangeRequest({ subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' }),
+        status: 400,
+        error: 'invalid_request',
+        description: /subject_token_type .* not accepted/,
+      },
+      {
+        name: 'actor_token (delegation not offered)',
+        client: 'alice',
+        body: exchangeRequest({ actor_token: 'x', actor_token_type: TOKEN_TYPE_ACCESS_TOKEN }),
+        status: 400,
+        error: 'invalid_request',
+        description: /actor_token/,
+      },
+      {
+        name: 'text/plain body',
+        client: 'alice',
+        body: 'grant_type=x',
+        contentType: 'text/plain',
+        status: 415,
+        error: 'invalid_request',
+        description: /content type must be/,
+      },
+      {
+        name: 'malformed JSON',
+        client: 'alice',
+        body: '{"grant_type":',
+        contentType: 'application/json',
+        status: 400,
+        error: 'invalid_request',
+        description: /not valid JSON/,
+      },
+      {
+        name: 'body over the limit',
+        client: 'alice',
+        body: `subject_token=${'a'.repeat(20_000)}`,
+        status: 413,
+        error: 'invalid_request',
+        description: /exceeds 16384 bytes/,
+      },
+      {
+        name: 'unknown grant type',
+        client: 'alice',
+        body: { grant_type: 'password', username: 'alice' },
+        status: 400,
+        error: 'unsupported_grant_type',
+        description: /grant_type password is not supported/,
+      },
+      {
+        name: 'RFC 8693 §2.2.2 unknown subject token',
+        client: 'alice',
+        body: exchangeRequest({ subject_token: 'iamnotthewalrus' }),
+        status: 400,
+        error: 'invalid_request',
+        description: /subject_token is not valid/,
+      },
+      {
+        name: "RFC 8693 §2.2.2 bob presents alice's subject token",
+        client: 'bob',
+        body: exchangeRequest(),
+        status: 400,
+        error: 'invalid_request',
+        description: /not issued to this client certificate/,
+      },
+      {
+        name: 'scope outside the policy',
+        client: 'bob',
+        body: exchangeRequest({ subject_token: BOB_SECRET, scope: 'read admin' }),
+        status: 400,
+        error: 'invalid_scope',
+        description: /scope not allowed: admin/,
+      },
+      {
+        name: 'audience outside the policy',
+        client: 'alice',
+        body: exchangeRequest({ audience: 'https://evil.example' }),
+        status: 400,
+        error: 'invalid_target',
+        description: /https:\/\/evil\.example/,
+      },
+      {
+        name: 'resource outside the policy',
+        client: 'alice',
+        body: exchangeRequest({ resource: 'https://evil.example/api' }),
+        status: 400,
+        error: 'invalid_target',
+        description: /evil/,
+      },
     ];
     for (const testCase of cases) {
       test(`${testCase.name} → ${testCase.status} ${testCase.error}`, async (t) => {
-        const client = { alice: pki.alice, bob: pki.bob, carol: pki.carol, server: pki.server, none: undefined, expired: pki.expired, stranger: pki.stranger }[testCase.client];
+        const client = {
+          alice: pki.alice,
+          bob: pki.bob,
+          carol: pki.carol,
+          server: pki.server,
+          none: undefined,
+          expired: pki.expired,
+          stranger: pki.stranger,
+        }[testCase.client];
         const agent = agentFor(t, pki, client);
         const response = await postToken(agent, sts.url, testCase.body ?? exchangeRequest(), testCase.contentType);
         assert.equal(response.status, testCase.status, JSON.stringify(response.body));
@@ -144,7 +336,10 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
       assert.equal(unknown.status, 400);
       assert.deepEqual(unknown.body, { error: 'invalid_grant', error_description: 'subject_token is not valid' });
       const stolen = await postToken(agentFor(t, pki, pki.bob), compat.url, exchangeRequest());
-      assert.deepEqual(stolen.body, { error: 'invalid_grant', error_description: 'subject_token was not issued to this client certificate' });
+      assert.deepEqual(stolen.body, {
+        error: 'invalid_grant',
+        error_description: 'subject_token was not issued to this client certificate',
+      });
       // Other request errors keep their own code.
       const noAudience = await postToken(agentFor(t, pki, pki.alice), compat.url, exchangeRequest({ audience: [] }));
       assert.equal(noAudience.body.error, 'invalid_request');
@@ -211,7 +406,13 @@ describe('STS token endpoint over real mTLS (RFC 8693, RFC 8705)', () => {
     const { connect } = await import('node:tls');
     const url = new URL(sts.url);
     const failure = await new Promise<Error | undefined>((resolve) => {
-      const socket = connect({ host: url.hostname, port: Number(url.port), ca: pki.ca.certPem, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' });
+      const socket = connect({
+        host: url.hostname,
+        port: Number(url.port),
+        ca: pki.ca.certPem,
+        maxVersion: 'TLSv1.1',
+        minVersion: 'TLSv1',
+      });
       socket.once('secureConnect', () => {
         socket.destroy();
         resolve(undefined);
@@ -234,7 +435,10 @@ describe('STS internal failures', () => {
     const logged = broken.events.filter((event) => event.type === 'server.error');
     assert.equal(logged.length, 1);
     assert.ok(!JSON.stringify(broken.events).includes(ALICE_SECRET));
-    assert.equal(broken.events.some((event) => event.type === 'token.issued'), false);
+    assert.equal(
+      broken.events.some((event) => event.type === 'token.issued'),
+      false,
+    );
   });
 });
 
@@ -252,15 +456,24 @@ describe('STS lifetime configuration', () => {
     const { createStsServer } = await import('../../src/sts/server.js');
     const { createSigningKey } = await import('../../src/core/signing/signer.js');
     const signingKey = await createSigningKey({ privateKey: pki.jwtKeyPem });
-    const base = { issuer: ISSUER, signingKey, policy: { clients: [], subjectTokens: [], trustedIssuers: [] }, tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem } };
+    const base = {
+      issuer: ISSUER,
+      signingKey,
+      policy: { clients: [], subjectTokens: [], trustedIssuers: [] },
+      tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem },
+    };
     assert.throws(() => createStsServer({ ...base, issuer: 'http://sts' }), { name: 'TypeError', message: /https URL/ });
-    assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 0 }), { name: 'TypeError', message: /accessTokenLifetimeSeconds/ });
+    assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 0 }), {
+      name: 'TypeError',
+      message: /accessTokenLifetimeSeconds/,
+    });
     assert.throws(() => createStsServer({ ...base, accessTokenLifetimeSeconds: 1.5 }), { name: 'TypeError' });
     const { parsePolicy } = await import('../../src/config/policy.js');
     const unserved = parsePolicy({ clients: [{ client_id: 'a', certificate: { subject_dn: 'CN=a' }, grant_types: ['password'] }] });
     assert.throws(() => createStsServer({ ...base, policy: unserved }), {
       name: 'PolicyError',
-      message: /^policy\.clients\[0\]\.grant_types\[0\]: unknown grant type \(supported: urn:ietf:params:oauth:grant-type:token-exchange, client_credentials\)$/,
+      message:
+        /^policy\.clients\[0\]\.grant_types\[0\]: unknown grant type \(supported: urn:ietf:params:oauth:grant-type:token-exchange, client_credentials\)$/,
     });
   });
 });

@@ -191,7 +191,30 @@ function measureMemory(gc: (() => void) | undefined): { rss: number; heap: numbe
 
 /** Latencies in fixed buckets: no per-request state, so the soak itself cannot grow the heap. */
 class Latency {
-  private static readonly BOUNDS = [1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, Number.POSITIVE_INFINITY];
+  private static readonly BOUNDS = [
+    1,
+    2,
+    3,
+    5,
+    7,
+    10,
+    15,
+    20,
+    30,
+    50,
+    75,
+    100,
+    150,
+    200,
+    300,
+    500,
+    750,
+    1000,
+    2000,
+    5000,
+    10_000,
+    Number.POSITIVE_INFINITY,
+  ];
   private readonly counts = new Array<number>(Latency.BOUNDS.length).fill(0);
   private total = 0;
   private max = 0;
@@ -229,9 +252,27 @@ function soakPolicy(pki: TestPki): Policy {
       { client_id: 'mallory', certificate: { subject_dn: 'CN=mallory, O=certbound dev' } },
     ],
     subject_tokens: [
-      { sha256: hashSubjectToken(ALICE_SECRET), subject: 'alice', client_certificate: { 'x5t#S256': pki.alice.thumbprint }, audiences: [AUDIENCE], scopes: ['read', 'write'] },
-      { sha256: hashSubjectToken(BOB_SECRET), subject: 'bob', client_certificate: { subject_dn: 'CN=bob, O=certbound dev' }, audiences: [AUDIENCE], scopes: ['read'] },
-      { sha256: hashSubjectToken(MALLORY_SECRET), subject: 'mallory', client_certificate: { subject_dn: 'CN=mallory, O=certbound dev' }, audiences: [AUDIENCE], scopes: ['read'] },
+      {
+        sha256: hashSubjectToken(ALICE_SECRET),
+        subject: 'alice',
+        client_certificate: { 'x5t#S256': pki.alice.thumbprint },
+        audiences: [AUDIENCE],
+        scopes: ['read', 'write'],
+      },
+      {
+        sha256: hashSubjectToken(BOB_SECRET),
+        subject: 'bob',
+        client_certificate: { subject_dn: 'CN=bob, O=certbound dev' },
+        audiences: [AUDIENCE],
+        scopes: ['read'],
+      },
+      {
+        sha256: hashSubjectToken(MALLORY_SECRET),
+        subject: 'mallory',
+        client_certificate: { subject_dn: 'CN=mallory, O=certbound dev' },
+        audiences: [AUDIENCE],
+        scopes: ['read'],
+      },
     ],
   });
 }
@@ -305,7 +346,9 @@ async function startJwksProxy(pki: TestPki, upstream: string, onFailure: (failur
       proxy.mode = mode;
     },
     async close() {
-      await withTimeout(new Promise<void>((resolve) => (server.close(() => resolve()), server.closeIdleConnections())), 3000, () => server.closeAllConnections());
+      await withTimeout(new Promise<void>((resolve) => (server.close(() => resolve()), server.closeIdleConnections())), 3000, () =>
+        server.closeAllConnections(),
+      );
       await upstreamAgent.close();
     },
   };
@@ -325,14 +368,21 @@ async function startJwksProxy(pki: TestPki, upstream: string, onFailure: (failur
       return;
     }
     try {
-      const answer = await request(`${upstream}/.well-known/jwks.json`, { dispatcher: upstreamAgent, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+      const answer = await request(`${upstream}/.well-known/jwks.json`, {
+        dispatcher: upstreamAgent,
+        headersTimeout: REQUEST_TIMEOUT_MS,
+        bodyTimeout: REQUEST_TIMEOUT_MS,
+      });
       const body = await answer.body.text();
       if (answer.statusCode !== 200) throw new Error(`STS JWKS answered ${answer.statusCode}: ${body.slice(0, 200)}`);
       const now = performance.now();
-      for (const key of (JSON.parse(body) as { keys: Array<{ kid?: string }> }).keys) if (key.kid !== undefined) proxy.servedKidAt.set(key.kid, now);
+      for (const key of (JSON.parse(body) as { keys: Array<{ kid?: string }> }).keys)
+        if (key.kid !== undefined) proxy.servedKidAt.set(key.kid, now);
       proxy.served += 1;
       proxy.events.emit('served');
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': String(answer.headers['cache-control'] ?? 'no-store') }).end(body);
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': String(answer.headers['cache-control'] ?? 'no-store') })
+        .end(body);
     } catch (error) {
       onFailure({ kind: 'jwks-proxy', detail: `upstream fetch from the STS failed while up: ${describeError(error)}` });
       res.writeHead(502).end();
@@ -390,7 +440,8 @@ function elapsed(shared: Shared): string {
 
 function fail(shared: Shared, failure: SoakFailure): void {
   shared.failureCount += 1;
-  if (shared.failures.length < MAX_RECORDED_FAILURES) shared.failures.push({ kind: failure.kind, detail: `${elapsed(shared)} ${failure.detail}` });
+  if (shared.failures.length < MAX_RECORDED_FAILURES)
+    shared.failures.push({ kind: failure.kind, detail: `${elapsed(shared)} ${failure.detail}` });
   if (shared.failureCount <= 20) shared.log(`${elapsed(shared)} FAILURE ${failure.kind}: ${failure.detail}`);
 }
 
@@ -472,7 +523,11 @@ async function callResource(shared: Shared, agent: Agent, token: string, subject
       description = undefined;
     }
     const challenge = String(response.headers['www-authenticate'] ?? '');
-    return { ok: false, refusedAsRevoked: response.statusCode === 401 && description === REVOKED_DESCRIPTION, detail: `HTTP ${response.statusCode} ${text.slice(0, 300)} www-authenticate: ${challenge}` };
+    return {
+      ok: false,
+      refusedAsRevoked: response.statusCode === 401 && description === REVOKED_DESCRIPTION,
+      detail: `HTTP ${response.statusCode} ${text.slice(0, 300)} www-authenticate: ${challenge}`,
+    };
   } catch (error) {
     return { ok: false, refusedAsRevoked: false, detail: describeError(error) };
   }
@@ -568,12 +623,14 @@ async function worker(shared: Shared, name: ClientName, secret: string, warmUp: 
         }
         if (mustBeRefused) {
           if (outcome.ok) fail(shared, { kind, detail: `mallory's revoked certificate was served: ${detail}` });
-          else if (!outcome.refusedAsRevoked) fail(shared, { kind, detail: `mallory (revoked) ${detail}: not the revocation refusal: ${outcome.detail}` });
+          else if (!outcome.refusedAsRevoked)
+            fail(shared, { kind, detail: `mallory (revoked) ${detail}: not the revocation refusal: ${outcome.detail}` });
           else shared.expectedRefusals[kind] += 1;
           return false;
         }
         shared.straddled += 1;
-        if (!outcome.ok && !outcome.refusedAsRevoked) fail(shared, { kind, detail: `mallory (revocation in flight) ${detail}: ${outcome.detail}` });
+        if (!outcome.ok && !outcome.refusedAsRevoked)
+          fail(shared, { kind, detail: `mallory (revocation in flight) ${detail}: ${outcome.detail}` });
         return outcome.ok;
       };
       const count = (kind: Kind): boolean => {
@@ -591,14 +648,25 @@ async function worker(shared: Shared, name: ClientName, secret: string, warmUp: 
       }
       const calls: Array<{ token: string; reused: boolean }> = [];
       if (current !== undefined) calls.push({ token: current.token, reused: false });
-      if (iteration % 2 === 1 && previous !== undefined && performance.now() - previous.at < REUSE_MAX_AGE_MS) calls.push({ token: previous.token, reused: true });
+      if (iteration % 2 === 1 && previous !== undefined && performance.now() - previous.at < REUSE_MAX_AGE_MS)
+        calls.push({ token: previous.token, reused: true });
       for (const call of calls) {
         if (!count('resource')) break;
         startedAt = performance.now();
-        judge('resource', startedAt, await callResource(shared, connections.agent, call.token, name), `GET / (${call.reused ? 'reused' : 'fresh'} token)`);
+        judge(
+          'resource',
+          startedAt,
+          await callResource(shared, connections.agent, call.token, name),
+          `GET / (${call.reused ? 'reused' : 'fresh'} token)`,
+        );
         if (!count('grpc')) break;
         startedAt = performance.now();
-        judge('grpc', startedAt, await callGrpc(connections.grpc, call.token, name), `SayHello (${call.reused ? 'reused' : 'fresh'} token)`);
+        judge(
+          'grpc',
+          startedAt,
+          await callGrpc(connections.grpc, call.token, name),
+          `SayHello (${call.reused ? 'reused' : 'fresh'} token)`,
+        );
         if (call.reused && !warmUp) shared.reusedTokenCalls += 2;
       }
       // A revoked client is refused quickly; do not let it spin.
@@ -622,7 +690,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let serverCert = pki.server;
     const revokedCerts: string[] = [];
     let crl: string | undefined;
-    const tlsNow = (): ServerTlsOptions => ({ ca: pki.ca.certPem, cert: serverCert.certPem, key: serverCert.keyPem, ...(crl === undefined ? {} : { crl }) });
+    const tlsNow = (): ServerTlsOptions => ({
+      ca: pki.ca.certPem,
+      cert: serverCert.certPem,
+      key: serverCert.keyPem,
+      ...(crl === undefined ? {} : { crl }),
+    });
 
     // Failures reported by servers' events, before `shared` exists or from callbacks.
     const early: SoakFailure[] = [];
@@ -635,7 +708,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const dir = await mkdtemp(join(tmpdir(), 'certbound-soak-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     await addKeystoreKey(dir, { now: Math.floor(Date.now() / 1000) });
-    const keys: KeystoreProvider = await openKeystore(dir, { onReloadError: (error) => lateFailure({ kind: 'keystore', detail: `reload failed: ${error.message}` }) });
+    const keys: KeystoreProvider = await openKeystore(dir, {
+      onReloadError: (error) => lateFailure({ kind: 'keystore', detail: `reload failed: ${error.message}` }),
+    });
     cleanups.push(() => keys.close());
 
     const sts = createStsServer({
@@ -668,7 +743,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         if (event.type === 'jwks.fetch_failed') {
           jwksCounts.fetchFailedEvents += 1;
           // Expected while the proxy is down (and just after: a fetch refused at the last moment).
-          if (proxy.mode === 'up' && performance.now() - proxy.upSince > 1000) lateFailure({ kind: 'jwks', detail: `fetch failed while the proxy was up: ${event.detail}` });
+          if (proxy.mode === 'up' && performance.now() - proxy.upSince > 1000)
+            lateFailure({ kind: 'jwks', detail: `fetch failed while the proxy was up: ${event.detail}` });
         }
       },
     });
@@ -725,14 +801,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const memorySamples: SoakReport['memorySamples'] = [];
     s.startedAt = performance.now();
     s.deadline = s.startedAt + options.durationMs;
-    log(`soak: ${options.durationMs / 1000} s or ${options.maxRequests} requests; ${clients.length} loops; fault cycle ${cycleMs / 1000} s; rss ${mb(start.rss)} MB, heap ${mb(start.heap)} MB${gc === undefined ? ' (no forced GC)' : ' (after GC)'}`);
+    log(
+      `soak: ${options.durationMs / 1000} s or ${options.maxRequests} requests; ${clients.length} loops; fault cycle ${cycleMs / 1000} s; rss ${mb(start.rss)} MB, heap ${mb(start.heap)} MB${gc === undefined ? ' (no forced GC)' : ' (after GC)'}`,
+    );
 
     const sampler = setInterval(() => {
       const usage = process.memoryUsage();
       rssPeak = Math.max(rssPeak, usage.rss);
-      memorySamples.push({ atSeconds: Math.round((performance.now() - s.startedAt) / 1000), rssMb: mb(usage.rss), heapMb: mb(usage.heapUsed) });
+      memorySamples.push({
+        atSeconds: Math.round((performance.now() - s.startedAt) / 1000),
+        rssMb: mb(usage.rss),
+        heapMb: mb(usage.heapUsed),
+      });
       if (memorySamples.length % 2 === 0) {
-        log(`${elapsed(s)} requests token=${s.requests.token} resource=${s.requests.resource} grpc=${s.requests.grpc} failures=${s.failureCount} rss=${mb(usage.rss)} MB heap=${mb(usage.heapUsed)} MB`);
+        log(
+          `${elapsed(s)} requests token=${s.requests.token} resource=${s.requests.resource} grpc=${s.requests.grpc} failures=${s.failureCount} rss=${mb(usage.rss)} MB heap=${mb(usage.heapUsed)} MB`,
+        );
       }
     }, MEMORY_SAMPLE_MS);
 
@@ -755,19 +839,37 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         ['resource', Number(new URL(resourceUrl).port), undefined],
         ['grpc', grpcPort, 'h2'],
       ];
-      const seen = await Promise.all(ports.map(async ([server, port, alpn]) => [server, await servedFingerprint(port, pki, alpn).catch((error: unknown) => describeError(error))] as const));
+      const seen = await Promise.all(
+        ports.map(
+          async ([server, port, alpn]) =>
+            [server, await servedFingerprint(port, pki, alpn).catch((error: unknown) => describeError(error))] as const,
+        ),
+      );
       const wrong = seen.filter(([, fingerprint]) => fingerprint !== expected);
-      for (const [server, fingerprint] of wrong) fail(s, { kind: 'fault', detail: `after TLS reload #${reloads} ${server} served ${fingerprint}, not the new certificate` });
-      fault(s, why, `#${reloads} sts+resource+grpc reloadTls (${freshCertificate ? `new server certificate serial ${new X509Certificate(serverCert.certPem).serialNumber.slice(0, 12)}…` : 'same certificate'}${crl === undefined ? '' : `, CRL revoking ${revokedCerts.length}`}); new handshakes verified${wrong.length === 0 ? '' : ' — MISMATCH'}`);
+      for (const [server, fingerprint] of wrong)
+        fail(s, { kind: 'fault', detail: `after TLS reload #${reloads} ${server} served ${fingerprint}, not the new certificate` });
+      fault(
+        s,
+        why,
+        `#${reloads} sts+resource+grpc reloadTls (${freshCertificate ? `new server certificate serial ${new X509Certificate(serverCert.certPem).serialNumber.slice(0, 12)}…` : 'same certificate'}${crl === undefined ? '' : `, CRL revoking ${revokedCerts.length}`}); new handshakes verified${wrong.length === 0 ? '' : ' — MISMATCH'}`,
+      );
     };
 
     let rotation: { kid: string; publishedAt: number; activatesAtMs: number } | undefined;
     const rotate = async (): Promise<void> => {
-      const key = await addKeystoreKey(dir, { now: Math.floor(Date.now() / 1000), publishAheadSeconds: PUBLISH_AHEAD_SECONDS, maxTokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS });
+      const key = await addKeystoreKey(dir, {
+        now: Math.floor(Date.now() / 1000),
+        publishAheadSeconds: PUBLISH_AHEAD_SECONDS,
+        maxTokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS,
+      });
       if (!(await keys.reload())) fail(s, { kind: 'fault', detail: 'keystore reload after the rotation failed' });
       const activatesAtMs = performance.now() + (key.activateAt * 1000 - Date.now());
       rotation = { kid: key.kid, publishedAt: performance.now(), activatesAtMs };
-      fault(s, 'key-rotation', `new key ${key.kid.slice(0, 12)}… published now, signs from +${((activatesAtMs - s.startedAt) / 1000).toFixed(1)}s`);
+      fault(
+        s,
+        'key-rotation',
+        `new key ${key.kid.slice(0, 12)}… published now, signs from +${((activatesAtMs - s.startedAt) / 1000).toFixed(1)}s`,
+      );
     };
 
     /**
@@ -777,7 +879,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const newKeyFetched = async (): Promise<boolean> => {
       const fetched = (): boolean => rotation === undefined || (proxy.servedKidAt.get(rotation.kid) ?? -1) >= rotation.publishedAt;
       try {
-        await whenever(proxy.events, 'served', fetched, 'the rotated key served', { timeoutMs: Math.max(0, Math.min(5000, s.deadline - performance.now())) });
+        await whenever(proxy.events, 'served', fetched, 'the rotated key served', {
+          timeoutMs: Math.max(0, Math.min(5000, s.deadline - performance.now())),
+        });
       } catch {
         // not within the bound: the caller reports it unless the run is over
       }
@@ -796,7 +900,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const mode: ProxyMode = outages % 2 === 1 ? 'reset' : '503';
       proxy.setMode(mode);
       outageStarted = { at: performance.now(), refusedBefore: proxy.refused, mode };
-      const note = withRotation && rotation !== undefined ? `; rotated key ${rotation.kid.slice(0, 12)}… already fetched, activates ${((rotation.activatesAtMs - performance.now()) / 1000).toFixed(1)} s into the outage` : '';
+      const note =
+        withRotation && rotation !== undefined
+          ? `; rotated key ${rotation.kid.slice(0, 12)}… already fetched, activates ${((rotation.activatesAtMs - performance.now()) / 1000).toFixed(1)} s into the outage`
+          : '';
       fault(s, 'jwks-outage', `#${outages} JWKS proxy down (${mode === 'reset' ? 'connections destroyed' : 'HTTP 503'})${note}`);
     };
     const outageEnd = (): void => {
@@ -806,14 +913,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       proxy.setMode('up');
       const refused = proxy.refused - refusedBefore;
       const lasted = ((performance.now() - at) / 1000).toFixed(1);
-      if (refused === 0 && !stopping(s)) fail(s, { kind: 'fault', detail: `JWKS outage (${mode}) of ${lasted} s refused no fetch: the outage was not exercised` });
+      if (refused === 0 && !stopping(s))
+        fail(s, { kind: 'fault', detail: `JWKS outage (${mode}) of ${lasted} s refused no fetch: the outage was not exercised` });
       fault(s, 'jwks-outage-end', `JWKS proxy up after ${lasted} s; ${refused} fetches refused meanwhile`);
     };
 
     const checkRotationSigned = (): void => {
       if (rotation === undefined || stopping(s)) return;
       const signed = s.tokensByKid.get(rotation.kid) ?? 0;
-      if (performance.now() > rotation.activatesAtMs + 1000 && signed === 0) fail(s, { kind: 'fault', detail: `rotated key ${rotation.kid} has signed no token 1 s after its activation` });
+      if (performance.now() > rotation.activatesAtMs + 1000 && signed === 0)
+        fail(s, { kind: 'fault', detail: `rotated key ${rotation.kid} has signed no token 1 s after its activation` });
     };
 
     const reissueMallory = async (): Promise<void> => {
@@ -852,7 +961,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       try {
         for (let cycle = 0; !stopping(s); cycle++) {
           for (const step of stepsOf(cycle)) {
-            while (!stopping(s) && performance.now() - s.startedAt < step.at) await sleep(Math.min(50, step.at - (performance.now() - s.startedAt)));
+            while (!stopping(s) && performance.now() - s.startedAt < step.at)
+              await sleep(Math.min(50, step.at - (performance.now() - s.startedAt)));
             if (stopping(s)) break;
             await step.run();
           }
@@ -926,19 +1036,45 @@ export function formatReport(report: SoakReport): string {
   const rows: Array<[string, string]> = [
     ['node / cpus', `${report.node} / ${report.cpus}`],
     ['duration', `${(report.durationMs / 1000).toFixed(1)} s (stopped by ${report.stoppedBy})`],
-    ['requests token / resource / grpc', `${report.requests.token} / ${report.requests.resource} / ${report.requests.grpc} (total ${report.requests.token + report.requests.resource + report.requests.grpc})`],
-    ['throughput', `${Math.round(((report.requests.token + report.requests.resource + report.requests.grpc) * 1000) / Math.max(1, report.durationMs))} req/s`],
+    [
+      'requests token / resource / grpc',
+      `${report.requests.token} / ${report.requests.resource} / ${report.requests.grpc} (total ${report.requests.token + report.requests.resource + report.requests.grpc})`,
+    ],
+    [
+      'throughput',
+      `${Math.round(((report.requests.token + report.requests.resource + report.requests.grpc) * 1000) / Math.max(1, report.durationMs))} req/s`,
+    ],
     ['calls with a reused token', String(report.reusedTokenCalls)],
     ['latency p50/p99/max token', `${report.latencyMs.token.p50} / ${report.latencyMs.token.p99} / ${report.latencyMs.token.max} ms`],
-    ['latency p50/p99/max resource', `${report.latencyMs.resource.p50} / ${report.latencyMs.resource.p99} / ${report.latencyMs.resource.max} ms`],
+    [
+      'latency p50/p99/max resource',
+      `${report.latencyMs.resource.p50} / ${report.latencyMs.resource.p99} / ${report.latencyMs.resource.max} ms`,
+    ],
     ['latency p50/p99/max grpc', `${report.latencyMs.grpc.p50} / ${report.latencyMs.grpc.p99} / ${report.latencyMs.grpc.max} ms`],
-    ['faults', Object.entries(report.faultCounts).map(([kind, n]) => `${kind} ${n}`).join(', ')],
+    [
+      'faults',
+      Object.entries(report.faultCounts)
+        .map(([kind, n]) => `${kind} ${n}`)
+        .join(', '),
+    ],
     ['tokens by signing key', Object.values(report.tokensByKid).join(' → ') + ` (${Object.keys(report.tokensByKid).length} keys)`],
-    ['JWKS fetches served / refused', `${report.jwks.fetchesServed} / ${report.jwks.fetchesRefused} (fetch_failed events ${report.jwks.fetchFailedEvents}, recovered ${report.jwks.recoveredEvents})`],
-    ['expected refusals (revoked mallory)', `token ${report.expectedRefusals.token}, resource ${report.expectedRefusals.resource}, grpc ${report.expectedRefusals.grpc}; straddling the revocation ${report.straddled}`],
+    [
+      'JWKS fetches served / refused',
+      `${report.jwks.fetchesServed} / ${report.jwks.fetchesRefused} (fetch_failed events ${report.jwks.fetchFailedEvents}, recovered ${report.jwks.recoveredEvents})`,
+    ],
+    [
+      'expected refusals (revoked mallory)',
+      `token ${report.expectedRefusals.token}, resource ${report.expectedRefusals.resource}, grpc ${report.expectedRefusals.grpc}; straddling the revocation ${report.straddled}`,
+    ],
     ['UNEXPECTED FAILURES', String(report.failureCount)],
-    ['RSS start → end (peak)', `${report.rssStartMb} → ${report.rssEndMb} MB (${report.rssPeakMb} MB), bound +${report.memoryBounds.rssGrowthMb} MB`],
-    ['heapUsed start → end', `${report.heapStartMb} → ${report.heapEndMb} MB, bound +${report.memoryBounds.heapGrowthMb} MB${report.gcForced ? ' (after forced GC)' : ' (no forced GC)'}`],
+    [
+      'RSS start → end (peak)',
+      `${report.rssStartMb} → ${report.rssEndMb} MB (${report.rssPeakMb} MB), bound +${report.memoryBounds.rssGrowthMb} MB`,
+    ],
+    [
+      'heapUsed start → end',
+      `${report.heapStartMb} → ${report.heapEndMb} MB, bound +${report.memoryBounds.heapGrowthMb} MB${report.gcForced ? ' (after forced GC)' : ' (no forced GC)'}`,
+    ],
     ['memory within bounds', report.memoryWithinBounds ? 'yes' : 'NO'],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
@@ -952,7 +1088,9 @@ export function formatReport(report: SoakReport): string {
     '',
     'faults:',
     ...report.faults.map((line) => `  ${line}`),
-    ...(report.failures.length === 0 ? [] : ['', 'failures:', ...report.failures.map((failure) => `  [${failure.kind}] ${failure.detail}`)]),
+    ...(report.failures.length === 0
+      ? []
+      : ['', 'failures:', ...report.failures.map((failure) => `  [${failure.kind}] ${failure.detail}`)]),
   ].join('\n');
 }
 
@@ -983,7 +1121,9 @@ async function main(): Promise<void> {
   console.log(`\n${formatReport(report)}\n`);
   console.log(JSON.stringify(report, null, 2));
   const ok = report.failureCount === 0 && report.memoryWithinBounds;
-  console.log(ok ? '\nsoak: PASS' : `\nsoak: FAIL (${report.failureCount} unexpected failures; memory within bounds: ${report.memoryWithinBounds})`);
+  console.log(
+    ok ? '\nsoak: PASS' : `\nsoak: FAIL (${report.failureCount} unexpected failures; memory within bounds: ${report.memoryWithinBounds})`,
+  );
   process.exit(ok ? 0 : 1);
 }
 

@@ -1,6 +1,13 @@
 // certbound/client: token sources over mutual TLS, and fetch with a bound token.
 import type { Response } from 'undici';
-import { createBoundFetch, createMtlsAgent, createTokenSource, type ExchangedToken, type TokenSource, type TokenSourceOptions } from 'certbound/client';
+import {
+  createBoundFetch,
+  createMtlsAgent,
+  createTokenSource,
+  type ExchangedToken,
+  type TokenSource,
+  type TokenSourceOptions,
+} from 'certbound/client';
 import { expectType, type Equal } from './assert.js';
 
 const tls = { ca: '', cert: '', key: '' };

@@ -21,10 +21,21 @@ declare const jwks: JSONWebKeySet;
 declare const der: Uint8Array;
 declare const token: string;
 
-const verifier = createBoundTokenVerifier({ keys: jwks, issuer: 'https://sts.example', audience: ['https://api.example'], algorithms: ['ES256', 'EdDSA'], clockToleranceSeconds: 30, now: () => Date.now() });
+const verifier = createBoundTokenVerifier({
+  keys: jwks,
+  issuer: 'https://sts.example',
+  audience: ['https://api.example'],
+  algorithms: ['ES256', 'EdDSA'],
+  clockToleranceSeconds: 30,
+  now: () => Date.now(),
+});
 expectType<Equal<typeof verifier, BoundTokenVerifier>>();
 // A key resolver (jose's remote JWKS) is accepted in place of a JWKS document.
-createBoundTokenVerifier({ keys: createRemoteJWKSet(new URL('https://sts.example/jwks')), issuer: ['https://a.example', 'https://b.example'], audience: 'https://api.example' });
+createBoundTokenVerifier({
+  keys: createRemoteJWKSet(new URL('https://sts.example/jwks')),
+  issuer: ['https://a.example', 'https://b.example'],
+  audience: 'https://api.example',
+});
 
 // Option typos and wrong types are compile errors, not silently ignored keys.
 createBoundTokenVerifier({

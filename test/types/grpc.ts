@@ -2,7 +2,14 @@
 import { Server, type CallCredentials, type ChannelCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { BoundTokenVerifier, VerifiedToken } from 'certbound';
 import type { TokenSource } from 'certbound/client';
-import { createCallCredentials, createServerInterceptor, createStsCredentials, verifiedTokenOf, ERROR_CODE_TRAILER, type StsCredentials } from 'certbound/grpc';
+import {
+  createCallCredentials,
+  createServerInterceptor,
+  createStsCredentials,
+  verifiedTokenOf,
+  ERROR_CODE_TRAILER,
+  type StsCredentials,
+} from 'certbound/grpc';
 import { expectType, type Equal } from './assert.js';
 
 declare const verifier: BoundTokenVerifier;

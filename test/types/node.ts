@@ -21,25 +21,37 @@ declare const verifier: BoundTokenVerifier;
 const tls = { ca: '', cert: '', key: '' };
 
 // Without annotations the handler takes either kind of request, and serves both servers.
-const handler = protect((req, res, auth) => {
-  expectType<Equal<typeof req, NodeRequest>>();
-  expectType<Equal<typeof res, NodeResponse>>();
-  expectType<Equal<typeof auth, VerifiedToken>>();
-  res.end(auth.subject);
-}, { verifier, requiredScopes: ['read'] });
+const handler = protect(
+  (req, res, auth) => {
+    expectType<Equal<typeof req, NodeRequest>>();
+    expectType<Equal<typeof res, NodeResponse>>();
+    expectType<Equal<typeof auth, VerifiedToken>>();
+    res.end(auth.subject);
+  },
+  { verifier, requiredScopes: ['read'] },
+);
 createHttpsServer(serverTlsOptions(tls), handler);
 createSecureServer({ ...serverTlsOptions(tls), allowHTTP1: true }, handler);
 // Annotated, it keeps the server's own request and response types.
-const https = protect((req: IncomingMessage, res: ServerResponse, auth) => {
-  void req.socket;
-  res.end(auth.subject);
-}, { verifier });
+const https = protect(
+  (req: IncomingMessage, res: ServerResponse, auth) => {
+    void req.socket;
+    res.end(auth.subject);
+  },
+  { verifier },
+);
 expectType<Equal<typeof https, (req: IncomingMessage, res: ServerResponse) => void>>();
 createHttpsServer(serverTlsOptions(tls), https);
-createSecureServer(serverTlsOptions(tls), protect(async (req: Http2ServerRequest, res: Http2ServerResponse) => {
-  void req.stream;
-  res.end();
-}, { verifier }));
+createSecureServer(
+  serverTlsOptions(tls),
+  protect(
+    async (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      void req.stream;
+      res.end();
+    },
+    { verifier },
+  ),
+);
 // @ts-expect-error `realm` is a string
 protect(() => {}, { verifier, realm: 42 });
 protect(() => {}, {
@@ -58,5 +70,8 @@ expectType<Equal<ReturnType<ManagedServer['listen']>, Promise<URL>>>();
 const keys = await loadJwksSource('https://sts.example/jwks');
 void keys;
 void protectedResourceMetadata;
-const options: ProtectOptions = { verifier, onEvent: (event) => void (event.type === 'request.allowed' ? event.token.subject : event.error.code) };
+const options: ProtectOptions = {
+  verifier,
+  onEvent: (event) => void (event.type === 'request.allowed' ? event.token.subject : event.error.code),
+};
 void options;

@@ -59,7 +59,13 @@ void url;
 sts.reloadTls(tls);
 await sts.close();
 createStsServer({ issuer: 'https://sts.example', keys: staticKeyProvider(signingKey), policy, tls, rateLimit: false });
-createStsServer({ issuer: 'https://sts.example', keys: await openKeystore('/var/lib/certbound/keys'), policy, tls, subjectTokenError: 'invalid_grant' });
+createStsServer({
+  issuer: 'https://sts.example',
+  keys: await openKeystore('/var/lib/certbound/keys'),
+  policy,
+  tls,
+  subjectTokenError: 'invalid_grant',
+});
 const handler = createStsHandler({ issuer: 'https://sts.example', signingKey, policy, tls });
 void handler;
 

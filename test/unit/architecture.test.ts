@@ -23,7 +23,11 @@ test("import 'certbound' (and every subpath but certbound/pki and certbound/sts)
   // policy's subject DNs with @peculiar/x509 (through src/pki/), which needs the polyfill.
   for (const entry of ['index', 'core/errors', 'http/index', 'http/fastify', 'http/express', 'grpc/index', 'client/index']) {
     const url = new URL(`../../src/${entry}.js`, import.meta.url).href;
-    const result = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(url)}).then(() => console.log(typeof Reflect.getMetadata))`], { encoding: 'utf8', timeout: 10_000 });
+    const result = spawnSync(
+      process.execPath,
+      ['-e', `import(${JSON.stringify(url)}).then(() => console.log(typeof Reflect.getMetadata))`],
+      { encoding: 'utf8', timeout: 10_000 },
+    );
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'undefined', `dist/src/${entry}.js installs Reflect.getMetadata`);
   }
@@ -32,9 +36,15 @@ test("import 'certbound' (and every subpath but certbound/pki and certbound/sts)
 test('thumbprints are hashed only in core/thumbprint.ts; peer certificates are read only in server/peer-certificate.ts', () => {
   const all = sources(SRC);
   const hashing = all.filter((file) => /digest\('base64url'\)/.test(readFileSync(file, 'utf8')));
-  assert.deepEqual(hashing.map((file) => file.slice(SRC.length)), ['core/thumbprint.ts']);
+  assert.deepEqual(
+    hashing.map((file) => file.slice(SRC.length)),
+    ['core/thumbprint.ts'],
+  );
   const peerReads = all.filter((file) => /getPeerCertificate\(/.test(readFileSync(file, 'utf8')));
-  assert.deepEqual(peerReads.map((file) => file.slice(SRC.length)), ['server/peer-certificate.ts']);
+  assert.deepEqual(
+    peerReads.map((file) => file.slice(SRC.length)),
+    ['server/peer-certificate.ts'],
+  );
 });
 
 test('gRPC: peer certificates are read only in grpc/peer-certificate.ts, statuses chosen only in grpc/status.ts', () => {
@@ -45,6 +55,8 @@ test('gRPC: peer certificates are read only in grpc/peer-certificate.ts, statuse
 });
 
 test('no protocol URN is spelled outside core/rfc.ts', () => {
-  const offenders = sources(SRC).filter((file) => !file.endsWith('core/rfc.ts') && /urn:ietf:params:oauth/.test(readFileSync(file, 'utf8')));
+  const offenders = sources(SRC).filter(
+    (file) => !file.endsWith('core/rfc.ts') && /urn:ietf:params:oauth/.test(readFileSync(file, 'utf8')),
+  );
   assert.deepEqual(offenders, []);
 });

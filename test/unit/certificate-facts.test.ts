@@ -42,7 +42,11 @@ function outcome(read: (der: Uint8Array) => CertificateFacts, der: Uint8Array): 
 }
 
 function assertSameFacts(der: Buffer, message: string): void {
-  assert.deepEqual(outcome(readCertificateFacts, der), outcome(factsByPeculiarX509, der), `${message}; certificate (base64 DER) ${der.toString('base64')}`);
+  assert.deepEqual(
+    outcome(readCertificateFacts, der),
+    outcome(factsByPeculiarX509, der),
+    `${message}; certificate (base64 DER) ${der.toString('base64')}`,
+  );
 }
 
 describe('readCertificateFacts agrees with @peculiar/x509', () => {
@@ -52,7 +56,8 @@ describe('readCertificateFacts agrees with @peculiar/x509', () => {
   });
 
   test('the test PKI', () => {
-    for (const certificate of [pki.ca, pki.server, pki.alice, pki.bob, pki.expired, pki.stranger, pki.otherCa]) assertSameFacts(certificate.der, certificate.subject);
+    for (const certificate of [pki.ca, pki.server, pki.alice, pki.bob, pki.expired, pki.stranger, pki.otherCa])
+      assertSameFacts(certificate.der, certificate.subject);
   });
 
   test('every fixed SAN example, and 1500 dNSNames', async () => {

@@ -22,7 +22,17 @@ const atv = (type: readonly number[], value: Buffer): Buffer => sequence(oid(typ
 const printable = (text: string): Buffer => tlv(0x13, Buffer.from(text, 'latin1'));
 const ia5 = (text: string): Buffer => tlv(0x16, Buffer.from(text, 'latin1'));
 const bmp = (text: string): Buffer => tlv(0x1e, Buffer.from(text, 'utf16le').swap16());
-const universal = (text: string): Buffer => tlv(0x1c, Buffer.from([...text].flatMap((char) => { const b = Buffer.alloc(4); b.writeUInt32BE(char.codePointAt(0) as number); return [...b]; })));
+const universal = (text: string): Buffer =>
+  tlv(
+    0x1c,
+    Buffer.from(
+      [...text].flatMap((char) => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(char.codePointAt(0) as number);
+        return [...b];
+      }),
+    ),
+  );
 /** A Name of one single-valued RDN per attribute. */
 const rdns = (...attributes: Buffer[]): Buffer => sequence(...attributes.map((item) => set(item)));
 
@@ -37,14 +47,27 @@ describe('printName (known answers)', () => {
   });
 
   test('a multi-valued RDN joins its attributes by "+", in encoded order', () => {
-    assert.equal(print(sequence(set(atv(CN, utf8String('alice')), atv(OU, utf8String('dev'))), set(atv(O, utf8String('x'))))), 'CN=alice+OU=dev, O=x');
+    assert.equal(
+      print(sequence(set(atv(CN, utf8String('alice')), atv(OU, utf8String('dev'))), set(atv(O, utf8String('x'))))),
+      'CN=alice+OU=dev, O=x',
+    );
     assert.equal(print(sequence(set(atv(OU, utf8String('dev')), atv(CN, utf8String('alice'))))), 'OU=dev+CN=alice');
   });
 
   test('the short names @peculiar/x509 knows', () => {
     const types: Array<[string, number[]]> = [
-      ['CN', CN], ['L', [2, 5, 4, 7]], ['ST', [2, 5, 4, 8]], ['O', O], ['OU', OU], ['C', C], ['DC', [0, 9, 2342, 19200300, 100, 1, 25]],
-      ['E', [1, 2, 840, 113549, 1, 9, 1]], ['G', [2, 5, 4, 42]], ['I', [2, 5, 4, 43]], ['SN', [2, 5, 4, 4]], ['T', [2, 5, 4, 12]],
+      ['CN', CN],
+      ['L', [2, 5, 4, 7]],
+      ['ST', [2, 5, 4, 8]],
+      ['O', O],
+      ['OU', OU],
+      ['C', C],
+      ['DC', [0, 9, 2342, 19200300, 100, 1, 25]],
+      ['E', [1, 2, 840, 113549, 1, 9, 1]],
+      ['G', [2, 5, 4, 42]],
+      ['I', [2, 5, 4, 43]],
+      ['SN', [2, 5, 4, 4]],
+      ['T', [2, 5, 4, 12]],
     ];
     const der = rdns(...types.map(([, type], index) => atv(type, ia5(`v${index}`))));
     assert.equal(print(der), types.map(([name], index) => `${name}=v${index}`).join(', '));
@@ -89,12 +112,31 @@ describe('printName (known answers)', () => {
 // ---------------------------------------------------------------------------------------------
 // Against @peculiar/x509
 
-const SHORT_NAME_OIDS = [CN, O, OU, C, [2, 5, 4, 7], [2, 5, 4, 8], [0, 9, 2342, 19200300, 100, 1, 25], [1, 2, 840, 113549, 1, 9, 1], [2, 5, 4, 4], [2, 5, 4, 5], [2, 5, 4, 12], [2, 5, 4, 42], [2, 5, 4, 43]];
+const SHORT_NAME_OIDS = [
+  CN,
+  O,
+  OU,
+  C,
+  [2, 5, 4, 7],
+  [2, 5, 4, 8],
+  [0, 9, 2342, 19200300, 100, 1, 25],
+  [1, 2, 840, 113549, 1, 9, 1],
+  [2, 5, 4, 4],
+  [2, 5, 4, 5],
+  [2, 5, 4, 12],
+  [2, 5, 4, 42],
+  [2, 5, 4, 43],
+];
 const attributeTypes = fc.oneof(
   fc.constantFrom(...SHORT_NAME_OIDS),
-  fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.nat({ max: 2 ** 31 - 1 }), { maxLength: 5 })).map(([a, b, rest]) => [a, b, ...rest]),
+  fc
+    .tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.nat({ max: 2 ** 31 - 1 }), { maxLength: 5 }))
+    .map(([a, b, rest]) => [a, b, ...rest]),
 );
-const valueText = fc.string({ unit: fc.constantFrom(',', '+', '"', '\\', '<', '>', ';', '=', '#', ' ', '\r', '\n', '\t', 'a', 'Z', '0', '.', 'é', '€', '😀', '\u0000'), maxLength: 10 });
+const valueText = fc.string({
+  unit: fc.constantFrom(',', '+', '"', '\\', '<', '>', ';', '=', '#', ' ', '\r', '\n', '\t', 'a', 'Z', '0', '.', 'é', '€', '😀', '\u0000'),
+  maxLength: 10,
+});
 const attributeValues = fc.oneof(
   valueText.map(utf8String),
   valueText.map(printable),
@@ -102,9 +144,12 @@ const attributeValues = fc.oneof(
   valueText.map((text) => tlv(0x14, Buffer.from(text, 'latin1'))), // TeletexString
   valueText.map(bmp),
   valueText.map(universal),
-  fc.tuple(fc.constantFrom(0x02, 0x04, 0x05, 0x12, 0x1a, 0x30, 0x31), fc.uint8Array({ maxLength: 6 })).map(([tag, body]) => tlv(tag, Buffer.from(body))),
+  fc
+    .tuple(fc.constantFrom(0x02, 0x04, 0x05, 0x12, 0x1a, 0x30, 0x31), fc.uint8Array({ maxLength: 6 }))
+    .map(([tag, body]) => tlv(tag, Buffer.from(body))),
 );
-const names = fc.array(fc.array(fc.tuple(attributeTypes, attributeValues), { minLength: 1, maxLength: 3 }), { maxLength: 4 })
+const names = fc
+  .array(fc.array(fc.tuple(attributeTypes, attributeValues), { minLength: 1, maxLength: 3 }), { maxLength: 4 })
   .map((items) => sequence(...items.map((rdn) => set(...rdn.map(([type, value]) => atv(type, value))))));
 
 /** What a function returns, or that it threw. */
@@ -130,8 +175,39 @@ function referenceCanonical(text: string): string {
 
 const dnText = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.string({ unit: fc.constantFrom('CN', 'O', 'DC', 'E', '=', ',', '+', ' ', '\\', '"', '#', 'a', '1', '0c', '.', ';', '2.5.4.3', '9.9', 'é', '€', '\n', '\\0a', '\\0D', '\\0g', 'toString'), maxLength: 16 }),
-  fc.array(fc.tuple(fc.constantFrom('CN', 'O', 'OU', 'C', 'DC', 'E', 'SN', '2.5.4.5', '1.2.3'), valueText), { minLength: 1, maxLength: 4 }).map((items) => items.map(([type, value]) => `${type}=${value}`).join(', ')),
+  fc.string({
+    unit: fc.constantFrom(
+      'CN',
+      'O',
+      'DC',
+      'E',
+      '=',
+      ',',
+      '+',
+      ' ',
+      '\\',
+      '"',
+      '#',
+      'a',
+      '1',
+      '0c',
+      '.',
+      ';',
+      '2.5.4.3',
+      '9.9',
+      'é',
+      '€',
+      '\n',
+      '\\0a',
+      '\\0D',
+      '\\0g',
+      'toString',
+    ),
+    maxLength: 16,
+  }),
+  fc
+    .array(fc.tuple(fc.constantFrom('CN', 'O', 'OU', 'C', 'DC', 'E', 'SN', '2.5.4.5', '1.2.3'), valueText), { minLength: 1, maxLength: 4 })
+    .map((items) => items.map(([type, value]) => `${type}=${value}`).join(', ')),
 );
 
 describe('printName and canonicalDistinguishedName against @peculiar/x509', () => {
@@ -150,7 +226,11 @@ describe('printName and canonicalDistinguishedName against @peculiar/x509', () =
     fc.assert(
       fc.property(dnText, (text) => {
         const ours = outcome(() => canonicalDistinguishedName(text));
-        assert.deepEqual(ours, outcome(() => referenceCanonical(text)), JSON.stringify(text));
+        assert.deepEqual(
+          ours,
+          outcome(() => referenceCanonical(text)),
+          JSON.stringify(text),
+        );
       }),
       { numRuns: 2000 },
     );

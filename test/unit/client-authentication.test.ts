@@ -18,7 +18,11 @@ let spiffeFacts: CertificateFacts;
 
 before(async () => {
   pki = await createTestPki();
-  const workload = await issueCertificate(pki.ca, { commonName: 'billing', usage: 'client', uris: ['spiffe://domain.com/ns/prod/sa/billing'] });
+  const workload = await issueCertificate(pki.ca, {
+    commonName: 'billing',
+    usage: 'client',
+    uris: ['spiffe://domain.com/ns/prod/sa/billing'],
+  });
   spiffeFacts = readCertificateFacts(workload.der);
   policy = parsePolicy({
     clients: [
@@ -32,7 +36,15 @@ before(async () => {
 
 /** A presented certificate with the given verdict; facts() fails the test if it is not expected to be read. */
 function presented(facts: CertificateFacts, authorized: boolean, overrides: Partial<PresentedCertificate> = {}): PresentedCertificate {
-  return { thumbprint: facts.thumbprint, authorized, authorizationError: authorized ? undefined : 'DEPTH_ZERO_SELF_SIGNED_CERT', notBefore: NOW - DAY, notAfter: NOW + DAY, facts: () => facts, ...overrides };
+  return {
+    thumbprint: facts.thumbprint,
+    authorized,
+    authorizationError: authorized ? undefined : 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    notBefore: NOW - DAY,
+    notAfter: NOW + DAY,
+    facts: () => facts,
+    ...overrides,
+  };
 }
 const factsOf = (der: Buffer): CertificateFacts => readCertificateFacts(der);
 const input = (clientId?: string, requireClientId = false) => ({ policy, clientId, requireClientId, now: NOW });
@@ -43,10 +55,13 @@ describe('requireTrustableCertificate: the TLS verdict, before any name is read'
   });
 
   test('an unverified certificate that no self-signed registration names is refused', () => {
-    assert.throws(() => requireTrustableCertificate(presented(factsOf(pki.bob.der), false, { facts: () => assert.fail('names read') }), policy, NOW), {
-      code: 'CB_CLIENT_UNAUTHENTICATED',
-      description: 'client certificate was not issued by a trusted CA or is not valid',
-    });
+    assert.throws(
+      () => requireTrustableCertificate(presented(factsOf(pki.bob.der), false, { facts: () => assert.fail('names read') }), policy, NOW),
+      {
+        code: 'CB_CLIENT_UNAUTHENTICATED',
+        description: 'client certificate was not issued by a trusted CA or is not valid',
+      },
+    );
   });
 
   test('a registered self-signed certificate passes within its validity, and is refused outside it or with an unreadable date', () => {
@@ -71,13 +86,19 @@ describe('authenticateClient: RFC 8705 §2 client_id', () => {
   });
 
   test("another client's id and an unknown id get the same refusal; the detail tells them apart", () => {
-    for (const [clientId, detail] of [['device', /^registered client device /], ['nobody', /^unknown client_id /]] as const) {
-      assert.throws(() => authenticateClient(presented(factsOf(pki.alice.der), true), input(clientId)), (error: { code: string; description: string; detail: string }) => {
-        assert.equal(error.code, 'CB_CLIENT_ID_MISMATCH');
-        assert.equal(error.description, 'client certificate does not authenticate the client_id given');
-        assert.match(error.detail, detail);
-        return true;
-      });
+    for (const [clientId, detail] of [
+      ['device', /^registered client device /],
+      ['nobody', /^unknown client_id /],
+    ] as const) {
+      assert.throws(
+        () => authenticateClient(presented(factsOf(pki.alice.der), true), input(clientId)),
+        (error: { code: string; description: string; detail: string }) => {
+          assert.equal(error.code, 'CB_CLIENT_ID_MISMATCH');
+          assert.equal(error.description, 'client certificate does not authenticate the client_id given');
+          assert.match(error.detail, detail);
+          return true;
+        },
+      );
     }
   });
 

@@ -61,7 +61,8 @@ async function testCa(subject: string, keyType: KeyType): Promise<TestCa> {
   return { subject, keyType, certificate: new X509Certificate(Buffer.from(certificate.rawData)), privateKey };
 }
 
-const algorithm = (oid: string, parameters?: ArrayBuffer | null): AlgorithmIdentifier => new AlgorithmIdentifier({ algorithm: oid, ...(parameters === undefined ? {} : { parameters }) });
+const algorithm = (oid: string, parameters?: ArrayBuffer | null): AlgorithmIdentifier =>
+  new AlgorithmIdentifier({ algorithm: oid, ...(parameters === undefined ? {} : { parameters }) });
 
 interface CrlOptions {
   /** signatureAlgorithm, and (unless tbsAlgorithm) the algorithm inside tbsCertList. */
@@ -74,7 +75,9 @@ interface CrlOptions {
 }
 
 function pem(der: ArrayBuffer): string {
-  return `-----BEGIN X509 CRL-----\n${Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END X509 CRL-----\n`;
+  return `-----BEGIN X509 CRL-----\n${Buffer.from(der)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n')}-----END X509 CRL-----\n`;
 }
 
 function buildCrl(ca: X509Certificate, options: CrlOptions): string {
@@ -86,7 +89,11 @@ function buildCrl(ca: X509Certificate, options: CrlOptions): string {
     ...(options.nextUpdate === null ? {} : { nextUpdate: new Time(options.nextUpdate ?? new Date(Date.now() + 7 * DAY_MS)) }),
   });
   const signature = options.sign(Buffer.from(AsnConvert.serialize(tbsCertList)));
-  return pem(AsnConvert.serialize(new CertificateList({ tbsCertList, signatureAlgorithm: options.algorithm, signature: new Uint8Array(signature).buffer })));
+  return pem(
+    AsnConvert.serialize(
+      new CertificateList({ tbsCertList, signatureAlgorithm: options.algorithm, signature: new Uint8Array(signature).buffer }),
+    ),
+  );
 }
 
 const NULL = null; // RSA PKCS#1 v1.5 AlgorithmIdentifiers carry NULL parameters (RFC 4055 §5)
@@ -158,17 +165,31 @@ describe('readCrl: supported signature algorithms', () => {
       // Same issuer name, but the key of another CA of the same type.
       const other = await testCa(subject, keyType);
       const forged = buildCrl(certificate, { algorithm: algorithm(oid, parameters), sign: (tbs) => sign(digest, tbs, other.privateKey) });
-      await assertProblem(`${name}-forged.crl`, forged, [certificate], /CRL: not signed by a CA in the CA bundle \(CRL issuer CN=.* CA, O=certbound test\)$/);
+      await assertProblem(
+        `${name}-forged.crl`,
+        forged,
+        [certificate],
+        /CRL: not signed by a CA in the CA bundle \(CRL issuer CN=.* CA, O=certbound test\)$/,
+      );
     });
   }
 });
 
 describe('readCrl: refusals', () => {
   const ecCrl = (options: Partial<CrlOptions> = {}): string =>
-    buildCrl(ec.certificate, { algorithm: algorithm('1.2.840.10045.4.3.2'), sign: (tbs) => sign('sha256', tbs, ec.privateKey), ...options });
+    buildCrl(ec.certificate, {
+      algorithm: algorithm('1.2.840.10045.4.3.2'),
+      sign: (tbs) => sign('sha256', tbs, ec.privateKey),
+      ...options,
+    });
 
   test('a CRL whose issuer is no CA in the bundle names its issuer', async () => {
-    await assertProblem('foreign.crl', ecCrl(), [rsa.certificate, certboundCaCertificate], /foreign\.crl: CRL: not signed by a CA in the CA bundle \(CRL issuer CN=ec CA, O=certbound test\)$/);
+    await assertProblem(
+      'foreign.crl',
+      ecCrl(),
+      [rsa.certificate, certboundCaCertificate],
+      /foreign\.crl: CRL: not signed by a CA in the CA bundle \(CRL issuer CN=ec CA, O=certbound test\)$/,
+    );
   });
 
   test('a damaged signature is not a signature of the CA', async () => {
@@ -182,40 +203,76 @@ describe('readCrl: refusals', () => {
   });
 
   test('a signature by an RSA key under an ECDSA algorithm is refused, not misread', async () => {
-    const text = buildCrl(ec.certificate, { algorithm: algorithm('1.2.840.113549.1.1.11', NULL), sign: (tbs) => sign('sha256', tbs, rsa.privateKey) });
+    const text = buildCrl(ec.certificate, {
+      algorithm: algorithm('1.2.840.113549.1.1.11', NULL),
+      sign: (tbs) => sign('sha256', tbs, rsa.privateKey),
+    });
     await assertProblem('wrong-key-type.crl', text, [ec.certificate], /CRL: not signed by a CA in the CA bundle/);
   });
 
   test('RFC 5280 §5.1.1.2: tbsCertList.signature differing from signatureAlgorithm is refused', async () => {
-    await assertProblem('mismatch.crl', ecCrl({ tbsAlgorithm: algorithm('1.2.840.10045.4.3.3') }), [ec.certificate], /CRL: not signed by a CA in the CA bundle/);
+    await assertProblem(
+      'mismatch.crl',
+      ecCrl({ tbsAlgorithm: algorithm('1.2.840.10045.4.3.3') }),
+      [ec.certificate],
+      /CRL: not signed by a CA in the CA bundle/,
+    );
   });
 
   test('an unsupported algorithm is named', async () => {
-    const sha1 = buildCrl(rsa.certificate, { algorithm: algorithm('1.2.840.113549.1.1.5', NULL), sign: (tbs) => sign('sha1', tbs, rsa.privateKey) });
-    await assertProblem('sha1.crl', sha1, [rsa.certificate], /sha1\.crl: CRL: signature algorithm sha1WithRSAEncryption \(1\.2\.840\.113549\.1\.1\.5\) is not supported$/);
+    const sha1 = buildCrl(rsa.certificate, {
+      algorithm: algorithm('1.2.840.113549.1.1.5', NULL),
+      sign: (tbs) => sign('sha1', tbs, rsa.privateKey),
+    });
+    await assertProblem(
+      'sha1.crl',
+      sha1,
+      [rsa.certificate],
+      /sha1\.crl: CRL: signature algorithm sha1WithRSAEncryption \(1\.2\.840\.113549\.1\.1\.5\) is not supported$/,
+    );
     const unknown = ecCrl({ algorithm: algorithm('1.2.3.4') });
     await assertProblem('unknown.crl', unknown, [ec.certificate], /unknown\.crl: CRL: signature algorithm 1\.2\.3\.4 is not supported$/);
   });
 
   test('expired: nextUpdate in the past; no nextUpdate is never expired', async () => {
     const nextUpdate = new Date(Math.floor((Date.now() - DAY_MS) / 1000) * 1000);
-    await assertProblem('expired.crl', ecCrl({ nextUpdate }), [ec.certificate], new RegExp(`CRL: expired at ${nextUpdate.toISOString().replace(/\./g, '\\.')} \\(nextUpdate\\); every client of its CA would be refused$`));
+    await assertProblem(
+      'expired.crl',
+      ecCrl({ nextUpdate }),
+      [ec.certificate],
+      new RegExp(
+        `CRL: expired at ${nextUpdate.toISOString().replace(/\./g, '\\.')} \\(nextUpdate\\); every client of its CA would be refused$`,
+      ),
+    );
     const open = ecCrl({ nextUpdate: null });
     assert.equal(await load('open.crl', open, [ec.certificate]), open);
   });
 
   test('a PEM block that is not a CRL, or not base64, cannot be parsed', async () => {
     await assertProblem('not-der.crl', pem(new Uint8Array([1, 2, 3, 4]).buffer), [ec.certificate], /not-der\.crl: CRL: cannot be parsed$/);
-    await assertProblem('not-base64.crl', '-----BEGIN X509 CRL-----\n!!!!\n-----END X509 CRL-----\n', [ec.certificate], /CRL: cannot be parsed$/);
+    await assertProblem(
+      'not-base64.crl',
+      '-----BEGIN X509 CRL-----\n!!!!\n-----END X509 CRL-----\n',
+      [ec.certificate],
+      /CRL: cannot be parsed$/,
+    );
     const certificateAsCrl = pem(new Uint8Array(ec.certificate.raw).buffer);
     await assertProblem('certificate.crl', certificateAsCrl, [ec.certificate], /CRL: cannot be parsed$/);
   });
 
   test('every CRL in the file is checked: a good one and then a foreign one is refused', async () => {
-    const rsaCrl = buildCrl(rsa.certificate, { algorithm: algorithm('1.2.840.113549.1.1.11', NULL), sign: (tbs) => sign('sha256', tbs, rsa.privateKey) });
+    const rsaCrl = buildCrl(rsa.certificate, {
+      algorithm: algorithm('1.2.840.113549.1.1.11', NULL),
+      sign: (tbs) => sign('sha256', tbs, rsa.privateKey),
+    });
     const both = `${ecCrl()}${rsaCrl}`;
     assert.equal(await load('both.crl', both, [ec.certificate, rsa.certificate]), both);
-    await assertProblem('half.crl', both, [ec.certificate], /CRL: not signed by a CA in the CA bundle \(CRL issuer CN=rsa CA, O=certbound test\)$/);
+    await assertProblem(
+      'half.crl',
+      both,
+      [ec.certificate],
+      /CRL: not signed by a CA in the CA bundle \(CRL issuer CN=rsa CA, O=certbound test\)$/,
+    );
   });
 });
 
@@ -233,12 +290,18 @@ function pss(hash: string, saltLength: number, mgf1Hash = hash): AlgorithmIdenti
   return algorithm(id_RSASSA_PSS, AsnConvert.serialize(params));
 }
 
-const pssSigner = (digest: string, saltLength: number, key: () => KeyObject) => (tbs: Buffer): Buffer =>
-  sign(digest, tbs, { key: key(), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
+const pssSigner =
+  (digest: string, saltLength: number, key: () => KeyObject) =>
+  (tbs: Buffer): Buffer =>
+    sign(digest, tbs, { key: key(), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
 
 describe('readCrl: RSASSA-PSS', () => {
   test('SHA-256 and SHA-384, by an rsaEncryption key and by an RSASSA-PSS key', async () => {
-    for (const [ca, digest, hash, saltLength] of [[rsa, 'sha256', SHA256, 32], [rsaPss, 'sha384', SHA384, 48], [rsa, 'sha256', SHA256, 0]] as const) {
+    for (const [ca, digest, hash, saltLength] of [
+      [rsa, 'sha256', SHA256, 32],
+      [rsaPss, 'sha384', SHA384, 48],
+      [rsa, 'sha256', SHA256, 0],
+    ] as const) {
       const text = buildCrl(ca.certificate, { algorithm: pss(hash, saltLength), sign: pssSigner(digest, saltLength, () => ca.privateKey) });
       assert.equal(await load(`pss-${digest}-${saltLength}.crl`, text, [ca.certificate]), text);
     }
@@ -252,7 +315,12 @@ describe('readCrl: RSASSA-PSS', () => {
   test('SHA-1 (the RFC 4055 default), or MGF1 with another hash, is not supported', async () => {
     const defaults = algorithm(id_RSASSA_PSS, AsnConvert.serialize(new RsaSaPssParams()));
     const sha1 = buildCrl(rsa.certificate, { algorithm: defaults, sign: pssSigner('sha1', 20, () => rsa.privateKey) });
-    await assertProblem('pss-sha1.crl', sha1, [rsa.certificate], /pss-sha1\.crl: CRL: signature algorithm RSASSA-PSS with parameters other than SHA-256\/384\/512, MGF1 with the same hash and trailer 1 \(1\.2\.840\.113549\.1\.1\.10\) is not supported$/);
+    await assertProblem(
+      'pss-sha1.crl',
+      sha1,
+      [rsa.certificate],
+      /pss-sha1\.crl: CRL: signature algorithm RSASSA-PSS with parameters other than SHA-256\/384\/512, MGF1 with the same hash and trailer 1 \(1\.2\.840\.113549\.1\.1\.10\) is not supported$/,
+    );
     const mixed = buildCrl(rsa.certificate, { algorithm: pss(SHA256, 32, SHA1), sign: pssSigner('sha256', 32, () => rsa.privateKey) });
     await assertProblem('pss-mgf1.crl', mixed, [rsa.certificate], /CRL: signature algorithm RSASSA-PSS .* is not supported$/);
   });

@@ -10,8 +10,14 @@ describe('RFC 8414 §3.1 where clients look for the metadata', () => {
   });
 
   test('an issuer with a path: the well-known path is inserted before it (and the appended form is served too)', () => {
-    assert.equal(metadataUrlOf('https://as.example.com/tenant/1').href, 'https://as.example.com/.well-known/oauth-authorization-server/tenant/1');
-    assert.deepEqual([...metadataPathsOf('https://as.example.com/tenant/1')], ['/.well-known/oauth-authorization-server/tenant/1', '/tenant/1/.well-known/oauth-authorization-server']);
+    assert.equal(
+      metadataUrlOf('https://as.example.com/tenant/1').href,
+      'https://as.example.com/.well-known/oauth-authorization-server/tenant/1',
+    );
+    assert.deepEqual(
+      [...metadataPathsOf('https://as.example.com/tenant/1')],
+      ['/.well-known/oauth-authorization-server/tenant/1', '/tenant/1/.well-known/oauth-authorization-server'],
+    );
   });
 });
 

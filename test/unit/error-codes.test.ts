@@ -26,20 +26,36 @@ const verifier: BoundTokenVerifier = { verify: () => Promise.reject(new Error('u
 /** [what, call, the option the message must name] */
 const MISUSES: Array<[string, () => unknown, RegExp]> = [
   ['verifier without keys', () => createBoundTokenVerifier({ issuer: 'https://sts', audience: 'a' } as never), /"keys"/],
-  ['verifier with a fractional skew', () => createBoundTokenVerifier({ keys: { keys: [] }, issuer: 'i', audience: 'a', clockToleranceSeconds: 1.5 }), /"clockToleranceSeconds"/],
+  [
+    'verifier with a fractional skew',
+    () => createBoundTokenVerifier({ keys: { keys: [] }, issuer: 'i', audience: 'a', clockToleranceSeconds: 1.5 }),
+    /"clockToleranceSeconds"/,
+  ],
   ['cache of a non-verifier', () => withVerificationCache({} as never), /"verifier"/],
   ['cache with maxAgeSeconds 0', () => withVerificationCache(verifier, { maxAgeSeconds: 0 }), /"maxAgeSeconds"/],
   ['rate limit with burst 0', () => createRateLimiter({ perSecond: 1, burst: 0 }), /"rateLimit\.burst"/],
   ['token source without a subject token', () => createTokenSource({ stsUrl: 'https://sts', agent: {} as never }), /subjectToken/],
-  ['token source with a string for retries', () => createTokenSource({ stsUrl: 'https://sts', agent: {} as never, subjectToken: 'x', retries: '2' as never }), /"retries"/],
+  [
+    'token source with a string for retries',
+    () => createTokenSource({ stsUrl: 'https://sts', agent: {} as never, subjectToken: 'x', retries: '2' as never }),
+    /"retries"/,
+  ],
   ['mTLS agent without a key', () => createMtlsAgent({ cert: 'c' } as never), /"tls"/],
   ['call credentials of a non-source', () => createCallCredentials({} as never), /"tokens"/],
   ['STS credentials of null', () => createStsCredentials(null as never), /STS credentials options/],
   ['interceptor with an exempt string', () => createServerInterceptor({ verifier, exempt: 'x' as never }), /"exempt"/],
   ['protect with an http metadata URL', () => protect(() => {}, { verifier, resourceMetadataUrl: 'http://a' }), /"resourceMetadataUrl"/],
   ['Express with onEvent not a function', () => createExpressMiddleware({ verifier, onEvent: 'log' as never }), /"onEvent"/],
-  ['resource metadata without servers', () => protectedResourceMetadata({ resource: 'https://a', authorizationServers: [] }), /"authorizationServers"/],
-  ['trusted proxy with a host name', () => resolveTrustedProxyOptions({ addresses: ['proxy'], format: 'xfcc' }), /"trustedProxy\.addresses"/],
+  [
+    'resource metadata without servers',
+    () => protectedResourceMetadata({ resource: 'https://a', authorizationServers: [] }),
+    /"authorizationServers"/,
+  ],
+  [
+    'trusted proxy with a host name',
+    () => resolveTrustedProxyOptions({ addresses: ['proxy'], format: 'xfcc' }),
+    /"trustedProxy\.addresses"/,
+  ],
   ['STS with an http issuer', () => createStsServer({ issuer: 'http://sts' } as never), /give exactly one|"issuer"/],
   ['policy that is no mapping', () => parsePolicy(null), /policy/],
   ['a certificate that is neither DER nor PEM', () => computeThumbprint('hello'), /certificate/],
@@ -63,7 +79,11 @@ test('asynchronous misuse too: signing keys and JWKS sources', async () => {
   const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
     ['a signing key that is no key', () => createSigningKey({ privateKey: 'not a key' }), /signing key/],
     ['a JWKS over http', () => loadJwksSource('http://sts.domain.com/jwks.json'), /must use https/],
-    ['a JWKS source with a negative cooldown', () => loadJwksSource('https://sts.domain.com/jwks.json', { cooldownMs: -1 }), /"cooldownMs"/],
+    [
+      'a JWKS source with a negative cooldown',
+      () => loadJwksSource('https://sts.domain.com/jwks.json', { cooldownMs: -1 }),
+      /"cooldownMs"/,
+    ],
   ];
   for (const [what, call, names] of cases) {
     await assert.rejects(call, (error: unknown) => {

@@ -97,7 +97,12 @@ describe('ERROR_OUTCOMES', () => {
 describe('CertboundError', () => {
   test('carries code, description, detail, reason and its outcome', () => {
     const cause = new Error('underlying');
-    const error = new CertboundError('CB_CNF_MISMATCH', { description: 'bound elsewhere', detail: 'x5t#S256=abc', reason: 'mismatch', cause });
+    const error = new CertboundError('CB_CNF_MISMATCH', {
+      description: 'bound elsewhere',
+      detail: 'x5t#S256=abc',
+      reason: 'mismatch',
+      cause,
+    });
     assert.equal(error.code, 'CB_CNF_MISMATCH');
     assert.equal(error.description, 'bound elsewhere');
     assert.equal(error.message, 'bound elsewhere');
@@ -170,7 +175,13 @@ test('docs/errors.md lists every code with the outcome the table gives it', asyn
   const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
   const wrong = Object.entries(ERROR_OUTCOMES).filter(([code, outcome]) => {
     const oauth = outcome.oauth === null ? '—' : `\`${outcome.oauth}\``;
-    return !doc.includes(`| \`${code}\` | ${oauth} | ${outcome.http} | `) || !new RegExp(`\\| \`${code}\` \\|[^\\n]*\\(${outcome.grpc}\\)`).test(doc);
+    return (
+      !doc.includes(`| \`${code}\` | ${oauth} | ${outcome.http} | `) ||
+      !new RegExp(`\\| \`${code}\` \\|[^\\n]*\\(${outcome.grpc}\\)`).test(doc)
+    );
   });
-  assert.deepEqual(wrong.map(([code]) => code), []);
+  assert.deepEqual(
+    wrong.map(([code]) => code),
+    [],
+  );
 });

@@ -33,11 +33,15 @@ test('every subpath export resolves and exposes its entry points', async () => {
 test('the core entry point loads no gRPC or HTTP framework module', async () => {
   const { spawnSync } = await import('node:child_process');
   // A fresh process, so that modules other tests loaded do not count.
-  const script = "await import('certbound'); const { createRequire } = await import('node:module'); const cache = createRequire(import.meta.url).cache; console.log(JSON.stringify(Object.keys(cache)));";
+  const script =
+    "await import('certbound'); const { createRequire } = await import('node:module'); const cache = createRequire(import.meta.url).cache; console.log(JSON.stringify(Object.keys(cache)));";
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(result.status, 0, result.stderr);
   const loaded = JSON.parse(result.stdout) as string[];
-  assert.deepEqual(loaded.filter((path) => /@grpc|grpc-health-check|protobufjs|fastify|express/.test(path)), []);
+  assert.deepEqual(
+    loaded.filter((path) => /@grpc|grpc-health-check|protobufjs|fastify|express/.test(path)),
+    [],
+  );
 });
 
 test('certbound and certbound/node load neither Fastify nor Express', async () => {
@@ -46,6 +50,10 @@ test('certbound and certbound/node load neither Fastify nor Express', async () =
     const script = `await import('${entry}'); const { createRequire } = await import('node:module'); console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual((JSON.parse(result.stdout) as string[]).filter((path) => /node_modules\/(fastify|express)\//.test(path)), [], entry);
+    assert.deepEqual(
+      (JSON.parse(result.stdout) as string[]).filter((path) => /node_modules\/(fastify|express)\//.test(path)),
+      [],
+      entry,
+    );
   }
 });

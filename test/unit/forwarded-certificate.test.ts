@@ -86,7 +86,11 @@ describe('resolveTrustedProxyOptions', () => {
       assert.equal(resolved.header, DEFAULT_CERTIFICATE_HEADERS[format]);
       assert.equal(resolved.xfccHops, 1);
     }
-    assert.deepEqual(DEFAULT_CERTIFICATE_HEADERS, { rfc9440: 'client-cert', xfcc: 'x-forwarded-client-cert', 'pem-urlencoded': 'x-ssl-client-cert' });
+    assert.deepEqual(DEFAULT_CERTIFICATE_HEADERS, {
+      rfc9440: 'client-cert',
+      xfcc: 'x-forwarded-client-cert',
+      'pem-urlencoded': 'x-ssl-client-cert',
+    });
     const custom = resolveTrustedProxyOptions({ addresses: ['10.0.0.1'], format: 'pem-urlencoded', header: 'X-Client-Cert', xfccHops: 3 });
     assert.equal(custom.header, 'x-client-cert');
     assert.equal(custom.xfccHops, 3);
@@ -122,20 +126,28 @@ describe('resolveTrustedProxyOptions', () => {
       [{ ...base, xfccHops: '2' }, '"trustedProxy.xfccHops" must be a positive integer'],
     ];
     for (const [options, message] of cases) {
-      assert.throws(() => resolveTrustedProxyOptions(options as TrustedProxyOptions), { name: 'TypeError', message }, JSON.stringify(options));
+      assert.throws(
+        () => resolveTrustedProxyOptions(options as TrustedProxyOptions),
+        { name: 'TypeError', message },
+        JSON.stringify(options),
+      );
     }
   });
 
   test('isTrusted: exact addresses and CIDR blocks, IPv4 and IPv6', () => {
     const proxy = resolveTrustedProxyOptions({ addresses: ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00:1234::/32'], format: 'xfcc' });
-    for (const address of ['127.0.0.1', '10.0.0.1', '10.255.255.255', '::1', 'fd00:1234::7', 'fd00:1234:ffff::1']) assert.equal(proxy.isTrusted(address), true, address);
-    for (const address of ['127.0.0.2', '11.0.0.1', '9.255.255.255', '::2', 'fd00:1235::1', '0.0.0.0', undefined, '', 'not an address']) assert.equal(proxy.isTrusted(address), false, String(address));
+    for (const address of ['127.0.0.1', '10.0.0.1', '10.255.255.255', '::1', 'fd00:1234::7', 'fd00:1234:ffff::1'])
+      assert.equal(proxy.isTrusted(address), true, address);
+    for (const address of ['127.0.0.2', '11.0.0.1', '9.255.255.255', '::2', 'fd00:1235::1', '0.0.0.0', undefined, '', 'not an address'])
+      assert.equal(proxy.isTrusted(address), false, String(address));
   });
 
   test('isTrusted: an IPv4-mapped IPv6 peer (dual-stack socket) is trusted exactly when its IPv4 address is', () => {
     const proxy = resolveTrustedProxyOptions({ addresses: ['127.0.0.1', '10.0.0.0/8'], format: 'rfc9440' });
-    for (const address of ['::ffff:127.0.0.1', '::FFFF:127.0.0.1', '::ffff:10.1.2.3', '::ffff:a01:203', '::ffff:7f00:1']) assert.equal(proxy.isTrusted(address), true, address);
-    for (const address of ['::ffff:127.0.0.2', '::ffff:11.0.0.1', '::ffff:b00:1', '::127.0.0.1']) assert.equal(proxy.isTrusted(address), false, address);
+    for (const address of ['::ffff:127.0.0.1', '::FFFF:127.0.0.1', '::ffff:10.1.2.3', '::ffff:a01:203', '::ffff:7f00:1'])
+      assert.equal(proxy.isTrusted(address), true, address);
+    for (const address of ['::ffff:127.0.0.2', '::ffff:11.0.0.1', '::ffff:b00:1', '::127.0.0.1'])
+      assert.equal(proxy.isTrusted(address), false, address);
     // And a proxy listed in its mapped form is the same proxy.
     const mapped = resolveTrustedProxyOptions({ addresses: ['::ffff:10.0.0.7'], format: 'rfc9440' });
     assert.equal(mapped.isTrusted('10.0.0.7'), true);
@@ -177,13 +189,19 @@ describe('parseClientCertHeader (RFC 9440)', () => {
 
   test('property: any string is either a certificate or CB_FORWARDED_CERT_MALFORMED', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom(':', 'a', 'Z', '0', '+', '/', '=', ';', ',', ' ', '"', '(', ')', '?', '*') })), (value) => {
-        try {
-          assert.ok(Buffer.isBuffer(parseClientCertHeader(value)));
-        } catch (error) {
-          if (!isMalformed(error)) throw error;
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary' }),
+          fc.string({ unit: fc.constantFrom(':', 'a', 'Z', '0', '+', '/', '=', ';', ',', ' ', '"', '(', ')', '?', '*') }),
+        ),
+        (value) => {
+          try {
+            assert.ok(Buffer.isBuffer(parseClientCertHeader(value)));
+          } catch (error) {
+            if (!isMalformed(error)) throw error;
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -191,7 +209,10 @@ describe('parseClientCertHeader (RFC 9440)', () => {
   test('property: a byte sequence of random bytes is refused as not a certificate, never misread', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (bytes) => {
-        assertMalformed(() => parseClientCertHeader(`:${Buffer.from(bytes).toString('base64')}:`), 'Client-Cert is not an X.509 certificate');
+        assertMalformed(
+          () => parseClientCertHeader(`:${Buffer.from(bytes).toString('base64')}:`),
+          'Client-Cert is not an X.509 certificate',
+        );
       }),
     );
   });
@@ -206,7 +227,10 @@ describe('parseUrlEncodedPem (nginx $ssl_client_escaped_cert)', () => {
 
   test('encodeURIComponent output, lower-case escapes and leading whitespace are the same certificate', () => {
     assert.deepEqual(parseUrlEncodedPem(encodeURIComponent(pki.alice.certPem)), pki.alice.der);
-    assert.deepEqual(parseUrlEncodedPem(nginxEscape(pki.bob.certPem).replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase())), pki.bob.der);
+    assert.deepEqual(
+      parseUrlEncodedPem(nginxEscape(pki.bob.certPem).replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase())),
+      pki.bob.der,
+    );
     assert.deepEqual(parseUrlEncodedPem(`%0A%20${nginxEscape(pki.alice.certPem)}`), pki.alice.der);
   });
 
@@ -234,13 +258,19 @@ describe('parseUrlEncodedPem (nginx $ssl_client_escaped_cert)', () => {
 
   test('property: any string is either a certificate or CB_FORWARDED_CERT_MALFORMED', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string().map((tail) => `-----BEGIN%20CERTIFICATE-----%0A${tail}`)), (value) => {
-        try {
-          assert.ok(Buffer.isBuffer(parseUrlEncodedPem(value)));
-        } catch (error) {
-          if (!isMalformed(error)) throw error;
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary' }),
+          fc.string().map((tail) => `-----BEGIN%20CERTIFICATE-----%0A${tail}`),
+        ),
+        (value) => {
+          try {
+            assert.ok(Buffer.isBuffer(parseUrlEncodedPem(value)));
+          } catch (error) {
+            if (!isMalformed(error)) throw error;
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -250,7 +280,12 @@ describe('parseXfcc (Envoy x-forwarded-client-cert)', () => {
   test('Envoy example 1: one element with By, Hash, a quoted Subject and URI', () => {
     const elements = parseXfcc(ENVOY_EXAMPLE_1);
     assert.deepEqual(elements.map(xfccElementObject), [
-      { by: ['http://frontend.lyft.com'], hash: [ENVOY_HASH_1], subject: ['/C=US/ST=CA/L=San Francisco/OU=Lyft/CN=Test Client'], uri: ['http://testclient.lyft.com'] },
+      {
+        by: ['http://frontend.lyft.com'],
+        hash: [ENVOY_HASH_1],
+        subject: ['/C=US/ST=CA/L=San Francisco/OU=Lyft/CN=Test Client'],
+        uri: ['http://testclient.lyft.com'],
+      },
     ]);
   });
 
@@ -278,7 +313,10 @@ describe('parseXfcc (Envoy x-forwarded-client-cert)', () => {
   });
 
   test('whitespace around keys, values and separators is dropped; unquoted values may hold =', () => {
-    assert.deepEqual(parseXfcc(' By = spiffe://a/b?x=1 ; Hash=abc , URI=u ').map(xfccElementObject), [{ by: ['spiffe://a/b?x=1'], hash: ['abc'] }, { uri: ['u'] }]);
+    assert.deepEqual(parseXfcc(' By = spiffe://a/b?x=1 ; Hash=abc , URI=u ').map(xfccElementObject), [
+      { by: ['spiffe://a/b?x=1'], hash: ['abc'] },
+      { uri: ['u'] },
+    ]);
   });
 
   test('malformed headers: quotes, empty pairs and elements, bare or bad keys', () => {
@@ -342,7 +380,13 @@ describe('parseXfcc (Envoy x-forwarded-client-cert)', () => {
     // random; inside quotes " becomes \". A quoted value cannot end in a backslash: Envoy's
     // format has no escape for it (\" would read as a quote).
     const value = fc
-      .string({ unit: fc.oneof(fc.constantFrom(',', ';', '=', '"', '\\', ' ', '/', ':'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 })), maxLength: 12 })
+      .string({
+        unit: fc.oneof(
+          fc.constantFrom(',', ';', '=', '"', '\\', ' ', '/', ':'),
+          fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+        ),
+        maxLength: 12,
+      })
       .filter((text) => !text.endsWith('\\'));
     const pair = fc.record({ key: fc.stringMatching(/^[A-Za-z]{1,8}$/), value, quote: fc.boolean(), space: fc.constantFrom('', ' ') });
     const header = fc.array(fc.array(pair, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 4 });
@@ -352,7 +396,10 @@ describe('parseXfcc (Envoy x-forwarded-client-cert)', () => {
         const written = elements
           .map((element) =>
             element
-              .map(({ key, value: text, quote, space }) => `${space}${key}${space}=${quote || needsQuotes(text) ? `"${text.replace(/"/g, '\\"')}"` : text}${space}`)
+              .map(
+                ({ key, value: text, quote, space }) =>
+                  `${space}${key}${space}=${quote || needsQuotes(text) ? `"${text.replace(/"/g, '\\"')}"` : text}${space}`,
+              )
               .join(';'),
           )
           .join(',');
@@ -372,7 +419,8 @@ describe('parseXfcc (Envoy x-forwarded-client-cert)', () => {
 
 describe('forwardedCertificateOf', () => {
   const trusted = '10.0.0.7';
-  const proxyOf = (format: TrustedProxyOptions['format'], extra: Partial<TrustedProxyOptions> = {}) => resolveTrustedProxyOptions({ addresses: [trusted], format, ...extra });
+  const proxyOf = (format: TrustedProxyOptions['format'], extra: Partial<TrustedProxyOptions> = {}) =>
+    resolveTrustedProxyOptions({ addresses: [trusted], format, ...extra });
 
   test('from a trusted proxy: the certificate in the header of each format', () => {
     const headers = {
@@ -390,12 +438,22 @@ describe('forwardedCertificateOf', () => {
 
   test('a custom header name is the one read', () => {
     const proxy = proxyOf('pem-urlencoded', { header: 'X-Client-Certificate' });
-    assert.equal(forwardedCertificateOf(fakeRequest(trusted, { 'x-client-certificate': encodeURIComponent(pki.bob.certPem) }), proxy)?.thumbprint, pki.bob.thumbprint);
-    assert.throws(() => forwardedCertificateOf(fakeRequest(trusted, { 'x-ssl-client-cert': encodeURIComponent(pki.bob.certPem) }), proxy), { code: 'CB_CLIENT_CERT_MISSING' });
+    assert.equal(
+      forwardedCertificateOf(fakeRequest(trusted, { 'x-client-certificate': encodeURIComponent(pki.bob.certPem) }), proxy)?.thumbprint,
+      pki.bob.thumbprint,
+    );
+    assert.throws(() => forwardedCertificateOf(fakeRequest(trusted, { 'x-ssl-client-cert': encodeURIComponent(pki.bob.certPem) }), proxy), {
+      code: 'CB_CLIENT_CERT_MISSING',
+    });
   });
 
   test('from any other peer the header is refused, never ignored: CB_FORWARDED_CERT_UNTRUSTED', () => {
-    for (const [peer, value] of [['10.0.0.8', encodeURIComponent(pki.alice.certPem)], ['::ffff:10.0.0.8', encodeURIComponent(pki.alice.certPem)], ['10.0.0.8', ''], [undefined, 'x']] as const) {
+    for (const [peer, value] of [
+      ['10.0.0.8', encodeURIComponent(pki.alice.certPem)],
+      ['::ffff:10.0.0.8', encodeURIComponent(pki.alice.certPem)],
+      ['10.0.0.8', ''],
+      [undefined, 'x'],
+    ] as const) {
       assert.throws(() => forwardedCertificateOf(fakeRequest(peer, { 'x-ssl-client-cert': value }), proxyOf('pem-urlencoded')), {
         code: 'CB_FORWARDED_CERT_UNTRUSTED',
         description: 'x-ssl-client-cert header from a peer that is not a trusted proxy',
@@ -405,7 +463,7 @@ describe('forwardedCertificateOf', () => {
     }
   });
 
-  test('from any other peer without the header: undefined (the TLS connection\'s own certificate applies)', () => {
+  test("from any other peer without the header: undefined (the TLS connection's own certificate applies)", () => {
     assert.equal(forwardedCertificateOf(fakeRequest('10.0.0.8', { 'client-cert': 'ignored: another header' }), proxyOf('xfcc')), undefined);
     assert.equal(forwardedCertificateOf(fakeRequest('10.0.0.8'), proxyOf('rfc9440')), undefined);
   });
@@ -421,50 +479,85 @@ describe('forwardedCertificateOf', () => {
   });
 
   test('IPv4-mapped peer address of a trusted proxy is trusted', () => {
-    const forwarded = forwardedCertificateOf(fakeRequest(`::ffff:${trusted}`, { 'client-cert': `:${pki.bob.der.toString('base64')}:` }), proxyOf('rfc9440'));
+    const forwarded = forwardedCertificateOf(
+      fakeRequest(`::ffff:${trusted}`, { 'client-cert': `:${pki.bob.der.toString('base64')}:` }),
+      proxyOf('rfc9440'),
+    );
     assert.equal(forwarded?.thumbprint, pki.bob.thumbprint);
   });
 
   test('RFC 9440 §2.2 Client-Cert is a singleton: two headers are malformed', () => {
     const value = `:${pki.alice.der.toString('base64')}:`;
-    assertMalformed(() => forwardedCertificateOf(fakeRequest(trusted, { 'client-cert': [value, value] }), proxyOf('rfc9440')), 'more than one client-cert header');
-    assertMalformed(() => forwardedCertificateOf(fakeRequest(trusted, { 'x-ssl-client-cert': ['a', 'b'] }), proxyOf('pem-urlencoded')), 'more than one x-ssl-client-cert header');
+    assertMalformed(
+      () => forwardedCertificateOf(fakeRequest(trusted, { 'client-cert': [value, value] }), proxyOf('rfc9440')),
+      'more than one client-cert header',
+    );
+    assertMalformed(
+      () => forwardedCertificateOf(fakeRequest(trusted, { 'x-ssl-client-cert': ['a', 'b'] }), proxyOf('pem-urlencoded')),
+      'more than one x-ssl-client-cert header',
+    );
   });
 
   test('XFCC: Envoy example 1 (Hash alone) gives the thumbprint and no DER', () => {
-    assert.deepEqual(forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': ENVOY_EXAMPLE_1 }), proxyOf('xfcc')), { thumbprint: ENVOY_THUMBPRINT_1, der: undefined });
-    assert.deepEqual(forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': `Hash=${ENVOY_HASH_1.toUpperCase()}` }), proxyOf('xfcc')), { thumbprint: ENVOY_THUMBPRINT_1, der: undefined });
+    assert.deepEqual(forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': ENVOY_EXAMPLE_1 }), proxyOf('xfcc')), {
+      thumbprint: ENVOY_THUMBPRINT_1,
+      der: undefined,
+    });
+    assert.deepEqual(
+      forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': `Hash=${ENVOY_HASH_1.toUpperCase()}` }), proxyOf('xfcc')),
+      { thumbprint: ENVOY_THUMBPRINT_1, der: undefined },
+    );
   });
 
   test('XFCC: Envoy example 2 uses the last element by default, the one xfccHops from the end otherwise', () => {
     const request = () => fakeRequest(trusted, { 'x-forwarded-client-cert': ENVOY_EXAMPLE_2 });
     assert.equal(forwardedCertificateOf(request(), proxyOf('xfcc'))?.thumbprint, ENVOY_THUMBPRINT_2);
     assert.equal(forwardedCertificateOf(request(), proxyOf('xfcc', { xfccHops: 2 }))?.thumbprint, ENVOY_THUMBPRINT_1);
-    assertMalformed(() => forwardedCertificateOf(request(), proxyOf('xfcc', { xfccHops: 3 })), 'x-forwarded-client-cert has 2 element(s), fewer than the 3 trusted hop(s)');
+    assertMalformed(
+      () => forwardedCertificateOf(request(), proxyOf('xfcc', { xfccHops: 3 })),
+      'x-forwarded-client-cert has 2 element(s), fewer than the 3 trusted hop(s)',
+    );
   });
 
   test('XFCC: several headers are one list, in order (RFC 9110 §5.3)', () => {
     const forged = envoyElement(pki.alice, 'spiffe://evil');
     const real = envoyElement(pki.bob);
-    assert.equal(forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': [forged, real] }), proxyOf('xfcc'))?.thumbprint, pki.bob.thumbprint);
-    assert.equal(forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': [forged, real] }), proxyOf('xfcc', { xfccHops: 2 }))?.thumbprint, pki.alice.thumbprint);
+    assert.equal(
+      forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': [forged, real] }), proxyOf('xfcc'))?.thumbprint,
+      pki.bob.thumbprint,
+    );
+    assert.equal(
+      forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': [forged, real] }), proxyOf('xfcc', { xfccHops: 2 }))
+        ?.thumbprint,
+      pki.alice.thumbprint,
+    );
   });
 
   test('XFCC: Cert is preferred and Hash must agree with it', () => {
     const xfcc = (value: string) => forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': value }), proxyOf('xfcc'));
     assert.deepEqual(xfcc(envoyElement(pki.alice)), { thumbprint: pki.alice.thumbprint, der: pki.alice.der });
     assert.deepEqual(xfcc(`Cert=${encodeURIComponent(pki.alice.certPem)}`), { thumbprint: pki.alice.thumbprint, der: pki.alice.der });
-    assert.deepEqual(xfcc(`Hash=${sha256Hex(pki.alice.der).toUpperCase()};Cert="${encodeURIComponent(pki.alice.certPem)}"`), { thumbprint: pki.alice.thumbprint, der: pki.alice.der });
+    assert.deepEqual(xfcc(`Hash=${sha256Hex(pki.alice.der).toUpperCase()};Cert="${encodeURIComponent(pki.alice.certPem)}"`), {
+      thumbprint: pki.alice.thumbprint,
+      der: pki.alice.der,
+    });
     assert.deepEqual(xfcc(`Hash=${sha256Hex(pki.bob.der)}`), { thumbprint: pki.bob.thumbprint, der: undefined });
-    assertMalformed(() => xfcc(`Hash=${sha256Hex(pki.bob.der)};Cert="${encodeURIComponent(pki.alice.certPem)}"`), 'x-forwarded-client-cert Hash does not match its Cert');
+    assertMalformed(
+      () => xfcc(`Hash=${sha256Hex(pki.bob.der)};Cert="${encodeURIComponent(pki.alice.certPem)}"`),
+      'x-forwarded-client-cert Hash does not match its Cert',
+    );
   });
 
   test('XFCC element refusals: neither Cert nor Hash, repeats, a bad Hash or Cert', () => {
-    const xfcc = (value: string) => () => forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': value }), proxyOf('xfcc'));
+    const xfcc = (value: string) => () =>
+      forwardedCertificateOf(fakeRequest(trusted, { 'x-forwarded-client-cert': value }), proxyOf('xfcc'));
     const cert = encodeURIComponent(pki.alice.certPem);
     const hash = sha256Hex(pki.alice.der);
     const cases: Array<[string, string]> = [
-      ['By=spiffe://proxy;Subject="CN=alice";URI=spiffe://domain.com/client/alice', 'x-forwarded-client-cert element has neither Cert nor Hash'],
+      [
+        'By=spiffe://proxy;Subject="CN=alice";URI=spiffe://domain.com/client/alice',
+        'x-forwarded-client-cert element has neither Cert nor Hash',
+      ],
       [`Cert="${cert}";Cert="${cert}"`, 'x-forwarded-client-cert element repeats Cert or Hash'],
       [`Hash=${hash};hash=${hash}`, 'x-forwarded-client-cert element repeats Cert or Hash'],
       ['Hash=', 'x-forwarded-client-cert Hash is not a hex SHA-256'],

@@ -29,8 +29,16 @@ describe('createServerInterceptor options', () => {
     ['an exempt path without a method', { verifier, exempt: ['/echo.EchoServer/'] }, /"exempt" entries.*"\/echo\.EchoServer\/"/],
     ['an exempt entry with a space', { verifier, exempt: ['echo EchoServer'] }, /"exempt" entries/],
     ['an empty exempt entry', { verifier, exempt: [''] }, /"exempt" entries/],
-    ['a requiredScopes key that is no method or service', { verifier, requiredScopes: { 'echo/Say Hello': ['read'] } }, /"requiredScopes" keys/],
-    ['requiredScopes given as a string', { verifier, requiredScopes: { 'echo.EchoServer': 'read' } }, /"requiredScopes\.echo\.EchoServer" must be a list of scope tokens/],
+    [
+      'a requiredScopes key that is no method or service',
+      { verifier, requiredScopes: { 'echo/Say Hello': ['read'] } },
+      /"requiredScopes" keys/,
+    ],
+    [
+      'requiredScopes given as a string',
+      { verifier, requiredScopes: { 'echo.EchoServer': 'read' } },
+      /"requiredScopes\.echo\.EchoServer" must be a list of scope tokens/,
+    ],
     ['a scope with a space', { verifier, requiredScopes: { 'echo.EchoServer': ['read write'] } }, /scope tokens/],
     ['a scope with a double quote', { verifier, requiredScopes: { 'echo.EchoServer': ['re"ad'] } }, /scope tokens/],
     ['an empty scope', { verifier, requiredScopes: { 'echo.EchoServer': [''] } }, /scope tokens/],
@@ -56,8 +64,16 @@ describe('createStsCredentials options', () => {
     ['no tls', { ...base, tls: undefined }, /"tls"/],
     ['tls without a certificate', { ...base, tls: { ca: 'ca', key: 'key' } }, /"tls" must give the client certificate/],
     ['tls without a key', { ...base, tls: { ca: 'ca', cert: 'cert' } }, /"tls" must give the client certificate/],
-    ['both subjectToken and subjectTokenFile', { ...base, subjectTokenFile: '/var/run/secrets/sts' }, /exactly one of "subjectToken" and "subjectTokenFile"/],
-    ['neither subjectToken nor subjectTokenFile', { ...base, subjectToken: undefined }, /exactly one of "subjectToken" and "subjectTokenFile"/],
+    [
+      'both subjectToken and subjectTokenFile',
+      { ...base, subjectTokenFile: '/var/run/secrets/sts' },
+      /exactly one of "subjectToken" and "subjectTokenFile"/,
+    ],
+    [
+      'neither subjectToken nor subjectTokenFile',
+      { ...base, subjectToken: undefined },
+      /exactly one of "subjectToken" and "subjectTokenFile"/,
+    ],
     ['an empty subjectTokenFile', { ...base, subjectToken: undefined, subjectTokenFile: '' }, /"subjectTokenFile" must be a file path/],
     ['an empty subjectToken', { ...base, subjectToken: '' }, /"subjectToken" must be a non-empty string or a function/],
     ['an http stsUrl', { ...base, stsUrl: 'http://sts.domain.com:8081' }, /"stsUrl" must be an https URL/],
@@ -67,11 +83,14 @@ describe('createStsCredentials options', () => {
   ];
   for (const [name, options, message] of refusals) {
     test(`${name} is a TypeError`, () => {
-      assert.throws(() => createStsCredentials(options as StsCredentialsOptions), (error: unknown) => {
-        assert.ok(error instanceof TypeError, String(error));
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(
+        () => createStsCredentials(options as StsCredentialsOptions),
+        (error: unknown) => {
+          assert.ok(error instanceof TypeError, String(error));
+          assert.match(error.message, message);
+          return true;
+        },
+      );
     });
   }
 });

@@ -66,7 +66,10 @@ async function joseVerifies(token: string, signer: Signer) {
 }
 
 /** A stand-in for a hardware module: the key sits behind an async sign; results come as plain Uint8Arrays. */
-function moduleSigner(software: Signer & { privateKey: KeyObject }, tamper: (signature: Uint8Array) => Uint8Array = (s) => s): Signer & { inputs: Uint8Array[] } {
+function moduleSigner(
+  software: Signer & { privateKey: KeyObject },
+  tamper: (signature: Uint8Array) => Uint8Array = (s) => s,
+): Signer & { inputs: Uint8Array[] } {
   const inputs: Uint8Array[] = [];
   return {
     alg: software.alg,
@@ -143,7 +146,10 @@ describe('signAccessToken with a Signer that is not a KeyObject (a hardware modu
 
   test('a copy of a createSigningKey key with another alg or key refuses to sign; another kid is fine', async () => {
     const key = await createSigningKey({ privateKey: cases[0]?.privateKey as KeyObject });
-    await assert.rejects(signAccessToken(claims(), { ...key, alg: 'RS256' }), { name: 'TypeError', message: /made for ES256, asked for RS256/ });
+    await assert.rejects(signAccessToken(claims(), { ...key, alg: 'RS256' }), {
+      name: 'TypeError',
+      message: /made for ES256, asked for RS256/,
+    });
     await assert.rejects(signAccessToken(claims(), { ...key, alg: 'ES384' }), TypeError);
     const rekeyed = { ...key, privateKey: rsa };
     await assert.rejects(signAccessToken(claims(), rekeyed), TypeError);
@@ -176,7 +182,11 @@ describe('signAccessToken does not check the signature: a wrong one makes a toke
         const key = await createSigningKey({ privateKey, alg });
         const token = await signAccessToken(claims(), moduleSigner(key, tamper));
         const [header, payload, signature] = token.split('.') as [string, string, string];
-        assert.equal(nodeVerifies(alg, key.publicJwk, `${header}.${payload}`, Buffer.from(signature, 'base64url')), false, 'node:crypto refuses it too');
+        assert.equal(
+          nodeVerifies(alg, key.publicJwk, `${header}.${payload}`, Buffer.from(signature, 'base64url')),
+          false,
+          'node:crypto refuses it too',
+        );
         await assert.rejects(joseVerifies(token, key), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
       });
     }

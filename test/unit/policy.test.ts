@@ -54,7 +54,11 @@ describe('parsePolicy: errors name the path', () => {
   });
 
   test('unknown top-level key', () => {
-    assertPolicyError({ ...minimal(), subjects: [] }, 'policy.subjects', /unknown key \(expected one of clients, subject_tokens, trusted_issuers\)/);
+    assertPolicyError(
+      { ...minimal(), subjects: [] },
+      'policy.subjects',
+      /unknown key \(expected one of clients, subject_tokens, trusted_issuers\)/,
+    );
   });
 
   test('unknown key in a client and in a subject token', () => {
@@ -92,7 +96,11 @@ describe('parsePolicy: errors name the path', () => {
 
   test('missing or empty client_id', () => {
     assertPolicyError({ clients: [{ certificate: { subject_dn: 'CN=a' } }] }, 'policy.clients[0].client_id', /non-empty string/);
-    assertPolicyError({ clients: [{ client_id: '', certificate: { subject_dn: 'CN=a' } }] }, 'policy.clients[0].client_id', /non-empty string/);
+    assertPolicyError(
+      { clients: [{ client_id: '', certificate: { subject_dn: 'CN=a' } }] },
+      'policy.clients[0].client_id',
+      /non-empty string/,
+    );
   });
 
   test('a certificate matcher with two fields', () => {
@@ -160,7 +168,11 @@ describe('parsePolicy: errors name the path', () => {
   });
 
   test('a subject token without audiences', () => {
-    assertPolicyError({ ...minimal(), subject_tokens: [{ sha256: SHA_A, subject: 's' }] }, 'policy.subject_tokens[0].audiences', /must list at least one audience/);
+    assertPolicyError(
+      { ...minimal(), subject_tokens: [{ sha256: SHA_A, subject: 's' }] },
+      'policy.subject_tokens[0].audiences',
+      /must list at least one audience/,
+    );
     assertPolicyError(
       { ...minimal(), subject_tokens: [{ sha256: SHA_A, subject: 's', audiences: [] }] },
       'policy.subject_tokens[0].audiences',
@@ -174,7 +186,11 @@ describe('parsePolicy: errors name the path', () => {
   });
 
   test('a subject token without subject', () => {
-    assertPolicyError({ ...minimal(), subject_tokens: [{ sha256: SHA_A, audiences: [AUDIENCE] }] }, 'policy.subject_tokens[0].subject', /non-empty string/);
+    assertPolicyError(
+      { ...minimal(), subject_tokens: [{ sha256: SHA_A, audiences: [AUDIENCE] }] },
+      'policy.subject_tokens[0].subject',
+      /non-empty string/,
+    );
   });
 
   test('RFC 6749 §3.3 a scope that is not a scope token', () => {
@@ -189,7 +205,10 @@ describe('parsePolicy: errors name the path', () => {
 
   test('a bad client_certificate matcher on a subject token', () => {
     assertPolicyError(
-      { ...minimal(), subject_tokens: [{ sha256: SHA_A, subject: 's', audiences: [AUDIENCE], client_certificate: { 'x5t#S256': 'short' } }] },
+      {
+        ...minimal(),
+        subject_tokens: [{ sha256: SHA_A, subject: 's', audiences: [AUDIENCE], client_certificate: { 'x5t#S256': 'short' } }],
+      },
       'policy.subject_tokens[0].client_certificate.x5t#S256',
     );
   });
@@ -240,7 +259,10 @@ describe('parsePolicy: defaults and normal form', () => {
   });
 
   test('sha256 is stored lower-case', () => {
-    const policy = parsePolicy({ ...minimal(), subject_tokens: [{ sha256: 'ABCDEF'.padEnd(64, '0'), subject: 's', audiences: [AUDIENCE] }] });
+    const policy = parsePolicy({
+      ...minimal(),
+      subject_tokens: [{ sha256: 'ABCDEF'.padEnd(64, '0'), subject: 's', audiences: [AUDIENCE] }],
+    });
     assert.equal(policy.subjectTokens[0]?.sha256, 'abcdef'.padEnd(64, '0'));
   });
 
@@ -251,7 +273,12 @@ describe('parsePolicy: defaults and normal form', () => {
 
   test('hashSubjectToken is the lower-case hex SHA-256 of the UTF-8 token', () => {
     assert.equal(hashSubjectToken(ALICE_SECRET), sha256Hex(ALICE_SECRET));
-    assert.equal(hashSubjectToken('é'), createHash('sha256').update(Buffer.from([0xc3, 0xa9])).digest('hex'));
+    assert.equal(
+      hashSubjectToken('é'),
+      createHash('sha256')
+        .update(Buffer.from([0xc3, 0xa9]))
+        .digest('hex'),
+    );
     // FIPS 180-2 known answer: SHA-256("abc").
     assert.equal(hashSubjectToken('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });
@@ -289,7 +316,12 @@ describe('policy decisions on real certificates', () => {
           audiences: [AUDIENCE, OTHER_AUDIENCE],
           scopes: ['read', 'write'],
         },
-        { sha256: hashSubjectToken(CAROL_SECRET), subject: 'carol', audiences: [AUDIENCE], token_types: [TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT] },
+        {
+          sha256: hashSubjectToken(CAROL_SECRET),
+          subject: 'carol',
+          audiences: [AUDIENCE],
+          token_types: [TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT],
+        },
       ],
     });
   });
@@ -358,7 +390,11 @@ describe('policy decisions on real certificates', () => {
         assert.ok(error instanceof PolicyError, 'refusing the policy is the correct outcome');
         return;
       }
-      assert.equal(findClient(typo, facts), undefined, `policy ${JSON.stringify(typo.clients[0]?.certificate)} authenticated an empty-subject certificate`);
+      assert.equal(
+        findClient(typo, facts),
+        undefined,
+        `policy ${JSON.stringify(typo.clients[0]?.certificate)} authenticated an empty-subject certificate`,
+      );
     });
 
     test('the stranger (same DN as alice, other CA) still matches by DN: DN matching relies on the TLS trust anchor', () => {
@@ -423,7 +459,11 @@ describe('policy decisions on real certificates', () => {
         code: 'CB_TARGET_NOT_ALLOWED',
         description: 'not allowed to request a token for https://evil.domain.com',
       });
-      assert.throws(() => authorizeAudiences(credential, ['https://server.domain.com:8443/']), { code: 'CB_TARGET_NOT_ALLOWED' }, 'exact match only');
+      assert.throws(
+        () => authorizeAudiences(credential, ['https://server.domain.com:8443/']),
+        { code: 'CB_TARGET_NOT_ALLOWED' },
+        'exact match only',
+      );
     });
 
     test('RFC 6749 §3.3 allowed scopes are granted; none requested, none granted', () => {
@@ -443,35 +483,120 @@ describe('policy decisions on real certificates', () => {
 
 describe('parsePolicy: clients, issuance policy and trusted issuers name the path of each problem', () => {
   const client = (extra: Record<string, unknown>) => ({ clients: [{ client_id: 'c', certificate: { subject_dn: 'CN=c' }, ...extra }] });
-  const selfSigned = (extra: Record<string, unknown>) => ({ clients: [{ client_id: 's', auth_method: 'self_signed_tls_client_auth', ...extra }] });
+  const selfSigned = (extra: Record<string, unknown>) => ({
+    clients: [{ client_id: 's', auth_method: 'self_signed_tls_client_auth', ...extra }],
+  });
   const issuer = (extra: Record<string, unknown>) => ({
     ...minimal(),
-    trusted_issuers: [{ issuer: 'https://idp.example', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }] }, audiences: ['sts'], subjects: [{ subject: '*', audiences: ['a'] }], ...extra }],
+    trusted_issuers: [
+      {
+        issuer: 'https://idp.example',
+        jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }] },
+        audiences: ['sts'],
+        subjects: [{ subject: '*', audiences: ['a'] }],
+        ...extra,
+      },
+    ],
   });
   const cases: Array<[string, unknown, string, RegExp]> = [
-    ['an unknown auth_method', client({ auth_method: 'private_key_jwt' }), 'policy.clients[0].auth_method', /tls_client_auth .* or self_signed_tls_client_auth/],
-    ['certificates on a PKI client', client({ certificates: ['x'] }), 'policy.clients[0]', /certificates and jwks are for self_signed_tls_client_auth/],
-    ['a self-signed client with a matcher', selfSigned({ certificate: { subject_dn: 'CN=s' } }), 'policy.clients[0].certificate', /registers whole certificates/],
+    [
+      'an unknown auth_method',
+      client({ auth_method: 'private_key_jwt' }),
+      'policy.clients[0].auth_method',
+      /tls_client_auth .* or self_signed_tls_client_auth/,
+    ],
+    [
+      'certificates on a PKI client',
+      client({ certificates: ['x'] }),
+      'policy.clients[0]',
+      /certificates and jwks are for self_signed_tls_client_auth/,
+    ],
+    [
+      'a self-signed client with a matcher',
+      selfSigned({ certificate: { subject_dn: 'CN=s' } }),
+      'policy.clients[0].certificate',
+      /registers whole certificates/,
+    ],
     ['a self-signed client without certificates', selfSigned({}), 'policy.clients[0]', /must register at least one certificate/],
-    ['a self-signed thumbprint of the wrong shape', selfSigned({ certificates: ['abc='] }), 'policy.clients[0].certificates[0]', /43 characters/],
-    ['a self-signed JWKS without x5c', selfSigned({ jwks: { keys: [{ kty: 'EC' }] } }), 'policy.clients[0].jwks', /no key has an x5c certificate/],
-    ['a bad SPIFFE pattern', client({ certificate: { spiffe_id: 'spiffe://domain.com/a*' } }), 'policy.clients[0].certificate.spiffe_id', /whole segment/],
-    ['client_id_from spiffe_id without a spiffe_id matcher', client({ client_id_from: 'spiffe_id' }), 'policy.clients[0]', /needs certificate: \{ spiffe_id/],
+    [
+      'a self-signed thumbprint of the wrong shape',
+      selfSigned({ certificates: ['abc='] }),
+      'policy.clients[0].certificates[0]',
+      /43 characters/,
+    ],
+    [
+      'a self-signed JWKS without x5c',
+      selfSigned({ jwks: { keys: [{ kty: 'EC' }] } }),
+      'policy.clients[0].jwks',
+      /no key has an x5c certificate/,
+    ],
+    [
+      'a bad SPIFFE pattern',
+      client({ certificate: { spiffe_id: 'spiffe://domain.com/a*' } }),
+      'policy.clients[0].certificate.spiffe_id',
+      /whole segment/,
+    ],
+    [
+      'client_id_from spiffe_id without a spiffe_id matcher',
+      client({ client_id_from: 'spiffe_id' }),
+      'policy.clients[0]',
+      /needs certificate: \{ spiffe_id/,
+    ],
     ['a zero max_token_lifetime', client({ max_token_lifetime: 0 }), 'policy.clients[0].max_token_lifetime', /from 1 to 86400/],
-    ['an unknown requested token type', client({ requested_token_types: ['urn:ietf:params:oauth:token-type:saml2'] }), 'policy.clients[0].requested_token_types[0]', /must be one of/],
+    [
+      'an unknown requested token type',
+      client({ requested_token_types: ['urn:ietf:params:oauth:token-type:saml2'] }),
+      'policy.clients[0].requested_token_types[0]',
+      /must be one of/,
+    ],
     ['narrow_scopes that is not a boolean', client({ narrow_scopes: 'yes' }), 'policy.clients[0].narrow_scopes', /true or false/],
     ['narrow_scopes left empty (null)', client({ narrow_scopes: null }), 'policy.clients[0].narrow_scopes', /true or false/],
     ['introspection left empty (null)', client({ introspection: null }), 'policy.clients[0].introspection', /true or false/],
-    ['an x5c that is not a certificate', selfSigned({ jwks: { keys: [{ kty: 'EC', x5c: ['AAAA'] }] } }), 'policy.clients[0].jwks.keys[0].x5c[0]', /is not a certificate/],
+    [
+      'an x5c that is not a certificate',
+      selfSigned({ jwks: { keys: [{ kty: 'EC', x5c: ['AAAA'] }] } }),
+      'policy.clients[0].jwks.keys[0].x5c[0]',
+      /is not a certificate/,
+    ],
     ['both jwks and jwks_uri', issuer({ jwks_uri: 'https://idp.example/jwks' }), 'policy.trusted_issuers[0]', /exactly one of jwks/],
-    ['a plain-http jwks_uri', { ...minimal(), trusted_issuers: [{ issuer: 'https://idp.example', jwks_uri: 'http://idp.example/jwks', audiences: ['sts'], subjects: [{ subject: '*', audiences: ['a'] }] }] }, 'policy.trusted_issuers[0].jwks_uri', /https URL/],
-    ['a private key in the issuer JWKS', issuer({ jwks: { keys: [{ kty: 'EC', d: 'secret' }] } }), 'policy.trusted_issuers[0].jwks.keys[0]', /public asymmetric key/],
+    [
+      'a plain-http jwks_uri',
+      {
+        ...minimal(),
+        trusted_issuers: [
+          {
+            issuer: 'https://idp.example',
+            jwks_uri: 'http://idp.example/jwks',
+            audiences: ['sts'],
+            subjects: [{ subject: '*', audiences: ['a'] }],
+          },
+        ],
+      },
+      'policy.trusted_issuers[0].jwks_uri',
+      /https URL/,
+    ],
+    [
+      'a private key in the issuer JWKS',
+      issuer({ jwks: { keys: [{ kty: 'EC', d: 'secret' }] } }),
+      'policy.trusted_issuers[0].jwks.keys[0]',
+      /public asymmetric key/,
+    ],
     ['no audiences', issuer({ audiences: [] }), 'policy.trusted_issuers[0].audiences', /at least one audience/],
     ['an HMAC algorithm', issuer({ algorithms: ['HS256'] }), 'policy.trusted_issuers[0].algorithms[0]', /asymmetric/],
-    ['copying a claim the STS sets', issuer({ copy_claims: ['cnf'] }), 'policy.trusted_issuers[0].copy_claims[0]', /cnf is set by the STS itself/],
+    [
+      'copying a claim the STS sets',
+      issuer({ copy_claims: ['cnf'] }),
+      'policy.trusted_issuers[0].copy_claims[0]',
+      /cnf is set by the STS itself/,
+    ],
     ['an unknown token type', issuer({ token_types: ['saml'] }), 'policy.trusted_issuers[0].token_types[0]', /jwt, id_token, access_token/],
     ['no subject rules', issuer({ subjects: [] }), 'policy.trusted_issuers[0].subjects', /at least one subject rule/],
-    ['a subject rule without audiences', issuer({ subjects: [{ subject: '*' }] }), 'policy.trusted_issuers[0].subjects[0].audiences', /at least one audience/],
+    [
+      'a subject rule without audiences',
+      issuer({ subjects: [{ subject: '*' }] }),
+      'policy.trusted_issuers[0].subjects[0].audiences',
+      /at least one audience/,
+    ],
   ];
   for (const [name, raw, path, problem] of cases) {
     test(name, () => assertPolicyError(raw, path, problem));

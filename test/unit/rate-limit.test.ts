@@ -48,16 +48,21 @@ describe('createRateLimiter (token bucket per key)', () => {
 
   test('property: over any window, allowed requests never exceed burst + perSecond × elapsed', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 200 }), (perSecond, burst, gaps) => {
-        const limiter = createRateLimiter({ perSecond, burst });
-        let now = 0;
-        let allowed = 0;
-        for (const gap of gaps) {
-          now += gap;
-          if (limiter.take('k', now).allowed) allowed++;
-        }
-        return allowed <= burst + (perSecond * now) / 1000 + 1e-9;
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 200 }),
+        (perSecond, burst, gaps) => {
+          const limiter = createRateLimiter({ perSecond, burst });
+          let now = 0;
+          let allowed = 0;
+          for (const gap of gaps) {
+            now += gap;
+            if (limiter.take('k', now).allowed) allowed++;
+          }
+          return allowed <= burst + (perSecond * now) / 1000 + 1e-9;
+        },
+      ),
       { numRuns: 300 },
     );
   });

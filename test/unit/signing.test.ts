@@ -57,11 +57,17 @@ describe('algorithmForKey', () => {
   });
 
   test('RFC 7518 §3.3 RSA keys under 2048 bits are refused', () => {
-    assert.throws(() => algorithmForKey(keys.rsa1024.privateKey), { name: 'TypeError', message: 'RSA signing keys must be at least 2048 bits' });
+    assert.throws(() => algorithmForKey(keys.rsa1024.privateKey), {
+      name: 'TypeError',
+      message: 'RSA signing keys must be at least 2048 bits',
+    });
   });
 
   test('an algorithm that does not fit the key (P-256 asked for RS256, ES384) is refused', () => {
-    assert.throws(() => algorithmForKey(keys.p256.privateKey, 'RS256'), { name: 'TypeError', message: 'algorithm RS256 does not fit a ec key' });
+    assert.throws(() => algorithmForKey(keys.p256.privateKey, 'RS256'), {
+      name: 'TypeError',
+      message: 'algorithm RS256 does not fit a ec key',
+    });
     assert.throws(() => algorithmForKey(keys.p256.privateKey, 'ES384'), TypeError);
     assert.throws(() => algorithmForKey(keys.ed25519.privateKey, 'ES256'), TypeError);
     assert.throws(() => algorithmForKey(keys.rsa2048.privateKey, 'EdDSA'), TypeError);
@@ -115,7 +121,10 @@ describe('createSigningKey', () => {
   });
 
   test('RFC 7518 §3.3 refuses RSA-1024', async () => {
-    await assert.rejects(createSigningKey({ privateKey: keys.rsa1024.privateKey }), { name: 'TypeError', message: 'RSA signing keys must be at least 2048 bits' });
+    await assert.rejects(createSigningKey({ privateKey: keys.rsa1024.privateKey }), {
+      name: 'TypeError',
+      message: 'RSA signing keys must be at least 2048 bits',
+    });
   });
 
   test('refuses a P-256 key asked for RS256', async () => {
@@ -123,13 +132,19 @@ describe('createSigningKey', () => {
   });
 
   test('refuses a public key (KeyObject or PEM)', async () => {
-    await assert.rejects(createSigningKey({ privateKey: keys.p256.publicKey }), { name: 'TypeError', message: 'signing key must be a private key' });
+    await assert.rejects(createSigningKey({ privateKey: keys.p256.publicKey }), {
+      name: 'TypeError',
+      message: 'signing key must be a private key',
+    });
     const publicPem = keys.p256.publicKey.export({ format: 'pem', type: 'spki' }) as string;
     await assert.rejects(createSigningKey({ privateKey: publicPem }), TypeError);
   });
 
   test('refuses text that is not a key', async () => {
-    await assert.rejects(createSigningKey({ privateKey: 'not a key' }), { name: 'TypeError', message: 'signing key is not a readable private key (PEM)' });
+    await assert.rejects(createSigningKey({ privateKey: 'not a key' }), {
+      name: 'TypeError',
+      message: 'signing key is not a readable private key (PEM)',
+    });
   });
 });
 

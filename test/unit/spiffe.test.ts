@@ -13,7 +13,20 @@ test('valid SPIFFE IDs parse into trust domain and segments, and format back', (
 });
 
 test('what is not a SPIFFE ID is refused', () => {
-  for (const id of ['https://domain.com/x', 'spiffe://Domain.com/x', 'spiffe://domain.com:8443/x', 'spiffe://domain.com/x?y=1', 'spiffe://domain.com/x#f', 'spiffe://domain.com/', 'spiffe://domain.com//x', 'spiffe://domain.com/./x', 'spiffe://domain.com/../x', 'spiffe://user@domain.com/x', 'spiffe:///x', `spiffe://d/${'a'.repeat(2100)}`]) {
+  for (const id of [
+    'https://domain.com/x',
+    'spiffe://Domain.com/x',
+    'spiffe://domain.com:8443/x',
+    'spiffe://domain.com/x?y=1',
+    'spiffe://domain.com/x#f',
+    'spiffe://domain.com/',
+    'spiffe://domain.com//x',
+    'spiffe://domain.com/./x',
+    'spiffe://domain.com/../x',
+    'spiffe://user@domain.com/x',
+    'spiffe:///x',
+    `spiffe://d/${'a'.repeat(2100)}`,
+  ]) {
     assert.equal(parseSpiffeId(id), undefined, id);
   }
 });
@@ -35,7 +48,13 @@ test('patterns: * is exactly one segment, a final ** is one or more, the trust d
 });
 
 test('bad patterns are TypeErrors', () => {
-  for (const pattern of ['spiffe://*.com/x', 'spiffe://domain.com/a*/b', 'spiffe://domain.com/**/b', 'domain.com/x', 'spiffe://domain.com/x/']) {
+  for (const pattern of [
+    'spiffe://*.com/x',
+    'spiffe://domain.com/a*/b',
+    'spiffe://domain.com/**/b',
+    'domain.com/x',
+    'spiffe://domain.com/x/',
+  ]) {
     assert.throws(() => compileSpiffePattern(pattern), TypeError, pattern);
   }
 });

@@ -116,7 +116,10 @@ describe('parseTokenRequest: parameters', () => {
 
   test('optional() of a repeated repeatable parameter is refused (use list())', () => {
     const params = parseTokenRequest(FORM, form('audience=a1&audience=a2'));
-    assert.throws(() => params.optional('audience'), { code: 'CB_REQUEST_INVALID', description: 'parameter audience must not be repeated' });
+    assert.throws(() => params.optional('audience'), {
+      code: 'CB_REQUEST_INVALID',
+      description: 'parameter audience must not be repeated',
+    });
     assert.throws(() => params.required('audience'), invalid);
   });
 
@@ -131,7 +134,10 @@ describe('parseTokenRequest: parameters', () => {
     const bad = Buffer.concat([Buffer.from('grant_type=', 'latin1'), Buffer.from([0xc3, 0x28, 0xff])]);
     assert.throws(() => parseTokenRequest(FORM, bad), { code: 'CB_REQUEST_INVALID', description: 'request body is not valid UTF-8' });
     const badJson = Buffer.concat([Buffer.from('{"grant_type":"', 'latin1'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}', 'latin1')]);
-    assert.throws(() => parseTokenRequest(JSON_TYPE, badJson), { code: 'CB_REQUEST_INVALID', description: 'request body is not valid UTF-8' });
+    assert.throws(() => parseTokenRequest(JSON_TYPE, badJson), {
+      code: 'CB_REQUEST_INVALID',
+      description: 'request body is not valid UTF-8',
+    });
   });
 
   test('malformed JSON is CB_REQUEST_INVALID', () => {
@@ -144,7 +150,11 @@ describe('parseTokenRequest: parameters', () => {
 
   test('JSON that is not an object is CB_REQUEST_INVALID', () => {
     for (const text of ['[]', '["grant_type"]', '"grant_type"', '42', 'null', 'true']) {
-      assert.throws(() => parseTokenRequest(JSON_TYPE, form(text)), { code: 'CB_REQUEST_INVALID', description: 'JSON request body must be an object' }, text);
+      assert.throws(
+        () => parseTokenRequest(JSON_TYPE, form(text)),
+        { code: 'CB_REQUEST_INVALID', description: 'JSON request body must be an object' },
+        text,
+      );
     }
   });
 
@@ -172,7 +182,10 @@ describe('parseTokenRequest: parameters', () => {
     const names = Array.from({ length: MAX_PARAMETERS + 1 }, (_, i) => `p${i}`);
     const description = `too many parameters (at most ${MAX_PARAMETERS})`;
     assert.throws(() => parseTokenRequest(FORM, form(names.map((n) => `${n}=v`).join('&'))), { code: 'CB_REQUEST_INVALID', description });
-    assert.throws(() => parseTokenRequest(JSON_TYPE, json(Object.fromEntries(names.map((n) => [n, 'v'])))), { code: 'CB_REQUEST_INVALID', description });
+    assert.throws(() => parseTokenRequest(JSON_TYPE, json(Object.fromEntries(names.map((n) => [n, 'v'])))), {
+      code: 'CB_REQUEST_INVALID',
+      description,
+    });
   });
 
   test('a form with a huge number of repeated values is refused', () => {

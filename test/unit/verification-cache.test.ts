@@ -31,7 +31,13 @@ async function sign(overrides: Partial<JWTPayload> = {}, signer: SigningKey = ke
 
 /** A real verifier wrapped in a counter, so the tests see when the cache answers instead. */
 function counted(clock: { now: number }): { inner: BoundTokenVerifier; calls: () => number } {
-  const real = createBoundTokenVerifier({ keys: { keys: [key.publicJwk] }, issuer: ISSUER, audience: AUDIENCE, now: () => clock.now, clockToleranceSeconds: 0 });
+  const real = createBoundTokenVerifier({
+    keys: { keys: [key.publicJwk] },
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    now: () => clock.now,
+    clockToleranceSeconds: 0,
+  });
   let calls = 0;
   return {
     inner: { verify: (token, thumbprint) => ((calls += 1), real.verify(token, thumbprint)) },

@@ -100,10 +100,12 @@ describe('createBoundTokenVerifier: success', () => {
 
   test('a token without kid is verified when the JWKS has a single usable key', async () => {
     const token = await new SignJWT(payload()).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' }).sign(es256.privateKey);
-    const result = await createBoundTokenVerifier({ keys: { keys: [es256.publicJwk] }, issuer: ISSUER, audience: AUDIENCE, now: () => NOW_MS }).verify(
-      token,
-      pki.alice.thumbprint,
-    );
+    const result = await createBoundTokenVerifier({
+      keys: { keys: [es256.publicJwk] },
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      now: () => NOW_MS,
+    }).verify(token, pki.alice.thumbprint);
     assert.equal(result.subject, 'alice');
   });
 
@@ -137,7 +139,10 @@ describe('createBoundTokenVerifier: refusals', () => {
   });
 
   test('RFC 9068 §4 a missing issuer is refused', async () => {
-    await assert.rejects(verifier().verify(await sign(payload({ iss: undefined })), pki.alice.thumbprint), { code: 'CB_TOKEN_ISSUER_INVALID', reason: 'missing' });
+    await assert.rejects(verifier().verify(await sign(payload({ iss: undefined })), pki.alice.thumbprint), {
+      code: 'CB_TOKEN_ISSUER_INVALID',
+      reason: 'missing',
+    });
   });
 
   test('RFC 9068 §4 a wrong audience is CB_TOKEN_AUDIENCE_INVALID', async () => {
@@ -145,14 +150,21 @@ describe('createBoundTokenVerifier: refusals', () => {
       code: 'CB_TOKEN_AUDIENCE_INVALID',
       description: 'token aud claim is not accepted',
     });
-    await assert.rejects(verifier().verify(await sign(payload({ aud: ['https://a.domain.com', 'https://b.domain.com'] })), pki.alice.thumbprint), {
-      code: 'CB_TOKEN_AUDIENCE_INVALID',
-    });
+    await assert.rejects(
+      verifier().verify(await sign(payload({ aud: ['https://a.domain.com', 'https://b.domain.com'] })), pki.alice.thumbprint),
+      {
+        code: 'CB_TOKEN_AUDIENCE_INVALID',
+      },
+    );
   });
 
   test('RFC 7519 §4.1.4 an expired token (beyond the default 30 s tolerance) is CB_TOKEN_EXPIRED', async () => {
     const token = await sign(payload({ iat: NOW - 600, exp: NOW - 31 }));
-    await assert.rejects(verifier().verify(token, pki.alice.thumbprint), { code: 'CB_TOKEN_EXPIRED', description: 'token has expired', reason: 'expired' });
+    await assert.rejects(verifier().verify(token, pki.alice.thumbprint), {
+      code: 'CB_TOKEN_EXPIRED',
+      description: 'token has expired',
+      reason: 'expired',
+    });
   });
 
   test('RFC 7519 §4.1.4 the injected clock decides expiry', async () => {
@@ -184,8 +196,15 @@ describe('createBoundTokenVerifier: refusals', () => {
     await assert.rejects(verifier({ clockToleranceSeconds: 0 }).verify(await sign(payload({ nbf: NOW + 1 })), pki.alice.thumbprint), {
       code: 'CB_TOKEN_NOT_YET_VALID',
     });
-    assert.equal((await verifier().verify(await sign(payload({ nbf: NOW + 20 })), pki.alice.thumbprint)).subject, 'alice', 'within tolerance');
-    assert.equal((await verifier({ clockToleranceSeconds: 0 }).verify(await sign(payload({ nbf: NOW })), pki.alice.thumbprint)).subject, 'alice');
+    assert.equal(
+      (await verifier().verify(await sign(payload({ nbf: NOW + 20 })), pki.alice.thumbprint)).subject,
+      'alice',
+      'within tolerance',
+    );
+    assert.equal(
+      (await verifier({ clockToleranceSeconds: 0 }).verify(await sign(payload({ nbf: NOW })), pki.alice.thumbprint)).subject,
+      'alice',
+    );
   });
 
   test('RFC 9068 §2.2 missing exp or sub is CB_TOKEN_CLAIM_INVALID (missing)', async () => {
@@ -204,7 +223,9 @@ describe('createBoundTokenVerifier: refusals', () => {
   test('RFC 7519 §2 exp, nbf or iat that is not a finite whole number of seconds is CB_TOKEN_CLAIM_INVALID', async () => {
     // JSON.stringify cannot write 1e309 (JSON.parse reads it as Infinity): sign the text itself.
     const signText = (text: string) =>
-      new CompactSign(new TextEncoder().encode(text)).setProtectedHeader({ alg: es256.alg, kid: es256.kid, typ: 'at+jwt' }).sign(es256.privateKey);
+      new CompactSign(new TextEncoder().encode(text))
+        .setProtectedHeader({ alg: es256.alg, kid: es256.kid, typ: 'at+jwt' })
+        .sign(es256.privateKey);
     const claims = JSON.stringify(payload());
     const cases: Array<[string, string]> = [
       [claims.replace(`"exp":${NOW + 300}`, '"exp":1e309'), 'exp'],
@@ -221,7 +242,11 @@ describe('createBoundTokenVerifier: refusals', () => {
         reason: 'malformed',
       });
     }
-    assert.equal((await verifier().verify(await signText(claims), pki.alice.thumbprint)).subject, 'alice', 'the same text with ordinary dates verifies');
+    assert.equal(
+      (await verifier().verify(await signText(claims), pki.alice.thumbprint)).subject,
+      'alice',
+      'the same text with ordinary dates verifies',
+    );
   });
 
   test('RFC 9068 §2.2 an empty sub or a non-string scope is CB_TOKEN_CLAIM_INVALID', async () => {
@@ -260,7 +285,9 @@ describe('createBoundTokenVerifier: refusals', () => {
   });
 
   test('an algorithm left out of "algorithms" is CB_TOKEN_ALG_NOT_ALLOWED', async () => {
-    await assert.rejects(verifier({ algorithms: ['RS256'] }).verify(await sign(), pki.alice.thumbprint), { code: 'CB_TOKEN_ALG_NOT_ALLOWED' });
+    await assert.rejects(verifier({ algorithms: ['RS256'] }).verify(await sign(), pki.alice.thumbprint), {
+      code: 'CB_TOKEN_ALG_NOT_ALLOWED',
+    });
   });
 
   test('RFC 9068 §4 typ "JWT" instead of "at+jwt" is CB_TOKEN_TYPE_INVALID', async () => {
@@ -308,13 +335,19 @@ describe('createBoundTokenVerifier: refusals', () => {
       description: 'cnf x5t#S256 must be 43 base64url characters without padding (RFC 8705 section 3.1)',
     });
     const padded = `${pki.alice.thumbprint}=`;
-    await assert.rejects(verifier().verify(await sign(payload({ cnf: { 'x5t#S256': padded } })), pki.alice.thumbprint), { code: 'CB_CNF_MALFORMED' });
+    await assert.rejects(verifier().verify(await sign(payload({ cnf: { 'x5t#S256': padded } })), pki.alice.thumbprint), {
+      code: 'CB_CNF_MALFORMED',
+    });
   });
 
   test('RFC 8705 §3.1 a hex or non-string thumbprint is CB_CNF_MALFORMED', async () => {
     const hex = createHash('sha256').update(pki.alice.der).digest('hex');
-    await assert.rejects(verifier().verify(await sign(payload({ cnf: { 'x5t#S256': hex } })), pki.alice.thumbprint), { code: 'CB_CNF_MALFORMED' });
-    await assert.rejects(verifier().verify(await sign(payload({ cnf: { 'x5t#S256': 1 } })), pki.alice.thumbprint), { code: 'CB_CNF_MALFORMED' });
+    await assert.rejects(verifier().verify(await sign(payload({ cnf: { 'x5t#S256': hex } })), pki.alice.thumbprint), {
+      code: 'CB_CNF_MALFORMED',
+    });
+    await assert.rejects(verifier().verify(await sign(payload({ cnf: { 'x5t#S256': 1 } })), pki.alice.thumbprint), {
+      code: 'CB_CNF_MALFORMED',
+    });
   });
 
   test('RFC 8705 §3 a token bound to another certificate is CB_CNF_MISMATCH', async () => {
@@ -344,12 +377,19 @@ describe('createBoundTokenVerifier: refusals', () => {
   });
 
   test('RFC 7519 §7.2 garbage is CB_TOKEN_MALFORMED', async () => {
-    for (const garbage of ['a.b.c', 'not-a-jwt', '', 'a.b', 'a.b.c.d.e', `${b64url({ alg: 'ES256', typ: 'at+jwt' })}.${b64url(payload())}`]) {
+    for (const garbage of [
+      'a.b.c',
+      'not-a-jwt',
+      '',
+      'a.b',
+      'a.b.c.d.e',
+      `${b64url({ alg: 'ES256', typ: 'at+jwt' })}.${b64url(payload())}`,
+    ]) {
       await assert.rejects(verifier().verify(garbage, pki.alice.thumbprint), { code: 'CB_TOKEN_MALFORMED' }, JSON.stringify(garbage));
     }
   });
 
-  test('a key resolver that fails like a network is CB_JWKS_UNAVAILABLE (not the token\'s fault)', async () => {
+  test("a key resolver that fails like a network is CB_JWKS_UNAVAILABLE (not the token's fault)", async () => {
     const network: JWTVerifyGetKey = () => {
       throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8443'), { code: 'ECONNREFUSED' });
     };
@@ -384,7 +424,10 @@ describe('createBoundTokenVerifier: construction misuse is a TypeError', () => {
   });
 
   test('empty algorithms', () => {
-    assert.throws(() => createBoundTokenVerifier({ ...base(), algorithms: [] }), { name: 'TypeError', message: '"algorithms" must not be empty' });
+    assert.throws(() => createBoundTokenVerifier({ ...base(), algorithms: [] }), {
+      name: 'TypeError',
+      message: '"algorithms" must not be empty',
+    });
   });
 
   test('clockToleranceSeconds above 300, negative or fractional', () => {
@@ -397,7 +440,10 @@ describe('createBoundTokenVerifier: construction misuse is a TypeError', () => {
 
   test('missing or empty issuer / audience', () => {
     const { issuer: _issuer, ...noIssuer } = base();
-    assert.throws(() => createBoundTokenVerifier(noIssuer as VerifierOptions), { name: 'TypeError', message: '"issuer" must be a non-empty string or array of non-empty strings' });
+    assert.throws(() => createBoundTokenVerifier(noIssuer as VerifierOptions), {
+      name: 'TypeError',
+      message: '"issuer" must be a non-empty string or array of non-empty strings',
+    });
     assert.throws(() => createBoundTokenVerifier({ ...base(), issuer: '' }), TypeError);
     assert.throws(() => createBoundTokenVerifier({ ...base(), issuer: [] }), TypeError);
     assert.throws(() => createBoundTokenVerifier({ ...base(), audience: [AUDIENCE, ''] }), TypeError);

@@ -49,7 +49,11 @@ interface ClientSetup {
  * The exchange the client flags describe (STS, certificate, subject token, targets, types), for a
  * token source or gRPC STS credentials alike. Checked before anything is sent.
  */
-export async function exchangeOptionsOf(command: string, parsed: Parsed, stsServername: string | undefined): Promise<{ tls: TlsFiles; options: TokenSourceOptions & { tls: ClientTlsOptions } }> {
+export async function exchangeOptionsOf(
+  command: string,
+  parsed: Parsed,
+  stsServername: string | undefined,
+): Promise<{ tls: TlsFiles; options: TokenSourceOptions & { tls: ClientTlsOptions } }> {
   const stsUrl = requireString(command, parsed, 'sts');
   const subjectToken = await subjectTokenOf(command, parsed);
   const tls = await loadTlsFiles({
@@ -97,7 +101,8 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
 export async function subjectTokenOf(command: string, parsed: Parsed): Promise<string> {
   const inline = optionalString(parsed, 'subject-token');
   const file = optionalString(parsed, 'subject-token-file');
-  if ((inline === undefined) === (file === undefined)) throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);
+  if ((inline === undefined) === (file === undefined))
+    throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);
   if (inline !== undefined) return inline;
   const token = (await readText(file as string, 'subject token file')).replace(/\r?\n$/, '');
   if (token.length === 0) throw new UsageError(`${command}: ${file}: subject token file is empty`);
@@ -144,7 +149,8 @@ export async function runCall(argv: string[]): Promise<number> {
     return 0;
   }
   const target = parsed.positionals[0];
-  if (target === undefined || !URL.canParse(target) || !target.startsWith('https://')) throw new UsageError('call: URL (https) is required');
+  if (target === undefined || !URL.canParse(target) || !target.startsWith('https://'))
+    throw new UsageError('call: URL (https) is required');
   const { tls, tokens } = await setUp('call', parsed, optionalString(parsed, 'sts-servername'));
   const servername = optionalString(parsed, 'servername');
   const agent = createMtlsAgent({ ...tls, ...(servername === undefined ? {} : { servername }) });

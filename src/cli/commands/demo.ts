@@ -51,12 +51,38 @@ export async function run(argv: string[]): Promise<number> {
 
     const sts = await startServer(children, ['sts', '--config', file('sts.yaml'), '--port', '0']);
     const resource = await startServer(children, [
-      'resource', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key'),
-      '--jwks', `${sts}/.well-known/jwks.json`, '--issuer', DEV_ISSUER, '--audience', DEV_AUDIENCE,
+      'resource',
+      '--port',
+      '0',
+      '--tls-ca',
+      file('ca.crt'),
+      '--tls-cert',
+      file('server.crt'),
+      '--tls-key',
+      file('server.key'),
+      '--jwks',
+      `${sts}/.well-known/jwks.json`,
+      '--issuer',
+      DEV_ISSUER,
+      '--audience',
+      DEV_AUDIENCE,
     ]);
     const grpcServer = await startServer(children, [
-      'grpc-server', '--port', '0', '--tls-ca', file('ca.crt'), '--tls-cert', file('grpc.crt'), '--tls-key', file('grpc.key'),
-      '--jwks', `${sts}/.well-known/jwks.json`, '--issuer', DEV_ISSUER, '--audience', DEV_GRPC_AUDIENCE,
+      'grpc-server',
+      '--port',
+      '0',
+      '--tls-ca',
+      file('ca.crt'),
+      '--tls-cert',
+      file('grpc.crt'),
+      '--tls-key',
+      file('grpc.key'),
+      '--jwks',
+      `${sts}/.well-known/jwks.json`,
+      '--issuer',
+      DEV_ISSUER,
+      '--audience',
+      DEV_GRPC_AUDIENCE,
     ]);
     out(`   STS listening on ${sts} (issuer ${DEV_ISSUER})`);
     out(`   resource server listening on ${resource} (audience ${DEV_AUDIENCE}, keys from the STS JWKS)`);
@@ -64,7 +90,9 @@ export async function run(argv: string[]): Promise<number> {
     out();
 
     const read = (name: string): Promise<string> => readFile(file(name), 'utf8');
-    const [ca, aliceCert, aliceKey, bobCert, bobKey] = await Promise.all(['ca.crt', 'alice.crt', 'alice.key', 'bob.crt', 'bob.key'].map(read)) as [string, string, string, string, string];
+    const [ca, aliceCert, aliceKey, bobCert, bobKey] = (await Promise.all(
+      ['ca.crt', 'alice.crt', 'alice.key', 'bob.crt', 'bob.key'].map(read),
+    )) as [string, string, string, string, string];
     const aliceAgent = createMtlsAgent({ ca, cert: aliceCert, key: aliceKey });
     const bobAgent = createMtlsAgent({ ca, cert: bobCert, key: bobKey });
     const anonymousAgent = new Agent({ connect: { ca } });
@@ -83,7 +111,13 @@ export async function run(argv: string[]): Promise<number> {
     const grpcChannelOptions = { 'grpc.ssl_target_name_override': 'grpc.domain.com', 'grpc.default_authority': 'grpc.domain.com' };
     const { EchoServer, Health } = echo.loadEchoDefinitions();
     const mtls = (cert: string, key: string) => grpc.credentials.createSsl(Buffer.from(ca), Buffer.from(key), Buffer.from(cert));
-    const aliceSts = credentials.createStsCredentials({ stsUrl: sts, tls: { ca, cert: aliceCert, key: aliceKey }, subjectToken: DEV_SUBJECT_TOKENS.alice, audience: DEV_GRPC_AUDIENCE, scope: 'read' });
+    const aliceSts = credentials.createStsCredentials({
+      stsUrl: sts,
+      tls: { ca, cert: aliceCert, key: aliceKey },
+      subjectToken: DEV_SUBJECT_TOKENS.alice,
+      audience: DEV_GRPC_AUDIENCE,
+      scope: 'read',
+    });
     const grpcClients = {
       alice: new EchoServer(grpcTarget, aliceSts.channelCredentials, grpcChannelOptions),
       bob: new EchoServer(grpcTarget, mtls(bobCert, bobKey), grpcChannelOptions),
@@ -92,13 +126,22 @@ export async function run(argv: string[]): Promise<number> {
     };
     cleanups.push(() => aliceSts.close(), ...Object.values(grpcClients).map((client) => () => client.close()));
     const grpcCall = (client: InstanceType<typeof EchoServer>, method: string, request: object, metadata = new grpc.Metadata()) =>
-      new Promise<{ ok: true; reply: Record<string, unknown> } | { ok: false; code: number; status: string; details: string }>((resolve) => {
-        (client[method] as (...args: unknown[]) => void).call(client, request, metadata, { deadline: Date.now() + 20_000 }, (error: (Error & { code: number; details: string }) | null, reply: Record<string, unknown>) => {
-          if (error === null) resolve({ ok: true, reply });
-          else resolve({ ok: false, code: error.code, status: grpc.status[error.code] ?? String(error.code), details: error.details });
-        });
-      });
-    const describe = (result: Awaited<ReturnType<typeof grpcCall>>): string => (result.ok ? JSON.stringify(result.reply) : `${result.status}: ${result.details}`);
+      new Promise<{ ok: true; reply: Record<string, unknown> } | { ok: false; code: number; status: string; details: string }>(
+        (resolve) => {
+          (client[method] as (...args: unknown[]) => void).call(
+            client,
+            request,
+            metadata,
+            { deadline: Date.now() + 20_000 },
+            (error: (Error & { code: number; details: string }) | null, reply: Record<string, unknown>) => {
+              if (error === null) resolve({ ok: true, reply });
+              else resolve({ ok: false, code: error.code, status: grpc.status[error.code] ?? String(error.code), details: error.details });
+            },
+          );
+        },
+      );
+    const describe = (result: Awaited<ReturnType<typeof grpcCall>>): string =>
+      result.ok ? JSON.stringify(result.reply) : `${result.status}: ${result.details}`;
     let aliceGrpcToken = '';
 
     const steps: Step[] = [
@@ -131,7 +174,10 @@ export async function run(argv: string[]): Promise<number> {
         expected: '401 invalid_token: the token is bound to a different certificate',
         async run() {
           const result = await callResource(bobAgent, aliceToken);
-          return { ok: result.status === 401 && result.challenge.includes('error="invalid_token"'), observed: `${result.status} WWW-Authenticate: ${result.challenge}` };
+          return {
+            ok: result.status === 401 && result.challenge.includes('error="invalid_token"'),
+            observed: `${result.status} WWW-Authenticate: ${result.challenge}`,
+          };
         },
       },
       {
@@ -139,7 +185,10 @@ export async function run(argv: string[]): Promise<number> {
         expected: '401 invalid_token: a client certificate is required',
         async run() {
           const result = await callResource(anonymousAgent, aliceToken);
-          return { ok: result.status === 401 && result.challenge.includes('error="invalid_token"'), observed: `${result.status} WWW-Authenticate: ${result.challenge}` };
+          return {
+            ok: result.status === 401 && result.challenge.includes('error="invalid_token"'),
+            observed: `${result.status} WWW-Authenticate: ${result.challenge}`,
+          };
         },
       },
       {
@@ -151,7 +200,10 @@ export async function run(argv: string[]): Promise<number> {
             return { ok: false, observed: 'the STS issued a token' };
           } catch (error) {
             const remote = error instanceof CertboundError ? error.remoteError : undefined;
-            return { ok: remote === 'invalid_request' && /not issued to this client certificate/.test(String((error as Error).message)), observed: error instanceof Error ? error.message : String(error) };
+            return {
+              ok: remote === 'invalid_request' && /not issued to this client certificate/.test(String((error as Error).message)),
+              observed: error instanceof Error ? error.message : String(error),
+            };
           }
         },
       },
@@ -163,7 +215,10 @@ export async function run(argv: string[]): Promise<number> {
           const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
           const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'admin' })).toString('base64url')}.${signature}`;
           const result = await callResource(aliceAgent, forged);
-          return { ok: result.status === 401 && result.challenge.includes('error="invalid_token"'), observed: `${result.status} WWW-Authenticate: ${result.challenge}` };
+          return {
+            ok: result.status === 401 && result.challenge.includes('error="invalid_token"'),
+            observed: `${result.status} WWW-Authenticate: ${result.challenge}`,
+          };
         },
       },
       {
@@ -182,11 +237,14 @@ export async function run(argv: string[]): Promise<number> {
           const metadata = new grpc.Metadata();
           metadata.set('authorization', `Bearer ${aliceGrpcToken}`);
           const result = await grpcCall(grpcClients.bob, 'SayHello', { name: 'bob' }, metadata);
-          return { ok: !result.ok && result.code === grpc.status.UNAUTHENTICATED && /different client certificate/.test(result.details), observed: describe(result) };
+          return {
+            ok: !result.ok && result.code === grpc.status.UNAUTHENTICATED && /different client certificate/.test(result.details),
+            observed: describe(result),
+          };
         },
       },
       {
-        title: 'a gRPC call with no token (alice\'s certificate, no call credentials)',
+        title: "a gRPC call with no token (alice's certificate, no call credentials)",
         expected: 'UNAUTHENTICATED: no access token',
         async run() {
           const result = await grpcCall(grpcClients.aliceWithoutToken, 'SayHello', { name: 'alice' });
@@ -219,7 +277,11 @@ export async function run(argv: string[]): Promise<number> {
       out();
       if (!result.ok) failures++;
     }
-    out(failures === 0 ? `All ${steps.length} steps behaved as expected: a stolen token is useless without its certificate.` : `${failures} of ${steps.length} steps did NOT behave as expected.`);
+    out(
+      failures === 0
+        ? `All ${steps.length} steps behaved as expected: a stolen token is useless without its certificate.`
+        : `${failures} of ${steps.length} steps did NOT behave as expected.`,
+    );
     return failures === 0 ? 0 : 1;
   } finally {
     await Promise.all(cleanups.map((cleanup) => cleanup()));

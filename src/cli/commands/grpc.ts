@@ -76,9 +76,25 @@ export async function runServer(argv: string[]): Promise<number> {
   const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', settings, log);
   const maxStreams = settings.values.maxConcurrentStreams as number | undefined;
   const { echo } = await loadGrpc();
-  const server = echo.createEchoServer({ tls, verifier, onEvent: log, limits, ...(maxStreams === undefined ? {} : { maxConcurrentStreams: maxStreams }) });
-  reloadOnHangup(log, reloadables((files) => server.reloadTls(files)));
-  return serveUntilSignalled('grpc-server', server, listenPort, (settings.values.host as string | undefined) ?? DEFAULTS.server.host, '', settings.values.drainTimeoutMs as number | undefined);
+  const server = echo.createEchoServer({
+    tls,
+    verifier,
+    onEvent: log,
+    limits,
+    ...(maxStreams === undefined ? {} : { maxConcurrentStreams: maxStreams }),
+  });
+  reloadOnHangup(
+    log,
+    reloadables((files) => server.reloadTls(files)),
+  );
+  return serveUntilSignalled(
+    'grpc-server',
+    server,
+    listenPort,
+    (settings.values.host as string | undefined) ?? DEFAULTS.server.host,
+    '',
+    settings.values.drainTimeoutMs as number | undefined,
+  );
 }
 
 export async function runCall(argv: string[]): Promise<number> {
@@ -99,17 +115,24 @@ export async function runCall(argv: string[]): Promise<number> {
     if (error instanceof TypeError) throw new UsageError(`grpc-call: ${error.message}`);
     throw error;
   }
-  const channelOptions = servername === undefined ? {} : { 'grpc.ssl_target_name_override': servername, 'grpc.default_authority': servername };
+  const channelOptions =
+    servername === undefined ? {} : { 'grpc.ssl_target_name_override': servername, 'grpc.default_authority': servername };
   const { EchoServer, Health } = echo.loadEchoDefinitions();
   // The health service needs no token: check it over the same mTLS channel without call
   // credentials, so that a failure there is the server's or the network's, not the STS's.
-  const tlsOnly = grpc.credentials.createSsl(tls.ca === undefined ? null : Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
+  const tlsOnly = grpc.credentials.createSsl(
+    tls.ca === undefined ? null : Buffer.from(tls.ca),
+    Buffer.from(tls.key),
+    Buffer.from(tls.cert),
+  );
   const health = new Health(target, tlsOnly, channelOptions);
   const client = new EchoServer(target, sts.channelCredentials, channelOptions);
   const unary = <T>(stub: InstanceType<typeof EchoServer>, method: string, request: object): Promise<T> =>
     new Promise((resolve, reject) => {
       const call = stub[method] as (request: object, options: object, callback: (error: ServiceError | null, reply: T) => void) => void;
-      call.call(stub, request, { deadline: Date.now() + RPC_DEADLINE_MS }, (error, reply) => (error === null ? resolve(reply) : reject(rpcFailure(grpc.status, method, error))));
+      call.call(stub, request, { deadline: Date.now() + RPC_DEADLINE_MS }, (error, reply) =>
+        error === null ? resolve(reply) : reject(rpcFailure(grpc.status, method, error)),
+      );
     });
   try {
     const checked = await unary<{ status: string }>(health, 'Check', { service: '' });

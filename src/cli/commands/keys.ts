@@ -16,12 +16,17 @@ export const usage = `certbound keys generate|list|rotate --dir DIR [--alg ES256
   A running STS picks changes up within 5 s, or at once on SIGHUP.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('keys', argv, {
-    dir: { type: 'string' },
-    alg: { type: 'string' },
-    'publish-ahead': { type: 'string' },
-    'max-token-lifetime': { type: 'string' },
-  }, 1);
+  const parsed = parse(
+    'keys',
+    argv,
+    {
+      dir: { type: 'string' },
+      alg: { type: 'string' },
+      'publish-ahead': { type: 'string' },
+      'max-token-lifetime': { type: 'string' },
+    },
+    1,
+  );
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -32,9 +37,11 @@ export async function run(argv: string[]): Promise<number> {
   const now = Math.floor(Date.now() / 1000);
   if (action === 'list') return list(dir, now);
   const alg = optionalString(parsed, 'alg') ?? 'ES256';
-  if (!(GENERATED_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`keys ${action}: --alg must be one of ${GENERATED_ALGORITHMS.join(', ')}`);
+  if (!(GENERATED_ALGORITHMS as readonly string[]).includes(alg))
+    throw new UsageError(`keys ${action}: --alg must be one of ${GENERATED_ALGORITHMS.join(', ')}`);
   const existing = await readKeystore(dir);
-  if (action === 'generate' && signingKeyAt(existing, now) !== undefined) throw new UsageError(`keys generate: ${dir} already has an active key; use keys rotate`);
+  if (action === 'generate' && signingKeyAt(existing, now) !== undefined)
+    throw new UsageError(`keys generate: ${dir} already has an active key; use keys rotate`);
   if (action === 'rotate' && existing.length === 0) throw new UsageError(`keys rotate: ${dir} has no keys yet; use keys generate`);
   const added = await addKeystoreKey(dir, {
     alg: alg as (typeof GENERATED_ALGORITHMS)[number],
@@ -51,9 +58,20 @@ async function list(dir: string, now: number): Promise<number> {
   const keys = await readKeystore(dir);
   const signer = signingKeyAt(keys, now);
   const published = new Set(publishedKeysAt(keys, now));
-  process.stdout.write('kid                                          alg    state      publish              activate             retire               expire\n');
+  process.stdout.write(
+    'kid                                          alg    state      publish              activate             retire               expire\n',
+  );
   for (const key of keys) {
-    const state = key === signer ? 'signing' : !published.has(key) ? (key.publishAt > now ? 'scheduled' : 'expired') : key.activateAt > now ? 'next' : 'retired';
+    const state =
+      key === signer
+        ? 'signing'
+        : !published.has(key)
+          ? key.publishAt > now
+            ? 'scheduled'
+            : 'expired'
+          : key.activateAt > now
+            ? 'next'
+            : 'retired';
     process.stdout.write(
       `${key.kid.padEnd(44)} ${key.signingKey.alg.padEnd(6)} ${state.padEnd(10)} ${iso(key.publishAt)} ${iso(key.activateAt)} ${key.retireAt === undefined ? '-'.padEnd(20) : iso(key.retireAt)} ${key.expireAt === undefined ? '-' : iso(key.expireAt)}\n`,
     );
@@ -68,6 +86,7 @@ function iso(seconds: number): string {
 function seconds(parsed: Parsed, flag: string, name: 'publishAheadSeconds' | 'maxTokenLifetimeSeconds'): Record<string, number> {
   const raw = optionalString(parsed, flag);
   if (raw === undefined) return {};
-  if (!/^\d{1,6}$/.test(raw) || (name === 'maxTokenLifetimeSeconds' && Number(raw) < 1)) throw new UsageError(`keys: --${flag} must be a number of seconds`);
+  if (!/^\d{1,6}$/.test(raw) || (name === 'maxTokenLifetimeSeconds' && Number(raw) < 1))
+    throw new UsageError(`keys: --${flag} must be a number of seconds`);
   return { [name]: Number(raw) };
 }

@@ -43,11 +43,16 @@ async function revoke(argv: string[]): Promise<number> {
     return 0;
   }
   const dir = resolve(requireString('pki revoke', parsed, 'dir'));
-  const [caCert, caKey] = await Promise.all([readCertificates(join(dir, 'ca.crt'), 'CA certificate'), readPrivateKey(join(dir, 'ca.key'), 'CA private key')]);
+  const [caCert, caKey] = await Promise.all([
+    readCertificates(join(dir, 'ca.crt'), 'CA certificate'),
+    readPrivateKey(join(dir, 'ca.key'), 'CA private key'),
+  ]);
   const ca = await loadCertificateAuthority(caCert.pem, caKey.pem);
   const revoked = new Set<string>();
   const crlPath = join(dir, 'ca.crl');
-  const existing = await readFile(crlPath, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  const existing = await readFile(crlPath, 'utf8').catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' ? undefined : Promise.reject(error),
+  );
   if (existing !== undefined) {
     try {
       for (const serial of revokedSerials(existing)) revoked.add(serial);

@@ -54,7 +54,9 @@ export async function run(argv: string[]): Promise<number> {
       verifier,
       requiredScopes,
       ...(trustedProxy === undefined ? {} : { trustedProxy }),
-      ...(metadataResource === undefined ? {} : { metadata: { resource: metadataResource, authorizationServers: [issuer], scopes: requiredScopes } }),
+      ...(metadataResource === undefined
+        ? {}
+        : { metadata: { resource: metadataResource, authorizationServers: [issuer], scopes: requiredScopes } }),
       limits,
       onEvent: log,
     });
@@ -63,8 +65,18 @@ export async function run(argv: string[]): Promise<number> {
     throw error;
   }
   const running = server;
-  reloadOnHangup(log, reloadables((files) => running.reloadTls(files)));
-  return serveUntilSignalled('resource', server, listenPort, (settings.values.host as string | undefined) ?? DEFAULTS.server.host, '', settings.values.drainTimeoutMs as number | undefined);
+  reloadOnHangup(
+    log,
+    reloadables((files) => running.reloadTls(files)),
+  );
+  return serveUntilSignalled(
+    'resource',
+    server,
+    listenPort,
+    (settings.values.host as string | undefined) ?? DEFAULTS.server.host,
+    '',
+    settings.values.drainTimeoutMs as number | undefined,
+  );
 }
 
 /** The proxy settings as options; all or nothing. */
@@ -74,7 +86,8 @@ function trustedProxyOf(settings: CommandSettings): TrustedProxyOptions | undefi
   const header = settings.values.clientCertHeader as string | undefined;
   const hops = settings.values.xfccHops as number | undefined;
   if (addresses.length === 0) {
-    if (format !== undefined || header !== undefined || hops !== undefined) throw new UsageError('resource: --client-cert-format, --client-cert-header and --xfcc-hops need --trusted-proxy');
+    if (format !== undefined || header !== undefined || hops !== undefined)
+      throw new UsageError('resource: --client-cert-format, --client-cert-header and --xfcc-hops need --trusted-proxy');
     return undefined;
   }
   if (format === undefined) throw new UsageError('resource: --trusted-proxy needs --client-cert-format');

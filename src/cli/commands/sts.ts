@@ -30,7 +30,11 @@ export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--ch
 ${SERVER_OPTIONS_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('sts', argv, { config: { type: 'string' }, 'check-config': { type: 'boolean' }, ...flagOptions(STS_COMMAND_SETTINGS) });
+  const parsed = parse('sts', argv, {
+    config: { type: 'string' },
+    'check-config': { type: 'boolean' },
+    ...flagOptions(STS_COMMAND_SETTINGS),
+  });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -49,15 +53,23 @@ export async function run(argv: string[]): Promise<number> {
   if (checkOnly) {
     const now = Math.floor(Date.now() / 1000);
     const signer = config.signingKey ?? config.keys?.signingKey(now);
-    const keys = config.keys === undefined ? `${signer?.alg} key ${signer?.kid}` : `keystore with ${config.keys.publishedKeys(now).length} published keys, signing with ${signer === undefined ? 'none (no key active!)' : `${signer.alg} key ${signer.kid}`}`;
+    const keys =
+      config.keys === undefined
+        ? `${signer?.alg} key ${signer?.kid}`
+        : `keystore with ${config.keys.publishedKeys(now).length} published keys, signing with ${signer === undefined ? 'none (no key active!)' : `${signer.alg} key ${signer.kid}`}`;
     config.keys?.close();
-    process.stdout.write(`${configFile}: ok (issuer ${config.issuer}, ${config.policy.clients.length} clients, ${config.policy.subjectTokens.length} subject tokens, ${config.policy.trustedIssuers.length} trusted issuers, ${keys})\n`);
+    process.stdout.write(
+      `${configFile}: ok (issuer ${config.issuer}, ${config.policy.clients.length} clients, ${config.policy.subjectTokens.length} subject tokens, ${config.policy.trustedIssuers.length} trusted issuers, ${keys})\n`,
+    );
     return 0;
   }
   const log = logEvent('sts');
   if (config.issuerMetadataElsewhere === true) {
     // Said once at start, so whoever reads the log knows discovery depends on something else.
-    log({ type: 'discovery.elsewhere', detail: `RFC 8414 clients fetch ${metadataUrlOf(config.issuer).href}; this STS is reached at ${config.publicUrl ?? config.issuer}` });
+    log({
+      type: 'discovery.elsewhere',
+      detail: `RFC 8414 clients fetch ${metadataUrlOf(config.issuer).href}; this STS is reached at ${config.publicUrl ?? config.issuer}`,
+    });
   }
   const { tlsPaths, process: listen, ...options } = config;
   const server = createStsServer({ ...options, onEvent: log });
@@ -73,5 +85,12 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGHUP', () => void keystore.reload().then((loaded) => loaded && log({ type: 'keystore.reloaded' })));
   }
   reloadOnHangup(log, reloadables);
-  return serveUntilSignalled('sts', server, listen.port ?? DEFAULTS.sts.port, listen.host ?? DEFAULTS.server.host, ` (issuer ${config.issuer})`, listen.drainTimeoutMs);
+  return serveUntilSignalled(
+    'sts',
+    server,
+    listen.port ?? DEFAULTS.sts.port,
+    listen.host ?? DEFAULTS.server.host,
+    ` (issuer ${config.issuer})`,
+    listen.drainTimeoutMs,
+  );
 }

@@ -47,7 +47,11 @@ interface EchoReply {
 let loaded: { definition: PackageDefinition; grpcObject: GrpcObject } | undefined;
 
 /** echo.proto and the health proto, loaded once (the reflection service describes both). */
-export function loadEchoDefinitions(): { definition: PackageDefinition; EchoServer: ServiceClientConstructor; Health: ServiceClientConstructor } {
+export function loadEchoDefinitions(): {
+  definition: PackageDefinition;
+  EchoServer: ServiceClientConstructor;
+  Health: ServiceClientConstructor;
+} {
   loaded ??= (() => {
     const definition = loadSync([ECHO_PROTO, HEALTH_PROTO], { keepCase: true, longs: Number, enums: String, defaults: true });
     return { definition, grpcObject: loadPackageDefinition(definition) };
@@ -76,7 +80,10 @@ export interface EchoServerOptions {
   onEvent?: (event: EchoServerEvent) => void;
 }
 
-export const GRPC_SERVER_DEFAULTS = { maxConcurrentStreams: DEFAULTS.grpc.maxConcurrentStreams, maxReceiveMessageBytes: DEFAULTS.grpc.maxReceiveMessageBytes };
+export const GRPC_SERVER_DEFAULTS = {
+  maxConcurrentStreams: DEFAULTS.grpc.maxConcurrentStreams,
+  maxReceiveMessageBytes: DEFAULTS.grpc.maxReceiveMessageBytes,
+};
 
 export interface ManagedGrpcServer {
   server: Server;
@@ -121,13 +128,29 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
     onEvent: (event) => {
       if (event.type !== 'call.refused') return;
       const { error, method, peer } = event;
-      onEvent({ type: 'call.refused', method, peer, code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) });
+      onEvent({
+        type: 'call.refused',
+        method,
+        peer,
+        code: error.code,
+        description: error.description,
+        ...(error.detail === undefined ? {} : { detail: error.detail }),
+      });
     },
   });
   const { maxConcurrentStreams: maxStreams, maxReceiveMessageBytes: maxMessage } = parseOptions(ECHO_SERVER_OPTIONS, options);
-  const server = new Server({ interceptors: [interceptor], 'grpc.max_concurrent_streams': maxStreams, 'grpc.max_receive_message_length': maxMessage });
+  const server = new Server({
+    interceptors: [interceptor],
+    'grpc.max_concurrent_streams': maxStreams,
+    'grpc.max_receive_message_length': maxMessage,
+  });
   const { definition, EchoServer } = loadEchoDefinitions();
-  server.addService(EchoServer.service, echoImplementation((method, auth) => onEvent({ type: 'call.allowed', method, subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint })));
+  server.addService(
+    EchoServer.service,
+    echoImplementation((method, auth) =>
+      onEvent({ type: 'call.allowed', method, subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint }),
+    ),
+  );
   new HealthImplementation({ '': 'SERVING', [ECHO_SERVICE]: 'SERVING' }).addToServer(server);
   new ReflectionService(definition).addToServer(server);
   const limits = resolveServerLimits(options.limits);
@@ -178,12 +201,19 @@ function echoImplementation(allowed: (method: string, auth: VerifiedToken) => vo
   const caller = (call: { metadata: ServerUnaryCall<unknown, unknown>['metadata'] }, method: string): VerifiedToken => {
     // The interceptor admitted the call, so the token is there; refuse loudly if it ever is not.
     const auth = verifiedTokenOf(call);
-    if (auth === undefined) throw Object.assign(new Error('call reached the handler without a verified token'), { code: status.INTERNAL, details: 'call reached the handler without a verified token' });
+    if (auth === undefined)
+      throw Object.assign(new Error('call reached the handler without a verified token'), {
+        code: status.INTERNAL,
+        details: 'call reached the handler without a verified token',
+      });
     allowed(method, auth);
     return auth;
   };
   // Streaming handlers end the call with the error's status instead of throwing (UNKNOWN).
-  const callerOrFail = (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, method: string): VerifiedToken | undefined => {
+  const callerOrFail = (
+    call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+    method: string,
+  ): VerifiedToken | undefined => {
     try {
       return caller(call, method);
     } catch (error) {
@@ -191,7 +221,8 @@ function echoImplementation(allowed: (method: string, auth: VerifiedToken) => vo
       return undefined;
     }
   };
-  const greet = (name: string, auth: VerifiedToken): string => `Hello ${name === '' ? auth.subject : name} (token subject ${auth.subject}, bound to x5t#S256 ${auth.thumbprint})`;
+  const greet = (name: string, auth: VerifiedToken): string =>
+    `Hello ${name === '' ? auth.subject : name} (token subject ${auth.subject}, bound to x5t#S256 ${auth.thumbprint})`;
 
   return {
     SayHello(call: ServerUnaryCall<EchoRequest, EchoReply>, callback: sendUnaryData<EchoReply>) {

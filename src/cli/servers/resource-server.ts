@@ -60,11 +60,21 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
       ...(metadataUrl === undefined ? {} : { resourceMetadataUrl: metadataUrl }),
       onEvent: (event) => {
         if (event.type === 'request.allowed') {
-          onEvent({ type: 'request.allowed', subject: event.token.subject, clientId: event.token.clientId, thumbprint: event.token.thumbprint });
+          onEvent({
+            type: 'request.allowed',
+            subject: event.token.subject,
+            clientId: event.token.clientId,
+            thumbprint: event.token.thumbprint,
+          });
           return;
         }
         const { error } = event;
-        onEvent({ type: 'request.refused', code: error.code, description: error.description, ...(error.detail === undefined ? {} : { detail: error.detail }) });
+        onEvent({
+          type: 'request.refused',
+          code: error.code,
+          description: error.description,
+          ...(error.detail === undefined ? {} : { detail: error.detail }),
+        });
       },
     },
   );
@@ -79,7 +89,8 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
       guarded(req, res);
     } else {
       const known = path === '/' || path === HEALTH_PATH || (metadataPath !== undefined && path === metadataPath);
-      if (known) sendOAuthError(res, new CertboundError('CB_METHOD_NOT_ALLOWED', { description: 'use GET' }), { headers: { allow: 'GET, HEAD' } });
+      if (known)
+        sendOAuthError(res, new CertboundError('CB_METHOD_NOT_ALLOWED', { description: 'use GET' }), { headers: { allow: 'GET, HEAD' } });
       else sendOAuthError(res, new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' }));
     }
   });

@@ -71,7 +71,8 @@ export function authorizeAudiences(credential: IssuancePolicy, requested: readon
 export function authorizeScopes(credential: IssuancePolicy, requested: readonly string[]): string[] {
   const refused = requested.filter((scope) => !credential.scopes.includes(scope));
   // Narrowing to nothing would read as "everything requested was granted" (RFC 6749 §5.1): refuse.
-  if (refused.length > 0 && credential.narrowScopes && refused.length < requested.length) return requested.filter((scope) => credential.scopes.includes(scope));
+  if (refused.length > 0 && credential.narrowScopes && refused.length < requested.length)
+    return requested.filter((scope) => credential.scopes.includes(scope));
   if (refused.length > 0) {
     throw new CertboundError('CB_SCOPE_NOT_ALLOWED', {
       description: `scope not allowed: ${refused.join(' ')}`,
@@ -100,4 +101,3 @@ export function authorizeRequestedTokenType(policy: IssuancePolicy, requested: s
   }
   return type;
 }
-

@@ -93,4 +93,3 @@ export interface Policy {
   subjectTokens: SubjectCredential[];
   trustedIssuers: TrustedIssuer[];
 }
-

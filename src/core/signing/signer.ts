@@ -35,7 +35,7 @@ export interface SigningKeyInput {
   alg?: AsymmetricAlgorithm;
 }
 
-const EC_ALGORITHMS: Record<string, AsymmetricAlgorithm> = { 'prime256v1': 'ES256', 'secp384r1': 'ES384', 'secp521r1': 'ES512' };
+const EC_ALGORITHMS: Record<string, AsymmetricAlgorithm> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
 
 /** The JWS algorithm a key can sign with: the key type decides, an RSA key may ask for PS*. */
 export function algorithmForKey(key: KeyObject, requested?: AsymmetricAlgorithm): AsymmetricAlgorithm {
@@ -66,7 +66,10 @@ export function algorithmForKey(key: KeyObject, requested?: AsymmetricAlgorithm)
 export async function createSigningKey(input: SigningKeyInput): Promise<SigningKey> {
   let privateKey: KeyObject;
   try {
-    privateKey = typeof input.privateKey === 'object' && 'asymmetricKeyType' in input.privateKey ? input.privateKey : createPrivateKey(input.privateKey as string | Buffer);
+    privateKey =
+      typeof input.privateKey === 'object' && 'asymmetricKeyType' in input.privateKey
+        ? input.privateKey
+        : createPrivateKey(input.privateKey as string | Buffer);
   } catch (cause) {
     throw misuse('signing key is not a readable private key (PEM)', { cause });
   }

@@ -27,7 +27,9 @@ export async function handleTokenRequest(req: IncomingMessage, res: ServerRespon
       throw new CertboundError('CB_GRANT_TYPE_UNSUPPORTED', { description: `grant_type ${grantType} is not supported` });
     }
     if (!client.grantTypes.includes(grantType)) {
-      throw new CertboundError('CB_CLIENT_GRANT_NOT_ALLOWED', { description: `client ${client.clientId} may not use grant_type ${grantType}` });
+      throw new CertboundError('CB_CLIENT_GRANT_NOT_ALLOWED', {
+        description: `client ${client.clientId} may not use grant_type ${grantType}`,
+      });
     }
     const issued = await grant.handle({
       parameters: grantParameters(grant, parameters),

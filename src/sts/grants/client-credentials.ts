@@ -1,6 +1,12 @@
 import { buildAccessTokenClaims } from '../../core/claims.js';
 import { parseScope } from '../../core/scope.js';
-import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, tokenLifetime } from '../../core/policy/authorize.js';
+import {
+  authorizeAudiences,
+  authorizeRequestedTokenType,
+  authorizeScopes,
+  clientIdentity,
+  tokenLifetime,
+} from '../../core/policy/authorize.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS } from '../../core/rfc.js';
 import { issueAccessToken, type Grant } from './grant.js';
 import { TARGET_PARAMETERS, targetsOf } from './parameters.js';

@@ -25,16 +25,29 @@ export const COMMON_PARAMETERS: ReadonlySet<string> = new Set(['grant_type', 'cl
  * @param others the parameters every other grant declares.
  * @throws CertboundError CB_REQUEST_INVALID, or the refusal a rule's check throws.
  */
-export function checkParameters(grantType: string, rules: ParameterRules, others: ReadonlySet<string>, parameters: TokenRequestParameters): void {
+export function checkParameters(
+  grantType: string,
+  rules: ParameterRules,
+  others: ReadonlySet<string>,
+  parameters: TokenRequestParameters,
+): void {
   for (const name of parameters.names()) {
     if (!(name in rules) && !COMMON_PARAMETERS.has(name) && others.has(name)) {
-      throw new CertboundError('CB_REQUEST_INVALID', { description: `${name} does not belong in a ${grantType} request`, reason: 'malformed' });
+      throw new CertboundError('CB_REQUEST_INVALID', {
+        description: `${name} does not belong in a ${grantType} request`,
+        reason: 'malformed',
+      });
     }
   }
   for (const [name, rule] of Object.entries(rules)) {
     const present = rule.occurs === 'required' || parameters.has(name) || (rule.with !== undefined && parameters.has(rule.with));
     if (!present) continue;
-    const values = rule.occurs === 'repeatable' ? parameters.list(name) : rule.occurs === 'required' || rule.with !== undefined ? [parameters.required(name)] : [parameters.optional(name)];
+    const values =
+      rule.occurs === 'repeatable'
+        ? parameters.list(name)
+        : rule.occurs === 'required' || rule.with !== undefined
+          ? [parameters.required(name)]
+          : [parameters.optional(name)];
     for (const value of values) if (value !== undefined) rule.check?.(value);
   }
 }
@@ -52,7 +65,10 @@ export function requireIssuableTokenType(value: string): void {
 /** RFC 8707 §2: a resource is an absolute URI without a fragment. */
 export function requireResourceUri(value: string): void {
   if (!URL.canParse(value) || value.includes('#')) {
-    throw new CertboundError('CB_REQUEST_INVALID', { description: `resource must be an absolute URI without a fragment: ${value}`, reason: 'malformed' });
+    throw new CertboundError('CB_REQUEST_INVALID', {
+      description: `resource must be an absolute URI without a fragment: ${value}`,
+      reason: 'malformed',
+    });
   }
 }
 
@@ -60,7 +76,8 @@ export function requireResourceUri(value: string): void {
 export function targetsOf(parameters: TokenRequestParameters, fallback: readonly string[] = []): string[] {
   const targets = [...parameters.list('audience'), ...parameters.list('resource')];
   if (targets.length === 0 && fallback.length === 1) return [...fallback];
-  if (targets.length === 0) throw new CertboundError('CB_REQUEST_INVALID', { description: 'audience or resource is required', reason: 'malformed' });
+  if (targets.length === 0)
+    throw new CertboundError('CB_REQUEST_INVALID', { description: 'audience or resource is required', reason: 'malformed' });
   return targets;
 }
 

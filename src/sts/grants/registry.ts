@@ -7,11 +7,16 @@ import { clientCredentialsGrant } from './client-credentials.js';
 import { tokenExchangeGrant } from './token-exchange.js';
 
 /** The grant types this STS serves: the one list, used for routing, metadata and policy checks. */
-export const GRANTS: ReadonlyMap<string, Grant> = new Map([tokenExchangeGrant, clientCredentialsGrant].map((grant) => [grant.grantType, grant]));
+export const GRANTS: ReadonlyMap<string, Grant> = new Map(
+  [tokenExchangeGrant, clientCredentialsGrant].map((grant) => [grant.grantType, grant]),
+);
 
 /** For each grant, the parameters only other grants declare: sent to it, they are refused. */
 const FOREIGN_PARAMETERS = new Map(
-  [...GRANTS.values()].map((grant) => [grant, new Set([...GRANTS.values()].filter((other) => other !== grant).flatMap((other) => Object.keys(other.parameters)))]),
+  [...GRANTS.values()].map((grant) => [
+    grant,
+    new Set([...GRANTS.values()].filter((other) => other !== grant).flatMap((other) => Object.keys(other.parameters))),
+  ]),
 );
 
 /**
@@ -32,7 +37,10 @@ export function checkRegisteredGrantTypes(policy: Policy, prefix = 'policy'): vo
   policy.clients.forEach((client, i) => {
     client.grantTypes.forEach((grantType, j) => {
       if (!GRANTS.has(grantType)) {
-        throw new PolicyError(`${prefix}.clients[${i}].grant_types[${j}]`, `unknown grant type (supported: ${[...GRANTS.keys()].join(', ')})`);
+        throw new PolicyError(
+          `${prefix}.clients[${i}].grant_types[${j}]`,
+          `unknown grant type (supported: ${[...GRANTS.keys()].join(', ')})`,
+        );
       }
     });
   });

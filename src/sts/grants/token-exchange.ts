@@ -1,7 +1,14 @@
 import { buildAccessTokenClaims } from '../../core/claims.js';
 import { parseScope } from '../../core/scope.js';
 import { CertboundError } from '../../core/errors.js';
-import { authorizeAudiences, authorizeRequestedTokenType, authorizeScopes, clientIdentity, subjectPatternMatches, tokenLifetime } from '../../core/policy/authorize.js';
+import {
+  authorizeAudiences,
+  authorizeRequestedTokenType,
+  authorizeScopes,
+  clientIdentity,
+  subjectPatternMatches,
+  tokenLifetime,
+} from '../../core/policy/authorize.js';
 import { authenticateToken, type AuthenticatedSubject, type SubjectAuthenticationContext } from '../../core/subject-token.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE } from '../../core/rfc.js';
 import { issueAccessToken, type Grant } from './grant.js';
@@ -40,7 +47,8 @@ export const tokenExchangeGrant: Grant = {
       now: context.now,
     };
     const subject = await authenticateToken(subjectToken, subjectTokenType, authentication, 'subject_token');
-    const actor = actorToken === undefined ? undefined : await authenticateToken(actorToken, actorTokenType as string, authentication, 'actor_token');
+    const actor =
+      actorToken === undefined ? undefined : await authenticateToken(actorToken, actorTokenType as string, authentication, 'actor_token');
     if (actor !== undefined) authorizeActor(subject, actor);
     const credential = subject.policy;
     const requestedTokenType = authorizeRequestedTokenType(credential, parameters.optional('requested_token_type'));
@@ -51,7 +59,10 @@ export const tokenExchangeGrant: Grant = {
     // Without a new actor, a delegated subject token's chain is kept, never dropped.
     const delegation = actor !== undefined ? actClaim(subject, actor) : isObject(subject.act) ? subject.act : undefined;
     // A gateway exchanging tokens bound to its callers' certificates is the latest actor.
-    const act = subject.boundToAnotherCertificate || actor?.boundToAnotherCertificate === true ? { sub: clientId, ...(delegation === undefined ? {} : { act: delegation }) } : delegation;
+    const act =
+      subject.boundToAnotherCertificate || actor?.boundToAnotherCertificate === true
+        ? { sub: clientId, ...(delegation === undefined ? {} : { act: delegation }) }
+        : delegation;
     const claims = buildAccessTokenClaims({
       issuer: context.issuer,
       subject: subject.subject,
@@ -76,7 +87,11 @@ export const tokenExchangeGrant: Grant = {
  */
 function authorizeActor(subject: AuthenticatedSubject, actor: AuthenticatedSubject): void {
   const refuse = (why: string): never => {
-    throw new CertboundError('CB_ACTOR_NOT_ALLOWED', { description: why, detail: `actor=${actor.subject} subject=${subject.subject}`, reason: 'not_allowed' });
+    throw new CertboundError('CB_ACTOR_NOT_ALLOWED', {
+      description: why,
+      detail: `actor=${actor.subject} subject=${subject.subject}`,
+      reason: 'not_allowed',
+    });
   };
   if (!subject.mayAct.some((pattern) => subjectPatternMatches(pattern, actor.subject))) {
     refuse(`actor '${actor.subject}' may not act for subject '${subject.subject}'`);
