@@ -98,6 +98,9 @@ const TOKEN_SOURCE_OPTIONS = v.pipe(
   optionsObject(
     {
       stsUrl: STS_URL,
+      // Checked above (one of them) and by createMtlsAgent.
+      tls: v.optional(v.unknown()),
+      agent: v.optional(v.unknown()),
       subjectToken: v.optional(
         v.custom<string | (() => string | Promise<string>)>(
           (token) => typeof token === 'function' || (typeof token === 'string' && token.length > 0),

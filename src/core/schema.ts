@@ -88,14 +88,32 @@ function pathOf(prefix: string, path: readonly v.IssuePathItem[] | undefined): s
 export const isPlainObject = (input: unknown): input is Record<string, unknown> =>
   input !== null && typeof input === 'object' && !Array.isArray(input);
 
-/** An options object; anything else is refused with `problem` ("verifier options must be an object"). */
-export const optionsObject = <E extends v.ObjectEntries>(entries: E, problem: string) =>
-  v.pipe(
+/**
+ * An options object with exactly these options: anything but an object is refused with `problem`
+ * ("verifier options must be an object"), and so is an option it does not know, naming it and
+ * the options there are: a misspelt `requiredScope` must not silently guard nothing. `others`
+ * are options of the same object that another schema checks (an adapter's own, next to the
+ * shared ones); `loose` lets any other key through, for schemas that check part of an object.
+ */
+export const optionsObject = <E extends v.ObjectEntries>(
+  entries: E,
+  problem: string,
+  { others = [], loose = false }: { others?: readonly string[]; loose?: boolean } = {},
+) => {
+  const known = new Set([...Object.keys(entries), ...others]);
+  return v.pipe(
     v.custom<Record<string, unknown>>(isPlainObject, problem),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (loose || !dataset.typed) return;
+      const unknown = Object.keys(dataset.value).find((key) => !known.has(key) && dataset.value[key] !== undefined);
+      if (unknown !== undefined)
+        addIssue({ message: `is not an option (expected one of ${[...known].join(', ')})`, path: [pathItem(dataset.value, unknown)] });
+    }),
     // A missing option is reported by its own schema ("must be a non-empty string"), not as a missing key.
     v.transform((input) => ({ ...Object.fromEntries(Object.keys(entries).map((key) => [key, undefined])), ...input })),
     v.looseObject(entries),
   );
+};
 
 /** A function, refused with `problem` ("must be a function"). */
 export const callable = <T extends (...args: never[]) => unknown>(problem: string) =>

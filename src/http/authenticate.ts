@@ -51,6 +51,8 @@ const REQUEST_AUTHENTICATION_OPTIONS = optionsObject(
     trustedProxy: v.optional(v.custom<TrustedProxyOptions>(() => true)),
   },
   'options must be an object',
+  // The adapters' own options, checked by checkAdapterOptions.
+  { others: ['realm', 'resourceMetadataUrl', 'onEvent'] },
 );
 
 const ADAPTER_OPTIONS = optionsObject(
@@ -60,6 +62,7 @@ const ADAPTER_OPTIONS = optionsObject(
     onEvent: v.optional(callable('must be a function')),
   },
   'options must be an object',
+  { loose: true },
 );
 
 const resolvedOptions = new WeakMap<RequestAuthenticationOptions, ResolvedRequestAuthentication>();

@@ -120,6 +120,10 @@ const STS_OPTIONS = v.pipe(
       ),
       keys: v.optional(madeBy<SigningKeyProvider>('signingKey', 'must come from openKeystore() or staticKeyProvider()')),
       policy: v.custom<Policy>((policy) => isPlainObject(policy) && Array.isArray(policy.clients), 'must come from parsePolicy()'),
+      // Needed by createStsServer, not by createStsHandler (its caller owns the TLS server).
+      tls: v.optional(v.custom<object>(isPlainObject, 'must give the CA bundle, certificate and key (ca, cert, key)')),
+      // Checked by resolveServerLimits, naming each limit.
+      limits: v.optional(v.custom<object>(isPlainObject, 'must be an object of limits')),
       ...scalarSchemas,
       bodyLimitBytes: v.optional(
         v.pipe(

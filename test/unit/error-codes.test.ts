@@ -57,6 +57,22 @@ const MISUSES: Array<[string, () => unknown, RegExp]> = [
     /"trustedProxy\.addresses"/,
   ],
   ['STS with an http issuer', () => createStsServer({ issuer: 'http://sts' } as never), /give exactly one|"issuer"/],
+  // A misspelt option must not silently guard nothing.
+  [
+    'protect with onRefused (it is onEvent)',
+    () => protect(() => {}, { verifier, onRefused: () => {} } as never),
+    /"onRefused" is not an option/,
+  ],
+  [
+    'verifier with issuers (it is issuer)',
+    () => createBoundTokenVerifier({ keys: { keys: [] }, issuers: 'i', audience: 'a' } as never),
+    /"issuers" is not an option \(expected one of .*issuer/,
+  ],
+  [
+    'interceptor with requiredScope',
+    () => createServerInterceptor({ verifier, requiredScope: 'read' } as never),
+    /"requiredScope" is not an option/,
+  ],
   ['policy that is no mapping', () => parsePolicy(null), /policy/],
   ['a certificate that is neither DER nor PEM', () => computeThumbprint('hello'), /certificate/],
   ['a SHA-256 that is not hex', () => thumbprintFromSha256Hex('xyz'), /64 hex digits/],

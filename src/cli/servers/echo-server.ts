@@ -111,6 +111,7 @@ const ECHO_SERVER_OPTIONS = optionsObject(
     maxReceiveMessageBytes: count(GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes),
   },
   'echo server options must be an object',
+  { loose: true },
 );
 
 /**
