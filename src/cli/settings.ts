@@ -31,6 +31,8 @@ export interface CommandSettings {
   values: Record<string, unknown>;
   /** The configuration file, when one was given. */
   file: string | undefined;
+  /** The options given as flags (the rest came from the file), to name each as it was written. */
+  flagged?: ReadonlySet<string>;
 }
 
 /**
@@ -48,7 +50,16 @@ export async function commandSettings(
   if (typeof path !== 'string' || path === '') return { values: readSettings(specs, { command, flags: parsed.values }), file: undefined };
   const document = await readYamlMapping(path, 'configuration');
   checkFileKeys(path, document, specs, opaque);
-  return { values: readSettings(specs, { command, flags: parsed.values, file: { path, document } }), file: path };
+  const flagged = new Set(specs.filter((spec) => spec.flag !== undefined && given(parsed.values[spec.flag])).map((spec) => spec.option));
+  return { values: readSettings(specs, { command, flags: parsed.values, file: { path, document } }), file: path, flagged };
+}
+
+const given = (flag: unknown): boolean => flag !== undefined && !(Array.isArray(flag) && flag.length === 0);
+
+/** A setting as the person wrote it: `--headers-timeout`, or `limits.headers_timeout in resource.yaml`. */
+export function nameOf(settings: CommandSettings, spec: OptionSpec): string {
+  const fromFile = settings.file !== undefined && settings.flagged?.has(spec.option) !== true && settings.values[spec.option] !== undefined;
+  return fromFile || spec.flag === undefined ? `${spec.key} in ${settings.file}` : `--${spec.flag}`;
 }
 
 /** A setting that must be given, by flag or in the file. */
@@ -67,7 +78,10 @@ export function limitsOf(command: string, settings: CommandSettings): ServerLimi
   const limits = Object.fromEntries(
     LIMIT_OPTIONS.flatMap((spec) => (settings.values[spec.option] === undefined ? [] : [[spec.option, settings.values[spec.option]]])),
   ) as ServerLimits;
-  if (headersOutlastRequest(limits)) throw new UsageError(`${command}: --headers-timeout must not exceed --request-timeout`);
+  if (headersOutlastRequest(limits)) {
+    const limit = (option: keyof ServerLimits) => nameOf(settings, LIMIT_OPTIONS.find((spec) => spec.option === option) as OptionSpec);
+    throw new UsageError(`${command}: ${limit('headersTimeoutMs')} must not exceed ${limit('requestTimeoutMs')}`);
+  }
   return limits;
 }
 

@@ -55,7 +55,7 @@ export function userProblem(type: OptionType): string {
     case 'enum':
       return `must be one of ${type.values.join(', ')}`;
     case 'strings':
-      return 'must be a list of non-empty strings';
+      return 'must be a non-empty string or a list of them';
     case 'path':
     case 'path-or-url':
       return 'must be a non-empty string';
@@ -83,7 +83,14 @@ export function fileSchema(type: OptionType): v.GenericSchema {
     case 'enum':
       return v.picklist(type.values, problem);
     case 'strings':
-      return v.array(v.pipe(v.string(problem), v.minLength(1, problem)), problem);
+      // `audience: api` means the one-element list a person would expect.
+      return v.pipe(
+        v.union(
+          [v.pipe(v.string(problem), v.minLength(1, problem)), v.array(v.pipe(v.string(problem), v.minLength(1, problem)), problem)],
+          problem,
+        ),
+        v.transform((value: string | string[]) => [value].flat()),
+      );
     case 'path':
     case 'path-or-url':
       return v.pipe(v.string(problem), v.minLength(1, problem));

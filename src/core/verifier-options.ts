@@ -29,9 +29,12 @@ export interface ResolvedVerifierOptions {
 }
 
 const STRINGS_PROBLEM = 'must be a non-empty string or array of non-empty strings';
+const nonEmptyStrings = (value: unknown): boolean =>
+  Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0);
+
 /** One value or a non-empty list of them, as a list. */
 const oneOrMore = v.pipe(
-  v.union([v.pipe(v.string(), v.minLength(1)), v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.minLength(1))], STRINGS_PROBLEM),
+  v.custom<string | string[]>((value) => nonEmptyStrings(typeof value === 'string' ? [value] : value), STRINGS_PROBLEM),
   v.transform((value): string[] => (typeof value === 'string' ? [value] : [...value])),
 );
 

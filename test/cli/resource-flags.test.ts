@@ -104,7 +104,8 @@ test('--config: resource and grpc-server take every setting from a YAML file, pa
       'tls: { ca: ca.crt, cert: server.crt, key: server.key }',
       'jwks: jwks.json',
       'issuer: https://sts.domain.com:8081',
-      'audience: [https://server.domain.com:8443]',
+      // One audience may be written without brackets.
+      'audience: https://server.domain.com:8443',
       'required_scope: [read]',
       'limits: { max_connections: 10 }',
       'workers: 1',
@@ -125,7 +126,8 @@ test('--config: resource and grpc-server take every setting from a YAML file, pa
   const grpcConfig = file('grpc.yaml');
   await writeFile(
     grpcConfig,
-    'port: 0\ntls: { ca: ca.crt, cert: grpc.crt, key: grpc.key }\njwks: jwks.json\nissuer: https://sts.domain.com:8081\naudience: [https://grpc.domain.com:50051]\nmax_streams: 5\n',
+    // One audience may be written without brackets.
+    'port: 0\ntls: { ca: ca.crt, cert: grpc.crt, key: grpc.key }\njwks: jwks.json\nissuer: https://sts.domain.com:8081\naudience: https://grpc.domain.com:50051\nmax_streams: 5\n',
   );
   const grpc = await startServer(['grpc-server', '--config', grpcConfig]);
   assert.match(grpc.readyLine, /^certbound grpc-server listening on https:\/\/127\.0\.0\.1:\d+$/);
@@ -142,7 +144,18 @@ test('--config: unknown keys, bad values and HTTP-only limits for gRPC are one l
     ],
     ['resource', 'port: 0\ntls: { ca: 5 }\n', /resource-bad\.yaml: tls\.ca: must be a non-empty string$/],
     ['resource', 'port: -1\n', /resource-bad\.yaml: port: must be an integer from 0 to 65535$/],
-    ['grpc-server', 'port: 0\nlimits: { max_in_flight: 5 }\n', /grpc-server: --max-in-flight applies to the HTTPS servers only/],
+    ['resource', 'port: 0\naudience: [""]\n', /resource-bad\.yaml: audience: must be a non-empty string or a list of them$/],
+    // A setting is named as it was written: the file's key, not a flag the person never typed.
+    [
+      'grpc-server',
+      'port: 0\nlimits: { max_in_flight: 5 }\n',
+      /grpc-server: limits\.max_in_flight in \S+resource-bad\.yaml applies to the HTTPS servers only \(gRPC has max_streams\)$/,
+    ],
+    [
+      'resource',
+      'port: 0\nlimits: { headers_timeout: 30, request_timeout: 10 }\n',
+      /resource: limits\.headers_timeout in \S+ must not exceed limits\.request_timeout in \S+resource-bad\.yaml$/,
+    ],
   ];
   for (const [command, text, message] of cases) {
     const config = file('resource-bad.yaml');

@@ -7,7 +7,7 @@ import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { commandSettings, flagOptions, limitsOf, requireSetting } from '../settings.js';
+import { commandSettings, flagOptions, limitsOf, nameOf, requireSetting } from '../settings.js';
 import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
 export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
@@ -69,7 +69,8 @@ export async function runServer(argv: string[]): Promise<number> {
   const log = logEvent('grpc-server');
   for (const spec of LIMIT_OPTIONS) {
     if (settings.values[spec.option] !== undefined && !GRPC_LIMITS.has(spec.option)) {
-      throw new UsageError(`grpc-server: --${spec.flag} applies to the HTTPS servers only (gRPC has --max-streams)`);
+      const streams = settings.file !== undefined && settings.flagged?.has(spec.option) !== true ? 'max_streams' : '--max-streams';
+      throw new UsageError(`grpc-server: ${nameOf(settings, spec)} applies to the HTTPS servers only (gRPC has ${streams})`);
     }
   }
   const limits = limitsOf('grpc-server', settings);
