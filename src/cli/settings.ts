@@ -105,7 +105,7 @@ export function tlsReloader(paths: TlsPaths, apply: (tls: TlsFiles) => void): ()
 }
 
 const D = SERVER_LIMIT_DEFAULTS;
-export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these settings from a YAML file (keys as in docs/cli.md;
+export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these settings from a YAML file (keys in docs/configuration.md;
   flags win). --tls-crl FILE (repeatable) refuses revoked client certificates; SIGHUP re-reads
   the TLS certificate, key, CA bundle and CRLs (and keys, see docs/cli.md) without dropping a
   request. Limits: --handshake-timeout S (default: --headers-timeout) --max-connections N

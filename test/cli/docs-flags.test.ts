@@ -42,3 +42,22 @@ test("every flag in every command's --help appears in docs/cli.md, as `--flag`",
   }
   assert.deepEqual(missing, []);
 });
+
+test("every setting a server takes as a flag is named in its --help (gRPC: but the HTTP-only limits it refuses)", async () => {
+  const { RESOURCE_SETTINGS, GRPC_SERVER_SETTINGS } = await import('../../src/config/protected-settings.js');
+  const { STS_COMMAND_SETTINGS } = await import('../../src/config/sts-settings.js');
+  const { GRPC_LIMITS, LIMIT_OPTIONS } = await import('../../src/config/limits.js');
+  const refusedByGrpc = new Set<string>(LIMIT_OPTIONS.filter((spec) => !GRPC_LIMITS.has(spec.option as never)).map((spec) => spec.option));
+  const missing: string[] = [];
+  for (const [command, specs] of [
+    ['resource', RESOURCE_SETTINGS],
+    ['sts', STS_COMMAND_SETTINGS],
+    ['grpc-server', GRPC_SERVER_SETTINGS.filter((spec) => !refusedByGrpc.has(spec.option))],
+  ] as const) {
+    const help = (await runCli([command, '--help'])).stdout;
+    for (const flag of ['config', ...specs.flatMap((spec) => (spec.flag === undefined ? [] : [spec.flag]))]) {
+      if (!new RegExp(`--${flag}(?![\\w-])`).test(help)) missing.push(`${command} --${flag}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});

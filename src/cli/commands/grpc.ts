@@ -1,5 +1,5 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { GRPC_LIMITS, LIMIT_OPTIONS } from '../../config/limits.js';
+import { GRPC_LIMITS, LIMIT_OPTIONS, SERVER_LIMIT_DEFAULTS } from '../../config/limits.js';
 import { GRPC_SERVER_SETTINGS } from '../../config/protected-settings.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -13,7 +13,7 @@ import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
                        [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S]
-                       [--tls-crl F ...]
+                       [--tls-crl F ...] [--handshake-timeout S] [--max-connections N] [--drain-timeout S]
   Run a gRPC server (TLS; a client certificate from --tls-ca is required at the handshake)
   serving echo.EchoServer (SayHello, SayHelloStream, SayHelloToAll, SayHelloChat),
   grpc.health.v1.Health and server reflection. Every call except the health service needs
@@ -21,7 +21,10 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
   anything else ends with UNAUTHENTICATED. --max-streams caps concurrent calls per connection
   (100). --token-cache keeps successful verifications as for resource (10000; 0 = off).
   A revoked client certificate (--tls-crl) fails the handshake. SIGHUP re-reads the JWKS
-  and the TLS files. --drain-timeout S (10): on SIGTERM, running calls get this long.`;
+  and the TLS files. --drain-timeout S (10): on SIGTERM, running calls get this long.
+  --handshake-timeout S (${SERVER_LIMIT_DEFAULTS.handshakeTimeoutMs / 1000}) cuts off a peer that has not finished the TLS handshake;
+  --max-connections N (${SERVER_LIMIT_DEFAULTS.maxConnections}; 0 = off) closes connections beyond it at accept. --config FILE
+  reads these settings from a YAML file (keys in docs/configuration.md; flags win).`;
 
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
                      (--subject-token T | --subject-token-file F) (--audience A | --resource R)...
