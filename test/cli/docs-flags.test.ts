@@ -43,7 +43,7 @@ test("every flag in every command's --help appears in docs/cli.md, as `--flag`",
   assert.deepEqual(missing, []);
 });
 
-test("every setting a server takes as a flag is named in its --help (gRPC: but the HTTP-only limits it refuses)", async () => {
+test('every setting a server takes as a flag is named in its --help (gRPC: but the HTTP-only limits it refuses)', async () => {
   const { RESOURCE_SETTINGS, GRPC_SERVER_SETTINGS } = await import('../../src/config/protected-settings.js');
   const { STS_COMMAND_SETTINGS } = await import('../../src/config/sts-settings.js');
   const { GRPC_LIMITS, LIMIT_OPTIONS } = await import('../../src/config/limits.js');
