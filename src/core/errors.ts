@@ -165,3 +165,6 @@ export function toCertboundError(error: unknown): CertboundError {
 export function isCertboundError(value: unknown): value is AnyCertboundError {
   return value instanceof CertboundError;
 }
+
+// Misuse has a class and code of its own; `certbound/errors` is where a caller looks for both.
+export { ConfigError, FileProblem } from './config-error.js';

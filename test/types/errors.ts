@@ -1,7 +1,10 @@
 // certbound/errors: one class, a closed set of codes, narrowing by `code`.
-import { CertboundError as CoreCertboundError } from 'certbound';
+import { CertboundError as CoreCertboundError, ConfigError as CoreConfigError } from 'certbound';
+import { FileProblem as StsFileProblem } from 'certbound/sts';
 import {
   CertboundError,
+  ConfigError,
+  FileProblem,
   ERROR_OUTCOMES,
   isCertboundError,
   toCertboundError,
@@ -13,6 +16,16 @@ import { expectType, type Equal } from './assert.js';
 
 // The same class from either entry point.
 expectType<Equal<typeof CoreCertboundError, typeof CertboundError>>();
+expectType<Equal<typeof CoreConfigError, typeof ConfigError>>();
+expectType<Equal<typeof StsFileProblem, typeof FileProblem>>();
+
+// Misuse is a TypeError with one code, apart from the request-time codes.
+declare const misuse: ConfigError;
+expectType<Equal<typeof misuse.code, 'CB_CONFIG_INVALID'>>();
+const asTypeError: TypeError = misuse;
+void asTypeError;
+// @ts-expect-error CB_CONFIG_INVALID is not a request outcome: no transport renders it
+void ERROR_OUTCOMES.CB_CONFIG_INVALID;
 
 // Codes are a closed union: a typo is a compile error.
 const expired = new CertboundError('CB_TOKEN_EXPIRED', { description: 'token expired', reason: 'expired' });
