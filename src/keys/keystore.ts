@@ -8,12 +8,16 @@ import { createSigningKey, type SigningKey } from '../core/signing/signer.js';
 import { FileProblem, readPrivateKey } from '../files/read.js';
 import { DEFAULTS } from '../defaults.js';
 import { misuse } from '../core/config-error.js';
+import { callable, optionsObject, parseOptions } from '../core/schema.js';
+import * as v from 'valibot';
 
 /** The index of a keystore directory; each key's PKCS#8 PEM sits next to it as `<kid>.key`. */
 export const KEYSTORE_INDEX = 'keystore.json';
 
 /** Defaults: DEFAULTS.keystore (src/defaults.ts), where the reasons are. */
 export const KEYSTORE_DEFAULTS = DEFAULTS.keystore;
+
+const POSITIVE_MS = 'must be a positive whole number of milliseconds';
 
 /** Algorithms `certbound keys generate` can make keys for. */
 export const GENERATED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] as const;
@@ -182,26 +186,47 @@ export function staticKeyProvider(key: SigningKey): SigningKeyProvider {
   return { signingKey: () => key, publishedKeys: () => [key.publicJwk], secondsUntilNextChange: () => undefined };
 }
 
+/** What a keystore reports about its reloads (periodic or SIGHUP), through `onEvent`. */
+export type KeystoreEvent =
+  | { type: 'keystore.reloaded'; keys: number }
+  /** The keystore on disk is broken; the last good keys stay in use. */
+  | { type: 'keystore.reload_failed'; error: Error };
+
+export interface KeystoreOptions {
+  /** How often keystore.json is checked for a change (ms). */
+  reloadIntervalMs?: number;
+  onEvent?: (event: KeystoreEvent) => void;
+}
+
 export interface KeystoreProvider extends SigningKeyProvider {
   /**
    * Re-read the keystore now (SIGHUP). A broken keystore keeps the last good one and reports
-   * through `onReloadError`. Resolves to whether the keystore was read.
+   * `keystore.reload_failed`. Resolves to whether the keystore was read.
    */
   reload(): Promise<boolean>;
-  /** Told about every failed reload (periodic or SIGHUP); set it to log. */
-  onReloadError: ((error: Error) => void) | undefined;
+  /** Told about every reload (periodic or SIGHUP); set it to log when another part opened the keystore. */
+  onEvent: ((event: KeystoreEvent) => void) | undefined;
   close(): void;
 }
+
+const KEYSTORE_OPTIONS = optionsObject(
+  {
+    reloadIntervalMs: v.optional(
+      v.pipe(v.number(POSITIVE_MS), v.integer(POSITIVE_MS), v.minValue(1, POSITIVE_MS)),
+      KEYSTORE_DEFAULTS.reloadIntervalMs,
+    ),
+    onEvent: v.optional(callable<(event: KeystoreEvent) => void>('must be a function')),
+  },
+  'keystore options must be an object',
+);
 
 /**
  * A provider over a keystore directory, re-read when keystore.json changes (checked every
  * `reloadIntervalMs`) or on `reload()`. Keys are imported on load, not per request.
  * @throws FileProblem when the keystore cannot be read at start.
  */
-export async function openKeystore(
-  dir: string,
-  options: { reloadIntervalMs?: number; onReloadError?: (error: Error) => void } = {},
-): Promise<KeystoreProvider> {
+export async function openKeystore(dir: string, options: KeystoreOptions = {}): Promise<KeystoreProvider> {
+  const { reloadIntervalMs, onEvent } = parseOptions(KEYSTORE_OPTIONS, options);
   let keys = await readKeystore(dir);
   if (keys.length === 0)
     throw new FileProblem(join(dir, KEYSTORE_INDEX), 'the keystore has no keys: run certbound keys generate --dir DIR');
@@ -213,22 +238,22 @@ export async function openKeystore(
       const fresh = await readKeystore(dir);
       if (fresh.length === 0) throw new FileProblem(join(dir, KEYSTORE_INDEX), 'the keystore has no keys');
       keys = fresh;
+      provider.onEvent?.({ type: 'keystore.reloaded', keys: keys.length });
       return true;
     } catch (error) {
-      provider.onReloadError?.(error as Error);
+      provider.onEvent?.({ type: 'keystore.reload_failed', error: error as Error });
       return false;
     }
   };
-  const interval = options.reloadIntervalMs ?? KEYSTORE_DEFAULTS.reloadIntervalMs;
   const timer = setInterval(() => {
     void modifiedAt(dir).then(
       (modified) => (modified !== lastModified ? reload() : undefined),
       () => {},
     );
-  }, interval);
+  }, reloadIntervalMs);
   timer.unref();
   const provider: KeystoreProvider = {
-    onReloadError: options.onReloadError,
+    onEvent,
     signingKey: (now) => signingKeyAt(keys, now)?.signingKey,
     publishedKeys: (now) => publishedKeysAt(keys, now).map((key) => key.signingKey.publicJwk),
     secondsUntilNextChange: (now) => secondsUntilNextChange(keys, now),

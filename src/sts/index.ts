@@ -18,7 +18,7 @@ export { createSigningKey } from '../core/signing/signer.js';
 export type { Signer, SigningKey, SigningKeyInput } from '../core/signing/signer.js';
 export { signAccessToken } from '../core/signing/jws.js';
 export { openKeystore, staticKeyProvider } from '../keys/keystore.js';
-export type { KeystoreProvider, SigningKeyProvider } from '../keys/keystore.js';
+export type { KeystoreEvent, KeystoreOptions, KeystoreProvider, SigningKeyProvider } from '../keys/keystore.js';
 export type { ServerLimits } from '../config/limits.js';
 export type { ManagedServer } from '../server/https-server.js';
 export type { ServerTlsOptions } from '../server/tls.js';

@@ -2,7 +2,7 @@
 // that restarts, and connections reset under a client's token request.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { createTokenSource } from '../../src/client/token-source.js';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import { serverTlsOptions } from '../../src/server/tls.js';
 import { remoteJwksSource, type JwksEvent } from '../../src/keys/jwks-source.js';
-import { addKeystoreKey, openKeystore } from '../../src/keys/keystore.js';
+import { addKeystoreKey, openKeystore, type KeystoreEvent } from '../../src/keys/keystore.js';
 import { createStsHandler, createStsServer } from '../../src/sts/server.js';
 import { DEFAULTS } from '../../src/defaults.js';
 import { steppedClock } from '../helpers/clock.js';
@@ -159,6 +159,45 @@ describe('an STS restart', () => {
     const keys = remoteJwksSource(`${second.url}/.well-known/jwks.json`, { ca: pki.ca.certPem });
     const verifier = createBoundTokenVerifier({ keys, issuer: ISSUER, audience: AUDIENCE });
     assert.equal((await verifier.verify(token, pki.alice.thumbprint)).subject, 'alice');
+  });
+});
+
+describe('a keystore that changes on disk', () => {
+  test('a good change is reloaded and reported; a broken one keeps the last good keys and is reported', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'certbound-keystore-events-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const now = Math.floor(Date.now() / 1000);
+    await addKeystoreKey(dir, { now });
+    const events: KeystoreEvent[] = [];
+    const keys = await openKeystore(dir, { onEvent: (event) => events.push(event) });
+    t.after(() => keys.close());
+    const signer = keys.signingKey(now)?.kid;
+
+    await addKeystoreKey(dir, { now, publishAheadSeconds: 30 });
+    assert.equal(await keys.reload(), true);
+    assert.deepEqual(events, [{ type: 'keystore.reloaded', keys: 2 }]);
+
+    await writeFile(join(dir, 'keystore.json'), '{ not json');
+    assert.equal(await keys.reload(), false);
+    const failed = events[1];
+    assert.ok(failed?.type === 'keystore.reload_failed', JSON.stringify(events));
+    assert.match(failed.error.message, /keystore\.json/);
+    assert.equal(keys.publishedKeys(now).length, 2, 'the last good keys stay published');
+    assert.equal(keys.signingKey(now)?.kid, signer, 'and the same key keeps signing');
+  });
+
+  test('its options are checked: an unknown one or a bad interval is a ConfigError', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'certbound-keystore-options-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await addKeystoreKey(dir, { now: Math.floor(Date.now() / 1000) });
+    await assert.rejects(openKeystore(dir, { onReloadError: () => {} } as never), {
+      code: 'CB_CONFIG_INVALID',
+      message: /"onReloadError" is not an option/,
+    });
+    await assert.rejects(openKeystore(dir, { reloadIntervalMs: 0 }), {
+      code: 'CB_CONFIG_INVALID',
+      message: /"reloadIntervalMs" must be a positive/,
+    });
   });
 });
 

@@ -709,7 +709,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     await addKeystoreKey(dir, { now: Math.floor(Date.now() / 1000) });
     const keys: KeystoreProvider = await openKeystore(dir, {
-      onReloadError: (error) => lateFailure({ kind: 'keystore', detail: `reload failed: ${error.message}` }),
+      onEvent: (event) => {
+        if (event.type === 'keystore.reload_failed') lateFailure({ kind: 'keystore', detail: `reload failed: ${event.error.message}` });
+      },
     });
     cleanups.push(() => keys.close());
 

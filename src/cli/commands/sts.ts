@@ -77,12 +77,15 @@ export async function run(argv: string[]): Promise<number> {
   // keystore.json changes). A single key file is not swapped: tokens it signed would stop
   // verifying. Either way SIGHUP must not kill the server.
   const keystore = config.keys;
-  if (keystore !== undefined) keystore.onReloadError = (error) => log({ type: 'keystore.reload_failed', detail: error.message });
+  if (keystore !== undefined) {
+    keystore.onEvent = (event) =>
+      log(event.type === 'keystore.reloaded' ? { type: event.type, keys: event.keys } : { type: event.type, detail: event.error.message });
+  }
   const reloadables: Reloadable[] = [{ name: 'tls', reload: tlsReloader(tlsPaths, (files) => server.reloadTls(files)) }];
   if (keystore === undefined) {
     process.on('SIGHUP', () => log({ type: 'reload.skipped', detail: 'signing.key is a single key file; only a keystore reloads' }));
   } else {
-    process.on('SIGHUP', () => void keystore.reload().then((loaded) => loaded && log({ type: 'keystore.reloaded' })));
+    process.on('SIGHUP', () => void keystore.reload());
   }
   reloadOnHangup(log, reloadables);
   return serveUntilSignalled(
