@@ -57,3 +57,30 @@ test('certbound and certbound/node load neither Fastify nor Express', async () =
     );
   }
 });
+
+test("docs/design.md lists exactly each entry point's runtime exports", async () => {
+  const { readFile } = await import('node:fs/promises');
+  const doc = await readFile(new URL('../../../docs/design.md', import.meta.url), 'utf8');
+  const rows = [...doc.matchAll(/^\| `(certbound(?:\/[a-z]+)?)` \| `[^`]+` \| (.*) \|$/gm)];
+  assert.ok(rows.length >= 9, 'the exports table is where design.md keeps it');
+  const entries = new Set<string>();
+  for (const [, entry, cell] of rows) {
+    entries.add(entry as string);
+    // Values come first; types (and optional peers) after "; type(s)" or ". ".
+    const values = (cell as string).split(/; types? |\. /)[0] as string;
+    const documented = [...values.matchAll(/`([A-Za-z_]\w*)`/g)].map((match) => match[1]).sort();
+    const actual = Object.keys(await import(entry as string)).sort();
+    assert.deepEqual(documented, actual, `${entry}: docs/design.md and the module disagree`);
+  }
+  assert.deepEqual([...entries].sort(), [
+    'certbound',
+    'certbound/client',
+    'certbound/errors',
+    'certbound/express',
+    'certbound/fastify',
+    'certbound/grpc',
+    'certbound/node',
+    'certbound/pki',
+    'certbound/sts',
+  ]);
+});
