@@ -1,4 +1,5 @@
 import { fetch, Headers, type Agent, type RequestInit, type Response } from 'undici';
+import { madeBy, optionsObject, parseOptions } from '../core/schema.js';
 import type { TokenSource } from './token-source.js';
 
 export interface BoundFetchOptions {
@@ -7,12 +8,21 @@ export interface BoundFetchOptions {
   agent: Agent;
 }
 
+const BOUND_FETCH_OPTIONS = optionsObject(
+  {
+    tokenSource: madeBy<TokenSource>('getToken', 'must come from createTokenSource()'),
+    agent: madeBy<Agent>('dispatch', 'must be an undici Agent (createMtlsAgent())'),
+  },
+  'bound fetch options must be an object',
+);
+
 /**
  * `fetch` that sends the bound access token over the same client certificate. When the resource
  * answers 401 invalid_token (the token expired or keys rotated), it exchanges once more and retries
  * once; any other answer is returned as is.
  */
-export function createBoundFetch(options: BoundFetchOptions): (url: string | URL, init?: RequestInit) => Promise<Response> {
+export function createBoundFetch(input: BoundFetchOptions): (url: string | URL, init?: RequestInit) => Promise<Response> {
+  const options = parseOptions(BOUND_FETCH_OPTIONS, input);
   const send = async (url: string | URL, init: RequestInit): Promise<Response> => {
     const headers = new Headers(init.headers);
     headers.set('authorization', `Bearer ${await options.tokenSource.getToken()}`);

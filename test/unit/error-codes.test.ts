@@ -9,6 +9,7 @@ import { compileSpiffePattern } from '../../src/core/spiffe.js';
 import { computeThumbprint, thumbprintFromSha256Hex } from '../../src/core/thumbprint.js';
 import { withVerificationCache } from '../../src/core/verification-cache.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
+import { createBoundFetch } from '../../src/client/bound-fetch.js';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
 import { createTokenSource } from '../../src/client/token-source.js';
 import { parsePolicy } from '../../src/config/policy.js';
@@ -39,6 +40,11 @@ const MISUSES: Array<[string, () => unknown, RegExp]> = [
     'token source with a string for retries',
     () => createTokenSource({ stsUrl: 'https://sts', agent: {} as never, subjectToken: 'x', retries: '2' as never }),
     /"retries"/,
+  ],
+  [
+    'bound fetch without an agent',
+    () => createBoundFetch({ tokenSource: { getToken: () => 't' } } as never),
+    /"agent" must be an undici Agent/,
   ],
   ['mTLS agent without a key', () => createMtlsAgent({ cert: 'c' } as never), /"tls"/],
   ['call credentials of a non-source', () => createCallCredentials({} as never), /"tokens"/],
