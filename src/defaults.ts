@@ -30,7 +30,7 @@ export const DEFAULTS = {
     drainTimeoutMs: 10_000,
     /** Servers listen on loopback unless told otherwise: exposing one is a decision. */
     host: '127.0.0.1',
-    /** The oldest TLS version any certbound server accepts, whatever the runtime's default. */
+    /** The oldest TLS version any certbound server or client accepts, whatever the runtime's default. */
     tlsMinVersion: 'TLSv1.2',
     /** A shed request is answered at once; a second later the queue has usually drained. */
     overloadedRetryAfterSeconds: 1,
@@ -58,6 +58,8 @@ export const DEFAULTS = {
      * cache needs, low enough that one certificate cannot monopolise the signing key.
      */
     rateLimit: { perSecond: 50, burst: 100 },
+    /** Clients tracked by the rate limiter: beyond it the least recently seen is forgotten (a fresh bucket). */
+    rateLimitMaxKeys: 10_000,
     /** Clock skew allowed for JWT subject and actor tokens from trusted issuers. */
     subjectTokenClockToleranceSeconds: 30,
     /** The metadata document changes only with a restart: clients may cache it briefly. */
@@ -85,6 +87,8 @@ export const DEFAULTS = {
      * how long a token stays accepted after its signing key leaves the JWKS: keep it short.
      */
     cacheMaxAgeSeconds: 60,
+    /** Proxies in front of the resource that each append an XFCC element (Envoy: one). */
+    xfccHops: 1,
     /** Certificate facts (subject, SANs) parsed once per certificate, across connections. */
     certificateFactsEntries: 1024,
     /** Compiled SPIFFE ID patterns of the policy: a policy has far fewer; reloads bring new ones. */
@@ -113,6 +117,8 @@ export const DEFAULTS = {
     maxTokenLifetimeSeconds: 3600,
     /** How often a running STS looks for a changed keystore (SIGHUP reloads at once). */
     reloadIntervalMs: 5000,
+    /** A retired key stays published this much longer than the tokens it signed could live: resource clocks drift. */
+    clockSkewSeconds: 60,
   },
   /** gRPC servers and calls. */
   grpc: {

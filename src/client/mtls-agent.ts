@@ -1,6 +1,7 @@
 import { Agent } from 'undici';
 import * as v from 'valibot';
 import { isPlainObject, parseOptions } from '../core/schema.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface ClientTlsOptions {
   /** CA bundle the server certificate must chain to (PEM); system CAs when absent. */
@@ -29,7 +30,7 @@ export function createMtlsAgent(tls: ClientTlsOptions): Agent {
       key: tls.key,
       ...(tls.ca === undefined ? {} : { ca: tls.ca }),
       ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-      minVersion: 'TLSv1.2',
+      minVersion: DEFAULTS.server.tlsMinVersion,
     },
   });
 }

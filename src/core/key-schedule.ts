@@ -6,6 +6,8 @@
  * server has it (JWKS caches expire, unknown kids are re-fetched) before the first token it signs
  * arrives; and keeps the retired key published until every token it signed has expired.
  */
+import { DEFAULTS } from '../defaults.js';
+
 export interface ScheduledKey {
   kid: string;
   /** In the JWKS from this time. */
@@ -60,7 +62,7 @@ export function planRotation<K extends ScheduledKey>(
   options: { publishAheadSeconds: number; maxTokenLifetimeSeconds: number; clockSkewSeconds?: number },
 ): RotationPlan<K> {
   const switchAt = now + options.publishAheadSeconds;
-  const expireAt = switchAt + options.maxTokenLifetimeSeconds + (options.clockSkewSeconds ?? 60);
+  const expireAt = switchAt + options.maxTokenLifetimeSeconds + (options.clockSkewSeconds ?? DEFAULTS.keystore.clockSkewSeconds);
   const removed = keys.filter((key) => key.expireAt !== undefined && key.expireAt <= now);
   const kept = keys
     .filter((key) => !removed.includes(key))

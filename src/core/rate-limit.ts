@@ -27,7 +27,7 @@ export interface RateLimiter {
 }
 
 /** Defaults: generous for a workload that caches its tokens, tight for a runaway client. */
-export const RATE_LIMIT_DEFAULTS = { ...DEFAULTS.sts.rateLimit, maxKeys: 10_000 } as const;
+export const RATE_LIMIT_DEFAULTS = { ...DEFAULTS.sts.rateLimit, maxKeys: DEFAULTS.sts.rateLimitMaxKeys } as const;
 
 const atLeastOne = 'must be an integer >= 1';
 const RATE_LIMIT_OPTIONS = optionsObject(

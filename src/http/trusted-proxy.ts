@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import * as v from 'valibot';
 import { optionsObject, parseOptions } from '../core/schema.js';
+import { DEFAULTS } from '../defaults.js';
 
 /**
  * How a TLS-terminating proxy forwards the client certificate:
@@ -81,7 +82,7 @@ const TRUSTED_PROXY_OPTIONS = optionsObject(
         (issue) => `: ${JSON.stringify(issue.input)} is not a header name`,
       ),
     ),
-    xfccHops: v.optional(v.pipe(v.number(POSITIVE), v.integer(POSITIVE), v.minValue(1, POSITIVE)), 1),
+    xfccHops: v.optional(v.pipe(v.number(POSITIVE), v.integer(POSITIVE), v.minValue(1, POSITIVE)), DEFAULTS.verification.xfccHops),
   },
   '"trustedProxy" must be an object',
 );

@@ -84,7 +84,7 @@ export function manageServer(server: HttpsServer): ManagedServer {
   });
   return {
     server,
-    listen(port = 0, host = '127.0.0.1') {
+    listen(port = 0, host = DEFAULTS.server.host) {
       return listenOn(server, port, host);
     },
     close() {

@@ -178,7 +178,7 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
 
   return {
     server,
-    listen(port = 0, host = '127.0.0.1') {
+    listen(port = 0, host = DEFAULTS.server.host) {
       return listenOn(listener, port, host);
     },
     close() {
