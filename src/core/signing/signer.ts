@@ -1,7 +1,7 @@
 import { constants, createPrivateKey, createPublicKey, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import type { AsymmetricAlgorithm } from '../rfc.js';
-import { ECDSA_COMPONENT_BYTES, ecdsaDerToJose } from './ecdsa.js';
+import { ecdsaDerToJose } from './ecdsa.js';
 import { misuse } from '../config-error.js';
 
 /**
@@ -102,8 +102,7 @@ function softwareSign(alg: AsymmetricAlgorithm, key: KeyObject): (signingInput: 
   if (alg === 'EdDSA') return (signingInput) => sign(null, signingInput, key);
   const digest = `sha${alg.slice(2)}`;
   if (alg === 'ES256' || alg === 'ES384' || alg === 'ES512') {
-    const size = ECDSA_COMPONENT_BYTES[alg];
-    return (signingInput) => ecdsaDerToJose(sign(digest, signingInput, key), size);
+    return (signingInput) => ecdsaDerToJose(sign(digest, signingInput, key), alg);
   }
   if (alg.startsWith('PS')) {
     const options: SignKeyObjectInput = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
