@@ -93,7 +93,6 @@ export function bearerChallenge(
   return { status: http, headers, body: errorBody(error) };
 }
 
-/** RFC 6750 §3 error_description allows %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash. */
 /** RFC 6749 §5.2 / RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E; `"` and `\` become `'`, the rest `?`. */
 function quotable(text: string): string {
   return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7E]/g, '?');

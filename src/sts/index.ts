@@ -2,7 +2,7 @@
 export { createStsServer, createStsHandler } from './server.js';
 export type { StsOptions, StsEvent } from './server.js';
 export { loadStsConfig } from './config.js';
-export type { StsConfigOverrides } from './config.js';
+export type { LoadedStsConfig, StsConfigOverrides } from './config.js';
 export { parsePolicy, PolicyError } from '../config/policy.js';
 export type {
   Policy,
