@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { Agent, request } from 'undici';
 import { createMtlsAgent } from '../../client/mtls-agent.js';
@@ -12,15 +11,14 @@ import { computeThumbprint } from '../../core/thumbprint.js';
 import { DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_ISSUER, DEV_SUBJECT_TOKENS, planDevPki } from '../../pki/dev-pki.js';
 import { writePlannedFiles } from '../../pki/write.js';
 import { parse } from '../args.js';
+import { startServer, stopChild } from '../child-server.js';
+import { DEFAULTS } from '../../defaults.js';
 import { loadGrpc } from './grpc.js';
 
 export const usage = `certbound demo [--keep]
   Build a fresh dev PKI in a temporary directory, start the STS, an HTTPS resource server and a
   gRPC server on loopback, and walk through the certificate-bound token story step by step. Exits 0 only when every step
   behaves as expected. --keep leaves the temporary directory in place.`;
-
-const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
-const READY_TIMEOUT_MS = 15_000;
 
 interface Step {
   title: string;
@@ -132,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
             client,
             request,
             metadata,
-            { deadline: Date.now() + 20_000 },
+            { deadline: Date.now() + DEFAULTS.grpc.callDeadlineMs },
             (error: (Error & { code: number; details: string }) | null, reply: Record<string, unknown>) => {
               if (error === null) resolve({ ok: true, reply });
               else resolve({ ok: false, code: error.code, status: grpc.status[error.code] ?? String(error.code), details: error.details });
@@ -290,42 +288,4 @@ export async function run(argv: string[]): Promise<number> {
     if (parsed.values.keep === true) out(`(kept ${dir})`);
     else await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Start `certbound <args>` as a child process and resolve to the URL from its ready line. */
-function startServer(children: ChildProcess[], args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-  });
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`certbound ${args[0]} did not start within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      const match = /listening on (https:\/\/\S+)/.exec(stdout);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(match[1] as string);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`certbound ${args[0]} exited with code ${code}: ${stderr.trim().split('\n').pop() ?? ''}`));
-    });
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
