@@ -1,11 +1,10 @@
 import { decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { certificateMatches, type CertificateMatcher } from './certificate/matcher.js';
 import { type CertificateFacts } from './certificate/facts.js';
-import { readConfirmation } from './confirmation.js';
 import { CertboundError } from './errors.js';
 import { classifyJoseError } from './jose-errors.js';
 import { malformedNumericDate } from './numeric-date.js';
-import { thumbprintsEqual } from './thumbprint.js';
+import { checkSubjectTokenBinding } from './subject-binding.js';
 import { hashSubjectToken, subjectPatternMatches } from './policy/authorize.js';
 import type { IssuancePolicy, Policy, SubjectCredential, TrustedIssuer } from './policy/types.js';
 import { DEFAULTS } from '../defaults.js';
@@ -136,7 +135,12 @@ async function authenticateJwt(
   const rule = issuer.subjects.find((entry) => subjectPatternMatches(entry.subject, subject));
   if (rule === undefined) throw invalid(`${role} subject '${subject}' from ${issuer.issuer} is not allowed by policy`, 'not_allowed');
   requirePinnedCertificate(rule.clientCertificate, context.certificate, context.caVerified, subject, role);
-  const boundToAnotherCertificate = checkBinding(payload.cnf, context, subject, role);
+  const boundToAnotherCertificate = checkSubjectTokenBinding(payload.cnf, {
+    presented: context.certificate.thumbprint,
+    exchangeBoundTokens: context.exchangeBoundTokens,
+    subject,
+    role,
+  });
   const copiedClaims = Object.fromEntries(
     issuer.copyClaims.filter((claim) => payload[claim] !== undefined).map((claim) => [claim, payload[claim]]),
   );
@@ -150,59 +154,6 @@ async function authenticateJwt(
     issuer: issuer.issuer,
     boundToAnotherCertificate,
   };
-}
-
-/**
- * A bound subject or actor token keeps its binding through the exchange: it is exchanged only by
- * the holder of the certificate it is bound to, or by a client allowed to exchange others' bound
- * tokens. A binding certbound cannot check (DPoP's jkt, a raw key) is refused: exchanging it would
- * turn a token only its key holder can use into one the presenter can.
- * @returns whether the token is bound to another certificate (allowed for this client).
- * @throws CertboundError CB_SUBJECT_TOKEN_CNF_MISMATCH or CB_SUBJECT_TOKEN_CNF_UNSUPPORTED
- */
-function checkBinding(cnf: unknown, context: SubjectAuthenticationContext, subject: string, role: string): boolean {
-  const confirmation = readConfirmation(cnf);
-  const unsupported = (why: string): CertboundError =>
-    new CertboundError('CB_SUBJECT_TOKEN_CNF_UNSUPPORTED', {
-      description: `${role} ${why}`,
-      detail: `subject=${subject}`,
-      reason: 'not_allowed',
-    });
-  switch (confirmation.kind) {
-    case 'none':
-      return false;
-    case 'malformed':
-      throw unsupported(
-        confirmation.member === 'cnf'
-          ? 'has a cnf claim that is not a JSON object'
-          : 'has a cnf x5t#S256 that is not a certificate thumbprint',
-      );
-    case 'other':
-      throw unsupported(
-        `is bound by a confirmation method this STS cannot check (cnf ${namesOf(confirmation.methods) || 'without members'})`,
-      );
-    case 'certificate': {
-      if (confirmation.otherMethods.length > 0)
-        throw unsupported(`is bound by a confirmation method this STS cannot check (cnf ${namesOf(confirmation.otherMethods)})`);
-      if (thumbprintsEqual(confirmation.thumbprint, context.certificate.thumbprint)) return false;
-      if (context.exchangeBoundTokens) return true;
-      throw new CertboundError('CB_SUBJECT_TOKEN_CNF_MISMATCH', {
-        description: `${role} is bound to a different client certificate`,
-        detail: `subject=${subject} bound to x5t#S256=${confirmation.thumbprint}, presented by x5t#S256=${context.certificate.thumbprint}`,
-        reason: 'mismatch',
-      });
-    }
-  }
-}
-
-/** A few member names, shortened: they come from the token and end up in a description. */
-function namesOf(members: readonly string[]): string {
-  return (
-    members
-      .slice(0, 3)
-      .map((name) => name.slice(0, 32))
-      .join(', ') + (members.length > 3 ? ', ...' : '')
-  );
 }
 
 function safeIssuer(token: string): string | undefined {
