@@ -133,3 +133,23 @@ export const x5cThumbprints = v.pipe(
   v.transform((jwks) => jwks.keys.flatMap((key) => (key.x5c === undefined ? [] : [key.x5c]))),
   v.check((thumbprints) => thumbprints.length > 0, 'no key has an x5c certificate'),
 );
+
+/** One problem `problem` at `key` of the entry being checked (or the entry itself). */
+export type Fail = (problem: string, key?: string) => never;
+
+/** A cross-field check of a mapping that builds its typed form, failing at a key of it. */
+export function checked<T extends Record<string, unknown>, R>(build: (entry: T, fail: Fail) => R) {
+  return v.rawTransform<T, R>(({ dataset, addIssue, NEVER }) => {
+    const failure = Symbol('failed');
+    try {
+      return build(dataset.value, (problem, key) => {
+        addIssue({ message: problem, ...(key === undefined ? {} : { path: [pathItem(dataset.value, key)] }) });
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- a private sentinel, caught just below
+        throw failure;
+      });
+    } catch (error) {
+      if (error === failure) return NEVER;
+      throw error;
+    }
+  });
+}
