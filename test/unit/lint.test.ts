@@ -17,7 +17,7 @@ before(() => {
     // building the TypeScript program for the whole project would take most of this test's time.
     overrideConfig: { files: ['**/*.ts'], languageOptions: { parserOptions: { projectService: false, project: null } } },
     ruleFilter: ({ ruleId }) =>
-      ruleId.startsWith('import-x/') || ['no-restricted-imports', 'no-restricted-globals', 'no-console'].includes(ruleId),
+      ruleId.startsWith('import-x/') || ['no-restricted-imports', 'no-restricted-globals', 'no-console', 'max-lines'].includes(ruleId),
   });
 });
 
@@ -104,4 +104,9 @@ test('an import cycle is an error: import-x/no-cycle', async () => {
     await problems('src/core/rfc.ts', "import type { AccessTokenClaims } from './claims.js';\nexport type Claims = AccessTokenClaims;\n"),
     [],
   );
+});
+
+test('a source file of src/ past 300 lines is an error (max-lines): one concept per file', async () => {
+  assert.deepEqual(await problems('src/core/canary.ts', 'export const a = 1;\n'.repeat(300)), []);
+  assert.deepEqual(await problems('src/core/canary.ts', 'export const a = 1;\n'.repeat(300) + '// and one more\n'), ['301 max-lines']);
 });
