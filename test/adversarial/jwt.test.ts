@@ -10,7 +10,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
 import { request, type Agent } from 'undici';
 import type { CertboundErrorCode } from '../../src/core/errors.js';
-import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
+import { createBoundTokenVerifier, createJoseReferenceVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
 import { createResourceServer, type ResourceEvent } from '../../src/cli/servers/resource-server.js';
 import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../src/pki/generate.js';
 import {
@@ -962,6 +962,33 @@ describe('adversarial JWT access tokens: HTTPS resource server and gRPC intercep
       }
     });
   }
+
+  describe('the fast verifier (fast-jwt on node:crypto) and jose alone', () => {
+    it('agree on every token of this suite: the same refusal code and description, or both accept', async () => {
+      const reference = createJoseReferenceVerifier({ keys: { keys: [issuerJwk] }, issuer: ISSUER, audience: AUDIENCE });
+      const outcomeOf = async (which: BoundTokenVerifier, token: string, thumbprint: string): Promise<string> => {
+        try {
+          return `accepted: sub=${(await which.verify(token, thumbprint)).subject}`;
+        } catch (error) {
+          const refusal = error as { code?: string; description?: string };
+          return `${refusal.code ?? 'no code'}: ${refusal.description ?? String(error)}`;
+        }
+      };
+      const cases = [...refusalGroups().flatMap((group) => group.cases), ...acceptedCases()];
+      const disagreements: string[] = [];
+      let accepted = 0;
+      for (const testCase of cases) {
+        const token = await testCase.token();
+        const thumbprint = certificateOf(testCase.presenter ?? 'alice').thumbprint;
+        const [fast, jose] = await Promise.all([outcomeOf(verifier, token, thumbprint), outcomeOf(reference, token, thumbprint)]);
+        if (fast !== jose) disagreements.push(`${testCase.name}: fast ${fast}; jose ${jose}`);
+        if (fast.startsWith('accepted')) accepted++;
+      }
+      assert.deepEqual(disagreements, []);
+      assert.equal(accepted, acceptedCases().length, 'exactly the accepted cases are accepted');
+      assert.ok(cases.length >= 70, `${cases.length} tokens`);
+    });
+  });
 
   describe('accepted by design (and controls)', () => {
     for (const testCase of acceptedCases()) {
