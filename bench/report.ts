@@ -34,6 +34,7 @@ export const TARGET_IDS = [
   'resume-vs-bare',
   'resource-overhead-cache',
   'resource-overhead-nocache',
+  'grpc-overhead',
 ] as const;
 
 export interface Meta {

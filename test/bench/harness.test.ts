@@ -50,10 +50,14 @@ test('npm run bench runs end to end on a tiny load (--quick)', { timeout: RUN_TI
   t.after(() => rm(dir, { recursive: true, force: true }));
   const out = join(dir, 'results.json');
 
-  const { code, stdout, stderr } = await run(['--quick', '--out', out]);
-  assert.equal(code, 0, `bench exited ${code}\n${stderr}`);
+  const { code, stdout, stderr } = await run(['--quick', '--check', '--out', out]);
+  assert.ok(code === 0 || code === 3, `bench exited ${code}\n${stderr}`);
 
   const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+  // --check: exit 3 exactly when a measured target is missed, naming each one.
+  const missed = report.targets.filter((target) => target.met === false).map((target) => target.id);
+  assert.equal(code, missed.length > 0 ? 3 : 0, `exit ${code} with missed targets [${missed.join(', ')}]`);
+  if (missed.length > 0) assert.match(stderr, new RegExp(`bench --check: ${missed.length} target\\(s\\) missed: ${missed.join(', ')}`));
   assert.deepEqual(
     report.rows.map((row) => row.id),
     [...ROW_IDS],
