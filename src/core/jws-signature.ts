@@ -27,8 +27,8 @@ const checks = new WeakMap<object, Map<string, SignatureCheck>>();
  * Check a compact JWS (RFC 7515 §7.1) against `key` for `alg` with fast-jwt: base64url segments,
  * a JSON object header and payload, the signature, `typ` at+jwt (RFC 9068 §4) and no `crit`
  * extension. Claims are left to the caller.
- * @throws fast-jwt's TokenError (FAST_JWT_* codes, read by core/jose-errors.ts), or a TypeError
- * for a key that cannot verify `alg`.
+ * @throws fast-jwt's TokenError (FAST_JWT_* codes; the caller asks jose to word the refusal), or
+ * a TypeError for a key that cannot verify `alg`.
  */
 export function checkSignature(token: string, key: ResolvedKey, alg: AsymmetricAlgorithm): SignedToken {
   return signatureCheckFor(key, alg)(token);
