@@ -25,8 +25,8 @@
 //
 // --only ID,...       measure only these rows (prefixes: `sts`, `resource`, ...)
 // --wait-quiet S      first wait up to S seconds for other processes to leave the machine idle
-// --cpu-prof DIR      run the one-worker STS, the resource server without cache and the gRPC
-//                     server with the interceptor under `node --cpu-prof`; each writes
+// --cpu-prof DIR      run the one-worker STS, the reference, the resource server without cache
+//                     and the gRPC server with the interceptor under `node --cpu-prof`; each writes
 //                     DIR/<name>.cpuprofile when it stops, and `node dist/bench/profile-summary.js
 //                     FILE 20 --skip-ms MS` (the runner prints MS) lists its hot spots
 import { execFile } from 'node:child_process';
@@ -98,7 +98,7 @@ interface Options {
   check: boolean;
   /** Wait up to this long for other processes to leave the machine quiet before starting. */
   waitQuietMs: number;
-  /** Profile the one-worker STS, the uncached resource server and the intercepted gRPC server (node --cpu-prof) into this directory. */
+  /** Profile the one-worker STS, the reference, the uncached resource server and the intercepted gRPC server (node --cpu-prof) into this directory. */
   cpuProfileDir: string | undefined;
 }
 
@@ -370,7 +370,8 @@ class Bench {
   }
 
   startBench(kind: ServerKind): Promise<ServerProcess> {
-    return this.start(kind, [...(kind === 'grpc-intercepted' ? this.profile('grpc-intercepted') : []), SERVE, kind, this.dir]);
+    const profiled = kind === 'grpc-intercepted' || kind === 'reference';
+    return this.start(kind, [...(profiled ? this.profile(kind) : []), SERVE, kind, this.dir]);
   }
 
   async startResource(cache: boolean): Promise<ServerProcess> {
@@ -618,7 +619,7 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
   if (sts !== undefined) {
     if (options.cpuProfileDir !== undefined) {
       bench.log(
-        `--cpu-prof: sts.cpuprofile, resource-nocache.cpuprofile and grpc-intercepted.cpuprofile land in ${options.cpuProfileDir} once the servers stop; the STS's has ${Date.now() - sts.startedAt} ms of start-up and idle first: node dist/bench/profile-summary.js FILE 20 --skip-ms ${Date.now() - sts.startedAt}`,
+        `--cpu-prof: sts, reference, resource-nocache and grpc-intercepted .cpuprofile files land in ${options.cpuProfileDir} once the servers stop; the STS's has ${Date.now() - sts.startedAt} ms of start-up and idle first: node dist/bench/profile-summary.js FILE 20 --skip-ms ${Date.now() - sts.startedAt}`,
       );
     }
     tokens.resource = await bench.fetchToken(sts, exchangeBody(DEV_AUDIENCE), DEV_AUDIENCE);
