@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { planRotation, publishedKeysAt, secondsUntilNextChange, signingKeyAt, type ScheduledKey } from '../core/key-schedule.js';
 import { isAsymmetricAlgorithm, type AsymmetricAlgorithm } from '../core/rfc.js';
-import { createSigningKey, type SigningKey } from '../core/signing/signer.js';
+import { createSigningKey, type Signer, type SigningKey } from '../core/signing/signer.js';
 import { FileProblem, readPrivateKey } from '../files/read.js';
 import { DEFAULTS } from '../defaults.js';
 import { misuse } from '../core/config-error.js';
@@ -174,7 +174,7 @@ export async function addKeystoreKey(dir: string, options: KeyChangeOptions): Pr
 /** What the STS needs from its keys at a given moment. */
 export interface SigningKeyProvider {
   /** The key that signs now; undefined if the schedule has none active. */
-  signingKey(now: number): SigningKey | undefined;
+  signingKey(now: number): Signer | undefined;
   /** The public JWKs to publish now. */
   publishedKeys(now: number): JWK[];
   /** Seconds until the published set or the signer changes (undefined: never). */
@@ -182,7 +182,7 @@ export interface SigningKeyProvider {
 }
 
 /** One fixed key: always signing, always published. */
-export function staticKeyProvider(key: SigningKey): SigningKeyProvider {
+export function staticKeyProvider(key: Signer): SigningKeyProvider {
   return { signingKey: () => key, publishedKeys: () => [key.publicJwk], secondsUntilNextChange: () => undefined };
 }
 

@@ -18,6 +18,8 @@ export { createSigningKey } from '../core/signing/signer.js';
 export type { Signer, SigningKey, SigningKeyInput } from '../core/signing/signer.js';
 export { signAccessToken } from '../core/signing/jws.js';
 export { openKeystore, staticKeyProvider } from '../keys/keystore.js';
+export { openPkcs11Signer } from '../keys/pkcs11-signer.js';
+export type { Pkcs11Signer, Pkcs11SignerOptions } from '../keys/pkcs11-signer.js';
 export type { KeystoreEvent, KeystoreOptions, KeystoreProvider, SigningKeyProvider } from '../keys/keystore.js';
 export type { ServerLimits } from '../config/limits.js';
 export type { ManagedServer } from '../server/https-server.js';

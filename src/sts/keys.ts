@@ -1,7 +1,7 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { CertboundError } from '../core/errors.js';
 import type { Policy, TrustedIssuer } from '../core/policy/types.js';
-import type { SigningKey } from '../core/signing/signer.js';
+import type { Signer } from '../core/signing/signer.js';
 import { remoteJwksSource } from '../keys/jwks-source.js';
 import type { SigningKeyProvider } from '../keys/keystore.js';
 
@@ -40,7 +40,7 @@ export function issuerKeyResolver(policy: Policy): (issuer: TrustedIssuer) => JW
 }
 
 /** The key that signs now; a schedule without one is the operator's problem, not the client's. */
-export function currentSigningKey(keys: SigningKeyProvider, nowSeconds: number): SigningKey {
+export function currentSigningKey(keys: SigningKeyProvider, nowSeconds: number): Signer {
   const key = keys.signingKey(nowSeconds);
   if (key === undefined)
     throw new CertboundError('CB_INTERNAL', { description: 'internal error', detail: 'no signing key is active in the keystore schedule' });

@@ -1,7 +1,7 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { Policy, TrustedIssuer } from '../core/policy/types.js';
 import { createRateLimiter, RATE_LIMIT_DEFAULTS, type RateLimiter, type RateLimitOptions } from '../core/rate-limit.js';
-import type { SigningKey } from '../core/signing/signer.js';
+import type { Signer } from '../core/signing/signer.js';
 import * as v from 'valibot';
 import { librarySchema } from '../config/option.js';
 import { STS_SETTINGS } from '../config/sts-settings.js';
@@ -25,8 +25,8 @@ export const STS_DEFAULTS = {
 export interface StsOptions {
   /** The `iss` of issued tokens and the RFC 8414 issuer identifier. */
   issuer: string;
-  /** One fixed signing key. Give this or `keys`. */
-  signingKey?: SigningKey;
+  /** One fixed signing key (createSigningKey, or a key in a token: openPkcs11Signer). Give this or `keys`. */
+  signingKey?: Signer;
   /** Scheduled, rotating keys (e.g. openKeystore): who signs and what the JWKS publishes, by time. */
   keys?: SigningKeyProvider;
   policy: Policy;
@@ -115,9 +115,7 @@ const STS_OPTIONS = v.pipe(
   optionsObject(
     {
       issuer: httpsUrl('must be an https URL (RFC 8414 §2)'),
-      signingKey: v.optional(
-        v.custom<SigningKey>((key) => isPlainObject(key) && key.privateKey !== undefined, 'must come from createSigningKey()'),
-      ),
+      signingKey: v.optional(madeBy<Signer>('sign', 'must come from createSigningKey() or openPkcs11Signer()')),
       keys: v.optional(madeBy<SigningKeyProvider>('signingKey', 'must come from openKeystore() or staticKeyProvider()')),
       policy: v.custom<Policy>((policy) => isPlainObject(policy) && Array.isArray(policy.clients), 'must come from parsePolicy()'),
       // Needed by createStsServer, not by createStsHandler (its caller owns the TLS server).
@@ -154,7 +152,7 @@ export function resolveStsOptions(options: StsOptions): ResolvedStsOptions {
       `: ${unreachable}; make it the issuer's origin, or set "issuerMetadataElsewhere" when something there serves the metadata`,
     );
   }
-  const keys = options.keys ?? staticKeyProvider(options.signingKey as SigningKey);
+  const keys = options.keys ?? staticKeyProvider(options.signingKey as Signer);
   return {
     issuer: options.issuer,
     publicUrl,

@@ -56,7 +56,7 @@ export async function startSts(
   pki: TestPki,
   overrides: Partial<StsOptions> = {},
 ): Promise<RunningSts> {
-  const signingKey = overrides.signingKey ?? (await createSigningKey({ privateKey: pki.jwtKeyPem }));
+  const signingKey = (overrides.signingKey as SigningKey | undefined) ?? (await createSigningKey({ privateKey: pki.jwtKeyPem }));
   const events: StsEvent[] = [];
   const sts = createStsServer({
     issuer: ISSUER,

@@ -5,13 +5,16 @@ import {
   createStsServer,
   loadStsConfig,
   openKeystore,
+  openPkcs11Signer,
   parsePolicy,
   staticKeyProvider,
   ConfigError,
   FileProblem,
   PolicyError,
   type ManagedServer,
+  type Pkcs11Signer,
   type Policy,
+  type Signer,
   type SigningKey,
   type StsEvent,
   type StsOptions,
@@ -66,6 +69,15 @@ createStsServer({
   tls,
   subjectTokenError: 'invalid_grant',
 });
+// A key that never leaves a PKCS#11 token signs as any other Signer does.
+const hardware = await openPkcs11Signer({ uri: 'pkcs11:token=sts;object=jwt;type=private', module: '/usr/lib/softhsm/libsofthsm2.so' });
+expectType<Equal<typeof hardware, Pkcs11Signer>>();
+const asSigner: Signer = hardware;
+createStsServer({ issuer: 'https://sts.example', signingKey: hardware, policy, tls });
+// @ts-expect-error a PIN is a string (from a file or the environment), never a number
+void openPkcs11Signer({ uri: 'pkcs11:object=jwt', pin: 1234 });
+hardware.close();
+void asSigner;
 const handler = createStsHandler({ issuer: 'https://sts.example', signingKey, policy, tls });
 void handler;
 

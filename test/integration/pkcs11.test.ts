@@ -1,0 +1,120 @@
+// The STS signs with a key that never leaves a PKCS#11 token: a real SoftHSM2 token made for this
+// file, a real STS over mutual TLS, tokens checked with the JWKS the STS publishes.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { decodeProtectedHeader } from 'jose';
+import { createBoundTokenVerifier } from '../../src/core/verify.js';
+import { loadJwksSource } from '../../src/keys/jwks-source.js';
+import { openPkcs11Signer } from '../../src/keys/pkcs11-signer.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { agentFor, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts } from '../helpers/servers.js';
+import { createSoftHsmToken, generateKeyPair, SOFTHSM_MODULE, type SoftHsmToken } from '../helpers/softhsm.js';
+
+let pki: TestPki;
+let token: SoftHsmToken;
+const uri = (object: string, extra = ''): string => `pkcs11:token=${token.label};object=${object};type=private${extra}`;
+
+before(async () => {
+  pki = await createTestPki();
+  token = await createSoftHsmToken();
+  generateKeyPair(token, 'ec', 'sts-ec', 'ec1');
+  generateKeyPair(token, 'rsa', 'sts-rsa', 'rsa1');
+});
+
+after(() => token.remove());
+
+for (const [object, alg] of [
+  ['sts-ec', 'ES256'],
+  ['sts-rsa', 'RS256'],
+] as const) {
+  test(`${alg}: the STS signs with the token's ${object} key; the token verifies against the JWKS it publishes`, async (t) => {
+    const signer = await openPkcs11Signer({ uri: uri(object), module: SOFTHSM_MODULE, pin: token.pin, verifyEachSignature: true });
+    t.after(() => signer.close());
+    assert.equal(signer.alg, alg);
+    const sts = await startSts(t, pki, { signingKey: signer });
+    const answer = await postToken(agentFor(t, pki, pki.alice), sts.url, exchangeRequest());
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const accessToken = (answer.body as { access_token: string }).access_token;
+    assert.deepEqual(decodeProtectedHeader(accessToken), { alg, kid: signer.kid, typ: 'at+jwt' });
+    const keys = await loadJwksSource(`${sts.url}/.well-known/jwks.json`, { ca: pki.ca.certPem });
+    const verifier = createBoundTokenVerifier({ keys, issuer: ISSUER, audience: AUDIENCE });
+    const verified = await verifier.verify(accessToken, pki.alice.thumbprint);
+    assert.equal(verified.subject, 'alice');
+    // The published key is the token's public key and nothing more.
+    assert.equal(signer.publicJwk.d, undefined);
+  });
+}
+
+test('the private keys are sensitive and not extractable: the token refuses to give their value', () => {
+  token.withSession((p11, session) => {
+    p11.C_FindObjectsInit(session, [{ type: 0 /* CKA_CLASS */, value: 3 /* CKO_PRIVATE_KEY */ }]);
+    const keys = p11.C_FindObjects(session, 10);
+    p11.C_FindObjectsFinal(session);
+    assert.equal(keys.length, 2);
+    for (const key of keys) {
+      const [extractable, keyType] = p11.C_GetAttributeValue(session, key, [
+        { type: 0x162 /* CKA_EXTRACTABLE */ },
+        { type: 0x100 /* CKA_KEY_TYPE */ },
+      ]);
+      assert.deepEqual([...(extractable?.value ?? [])], [0], 'CKA_EXTRACTABLE is false');
+      // The secret part: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key.
+      const secret = keyType?.value[0] === 3 /* CKK_EC */ ? 0x11 : 0x123;
+      assert.throws(() => p11.C_GetAttributeValue(session, key, [{ type: secret }]), /CKR_ATTRIBUTE_SENSITIVE/);
+    }
+  });
+});
+
+test('the PIN comes from a file (its final newline dropped) or CERTBOUND_PKCS11_PIN, never from the URI', async (t) => {
+  const pinFile = join(token.dir, 'pin');
+  await writeFile(pinFile, `${token.pin}\n`);
+  const fromFile = await openPkcs11Signer({ uri: uri('sts-ec', `?pin-source=${pinFile}`), module: SOFTHSM_MODULE });
+  t.after(() => fromFile.close());
+  const fromEnv = await openPkcs11Signer({
+    uri: uri('sts-ec'),
+    env: { PKCS11_MODULE_PATH: SOFTHSM_MODULE, CERTBOUND_PKCS11_PIN: token.pin },
+  });
+  t.after(() => fromEnv.close());
+  assert.equal(fromFile.kid, fromEnv.kid);
+  await assert.rejects(openPkcs11Signer({ uri: uri('sts-ec', '?pin-value=1234'), module: SOFTHSM_MODULE }), {
+    code: 'CB_CONFIG_INVALID',
+    message: /carries its PIN \(pin-value\): give it in a file/,
+  });
+});
+
+test('bad input is one clear ConfigError or FileProblem, and nothing is left open', async () => {
+  const cases: Array<[string, Parameters<typeof openPkcs11Signer>[0], RegExp]> = [
+    [
+      'a wrong PIN',
+      { uri: uri('sts-ec'), module: SOFTHSM_MODULE, pin: '0000' },
+      /login to token "certbound-test" failed: the PIN is wrong/,
+    ],
+    ['an unknown key', { uri: uri('nope'), module: SOFTHSM_MODULE, pin: token.pin }, /the PKCS#11 token has no private key nope/],
+    [
+      'an unknown token',
+      { uri: 'pkcs11:token=other;object=sts-ec', module: SOFTHSM_MODULE, pin: token.pin },
+      /no PKCS#11 token "other" \(tokens present: certbound-test\)/,
+    ],
+    [
+      'a module that does not exist',
+      { uri: uri('sts-ec'), module: '/nonexistent/libnothing.so', pin: token.pin },
+      /libnothing\.so: cannot load the PKCS#11 module/,
+    ],
+    ['no module at all', { uri: uri('sts-ec'), pin: token.pin, env: {} }, /no PKCS#11 module: give "module"/],
+    ['no PIN at all', { uri: uri('sts-ec'), module: SOFTHSM_MODULE, env: {} }, /no PKCS#11 PIN: give "pin"/],
+    ['a URI naming no key', { uri: `pkcs11:token=${token.label}`, module: SOFTHSM_MODULE, pin: token.pin }, /names no key/],
+    ['not a PKCS#11 URI', { uri: 'file:/etc/key.pem', module: SOFTHSM_MODULE, pin: token.pin }, /not a PKCS#11 URI/],
+  ];
+  for (const [what, options, message] of cases) {
+    await assert.rejects(openPkcs11Signer(options), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'CB_CONFIG_INVALID', `${what}: ${error.message}`);
+      assert.match(error.message, message, what);
+      return true;
+    });
+  }
+  // After all those failures the module is still usable: nothing was left initialised or logged in half-way.
+  const signer = await openPkcs11Signer({ uri: uri('sts-ec'), module: SOFTHSM_MODULE, pin: token.pin });
+  assert.equal(signer.alg, 'ES256');
+  signer.close();
+});
