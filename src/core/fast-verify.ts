@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { decodeProtectedHeader, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, errors, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { checkClaimsSet } from './claims-set.js';
 import { CertboundError } from './errors.js';
 import { REQUIRED_CLAIMS, verifyWithJose, type TokenExpectations } from './jose-verify.js';
@@ -7,6 +7,8 @@ import { checkSignature, type ResolvedKey } from './jws-signature.js';
 import type { AsymmetricAlgorithm } from './rfc.js';
 import { fromJoseError, guardKeyResolution } from './token-refusal.js';
 import type { ResolvedVerifierOptions } from './verifier-options.js';
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /** A token's JWS and registered claims checked; its binding and RFC 9068 claims not yet. */
 export type JwsVerification = (token: string) => Promise<{ payload: JWTPayload; header: JWTHeaderParameters }>;
@@ -45,7 +47,13 @@ export function createFastJwsVerification(resolved: ResolvedVerifierOptions): Jw
       signed = checkSignature(token, key as ResolvedKey, alg);
       // RFC 7519 §7.2 step 10: the claims set must be UTF-8; fast-jwt would read it with replacements.
       if (!isUtf8(Buffer.from(payloadPart, 'base64url'))) throw new TypeError('claims set is not UTF-8');
-    } catch {
+    } catch (error) {
+      // A bad signature is what a flood of forged tokens brings: refused here, without a second
+      // verification. jose checks the signature first too, so its verdict would be the same.
+      // (A signature segment that is not base64url is jose's to word: it is not a JWS at all.)
+      if ((error as { code?: unknown }).code === 'FAST_JWT_INVALID_SIGNATURE' && BASE64URL.test(signaturePart)) {
+        throw fromJoseError(new errors.JWSSignatureVerificationFailed());
+      }
       await verifyWithJose(token, getKey, expected, nowMs);
       throw new CertboundError('CB_TOKEN_MALFORMED', { description: 'token could not be verified', reason: 'malformed' });
     }

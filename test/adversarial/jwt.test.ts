@@ -713,6 +713,33 @@ function refusalGroups(): Array<{ group: string; cases: RefusalCase[] }> {
           description: D.signature,
         },
         {
+          name: 'signature segment in standard base64 ("+", not base64url)',
+          token: async () => {
+            const [h, p, s = ''] = segmentsOf(await joseToken());
+            return `${h}.${p}.${s.slice(0, -2)}+A`;
+          },
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJws,
+        },
+        {
+          name: 'signature segment with base64 padding',
+          token: async () => {
+            const [h, p, s = ''] = segmentsOf(await joseToken());
+            return `${h}.${p}.${s.slice(0, -1)}=`;
+          },
+          code: 'CB_TOKEN_MALFORMED',
+          description: D.notJws,
+        },
+        {
+          name: 'signature segment cut short (still base64url)',
+          token: async () => {
+            const [h, p, s = ''] = segmentsOf(await joseToken());
+            return `${h}.${p}.${s.slice(0, 10)}`;
+          },
+          code: 'CB_TOKEN_SIGNATURE_INVALID',
+          description: D.signature,
+        },
+        {
           name: "payload swapped for another token's (sub admin) with the original signature",
           token: async () => {
             const [h, , s] = segmentsOf(await joseToken());
