@@ -18,7 +18,8 @@ export type JwsVerification = (token: string) => Promise<{ payload: JWTPayload; 
  * signature checked synchronously by fast-jwt on node:crypto (jose's WebCrypto verify runs at
  * about half node:crypto's rate), the claims as jose checks them. Whatever it does not accept,
  * and a header feature it leaves to jose (crit), is decided by jose, which words the refusal;
- * should jose accept what the fast path refused, the token is refused all the same.
+ * should jose accept what the fast path refused, the token is refused all the same. A bad
+ * signature over a well-formed JWS is the one refusal made without jose.
  */
 export function createFastJwsVerification(resolved: ResolvedVerifierOptions): JwsVerification {
   const getKey = guardKeyResolution(resolved.keys);
