@@ -71,8 +71,8 @@ export async function openPkcs11Signer(options: Pkcs11SignerOptions): Promise<Pk
       if (code === pkcs11js.CKR_PIN_INCORRECT) throw misuse(`PKCS#11 login to token "${reference.token ?? ''}" failed: the PIN is wrong`);
       if (code !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw misuse(`PKCS#11 login failed: ${(error as Error).message}`);
     }
-    const privateKey = findKey(p11, opened, pkcs11js.CKO_PRIVATE_KEY, reference);
-    const publicKey = publicKeyOf(p11, opened, findKey(p11, opened, pkcs11js.CKO_PUBLIC_KEY, reference), pkcs11js);
+    const privateKey = findKey(p11, opened, 'private', reference, pkcs11js);
+    const publicKey = publicKeyOf(p11, opened, findKey(p11, opened, 'public', reference, pkcs11js), pkcs11js);
     const publicJwk = (await exportJWK(publicKey.key)) as JWK;
     const kid = options.kid ?? (await calculateJwkThumbprint(publicJwk));
     const mechanism = publicKey.curve === undefined ? pkcs11js.CKM_SHA256_RSA_PKCS : pkcs11js.CKM_ECDSA;
@@ -182,14 +182,21 @@ function findSlot(p11: Pkcs11Module.PKCS11, reference: Pkcs11KeyReference): Buff
   throw misuse(`no PKCS#11 token "${reference.token ?? ''}" (tokens present: ${labels.join(', ') || 'none'})`);
 }
 
-function findKey(p11: Pkcs11Module.PKCS11, session: Buffer, keyClass: number, reference: Pkcs11KeyReference): Buffer {
-  const template: Pkcs11Module.Template = [{ type: 0 /* CKA_CLASS */, value: keyClass }];
-  if (reference.object !== undefined) template.push({ type: 3 /* CKA_LABEL */, value: reference.object });
-  if (reference.id !== undefined) template.push({ type: 0x102 /* CKA_ID */, value: reference.id });
+function findKey(
+  p11: Pkcs11Module.PKCS11,
+  session: Buffer,
+  half: 'private' | 'public',
+  reference: Pkcs11KeyReference,
+  pkcs11js: typeof Pkcs11Module,
+): Buffer {
+  const keyClass = half === 'private' ? pkcs11js.CKO_PRIVATE_KEY : pkcs11js.CKO_PUBLIC_KEY;
+  const template: Pkcs11Module.Template = [{ type: pkcs11js.CKA_CLASS, value: keyClass }];
+  if (reference.object !== undefined) template.push({ type: pkcs11js.CKA_LABEL, value: reference.object });
+  if (reference.id !== undefined) template.push({ type: pkcs11js.CKA_ID, value: reference.id });
   p11.C_FindObjectsInit(session, template);
   const found = p11.C_FindObjects(session, 2);
   p11.C_FindObjectsFinal(session);
-  const what = `${keyClass === 3 ? 'private' : 'public'} key ${reference.object ?? reference.id?.toString('hex') ?? ''}`;
+  const what = `${half} key ${reference.object ?? reference.id?.toString('hex') ?? ''}`;
   if (found.length === 0) throw misuse(`the PKCS#11 token has no ${what}`);
   if (found.length > 1) throw misuse(`the PKCS#11 token has more than one ${what}: add id= to the URI`);
   return found[0] as Buffer;
