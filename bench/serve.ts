@@ -103,7 +103,7 @@ async function startGrpc(pki: Pki, intercepted: boolean): Promise<Running> {
   const tls = pki.tls('grpc');
   const credentials = ServerCredentials.createSsl(
     Buffer.from(tls.ca),
-    [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }],
+    [{ private_key: Buffer.from(tls.key as string), cert_chain: Buffer.from(tls.cert) }],
     true,
   );
   const port = await new Promise<number>((resolve, reject) =>

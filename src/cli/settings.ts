@@ -3,6 +3,7 @@ import type { OptionSpec } from '../config/option.js';
 import { checkFileKeys, readSettings } from '../config/settings.js';
 import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../files/tls-files.js';
 import { readYamlMapping } from '../files/yaml.js';
+import { pkcs11KeyOpener, type Pkcs11Settings } from '../keys/tls-key-opener.js';
 import type { Parsed } from './args.js';
 import { UsageError } from './errors.js';
 
@@ -85,6 +86,11 @@ export function limitsOf(command: string, settings: CommandSettings): ServerLimi
   return limits;
 }
 
+/** The PKCS#11 module and PIN file among the settings, for keys given as `pkcs11:` URIs. */
+export function pkcs11Of(values: Readonly<Record<string, unknown>>): Pkcs11Settings {
+  return { module: values.pkcs11Module as string | undefined, pinFile: values.pkcs11PinFile as string | undefined };
+}
+
 /** The TLS files among the settings: CA bundle, certificate and key required, CRLs optional. */
 export function tlsPathsOf(
   command: string,
@@ -96,6 +102,7 @@ export function tlsPathsOf(
     cert: requireSetting<string>(command, settings, specs.cert),
     key: requireSetting<string>(command, settings, specs.key),
     crl: (settings.values.tlsCrl as string[] | undefined) ?? [],
+    openKey: pkcs11KeyOpener(pkcs11Of(settings.values)),
   };
 }
 
@@ -112,4 +119,6 @@ export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these s
   (${D.maxConnections}; beyond it new connections are closed at accept, 0 = off) --max-header-size BYTES
   (${D.maxHeaderSize}) --headers-timeout S (${D.headersTimeoutMs / 1000}) --request-timeout S (${D.requestTimeoutMs / 1000}) --keep-alive-timeout S (${D.keepAliveTimeoutMs / 1000})
   --max-in-flight N (${D.maxInFlight}; beyond it 503, 0 = off) --drain-timeout S (10: on SIGTERM, in-flight
-  requests get this long before connections drop).`;
+  requests get this long before connections drop). Keys in hardware: --tls-key (and the STS's
+  --jwt-key) take pkcs11:token=...;object=... URIs; --pkcs11-module F (default PKCS11_MODULE_PATH)
+  --pkcs11-pin-file F (default CERTBOUND_PKCS11_PIN); docs/hardware-keys.md.`;

@@ -22,8 +22,26 @@ export const LISTEN_SETTINGS = [
 export const TLS_SETTINGS = [
   { option: 'tlsCa', key: 'tls.ca', flag: 'tls-ca', type: { kind: 'path' }, doc: 'CA bundle client certificates must chain to' },
   { option: 'tlsCert', key: 'tls.cert', flag: 'tls-cert', type: { kind: 'path' }, doc: "the server's certificate (chain)" },
-  { option: 'tlsKey', key: 'tls.key', flag: 'tls-key', type: { kind: 'path' }, doc: 'its private key' },
+  { option: 'tlsKey', key: 'tls.key', flag: 'tls-key', type: { kind: 'key' }, doc: 'its private key: a file, or a pkcs11: URI' },
   { option: 'tlsCrl', key: 'tls.crl', flag: 'tls-crl', type: { kind: 'paths' }, doc: 'CRLs of the CAs that issue client certificates' },
+] as const satisfies readonly OptionSpec[];
+
+/** Where keys given as `pkcs11:` URIs are (docs/hardware-keys.md). */
+export const PKCS11_SETTINGS = [
+  {
+    option: 'pkcs11Module',
+    key: 'pkcs11.module',
+    flag: 'pkcs11-module',
+    type: { kind: 'path' },
+    doc: 'the PKCS#11 module (shared library) holding pkcs11: keys (default: PKCS11_MODULE_PATH)',
+  },
+  {
+    option: 'pkcs11PinFile',
+    key: 'pkcs11.pin_file',
+    flag: 'pkcs11-pin-file',
+    type: { kind: 'path' },
+    doc: "a file holding the token's user PIN, a final newline ignored (default: CERTBOUND_PKCS11_PIN)",
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /** sts and resource run one process per core unless told otherwise (node:cluster). */
@@ -35,4 +53,4 @@ export const WORKERS_SETTING = {
   doc: 'processes sharing the port (default: one per core)',
 } as const satisfies OptionSpec;
 
-export const SERVER_SETTINGS: readonly OptionSpec[] = [...LISTEN_SETTINGS, ...TLS_SETTINGS, ...LIMIT_OPTIONS];
+export const SERVER_SETTINGS: readonly OptionSpec[] = [...LISTEN_SETTINGS, ...TLS_SETTINGS, ...PKCS11_SETTINGS, ...LIMIT_OPTIONS];

@@ -3,6 +3,7 @@ import { createMtlsAgent, type ClientTlsOptions } from '../client/mtls-agent.js'
 import { createTokenSource, type TokenSource, type TokenSourceOptions } from '../client/token-source.js';
 import * as v from 'valibot';
 import { isPlainObject, madeBy, parseOptions } from '../core/schema.js';
+import { mtlsChannelCredentials } from './channel-credentials.js';
 import { callCredentialsError } from './status.js';
 
 /**
@@ -70,7 +71,7 @@ export function createStsCredentials(options: StsCredentialsOptions): StsCredent
     throw error;
   }
   const callCredentials = createCallCredentials(tokens);
-  const channel = credentials.createSsl(tls.ca === undefined ? null : Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
+  const channel = mtlsChannelCredentials(tls);
   return {
     channelCredentials: credentials.combineChannelCredentials(channel, callCredentials),
     callCredentials,

@@ -5,5 +5,6 @@
 export { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
 export type { CallEvent, ServerInterceptorOptions } from './server-interceptor.js';
 export { createCallCredentials, createStsCredentials } from './call-credentials.js';
+export { mtlsChannelCredentials } from './channel-credentials.js';
 export type { StsCredentials, StsCredentialsOptions } from './call-credentials.js';
 export { ERROR_CODE_TRAILER } from './status.js';

@@ -1,4 +1,7 @@
 import { misuse } from '../core/config-error.js';
+import { isPkcs11Uri } from '../core/tls-key.js';
+
+export { isPkcs11Uri };
 
 /** What certbound reads of a PKCS#11 URI (RFC 7512): which key, in which token, and where the PIN is. */
 export interface Pkcs11KeyReference {
@@ -30,9 +33,6 @@ const PATH_ATTRIBUTES = new Set([
   'slot-manufacturer',
 ]);
 const QUERY_ATTRIBUTES = new Set(['pin-source', 'module-path', 'module-name']);
-
-/** Whether a key setting names a key in a PKCS#11 token rather than a file. */
-export const isPkcs11Uri = (value: string): boolean => value.toLowerCase().startsWith('pkcs11:');
 
 /**
  * Read a `pkcs11:` URI (RFC 7512 §2.3): path attributes separated by `;`, query attributes by `&`,

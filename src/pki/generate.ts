@@ -1,4 +1,4 @@
-import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { createPrivateKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { computeThumbprint } from '../core/thumbprint.js';
 import { x509 } from './x509.js';
 import { DEFAULTS } from '../defaults.js';
@@ -15,6 +15,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** A certificate and its private key, as PEM, with its DER and x5t#S256. */
 export interface IssuedCertificate {
   certPem: string;
+  /** PKCS#8 PEM; empty when the key stays in a token (LeafOptions.publicKey). */
   keyPem: string;
   der: Buffer;
   thumbprint: string;
@@ -49,6 +50,11 @@ export interface LeafOptions extends NameOptions, ValidityOptions {
   ipAddresses?: string[];
   uris?: string[];
   emails?: string[];
+  /**
+   * Certify this public key (EC P-256/P-384 or RSA) instead of generating a key pair: a key that
+   * lives in a PKCS#11 token. The result's keyPem is then empty.
+   */
+  publicKey?: KeyObject;
 }
 
 function distinguishedName({ commonName, organization = 'certbound dev' }: NameOptions): string {
@@ -77,11 +83,11 @@ async function keyPem(keys: CryptoKeyPair): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END PRIVATE KEY-----\n`;
 }
 
-async function finish(certificate: x509.X509Certificate, keys: CryptoKeyPair): Promise<IssuedCertificate> {
+async function finish(certificate: x509.X509Certificate, keys: CryptoKeyPair | undefined): Promise<IssuedCertificate> {
   const der = Buffer.from(certificate.rawData);
   return {
     certPem: `${certificate.toString('pem')}\n`,
-    keyPem: await keyPem(keys),
+    keyPem: keys === undefined ? '' : await keyPem(keys),
     der,
     thumbprint: computeThumbprint(der),
     subject: certificate.subject,
@@ -112,7 +118,8 @@ export async function createCertificateAuthority(options: NameOptions & Validity
 
 /** A leaf certificate signed by `ca` (default validity 1 year). */
 export async function issueCertificate(ca: CertificateAuthority, options: LeafOptions): Promise<IssuedCertificate> {
-  const keys = await generateKeys();
+  const keys = options.publicKey === undefined ? await generateKeys() : undefined;
+  const publicKey = keys?.publicKey ?? (await importPublicKey(options.publicKey as KeyObject));
   const names: x509.JsonGeneralName[] = [
     ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
@@ -130,18 +137,32 @@ export async function issueCertificate(ca: CertificateAuthority, options: LeafOp
     issuer: ca.certificate.subjectName,
     ...validity(options, 365),
     signingAlgorithm: EC_P256,
-    publicKey: keys.publicKey,
+    publicKey,
     signingKey: ca.signingKeys.privateKey,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension(usages, false),
       ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names, false)] : []),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
     ],
   });
   return finish(certificate, keys);
+}
+
+/** A public key from elsewhere (a token) as the CryptoKey @peculiar/x509 certifies. */
+function importPublicKey(key: KeyObject): Promise<webcrypto.CryptoKey> {
+  const spki = key.export({ type: 'spki', format: 'der' });
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType === 'rsa')
+    return webcrypto.subtle.importKey('spki', spki, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['verify']);
+  if (key.asymmetricKeyType === 'ec' && (curve === 'prime256v1' || curve === 'secp384r1')) {
+    return webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: curve === 'prime256v1' ? 'P-256' : 'P-384' }, true, [
+      'verify',
+    ]);
+  }
+  throw misuse('certificates can be issued for EC P-256/P-384 and RSA keys');
 }
 
 /** An ES256 (P-256) JWT signing key as PKCS#8 PEM. */

@@ -1,12 +1,13 @@
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
+import { keyContextOptions, type TlsKey } from '../core/tls-key.js';
 import { DEFAULTS } from '../defaults.js';
 
 export interface ServerTlsOptions {
   /** CA bundle client certificates are verified against (PEM). */
   ca: string | Buffer;
-  /** The server's own certificate (chain) and private key (PEM). */
+  /** The server's own certificate (chain) and private key: PEM, or a key in a token (`openPkcs11TlsKey`). */
   cert: string | Buffer;
-  key: string | Buffer;
+  key: TlsKey;
   /**
    * Certificate revocation lists (PEM), one per CA that issues client certificates. With a CRL,
    * a revoked client certificate fails verification; so does one whose CA has no CRL here.
@@ -23,7 +24,13 @@ export const TLS_MIN_VERSION = DEFAULTS.server.tlsMinVersion;
  * setting it is not given, the TLS floor included).
  */
 export function serverSecureContext(tls: ServerTlsOptions): SecureContextOptions {
-  return { ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION, ...(tls.crl === undefined ? {} : { crl: tls.crl }) };
+  return {
+    ca: tls.ca,
+    cert: tls.cert,
+    ...keyContextOptions(tls.key),
+    minVersion: TLS_MIN_VERSION,
+    ...(tls.crl === undefined ? {} : { crl: tls.crl }),
+  };
 }
 
 /**

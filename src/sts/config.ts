@@ -5,13 +5,16 @@ import { checkFileKeys, readSettings } from '../config/settings.js';
 import { STS_COMMAND_SETTINGS } from '../config/sts-settings.js';
 import { ConfigError, FileProblem } from '../core/config-error.js';
 import type { AsymmetricAlgorithm } from '../core/rfc.js';
-import { createSigningKey, type SigningKey } from '../core/signing/signer.js';
+import { createSigningKey, type Signer } from '../core/signing/signer.js';
+import { isPkcs11Uri } from '../core/tls-key.js';
 import { DEFAULTS } from '../defaults.js';
 import { readPrivateKey, readText } from '../files/read.js';
 import { loadTlsFiles, type TlsPaths } from '../files/tls-files.js';
 import { readYamlMapping } from '../files/yaml.js';
 import { readJwksFile } from '../keys/jwks-source.js';
 import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
+import { pkcs11KeyOpener, type Pkcs11Settings } from '../keys/tls-key-opener.js';
+import { openSigningKeyInToken } from './token-signing-key.js';
 import { discoveryProblem } from './discovery.js';
 import { checkRegisteredGrantTypes } from './grants/registry.js';
 import type { StsOptions } from './options.js';
@@ -68,13 +71,18 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     );
   }
 
+  const pkcs11: Pkcs11Settings = {
+    module: settings.pkcs11Module as string | undefined,
+    pinFile: settings.pkcs11PinFile as string | undefined,
+  };
   const tlsPaths: TlsPaths = {
     ca: requirePath(settings.tlsCa, file, 'tls.ca', 'tls-ca'),
     cert: requirePath(settings.tlsCert, file, 'tls.cert', 'tls-cert'),
     key: requirePath(settings.tlsKey, file, 'tls.key', 'tls-key'),
     crl: (settings.tlsCrl as string[] | undefined) ?? [],
+    openKey: pkcs11KeyOpener(pkcs11),
   };
-  const signing = await loadSigning(file, settings, fromFlag('jwtKey'));
+  const signing = await loadSigning(file, settings, fromFlag('jwtKey'), pkcs11);
   const limits = Object.fromEntries(
     LIMIT_OPTIONS.flatMap((spec) => (settings[spec.option] === undefined ? [] : [[spec.option, settings[spec.option]]])),
   ) as ServerLimits;
@@ -121,7 +129,8 @@ async function loadSigning(
   file: string,
   settings: Record<string, unknown>,
   keyFromFlag: boolean,
-): Promise<{ signingKey: SigningKey } | { keys: KeystoreProvider }> {
+  pkcs11: Pkcs11Settings,
+): Promise<{ signingKey: Signer } | { keys: KeystoreProvider }> {
   const keystore = settings.keystore as string | undefined;
   if (keystore !== undefined && !keyFromFlag) {
     if (settings.jwtKey !== undefined || settings.jwtKid !== undefined || settings.jwtAlg !== undefined)
@@ -129,9 +138,10 @@ async function loadSigning(
     return { keys: await openKeystore(keystore) };
   }
   const path = requirePath(settings.jwtKey, file, 'signing.key', 'jwt-key');
-  const { key } = await readPrivateKey(path, 'JWT signing key');
   const kid = settings.jwtKid as string | undefined;
   const alg = settings.jwtAlg as AsymmetricAlgorithm | undefined;
+  if (isPkcs11Uri(path)) return { signingKey: await openSigningKeyInToken(path, kid, alg, pkcs11) };
+  const { key } = await readPrivateKey(path, 'JWT signing key');
   try {
     return {
       signingKey: await createSigningKey({ privateKey: key, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) }),

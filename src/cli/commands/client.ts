@@ -4,6 +4,7 @@ import { createMtlsAgent, type ClientTlsOptions } from '../../client/mtls-agent.
 import { createTokenSource, type TokenSource, type TokenSourceOptions } from '../../client/token-source.js';
 import { loadTlsFiles, type TlsFiles } from '../../files/tls-files.js';
 import { readText } from '../../files/read.js';
+import { pkcs11KeyOpener } from '../../keys/tls-key-opener.js';
 import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 
@@ -13,6 +14,8 @@ export const CLIENT_OPTIONS = {
   'tls-ca': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  'pkcs11-module': { type: 'string' },
+  'pkcs11-pin-file': { type: 'string' },
   'subject-token': { type: 'string' },
   'subject-token-file': { type: 'string' },
   'subject-token-type': { type: 'string' },
@@ -31,7 +34,10 @@ export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --t
   --sts is the token endpoint (a URL without a path means /token); --servername is the name the
   STS certificate is checked against when it differs from the URL host. --subject-token-file keeps
   the secret out of the process list and shell history. --client-id sends the registered
-  client_id (RFC 8705 section 2), which an STS with --require-client-id insists on.`;
+  client_id (RFC 8705 section 2), which an STS with --require-client-id insists on.
+  --tls-key pkcs11:token=...;object=... uses a key that stays in a PKCS#11 token (HSM, YubiKey,
+  TPM) for both the STS and the resource; --pkcs11-module F (default PKCS11_MODULE_PATH) and
+  --pkcs11-pin-file F (default CERTBOUND_PKCS11_PIN) say where it is and how to log in.`;
 
 export const callUsage = `certbound call URL --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
                 (--audience A | --resource R)... [--scope S] [--servername NAME] [--sts-servername NAME]
@@ -60,6 +66,7 @@ export async function exchangeOptionsOf(
     ca: requireString(command, parsed, 'tls-ca'),
     cert: requireString(command, parsed, 'tls-cert'),
     key: requireString(command, parsed, 'tls-key'),
+    openKey: pkcs11KeyOpener({ module: optionalString(parsed, 'pkcs11-module'), pinFile: optionalString(parsed, 'pkcs11-pin-file') }),
   });
   const audience = stringList(parsed, 'audience');
   const resource = stringList(parsed, 'resource');

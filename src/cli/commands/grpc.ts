@@ -24,7 +24,9 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
   and the TLS files. --drain-timeout S (10): on SIGTERM, running calls get this long.
   --handshake-timeout S (${SERVER_LIMIT_DEFAULTS.handshakeTimeoutMs / 1000}) cuts off a peer that has not finished the TLS handshake;
   --max-connections N (${SERVER_LIMIT_DEFAULTS.maxConnections}; 0 = off) closes connections beyond it at accept. --config FILE
-  reads these settings from a YAML file (keys in docs/configuration.md; flags win).`;
+  reads these settings from a YAML file (keys in docs/configuration.md; flags win). --tls-key
+  pkcs11:token=...;object=... keeps the server key in a PKCS#11 token (--pkcs11-module F,
+  --pkcs11-pin-file F; docs/hardware-keys.md).`;
 
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
                      (--subject-token T | --subject-token-file F) (--audience A | --resource R)...
@@ -33,7 +35,8 @@ export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F 
   Check the server's health, then call echo.EchoServer/SayHello with STS call credentials: the
   token is exchanged over mutual TLS with the same client certificate as the gRPC channel.
   Prints both answers. --servername is the name the gRPC server certificate is checked against
-  (default: HOST). Exits 1 when the STS or the server refuses.`;
+  (default: HOST). Exits 1 when the STS or the server refuses. --tls-key pkcs11:... keeps the key
+  in a PKCS#11 token for both the STS and the channel (--pkcs11-module F, --pkcs11-pin-file F).`;
 
 /** How long one RPC may take, STS exchange included (the exchange itself times out at 10 s). */
 const RPC_DEADLINE_MS = DEFAULTS.grpc.callDeadlineMs;
@@ -43,15 +46,16 @@ const GRPC_PACKAGES = '@grpc/grpc-js @grpc/proto-loader @grpc/reflection grpc-he
 /** The gRPC modules, loaded only by the commands that need them (they are optional peers). */
 export async function loadGrpc() {
   try {
-    const [grpc, echo, credentials] = await Promise.all([
+    const [grpc, echo, credentials, channels] = await Promise.all([
       import('@grpc/grpc-js'),
       import('../servers/echo-server.js'),
       import('../../grpc/call-credentials.js'),
+      import('../../grpc/channel-credentials.js'),
     ]);
     // grpc-js logs errors to stderr on its own ("E No address added..."); the CLI reports every
     // failure itself on one line, so its log is only wanted with --debug.
     if (!process.argv.includes('--debug')) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
-    return { grpc, echo, credentials };
+    return { grpc, echo, credentials, channels };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
       throw new UsageError(`the gRPC commands need the optional packages ${GRPC_PACKAGES}: npm install ${GRPC_PACKAGES}`);
@@ -111,7 +115,7 @@ export async function runCall(argv: string[]): Promise<number> {
   const { tls, options } = await exchangeOptionsOf('grpc-call', parsed, optionalString(parsed, 'sts-servername'));
   const servername = optionalString(parsed, 'servername');
 
-  const { grpc, echo, credentials } = await loadGrpc();
+  const { grpc, echo, credentials, channels } = await loadGrpc();
   let sts;
   try {
     sts = credentials.createStsCredentials(options);
@@ -124,11 +128,7 @@ export async function runCall(argv: string[]): Promise<number> {
   const { EchoServer, Health } = echo.loadEchoDefinitions();
   // The health service needs no token: check it over the same mTLS channel without call
   // credentials, so that a failure there is the server's or the network's, not the STS's.
-  const tlsOnly = grpc.credentials.createSsl(
-    tls.ca === undefined ? null : Buffer.from(tls.ca),
-    Buffer.from(tls.key),
-    Buffer.from(tls.cert),
-  );
+  const tlsOnly = channels.mtlsChannelCredentials(tls);
   const health = new Health(target, tlsOnly, channelOptions);
   const client = new EchoServer(target, sts.channelCredentials, channelOptions);
   const unary = <T>(stub: InstanceType<typeof EchoServer>, method: string, request: object): Promise<T> =>

@@ -25,6 +25,7 @@ import { createServerInterceptor, verifiedTokenOf } from '../../grpc/server-inte
 import { DEFAULTS } from '../../defaults.js';
 import * as v from 'valibot';
 import { misuse } from '../../core/config-error.js';
+import { isEngineKey } from '../../core/tls-key.js';
 import { optionsObject, parseOptions } from '../../core/schema.js';
 
 /** The seed's echo service definition, shipped with the package. */
@@ -157,7 +158,14 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
   const limits = resolveServerLimits(options.limits);
   const credentials = ServerCredentials.createSsl(
     Buffer.from(options.tls.ca),
-    [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }],
+    // A key in a token has no PEM: createSsl only checks for a Buffer, and the context options set
+    // just below (with the engine key) replace these before anything listens.
+    [
+      {
+        private_key: isEngineKey(options.tls.key) ? Buffer.alloc(0) : Buffer.from(options.tls.key),
+        cert_chain: Buffer.from(options.tls.cert),
+      },
+    ],
     true,
   ) as ReloadableCredentials;
   if (typeof credentials.updateSecureContextOptions !== 'function') throw misuse('@grpc/grpc-js 1.10 or later is required');

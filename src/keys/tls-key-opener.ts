@@ -1,0 +1,22 @@
+import type { KeyOpener } from '../files/tls-files.js';
+import { readPinFile } from './pkcs11-token.js';
+import { openPkcs11TlsKey } from './pkcs11-tls-key.js';
+
+/** Where keys in tokens are found: --pkcs11-module and --pkcs11-pin-file (else the environment). */
+export interface Pkcs11Settings {
+  module?: string | undefined;
+  pinFile?: string | undefined;
+}
+
+/** Opens the `pkcs11:` TLS keys of a command's settings (files stay files). */
+export function pkcs11KeyOpener(settings: Pkcs11Settings): KeyOpener {
+  return async (uri) => {
+    const pin = settings.pinFile === undefined ? undefined : await readPinFile(settings.pinFile);
+    const key = await openPkcs11TlsKey({
+      uri,
+      ...(settings.module === undefined ? {} : { module: settings.module }),
+      ...(pin === undefined ? {} : { pin }),
+    });
+    return { key, publicKey: key.publicKey };
+  };
+}
