@@ -42,14 +42,7 @@ export interface TokenKey {
  * @throws ConfigError or FileProblem naming what is wrong: no module, a wrong PIN, no such token or key.
  */
 export async function openTokenKey(options: Pkcs11KeyOptions): Promise<TokenKey> {
-  const env = options.env ?? process.env;
-  const reference = parsePkcs11Uri(options.uri);
-  const modulePath = options.module ?? reference.modulePath ?? env.PKCS11_MODULE_PATH;
-  if (modulePath === undefined || modulePath === '') {
-    throw misuse('no PKCS#11 module: give "module" (or module-path in the URI, or PKCS11_MODULE_PATH)');
-  }
-  const pin = options.pin ?? (await pinFrom(reference, env));
-  const pkcs11js = await loadBinding();
+  const { reference, modulePath, pin, pkcs11js } = await resolve(options, parsePkcs11Uri(options.uri));
   const p11 = acquireModule(modulePath, pkcs11js);
   let current: { session: Buffer; privateKey: Buffer } | undefined;
   const closeSession = (): void => {
@@ -98,6 +91,39 @@ export async function openTokenKey(options: Pkcs11KeyOptions): Promise<TokenKey>
 
 /** CKS_RO_USER_FUNCTIONS and CKS_RW_USER_FUNCTIONS (PKCS#11 3.0 §5.7.1; pkcs11js does not export session states). */
 const USER_SESSION_STATES = new Set([1, 3]);
+
+async function resolve(options: Pkcs11KeyOptions, reference: Pkcs11KeyReference) {
+  const env = options.env ?? process.env;
+  const modulePath = options.module ?? reference.modulePath ?? env.PKCS11_MODULE_PATH;
+  if (modulePath === undefined || modulePath === '') {
+    throw misuse('no PKCS#11 module: give "module" (or module-path in the URI, or PKCS11_MODULE_PATH)');
+  }
+  const pin = options.pin ?? (await pinFrom(reference, env));
+  return { reference, modulePath, pin, pkcs11js: await loadBinding() };
+}
+
+/**
+ * Run `fn` in a read-write session logged in to the token the URI names (no key needed yet:
+ * `pkcs11:token=LABEL` is enough), for making keys in it.
+ */
+export async function withTokenSession<T>(
+  options: Pkcs11KeyOptions,
+  fn: (p11: Pkcs11Module.PKCS11, session: Buffer, pkcs11js: Pkcs11js) => T,
+): Promise<T> {
+  const { reference, modulePath, pin, pkcs11js } = await resolve(options, parsePkcs11Uri(options.uri, { keyOptional: true }));
+  const p11 = acquireModule(modulePath, pkcs11js);
+  try {
+    const session = p11.C_OpenSession(findSlot(p11, reference), pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    try {
+      login(p11, session, pin, reference, pkcs11js);
+      return fn(p11, session, pkcs11js);
+    } finally {
+      p11.C_CloseSession(session);
+    }
+  } finally {
+    releaseModule(modulePath);
+  }
+}
 
 function loggedIn(p11: Pkcs11Module.PKCS11, session: Buffer): boolean {
   try {

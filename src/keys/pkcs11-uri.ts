@@ -40,7 +40,7 @@ const QUERY_ATTRIBUTES = new Set(['pin-source', 'module-path', 'module-name']);
  * logs and process listings, and OpenSSL's pkcs11 engine prints them when a login fails.
  * @throws ConfigError naming the attribute.
  */
-export function parsePkcs11Uri(uri: string): Pkcs11KeyReference {
+export function parsePkcs11Uri(uri: string, { keyOptional = false }: { keyOptional?: boolean } = {}): Pkcs11KeyReference {
   if (!isPkcs11Uri(uri)) throw misuse(`not a PKCS#11 URI (expected pkcs11:token=...;object=...): ${uri.slice(0, 40)}`);
   const [path = '', query = ''] = uri.slice('pkcs11:'.length).split('?', 2);
   const attributes = new Map<string, string>();
@@ -72,7 +72,7 @@ export function parsePkcs11Uri(uri: string): Pkcs11KeyReference {
     pinSource: attributes.get('pin-source'),
     modulePath: attributes.get('module-path'),
   };
-  if (reference.object === undefined && reference.id === undefined)
+  if (!keyOptional && reference.object === undefined && reference.id === undefined)
     throw misuse('the PKCS#11 URI names no key: give object= (its label) or id=');
   return reference;
 }

@@ -1,11 +1,13 @@
 // A throw-away SoftHSM2 token for one test file: its own config and token directory, keys
-// generated inside the token (sensitive, not extractable), removed with the test.
+// generated inside the token by certbound (sensitive, not extractable), removed with the test.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
 import type * as Pkcs11Module from 'pkcs11js';
+import { generateKeyInToken } from '../../src/keys/pkcs11-keygen.js';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const pkcs11js = createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11Module;
@@ -70,34 +72,8 @@ export async function createSoftHsmToken(label = 'certbound-test', pin = '1234')
   };
 }
 
-/** P-256 OID, DER (CKA_EC_PARAMS). */
-const P256 = Buffer.from('06082a8648ce3d030107', 'hex');
-
-/** Generate a key pair inside the token: private half sensitive and never extractable. */
-export function generateKeyPair(token: SoftHsmToken, kind: 'ec' | 'rsa', object: string, id: string): void {
-  token.withSession((p11, session) => {
-    const common = [
-      { type: pkcs11js.CKA_TOKEN, value: true },
-      { type: pkcs11js.CKA_LABEL, value: object },
-      { type: pkcs11js.CKA_ID, value: Buffer.from(id) },
-    ];
-    const publicTemplate =
-      kind === 'ec'
-        ? [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_EC_PARAMS, value: P256 }]
-        : [
-            ...common,
-            { type: pkcs11js.CKA_VERIFY, value: true },
-            { type: pkcs11js.CKA_MODULUS_BITS, value: 2048 },
-            { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
-          ];
-    const privateTemplate = [
-      ...common,
-      { type: pkcs11js.CKA_SIGN, value: true },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-    ];
-    const mechanism = { mechanism: kind === 'ec' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN };
-    p11.C_GenerateKeyPair(session, mechanism, publicTemplate, privateTemplate);
-  });
+/** Generate a key pair inside the token with certbound's own generator (sensitive, never extractable). */
+export async function generateKeyPair(token: SoftHsmToken, kind: 'ec' | 'rsa', object: string): Promise<KeyObject> {
+  const { publicKey } = await generateKeyInToken({ token: token.label, label: object, kind, module: SOFTHSM_MODULE, pin: token.pin });
+  return publicKey;
 }

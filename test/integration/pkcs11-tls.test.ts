@@ -42,8 +42,8 @@ const uri = (object: string): string => `pkcs11:token=${token.label};object=${ob
 before(async () => {
   pki = await createTestPki();
   token = await createSoftHsmToken('certbound-tls');
-  generateKeyPair(token, 'ec', 'server', 's1');
-  generateKeyPair(token, 'rsa', 'alice', 'a1');
+  await generateKeyPair(token, 'ec', 'server');
+  await generateKeyPair(token, 'rsa', 'alice');
   // First, while nothing is logged in: once a login succeeds, the token stays logged in for the
   // process (its sessions hold it, the engine's too) and PKCS#11 checks no PIN again.
   await assert.rejects(openPkcs11TlsKey({ uri: uri('server'), module: SOFTHSM_MODULE, pin: '0000' }), /the PIN is wrong/);

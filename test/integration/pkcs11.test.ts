@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import { loadJwksSource } from '../../src/keys/jwks-source.js';
+import { generateKeyInToken, keyProtection } from '../../src/keys/pkcs11-keygen.js';
 import { openPkcs11Signer } from '../../src/keys/pkcs11-signer.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { agentFor, AUDIENCE, exchangeRequest, ISSUER, postToken, startSts } from '../helpers/servers.js';
@@ -19,8 +20,8 @@ const uri = (object: string, extra = ''): string => `pkcs11:token=${token.label}
 before(async () => {
   pki = await createTestPki();
   token = await createSoftHsmToken();
-  generateKeyPair(token, 'ec', 'sts-ec', 'ec1');
-  generateKeyPair(token, 'rsa', 'sts-rsa', 'rsa1');
+  await generateKeyPair(token, 'ec', 'sts-ec');
+  await generateKeyPair(token, 'rsa', 'sts-rsa');
 });
 
 after(() => token.remove());
@@ -117,4 +118,19 @@ test('bad input is one clear ConfigError or FileProblem, and nothing is left ope
   const signer = await openPkcs11Signer({ uri: uri('sts-ec'), module: SOFTHSM_MODULE, pin: token.pin });
   assert.equal(signer.alg, 'ES256');
   signer.close();
+});
+
+test('keys made by certbound in the token: the token reports them non-extractable and refuses their value; a label is never reused', async () => {
+  const options = { module: SOFTHSM_MODULE, pin: token.pin };
+  for (const object of ['sts-ec', 'sts-rsa']) {
+    assert.deepEqual(
+      await keyProtection({ ...options, uri: uri(object) }),
+      { extractable: false, sensitive: true, exportRefused: true },
+      object,
+    );
+  }
+  await assert.rejects(
+    generateKeyInToken({ ...options, token: token.label, label: 'sts-ec', kind: 'ec' }),
+    /the PKCS#11 token "certbound-test" already holds a key labelled sts-ec/,
+  );
 });
