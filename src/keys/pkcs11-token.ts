@@ -17,6 +17,8 @@ export interface Pkcs11KeyOptions {
   module?: string;
   /** The user PIN; else the URI's pin-source file, else CERTBOUND_PKCS11_PIN. */
   pin?: string;
+  /** Where `pin` came from, named when it is wrong (e.g. "--pkcs11-pin-file pin.txt"). */
+  pinOrigin?: string;
   /** The environment to read PKCS11_MODULE_PATH and CERTBOUND_PKCS11_PIN from (default process.env). */
   env?: Environment;
 }
@@ -98,7 +100,8 @@ async function resolve(options: Pkcs11KeyOptions, reference: Pkcs11KeyReference)
   if (modulePath === undefined || modulePath === '') {
     throw misuse('no PKCS#11 module: give "module" (or module-path in the URI, or PKCS11_MODULE_PATH)');
   }
-  const pin = options.pin ?? (await pinFrom(reference, env));
+  const pin =
+    options.pin === undefined ? await pinFrom(reference, env) : { value: options.pin, origin: options.pinOrigin ?? 'the "pin" option' };
   return { reference, modulePath, pin, pkcs11js: await loadBinding() };
 }
 
@@ -133,13 +136,14 @@ function loggedIn(p11: Pkcs11Module.PKCS11, session: Buffer): boolean {
   }
 }
 
-function login(p11: Pkcs11Module.PKCS11, session: Buffer, pin: string, reference: Pkcs11KeyReference, pkcs11js: Pkcs11js): void {
+function login(p11: Pkcs11Module.PKCS11, session: Buffer, pin: Pin, reference: Pkcs11KeyReference, pkcs11js: Pkcs11js): void {
   try {
-    p11.C_Login(session, pkcs11js.CKU_USER, pin);
+    p11.C_Login(session, pkcs11js.CKU_USER, pin.value);
   } catch (error) {
     const code = (error as { code?: number }).code;
     if (code === pkcs11js.CKR_USER_ALREADY_LOGGED_IN) return;
-    if (code === pkcs11js.CKR_PIN_INCORRECT) throw misuse(`PKCS#11 login to token "${reference.token ?? ''}" failed: the PIN is wrong`);
+    if (code === pkcs11js.CKR_PIN_INCORRECT)
+      throw misuse(`PKCS#11 login to token "${reference.token ?? ''}" failed: the PIN is wrong (it came from ${pin.origin})`);
     if (code === pkcs11js.CKR_PIN_LOCKED) throw misuse(`PKCS#11 token "${reference.token ?? ''}" is locked (too many wrong PINs)`);
     throw misuse(`PKCS#11 login failed: ${(error as Error).message}`);
   }
@@ -201,15 +205,22 @@ async function loadBinding(): Promise<Pkcs11js> {
   }
 }
 
+/** A PIN and where it came from (for the error when it is wrong; never the PIN itself). */
+interface Pin {
+  value: string;
+  origin: string;
+}
+
 /** The PIN from the URI's pin-source file (without its final newline), else CERTBOUND_PKCS11_PIN. */
-async function pinFrom(reference: Pkcs11KeyReference, env: Environment): Promise<string> {
+async function pinFrom(reference: Pkcs11KeyReference, env: Environment): Promise<Pin> {
   if (reference.pinSource !== undefined) {
     const path = reference.pinSource.startsWith('file:') ? fileURLToPath(reference.pinSource) : reference.pinSource;
-    return readPinFile(path);
+    return { value: await readPinFile(path), origin: `the URI's pin-source ${path}` };
   }
   const pin = env.CERTBOUND_PKCS11_PIN;
-  if (pin === undefined || pin === '') throw misuse('no PKCS#11 PIN: give "pin" (or pin-source in the URI, or CERTBOUND_PKCS11_PIN)');
-  return pin;
+  if (pin === undefined || pin === '')
+    throw misuse('no PKCS#11 PIN: give --pkcs11-pin-file FILE (library: "pin"), pin-source in the URI, or CERTBOUND_PKCS11_PIN');
+  return { value: pin, origin: 'CERTBOUND_PKCS11_PIN' };
 }
 
 /** A PIN file's content without the newline an editor or `echo` ends it with. */

@@ -15,7 +15,7 @@ export function pkcs11KeyOpener(settings: Pkcs11Settings): KeyOpener {
     const key = await openPkcs11TlsKey({
       uri,
       ...(settings.module === undefined ? {} : { module: settings.module }),
-      ...(pin === undefined ? {} : { pin }),
+      ...(pin === undefined ? {} : { pin, pinOrigin: `the PIN file ${settings.pinFile ?? ''}` }),
     });
     return { key, publicKey: key.publicKey };
   };

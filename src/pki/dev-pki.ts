@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { hashSubjectToken } from '../core/policy/authorize.js';
 import { GRANT_TYPE_CLIENT_CREDENTIALS, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN } from '../core/rfc.js';
@@ -47,12 +47,27 @@ export const DEV_PKI_FILES = [
 
 const LOOPBACK = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] };
 
+/** alice's, bob's and the JWT signing key made in a PKCS#11 token: their public halves and URIs. */
+export interface DevKeysInToken {
+  alice: KeyObject;
+  bob: KeyObject;
+  jwt: KeyObject;
+  /** `pkcs11:` URI of the JWT signing key, for sts.yaml's signing.key. */
+  jwtUri: string;
+  /** sts.yaml's pkcs11 section: the module and the PIN file (absolute paths), when given. */
+  module?: string | undefined;
+  pinFile?: string | undefined;
+}
+
 /**
  * Plan a complete development PKI in memory: a CA, server certificates for the STS, resource and
  * gRPC servers, client certificates for alice and bob, an ES256 JWT signing key with its JWKS,
- * and an STS configuration carrying the seed's dev policy. Nothing is written here.
+ * and an STS configuration carrying the seed's dev policy. With `inToken`, alice's, bob's and the
+ * signing key are the token's: their certificates and JWKS are made for them, and no key file is
+ * planned for them. Nothing is written here.
  */
-export async function planDevPki(options: { now?: number } = {}): Promise<DevPki> {
+export async function planDevPki(options: { now?: number; inToken?: DevKeysInToken } = {}): Promise<DevPki> {
+  const inToken = options.inToken;
   const validity = options.now === undefined ? {} : { now: options.now };
   const ca = await createCertificateAuthority({ commonName: 'certbound dev CA', ...validity });
   // The resource server's certificate also authenticates it as a client: it may introspect tokens.
@@ -64,8 +79,14 @@ export async function planDevPki(options: { now?: number } = {}): Promise<DevPki
       dnsNames: [`${name}.domain.com`, ...LOOPBACK.dnsNames],
       ipAddresses: LOOPBACK.ipAddresses,
     });
-  const client = (name: string): Promise<IssuedCertificate> =>
-    issueCertificate(ca, { commonName: name, usage: 'client', ...validity, uris: [`spiffe://domain.com/client/${name}`] });
+  const client = (name: 'alice' | 'bob'): Promise<IssuedCertificate> =>
+    issueCertificate(ca, {
+      commonName: name,
+      usage: 'client',
+      ...validity,
+      uris: [`spiffe://domain.com/client/${name}`],
+      ...(inToken === undefined ? {} : { publicKey: inToken[name] }),
+    });
   const [sts, resource, grpc, alice, bob] = await Promise.all([
     server('sts'),
     server('server', 'both'),
@@ -74,8 +95,8 @@ export async function planDevPki(options: { now?: number } = {}): Promise<DevPki
     client('bob'),
   ]);
 
-  const jwtKeyPem = await generateSigningKeyPem();
-  const publicJwk = await exportJWK(createPublicKey(createPrivateKey(jwtKeyPem)));
+  const jwtKeyPem = inToken === undefined ? await generateSigningKeyPem() : undefined;
+  const publicJwk = await exportJWK(inToken?.jwt ?? createPublicKey(createPrivateKey(jwtKeyPem as string)));
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
   const jwks = { keys: [{ ...publicJwk, kid, alg: 'ES256', use: 'sig' }] };
 
@@ -94,12 +115,12 @@ export async function planDevPki(options: { now?: number } = {}): Promise<DevPki
       'grpc.crt': pub(grpc.certPem),
       'grpc.key': secret(grpc.keyPem),
       'alice.crt': pub(alice.certPem),
-      'alice.key': secret(alice.keyPem),
       'bob.crt': pub(bob.certPem),
-      'bob.key': secret(bob.keyPem),
-      'jwt.key': secret(jwtKeyPem),
+      ...(jwtKeyPem === undefined
+        ? {}
+        : { 'alice.key': secret(alice.keyPem), 'bob.key': secret(bob.keyPem), 'jwt.key': secret(jwtKeyPem) }),
       'jwks.json': pub(`${JSON.stringify(jwks, null, 2)}\n`),
-      'sts.yaml': pub(devStsConfig({ kid, alice, bob, resource })),
+      'sts.yaml': pub(devStsConfig({ kid, alice, bob, resource, inToken })),
     },
   };
 }
@@ -113,16 +134,33 @@ function fingerprint(der: Buffer): string {
     .replace(/(..)(?!$)/g, '$1:');
 }
 
+/** sts.yaml's signing key: jwt.key, or the key in the token. */
+function signingKeyLine(inToken: DevKeysInToken | undefined): string {
+  if (inToken === undefined) return 'key: jwt.key      # ES256; its public half is jwks.json';
+  return `key: "${inToken.jwtUri}"   # ES256, in the PKCS#11 token; its public half is jwks.json`;
+}
+
+/** sts.yaml's pkcs11 section (where the token is and its PIN), when the keys are in one. */
+function pkcs11Section(inToken: DevKeysInToken | undefined): string {
+  const lines = [
+    ...(inToken?.module === undefined ? [] : [`  module: ${inToken.module}`]),
+    ...(inToken?.pinFile === undefined ? [] : [`  pin_file: ${inToken.pinFile}`]),
+  ];
+  return lines.length === 0 ? '' : `pkcs11:\n${lines.join('\n')}\n`;
+}
+
 function devStsConfig({
   kid,
   alice,
   bob,
   resource,
+  inToken,
 }: {
   kid: string;
   alice: IssuedCertificate;
   bob: IssuedCertificate;
   resource: IssuedCertificate;
+  inToken: DevKeysInToken | undefined;
 }): string {
   const subjectToken = (
     name: 'alice' | 'bob',
@@ -147,9 +185,9 @@ tls:
   cert: sts.crt
   key: sts.key
 signing:
-  key: jwt.key      # ES256; its public half is jwks.json
+  ${signingKeyLine(inToken)}
   kid: ${kid}
-access_token_lifetime: 3600
+${pkcs11Section(inToken)}access_token_lifetime: 3600
 policy:
   # Clients authenticate with their certificate (RFC 8705 tls_client_auth).
   clients:

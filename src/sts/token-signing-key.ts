@@ -18,7 +18,7 @@ export async function openSigningKeyInToken(
   const signer = await openPkcs11Signer({
     uri,
     ...(pkcs11.module === undefined ? {} : { module: pkcs11.module }),
-    ...(pin === undefined ? {} : { pin }),
+    ...(pin === undefined ? {} : { pin, pinOrigin: `the PIN file ${pkcs11.pinFile ?? ''}` }),
     ...(kid === undefined ? {} : { kid }),
   });
   if (alg !== undefined && alg !== signer.alg) {

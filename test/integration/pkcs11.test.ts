@@ -103,7 +103,11 @@ test('bad input is one clear ConfigError or FileProblem, and nothing is left ope
       /libnothing\.so: cannot load the PKCS#11 module/,
     ],
     ['no module at all', { uri: uri('sts-ec'), pin: token.pin, env: {} }, /no PKCS#11 module: give "module"/],
-    ['no PIN at all', { uri: uri('sts-ec'), module: SOFTHSM_MODULE, env: {} }, /no PKCS#11 PIN: give "pin"/],
+    [
+      'no PIN at all',
+      { uri: uri('sts-ec'), module: SOFTHSM_MODULE, env: {} },
+      /no PKCS#11 PIN: give --pkcs11-pin-file FILE \(library: "pin"\)/,
+    ],
     ['a URI naming no key', { uri: `pkcs11:token=${token.label}`, module: SOFTHSM_MODULE, pin: token.pin }, /names no key/],
     ['not a PKCS#11 URI', { uri: 'file:/etc/key.pem', module: SOFTHSM_MODULE, pin: token.pin }, /not a PKCS#11 URI/],
   ];

@@ -5,15 +5,20 @@ import { readCertificates, readPrivateKey } from '../../files/read.js';
 import { planDevPki } from '../../pki/dev-pki.js';
 import { createCrl, loadCertificateAuthority, revokedSerials } from '../../pki/generate.js';
 import { writePlannedFiles } from '../../pki/write.js';
-import { parse, requireString, stringList } from '../args.js';
+import { optionalString, parse, requireString, stringList } from '../args.js';
+import { makeDevKeysInToken } from '../dev-keys-in-token.js';
 import { UsageError } from '../errors.js';
 
-export const usage = `certbound pki init --out DIR [--force]
+export const usage = `certbound pki init --out DIR [--force] [--pkcs11 pkcs11:token=LABEL [--pkcs11-module F] [--pkcs11-pin-file F]]
   Write a development PKI to DIR: a CA; sts, server and grpc server certificates (SANs
   sts.domain.com / server.domain.com / grpc.domain.com, localhost, 127.0.0.1, ::1); alice and bob
   client certificates; an ES256 JWT signing key, its jwks.json, and an sts.yaml with the seed's
   dev policy. Keys are written with mode 0600. If any of the files exists, nothing is written
-  unless --force.
+  unless --force. With --pkcs11, alice's, bob's and the JWT signing key are made inside that
+  PKCS#11 token instead (labels certbound-alice, certbound-bob, certbound-jwt; not extractable):
+  no key file is written for them, sts.yaml names the signing key by URI. The module comes from
+  --pkcs11-module (default PKCS11_MODULE_PATH), the PIN from --pkcs11-pin-file (default
+  CERTBOUND_PKCS11_PIN).
 
 certbound pki revoke --dir DIR [--cert FILE ...]
   Add the certificates to DIR/ca.crl (created if missing, signed by DIR/ca.key; entries already
@@ -22,7 +27,18 @@ certbound pki revoke --dir DIR [--cert FILE ...]
 
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'revoke') return revoke(argv.slice(1));
-  const parsed = parse('pki', argv, { out: { type: 'string' }, force: { type: 'boolean' } }, 1);
+  const parsed = parse(
+    'pki',
+    argv,
+    {
+      out: { type: 'string' },
+      force: { type: 'boolean' },
+      pkcs11: { type: 'string' },
+      'pkcs11-module': { type: 'string' },
+      'pkcs11-pin-file': { type: 'string' },
+    },
+    1,
+  );
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -30,9 +46,25 @@ export async function run(argv: string[]): Promise<number> {
   if (parsed.positionals[0] === 'revoke') return revoke(argv.slice(1));
   if (parsed.positionals[0] !== 'init') throw new UsageError('pki: expected "pki init --out DIR" or "pki revoke --dir DIR --cert FILE"');
   const out = resolve(requireString('pki init', parsed, 'out'));
-  const pki = await planDevPki();
+  const tokenUri = optionalString(parsed, 'pkcs11');
+  if (tokenUri === undefined && (parsed.values['pkcs11-module'] !== undefined || parsed.values['pkcs11-pin-file'] !== undefined))
+    throw new UsageError('pki init: --pkcs11-module and --pkcs11-pin-file go with --pkcs11 pkcs11:token=LABEL');
+  const pinFile = optionalString(parsed, 'pkcs11-pin-file');
+  const module = optionalString(parsed, 'pkcs11-module');
+  const inToken =
+    tokenUri === undefined
+      ? undefined
+      : await makeDevKeysInToken('pki init', {
+          tokenUri,
+          module: module === undefined ? undefined : resolve(module),
+          pinFile: pinFile === undefined ? undefined : resolve(pinFile),
+        });
+  const pki = await planDevPki(inToken === undefined ? {} : { inToken });
   const written = await writePlannedFiles(out, pki.files, { force: parsed.values.force === true });
   process.stdout.write(`wrote ${written.length} files to ${out}\nCA SHA-256 fingerprint: ${pki.caFingerprint}\nJWT key id: ${pki.kid}\n`);
+  if (inToken !== undefined) {
+    for (const [name, uri] of Object.entries(inToken.uris)) process.stdout.write(`${name} key: in the PKCS#11 token, ${uri}\n`);
+  }
   return 0;
 }
 
