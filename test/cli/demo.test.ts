@@ -28,3 +28,33 @@ test('certbound demo passes all ten steps (HTTPS and gRPC) and removes its tempo
   await assert.rejects(access(dir), { code: 'ENOENT' }, `${dir} still exists after the demo`);
   assert.equal(leftovers, false, 'the demo left processes running');
 });
+
+test(
+  'certbound demo --pkcs11 plays the same story with alice’s, bob’s and the signing key in a SoftHSM2 token, and says where each key lives',
+  { timeout: 70_000 },
+  async () => {
+    const result = await runCli(['demo', '--pkcs11'], { timeoutMs: 60_000, processGroup: true });
+    const leftovers = processGroupAlive(result.pid);
+    if (leftovers) killProcessGroup(result.pid);
+    assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.equal(result.stdout.split('\n').filter((line) => line.trim() === 'PASS').length, 11, result.stdout);
+    assert.doesNotMatch(result.stdout, /FAIL/);
+    for (const [who, label] of [
+      ["alice's key", 'certbound-alice'],
+      ["bob's key", 'certbound-bob'],
+      ['the STS signing key', 'certbound-jwt'],
+    ]) {
+      assert.match(
+        result.stdout,
+        new RegExp(
+          `${who}: in SoftHSM2 token "certbound-demo" \\(.*libsofthsm2\\.so\\), not extractable: pkcs11:token=certbound-demo;object=${label};type=private`,
+        ),
+      );
+    }
+    assert.match(result.stdout, /the CA's and the servers' keys: files in \S+ \(ca\.key, sts\.key, server\.key, grpc\.key\)/);
+    assert.match(result.stdout, /observed: CKA_EXTRACTABLE=false, CKA_SENSITIVE=true, reading the value: CKR_ATTRIBUTE_SENSITIVE/);
+    const dir = (/Dev PKI written to (\S+)/.exec(result.stdout) ?? [])[1] as string;
+    await assert.rejects(access(dir), { code: 'ENOENT' }, `${dir} (and its token) still exists after the demo`);
+    assert.equal(leftovers, false, 'the demo left processes running');
+  },
+);

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -8,17 +8,20 @@ import { createMtlsAgent } from '../../client/mtls-agent.js';
 import { createTokenSource } from '../../client/token-source.js';
 import { CertboundError } from '../../core/errors.js';
 import { computeThumbprint } from '../../core/thumbprint.js';
-import { DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_ISSUER, DEV_SUBJECT_TOKENS, planDevPki } from '../../pki/dev-pki.js';
-import { writePlannedFiles } from '../../pki/write.js';
-import { parse } from '../args.js';
-import { startServer, stopChild } from '../child-server.js';
+import type { TlsKey } from '../../core/tls-key.js';
+import { DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_ISSUER, DEV_SUBJECT_TOKENS } from '../../pki/dev-pki.js';
+import { optionalString, parse } from '../args.js';
+import { stopChild } from '../child-server.js';
+import { demoPkcs11Module, setUpDemo } from './demo-setup.js';
 import { DEFAULTS } from '../../defaults.js';
 import { loadGrpc } from './grpc.js';
 
-export const usage = `certbound demo [--keep]
+export const usage = `certbound demo [--keep] [--pkcs11 [--pkcs11-module F]]
   Build a fresh dev PKI in a temporary directory, start the STS, an HTTPS resource server and a
   gRPC server on loopback, and walk through the certificate-bound token story step by step. Exits 0 only when every step
-  behaves as expected. --keep leaves the temporary directory in place.`;
+  behaves as expected. --keep leaves the temporary directory in place. --pkcs11 makes alice's,
+  bob's and the STS signing key inside a throw-away SoftHSM2 token (--pkcs11-module: the SoftHSM2
+  module, default where Debian installs it) and plays the same story with keys that never leave it.`;
 
 interface Step {
   title: string;
@@ -27,7 +30,7 @@ interface Step {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('demo', argv, { keep: { type: 'boolean' } });
+  const parsed = parse('demo', argv, { keep: { type: 'boolean' }, pkcs11: { type: 'boolean' }, 'pkcs11-module': { type: 'string' } });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -38,59 +41,22 @@ export async function run(argv: string[]): Promise<number> {
   const agents: Agent[] = [];
   const cleanups: (() => unknown)[] = [];
   try {
-    const { grpc, echo, credentials } = await loadGrpc();
+    const { grpc, echo, credentials, channels } = await loadGrpc();
     out('certbound demo: certificate-bound access tokens (RFC 8705) from a token-exchange STS (RFC 8693)');
     out();
-    const pki = await planDevPki();
-    await writePlannedFiles(dir, pki.files);
-    const file = (name: string): string => join(dir, name);
+    const pkcs11Module = parsed.values.pkcs11 === true ? demoPkcs11Module(optionalString(parsed, 'pkcs11-module')) : undefined;
+    const world = await setUpDemo(dir, children, pkcs11Module);
+    const { sts, resource, grpcServer, ca, alice, bob } = world;
     out(`0. Dev PKI written to ${dir}`);
-    out(`   CA SHA-256 fingerprint ${pki.caFingerprint}`);
-
-    const sts = await startServer(children, ['sts', '--config', file('sts.yaml'), '--port', '0']);
-    const resource = await startServer(children, [
-      'resource',
-      '--port',
-      '0',
-      '--tls-ca',
-      file('ca.crt'),
-      '--tls-cert',
-      file('server.crt'),
-      '--tls-key',
-      file('server.key'),
-      '--jwks',
-      `${sts}/.well-known/jwks.json`,
-      '--issuer',
-      DEV_ISSUER,
-      '--audience',
-      DEV_AUDIENCE,
-    ]);
-    const grpcServer = await startServer(children, [
-      'grpc-server',
-      '--port',
-      '0',
-      '--tls-ca',
-      file('ca.crt'),
-      '--tls-cert',
-      file('grpc.crt'),
-      '--tls-key',
-      file('grpc.key'),
-      '--jwks',
-      `${sts}/.well-known/jwks.json`,
-      '--issuer',
-      DEV_ISSUER,
-      '--audience',
-      DEV_GRPC_AUDIENCE,
-    ]);
+    out(`   CA SHA-256 fingerprint ${world.pki.caFingerprint}`);
     out(`   STS listening on ${sts} (issuer ${DEV_ISSUER})`);
     out(`   resource server listening on ${resource} (audience ${DEV_AUDIENCE}, keys from the STS JWKS)`);
     out(`   gRPC server listening on ${grpcServer} (audience ${DEV_GRPC_AUDIENCE}, keys from the STS JWKS)`);
+    out('   where the private keys live:');
+    for (const place of world.keyPlaces) out(`     ${place}`);
     out();
 
-    const read = (name: string): Promise<string> => readFile(file(name), 'utf8');
-    const [ca, aliceCert, aliceKey, bobCert, bobKey] = (await Promise.all(
-      ['ca.crt', 'alice.crt', 'alice.key', 'bob.crt', 'bob.key'].map(read),
-    )) as [string, string, string, string, string];
+    const [aliceCert, aliceKey, bobCert, bobKey] = [alice.cert, alice.key, bob.cert, bob.key];
     const aliceAgent = createMtlsAgent({ ca, cert: aliceCert, key: aliceKey });
     const bobAgent = createMtlsAgent({ ca, cert: bobCert, key: bobKey });
     const anonymousAgent = new Agent({ connect: { ca } });
@@ -108,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     const grpcTarget = new URL(grpcServer).host;
     const grpcChannelOptions = { 'grpc.ssl_target_name_override': 'grpc.domain.com', 'grpc.default_authority': 'grpc.domain.com' };
     const { EchoServer, Health } = echo.loadEchoDefinitions();
-    const mtls = (cert: string, key: string) => grpc.credentials.createSsl(Buffer.from(ca), Buffer.from(key), Buffer.from(cert));
+    const mtls = (cert: string, key: TlsKey) => channels.mtlsChannelCredentials({ ca, cert, key });
     const aliceSts = credentials.createStsCredentials({
       stsUrl: sts,
       tls: { ca, cert: aliceCert, key: aliceKey },
@@ -258,6 +224,21 @@ export async function run(argv: string[]): Promise<number> {
         },
       },
     ];
+
+    const protection = world.aliceProtection;
+    if (protection !== undefined) {
+      steps.unshift({
+        title: "someone with the token's PIN asks it for alice's private key",
+        expected: 'refused: the key is marked not extractable and its value sensitive, so it can sign but never leave',
+        async run() {
+          const seen = await protection();
+          return {
+            ok: !seen.extractable && seen.sensitive && seen.exportRefused,
+            observed: `CKA_EXTRACTABLE=${seen.extractable}, CKA_SENSITIVE=${seen.sensitive}, reading the value: ${seen.exportRefused ? 'CKR_ATTRIBUTE_SENSITIVE' : 'allowed'}`,
+          };
+        },
+      });
+    }
 
     let failures = 0;
     for (const [index, step] of steps.entries()) {
