@@ -84,11 +84,14 @@ export async function keyProtection(options: Pkcs11KeyOptions): Promise<KeyProte
     ]);
     // The secret itself: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key.
     const secret = keyType?.value[0] === pkcs11js.CKK_EC ? pkcs11js.CKA_VALUE : pkcs11js.CKA_PRIVATE_EXPONENT;
-    let exportRefused = false;
+    // Refused is an error (SoftHSM: CKR_ATTRIBUTE_SENSITIVE) or no value at all (tpm2-pkcs11):
+    // never an exit code or a call that merely returned (opensc's pkcs11-tool exits 0 with nothing).
+    let exportRefused: boolean;
     try {
-      p11.C_GetAttributeValue(session, key, [{ type: secret }]);
-    } catch (error) {
-      exportRefused = (error as { code?: number }).code === pkcs11js.CKR_ATTRIBUTE_SENSITIVE;
+      const [value] = p11.C_GetAttributeValue(session, key, [{ type: secret }]);
+      exportRefused = value === undefined || value.value.length === 0;
+    } catch {
+      exportRefused = true;
     }
     return { extractable: extractable?.value[0] === 1, sensitive: sensitive?.value[0] === 1, exportRefused };
   });

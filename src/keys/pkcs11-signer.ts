@@ -51,8 +51,8 @@ export async function openPkcs11Signer(options: Pkcs11SignerOptions): Promise<Pk
         return signOnce(data);
       } catch (error) {
         if (!lost.has((error as { code?: number }).code ?? 0)) throw error;
-        // The token was removed or restarted: reopen the session and log in again, once.
-        token.ensureLoggedIn();
+        // The token was removed or restarted: start afresh and log in again, once per signature.
+        token.recover();
         return signOnce(data);
       }
     };
@@ -90,6 +90,10 @@ const sessionLost = (pkcs11js: Pkcs11js): Set<number> =>
     pkcs11js.CKR_USER_NOT_LOGGED_IN,
     pkcs11js.CKR_OBJECT_HANDLE_INVALID,
     pkcs11js.CKR_KEY_HANDLE_INVALID,
+    // What tpm2-pkcs11 answers when its resource manager went away (measured with swtpm).
+    pkcs11js.CKR_GENERAL_ERROR,
+    // A start afresh that found the device still gone left the module uninitialised.
+    pkcs11js.CKR_CRYPTOKI_NOT_INITIALIZED,
   ]);
 
 function checks(publicKey: TokenPublicKey, signingInput: Uint8Array, signature: Uint8Array): boolean {

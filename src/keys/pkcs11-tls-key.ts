@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { EngineKey } from '../core/tls-key.js';
 import { prepareEngine } from './pkcs11-engine.js';
-import { keepModuleLoaded, openTokenKey, type Pkcs11KeyOptions } from './pkcs11-token.js';
+import { keepModuleLoaded } from './pkcs11-module.js';
+import { openTokenKey, type Pkcs11KeyOptions } from './pkcs11-token.js';
 import type { Pkcs11KeyReference } from './pkcs11-uri.js';
 
 /** A TLS private key in a PKCS#11 token, for `tls.key` of certbound's servers and clients. */

@@ -3,10 +3,11 @@ import { fileURLToPath } from 'node:url';
 import type * as Pkcs11Module from 'pkcs11js';
 import { misuse } from '../core/config-error.js';
 import { FileProblem } from '../files/read.js';
+import { acquireModule, loadBinding, moduleGeneration, reinitializeModule, releaseModule, type Pkcs11js } from './pkcs11-module.js';
 import { publicKeyOf, type TokenPublicKey } from './pkcs11-public-key.js';
 import { parsePkcs11Uri, type Pkcs11KeyReference } from './pkcs11-uri.js';
 
-export type Pkcs11js = typeof Pkcs11Module;
+export type { Pkcs11js } from './pkcs11-module.js';
 type Environment = Readonly<Record<string, string | undefined>>;
 
 /** Where a key in a token is and how to log in: shared by the JWT signer and TLS keys. */
@@ -35,6 +36,12 @@ export interface TokenKey {
   privateKey(): Buffer;
   /** Make sure the session is alive and logged in; reopen it when the token came back. */
   ensureLoggedIn(): void;
+  /**
+   * After an operation failed as if the token had gone away: start the module afresh (unless
+   * another key already did, or OpenSSL's engine shares it) and open a new session.
+   * @throws Error when the token is still not there.
+   */
+  recover(): void;
   close(): void;
 }
 
@@ -47,6 +54,7 @@ export async function openTokenKey(options: Pkcs11KeyOptions): Promise<TokenKey>
   const { reference, modulePath, pin, pkcs11js } = await resolve(options, parsePkcs11Uri(options.uri));
   const p11 = acquireModule(modulePath, pkcs11js);
   let current: { session: Buffer; privateKey: Buffer } | undefined;
+  let generation = moduleGeneration(modulePath);
   const closeSession = (): void => {
     if (current === undefined) return;
     try {
@@ -57,6 +65,7 @@ export async function openTokenKey(options: Pkcs11KeyOptions): Promise<TokenKey>
     current = undefined;
   };
   const open = (): { session: Buffer; privateKey: Buffer } => {
+    generation = moduleGeneration(modulePath);
     const session = p11.C_OpenSession(findSlot(p11, reference), pkcs11js.CKF_SERIAL_SESSION);
     current = { session, privateKey: Buffer.alloc(0) };
     login(p11, session, pin, reference, pkcs11js);
@@ -77,6 +86,11 @@ export async function openTokenKey(options: Pkcs11KeyOptions): Promise<TokenKey>
       ensureLoggedIn() {
         if (current !== undefined && loggedIn(p11, current.session)) return;
         closeSession();
+        open();
+      },
+      recover() {
+        closeSession();
+        if (generation === moduleGeneration(modulePath)) reinitializeModule(modulePath, pkcs11js);
         open();
       },
       close() {
@@ -146,62 +160,6 @@ function login(p11: Pkcs11Module.PKCS11, session: Buffer, pin: Pin, reference: P
       throw misuse(`PKCS#11 login to token "${reference.token ?? ''}" failed: the PIN is wrong (it came from ${pin.origin})`);
     if (code === pkcs11js.CKR_PIN_LOCKED) throw misuse(`PKCS#11 token "${reference.token ?? ''}" is locked (too many wrong PINs)`);
     throw misuse(`PKCS#11 login failed: ${(error as Error).message}`);
-  }
-}
-
-/**
- * One loaded, initialised module per path, shared by every key that uses it: PKCS#11 state is
- * per process, so a second C_Initialize fails and one C_Finalize would end every session,
- * OpenSSL's pkcs11 engine's included (it loads the same module into the same process).
- */
-const modules = new Map<string, { p11: Pkcs11Module.PKCS11; users: number; finalize: boolean }>();
-const keptForEngine = new Set<string>();
-
-/** The pkcs11 engine uses this module too: never finalise it under the engine's sessions. */
-export function keepModuleLoaded(path: string): void {
-  keptForEngine.add(path);
-}
-
-function acquireModule(path: string, pkcs11js: Pkcs11js): Pkcs11Module.PKCS11 {
-  let entry = modules.get(path);
-  if (entry === undefined) {
-    const p11 = new pkcs11js.PKCS11();
-    try {
-      p11.load(path);
-    } catch (error) {
-      throw new FileProblem(path, `cannot load the PKCS#11 module: ${(error as Error).message}`);
-    }
-    let finalize = true;
-    try {
-      p11.C_Initialize();
-    } catch (error) {
-      // Someone else in this process initialised it: leave finalising to them.
-      if ((error as { code?: number }).code !== pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        p11.close();
-        throw new FileProblem(path, `the PKCS#11 module does not initialise: ${(error as Error).message}`);
-      }
-      finalize = false;
-    }
-    entry = { p11, users: 0, finalize };
-    modules.set(path, entry);
-  }
-  entry.users++;
-  return entry.p11;
-}
-
-function releaseModule(path: string): void {
-  const entry = modules.get(path);
-  if (entry === undefined || --entry.users > 0 || keptForEngine.has(path)) return;
-  modules.delete(path);
-  if (entry.finalize) entry.p11.C_Finalize();
-  entry.p11.close();
-}
-
-async function loadBinding(): Promise<Pkcs11js> {
-  try {
-    return ((await import('pkcs11js')) as { default: Pkcs11js }).default;
-  } catch {
-    throw misuse('keys in PKCS#11 tokens need the optional package pkcs11js: npm install pkcs11js');
   }
 }
 

@@ -97,6 +97,7 @@ test('STS signs in the token; resource with its TLS key there; call with aliceâ€
     const call = async (): Promise<void> => {
       const result = await runCli(['call', `${resource.url}/`, '--servername', 'server.domain.com', ...alice(AUDIENCE)]);
       assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, '', 'nothing on stderr: no engine chatter, no deprecation warning');
       assert.equal((JSON.parse(result.stdout) as { subject: string }).subject, 'alice');
     };
     await call();
