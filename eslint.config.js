@@ -33,7 +33,8 @@ const LAYERS = {
   './files': [...CORE, './config', './files'],
   // Key files and local JWKS are read through files/read.ts (its FileProblem errors).
   './keys': [...CORE, './config', './files', './keys'],
-  './client': [...CORE, './config', './client'],
+  // Keys in tokens (keys/pkcs11-tls-key.ts) are a client's concern too: the public entry re-exports them.
+  './client': [...CORE, './config', './keys', './client'],
   // Adapters: any lower layer, never another adapter nor the CLI.
   './sts': [...CORE, './config', './pki', './server', './files', './keys', './client', './sts'],
   './http': [...CORE, './config', './pki', './server', './files', './keys', './client', './http'],

@@ -25,3 +25,6 @@ export type { ServerLimits } from '../config/limits.js';
 export type { ManagedServer } from '../server/https-server.js';
 export type { ServerTlsOptions } from '../server/tls.js';
 export { ConfigError, FileProblem } from '../core/config-error.js';
+export { openPkcs11TlsKey } from '../keys/pkcs11-tls-key.js';
+export type { Pkcs11TlsKey } from '../keys/pkcs11-tls-key.js';
+export type { Pkcs11KeyOptions } from '../keys/pkcs11-token.js';

@@ -45,3 +45,11 @@ createBoundFetch({ tokenSource: tokens });
 const options: TokenSourceOptions = { stsUrl: 'https://sts.example/token', subjectTokenFile: '/run/secrets/subject' };
 void options;
 await tokens.close();
+
+// A client key that stays in a PKCS#11 token goes wherever a PEM key does.
+import { openPkcs11TlsKey, type Pkcs11TlsKey } from 'certbound/client';
+const keyInToken: Pkcs11TlsKey = await openPkcs11TlsKey({ uri: 'pkcs11:token=t;object=alice', module: '/usr/lib/softhsm/libsofthsm2.so' });
+createMtlsAgent({ ca: '', cert: '', key: keyInToken });
+createTokenSource({ stsUrl: 'https://sts.example', tls: { cert: '', key: keyInToken }, subjectToken: 's', audience: 'a' });
+// @ts-expect-error a TLS key is PEM or a key from openPkcs11TlsKey, not a URI string in an object
+createMtlsAgent({ cert: '', key: { uri: 'pkcs11:token=t;object=alice' } });
