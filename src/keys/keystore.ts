@@ -1,174 +1,79 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
-import { planRotation, publishedKeysAt, secondsUntilNextChange, signingKeyAt, type ScheduledKey } from '../core/key-schedule.js';
-import { isAsymmetricAlgorithm, type AsymmetricAlgorithm } from '../core/rfc.js';
-import { createSigningKey, type Signer, type SigningKey } from '../core/signing/signer.js';
+import { publishedKeysAt, secondsUntilNextChange, signingKeyAt, type ScheduledKey } from '../core/key-schedule.js';
+import { createSigningKey, type Signer } from '../core/signing/signer.js';
 import { FileProblem, readPrivateKey } from '../files/read.js';
 import { DEFAULTS } from '../defaults.js';
-import { misuse } from '../core/config-error.js';
 import { callable, optionsObject, parseOptions } from '../core/schema.js';
 import * as v from 'valibot';
+import { KEYSTORE_INDEX, readIndex, type IndexEntry } from './keystore-index.js';
+import { openPkcs11Signer, type Pkcs11Signer } from './pkcs11-signer.js';
 
-/** The index of a keystore directory; each key's PKCS#8 PEM sits next to it as `<kid>.key`. */
-export const KEYSTORE_INDEX = 'keystore.json';
+export { KEYSTORE_INDEX } from './keystore-index.js';
+export { addKeystoreKey, GENERATED_ALGORITHMS, TOKEN_ALGORITHMS, type KeyChangeOptions } from './keystore-add.js';
 
 /** Defaults: DEFAULTS.keystore (src/defaults.ts), where the reasons are. */
 export const KEYSTORE_DEFAULTS = DEFAULTS.keystore;
 
 const POSITIVE_MS = 'must be a positive whole number of milliseconds';
 
-/** Algorithms `certbound keys generate` can make keys for. */
-export const GENERATED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] as const;
+export type KeystoreKey = ScheduledKey & { signingKey: Signer };
 
-export type KeystoreKey = ScheduledKey & { signingKey: SigningKey };
-
-interface IndexEntry {
-  kid: string;
-  alg: AsymmetricAlgorithm;
-  publish_at: number;
-  activate_at: number;
-  retire_at?: number;
-  expire_at?: number;
+/** How to reach keys the keystore holds in a PKCS#11 token (else PKCS11_MODULE_PATH, CERTBOUND_PKCS11_PIN). */
+export interface KeystoreTokenAccess {
+  module?: string;
+  pin?: string;
 }
 
 /**
  * Read a keystore directory: the schedule from keystore.json and every key it lists (imported
- * once here, never per request).
- * @throws FileProblem naming the file and the problem.
+ * once here, never per request; a key in a token opened once and kept in `opened` across reads).
+ * @throws FileProblem naming the file and the problem; ConfigError for a token that cannot be reached.
  */
-export async function readKeystore(dir: string): Promise<KeystoreKey[]> {
+export async function readKeystore(
+  dir: string,
+  token: KeystoreTokenAccess = {},
+  opened: Map<string, Pkcs11Signer> = new Map(),
+): Promise<KeystoreKey[]> {
   const entries = await readIndex(dir);
   return Promise.all(
-    entries.map(async (entry) => {
-      const path = join(dir, `${entry.kid}.key`);
-      const { key } = await readPrivateKey(path, 'signing key');
-      let signingKey;
-      try {
-        signingKey = await createSigningKey({ privateKey: key, kid: entry.kid, alg: entry.alg });
-      } catch (error) {
-        throw new FileProblem(path, (error as Error).message);
-      }
-      return {
-        kid: entry.kid,
-        publishAt: entry.publish_at,
-        activateAt: entry.activate_at,
-        retireAt: entry.retire_at,
-        expireAt: entry.expire_at,
-        signingKey,
-      };
-    }),
+    entries.map(async (entry) => ({
+      kid: entry.kid,
+      publishAt: entry.publish_at,
+      activateAt: entry.activate_at,
+      retireAt: entry.retire_at,
+      expireAt: entry.expire_at,
+      signingKey: entry.pkcs11 === undefined ? await keyFromFile(dir, entry) : await keyInToken(dir, entry, token, opened),
+    })),
   );
 }
 
-async function readIndex(dir: string): Promise<IndexEntry[]> {
-  const file = join(dir, KEYSTORE_INDEX);
-  let text: string;
+async function keyFromFile(dir: string, entry: IndexEntry): Promise<Signer> {
+  const path = join(dir, `${entry.kid}.key`);
+  const { key } = await readPrivateKey(path, 'signing key');
   try {
-    text = await readFile(file, 'utf8');
+    return await createSigningKey({ privateKey: key, kid: entry.kid, alg: entry.alg });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new FileProblem(file, `cannot read keystore index (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new FileProblem(path, (error as Error).message);
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new FileProblem(file, 'not valid JSON');
-  }
-  const keys = (doc as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys)) throw new FileProblem(file, 'must be {"keys": [...]}');
-  return keys.map((raw, i) => {
-    const entry = raw as Partial<IndexEntry> | null;
-    const time = (value: unknown, name: string, optional = false): void => {
-      if (optional && value === undefined) return;
-      if (!Number.isInteger(value)) throw new FileProblem(file, `keys[${i}].${name}: must be seconds since the epoch`);
-    };
-    if (typeof entry?.kid !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(entry.kid))
-      throw new FileProblem(file, `keys[${i}].kid: must be 1-128 characters of [A-Za-z0-9_-]`);
-    if (!isAsymmetricAlgorithm(entry.alg)) throw new FileProblem(file, `keys[${i}].alg: must be an asymmetric JWS algorithm`);
-    time(entry.publish_at, 'publish_at');
-    time(entry.activate_at, 'activate_at');
-    time(entry.retire_at, 'retire_at', true);
-    time(entry.expire_at, 'expire_at', true);
-    return entry as IndexEntry;
-  });
 }
 
-async function writeIndex(dir: string, keys: readonly ScheduledKey[], algs: ReadonlyMap<string, AsymmetricAlgorithm>): Promise<void> {
-  const entries: IndexEntry[] = keys.map((key) => ({
-    kid: key.kid,
-    alg: algs.get(key.kid) as AsymmetricAlgorithm,
-    publish_at: key.publishAt,
-    activate_at: key.activateAt,
-    ...(key.retireAt === undefined ? {} : { retire_at: key.retireAt }),
-    ...(key.expireAt === undefined ? {} : { expire_at: key.expireAt }),
-  }));
-  // Write then rename: a running STS never reads a half-written index.
-  const temporary = join(dir, `.${KEYSTORE_INDEX}.${process.pid}`);
-  await writeFile(temporary, `${JSON.stringify({ keys: entries }, null, 2)}\n`, { mode: 0o644 });
-  await rename(temporary, join(dir, KEYSTORE_INDEX));
-}
-
-function generatePrivateKeyPem(alg: (typeof GENERATED_ALGORITHMS)[number]): string {
-  const pair =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : alg === 'ES384'
-        ? generateKeyPairSync('ec', { namedCurve: 'P-384' })
-        : alg === 'EdDSA'
-          ? generateKeyPairSync('ed25519')
-          : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-}
-
-export interface KeyChangeOptions {
-  alg?: (typeof GENERATED_ALGORITHMS)[number];
-  /** Seconds since the epoch. */
-  now: number;
-  publishAheadSeconds?: number;
-  maxTokenLifetimeSeconds?: number;
-}
-
-/**
- * Add a key. Into an empty keystore it is active at once (`generate`); otherwise it is a
- * rotation: published now, signing after `publishAheadSeconds`, the current key retired then and
- * kept published until its tokens have expired. Expired keys are removed, files included.
- * @returns the new key's schedule entry.
- */
-export async function addKeystoreKey(dir: string, options: KeyChangeOptions): Promise<ScheduledKey & { alg: AsymmetricAlgorithm }> {
-  const alg = options.alg ?? 'ES256';
-  if (!(GENERATED_ALGORITHMS as readonly string[]).includes(alg)) throw misuse(`alg must be one of ${GENERATED_ALGORITHMS.join(', ')}`);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const existing = await readIndex(dir);
-  const algs = new Map(existing.map((entry) => [entry.kid, entry.alg]));
-  const pem = generatePrivateKeyPem(alg);
-  const signingKey = await createSigningKey({ privateKey: pem, alg });
-  const schedule: ScheduledKey[] = existing.map((entry) => ({
+async function keyInToken(dir: string, entry: IndexEntry, token: KeystoreTokenAccess, opened: Map<string, Pkcs11Signer>): Promise<Signer> {
+  const known = opened.get(entry.kid);
+  if (known !== undefined) return known;
+  const signer = await openPkcs11Signer({
+    uri: entry.pkcs11 as string,
     kid: entry.kid,
-    publishAt: entry.publish_at,
-    activateAt: entry.activate_at,
-    retireAt: entry.retire_at,
-    expireAt: entry.expire_at,
-  }));
-  let next: ScheduledKey[];
-  let removed: ScheduledKey[] = [];
-  if (signingKeyAt(schedule, options.now) === undefined && schedule.every((key) => key.activateAt <= options.now)) {
-    next = [...schedule, { kid: signingKey.kid, publishAt: options.now, activateAt: options.now }];
-  } else {
-    const plan = planRotation(schedule, signingKey.kid, options.now, {
-      publishAheadSeconds: options.publishAheadSeconds ?? KEYSTORE_DEFAULTS.publishAheadSeconds,
-      maxTokenLifetimeSeconds: options.maxTokenLifetimeSeconds ?? KEYSTORE_DEFAULTS.maxTokenLifetimeSeconds,
-    });
-    next = plan.keys;
-    removed = plan.removed;
+    ...(token.module === undefined ? {} : { module: token.module }),
+    ...(token.pin === undefined ? {} : { pin: token.pin }),
+  });
+  if (signer.alg !== entry.alg) {
+    signer.close();
+    throw new FileProblem(join(dir, KEYSTORE_INDEX), `key ${entry.kid}: the key in the token signs ${signer.alg}, not ${entry.alg}`);
   }
-  algs.set(signingKey.kid, alg);
-  await writeFile(join(dir, `${signingKey.kid}.key`), pem, { mode: 0o600 });
-  await writeIndex(dir, next, algs);
-  await Promise.all(removed.map((key) => rm(join(dir, `${key.kid}.key`), { force: true })));
-  return { ...(next.find((key) => key.kid === signingKey.kid) as ScheduledKey), alg };
+  opened.set(entry.kid, signer);
+  return signer;
 }
 
 /** What the STS needs from its keys at a given moment. */
@@ -196,6 +101,8 @@ export interface KeystoreOptions {
   /** How often keystore.json is checked for a change (ms). */
   reloadIntervalMs?: number;
   onEvent?: (event: KeystoreEvent) => void;
+  /** The module and PIN for keys the keystore holds in a PKCS#11 token (`keys generate --pkcs11`). */
+  pkcs11?: KeystoreTokenAccess;
 }
 
 export interface KeystoreProvider extends SigningKeyProvider {
@@ -216,6 +123,12 @@ const KEYSTORE_OPTIONS = optionsObject(
       KEYSTORE_DEFAULTS.reloadIntervalMs,
     ),
     onEvent: v.optional(callable<(event: KeystoreEvent) => void>('must be a function')),
+    pkcs11: v.optional(
+      optionsObject(
+        { module: v.optional(v.pipe(v.string(), v.minLength(1))), pin: v.optional(v.pipe(v.string(), v.minLength(1))) },
+        'must be { module?, pin? }',
+      ),
+    ),
   },
   'keystore options must be an object',
 );
@@ -226,8 +139,19 @@ const KEYSTORE_OPTIONS = optionsObject(
  * @throws FileProblem when the keystore cannot be read at start.
  */
 export async function openKeystore(dir: string, options: KeystoreOptions = {}): Promise<KeystoreProvider> {
-  const { reloadIntervalMs, onEvent } = parseOptions(KEYSTORE_OPTIONS, options);
-  let keys = await readKeystore(dir);
+  const { reloadIntervalMs, onEvent, pkcs11 } = parseOptions(KEYSTORE_OPTIONS, options);
+  const token: KeystoreTokenAccess = pkcs11 ?? {};
+  // Keys in a token stay open across reloads; one dropped from the keystore is closed.
+  const opened = new Map<string, Pkcs11Signer>();
+  const closeDropped = (current: readonly KeystoreKey[]): void => {
+    const kept = new Set(current.map((key) => key.kid));
+    for (const [kid, signer] of opened) {
+      if (kept.has(kid)) continue;
+      signer.close();
+      opened.delete(kid);
+    }
+  };
+  let keys = await readKeystore(dir, token, opened);
   if (keys.length === 0)
     throw new FileProblem(join(dir, KEYSTORE_INDEX), 'the keystore has no keys: run certbound keys generate --dir DIR');
   let lastModified = await modifiedAt(dir);
@@ -235,9 +159,10 @@ export async function openKeystore(dir: string, options: KeystoreOptions = {}): 
     try {
       // Remember the change even if it is broken: it is reported once, not every interval.
       lastModified = await modifiedAt(dir);
-      const fresh = await readKeystore(dir);
+      const fresh = await readKeystore(dir, token, opened);
       if (fresh.length === 0) throw new FileProblem(join(dir, KEYSTORE_INDEX), 'the keystore has no keys');
       keys = fresh;
+      closeDropped(keys);
       provider.onEvent?.({ type: 'keystore.reloaded', keys: keys.length });
       return true;
     } catch (error) {
@@ -258,7 +183,10 @@ export async function openKeystore(dir: string, options: KeystoreOptions = {}): 
     publishedKeys: (now) => publishedKeysAt(keys, now).map((key) => key.signingKey.publicJwk),
     secondsUntilNextChange: (now) => secondsUntilNextChange(keys, now),
     reload,
-    close: () => clearInterval(timer),
+    close: () => {
+      clearInterval(timer);
+      closeDropped([]);
+    },
   };
   return provider;
 }

@@ -96,3 +96,17 @@ export async function keyProtection(options: Pkcs11KeyOptions): Promise<KeyProte
     return { extractable: extractable?.value[0] === 1, sensitive: sensitive?.value[0] === 1, exportRefused };
   });
 }
+
+/** Destroy the key pair the URI names (private and public objects): a rotated-out key, like its file. */
+export async function destroyKeyInToken(options: Pkcs11KeyOptions): Promise<void> {
+  const reference = parsePkcs11Uri(options.uri);
+  await withTokenSession(options, (p11, session, pkcs11js) => {
+    const template: Template = [];
+    if (reference.object !== undefined) template.push({ type: pkcs11js.CKA_LABEL, value: reference.object });
+    if (reference.id !== undefined) template.push({ type: pkcs11js.CKA_ID, value: reference.id });
+    p11.C_FindObjectsInit(session, template);
+    const objects = p11.C_FindObjects(session, 4);
+    p11.C_FindObjectsFinal(session);
+    for (const object of objects) p11.C_DestroyObject(session, object);
+  });
+}

@@ -13,6 +13,7 @@ import { loadTlsFiles, type TlsPaths } from '../files/tls-files.js';
 import { readYamlMapping } from '../files/yaml.js';
 import { readJwksFile } from '../keys/jwks-source.js';
 import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
+import { readPinFile } from '../keys/pkcs11-token.js';
 import { pkcs11KeyOpener, type Pkcs11Settings } from '../keys/tls-key-opener.js';
 import { openSigningKeyInToken } from './token-signing-key.js';
 import { discoveryProblem } from './discovery.js';
@@ -135,7 +136,12 @@ async function loadSigning(
   if (keystore !== undefined && !keyFromFlag) {
     if (settings.jwtKey !== undefined || settings.jwtKid !== undefined || settings.jwtAlg !== undefined)
       throw new FileProblem(file, 'signing: give keystore, or key (with kid/alg), not both');
-    return { keys: await openKeystore(keystore) };
+    const pin = pkcs11.pinFile === undefined ? undefined : await readPinFile(pkcs11.pinFile);
+    return {
+      keys: await openKeystore(keystore, {
+        pkcs11: { ...(pkcs11.module === undefined ? {} : { module: pkcs11.module }), ...(pin === undefined ? {} : { pin }) },
+      }),
+    };
   }
   const path = requirePath(settings.jwtKey, file, 'signing.key', 'jwt-key');
   const kid = settings.jwtKid as string | undefined;

@@ -178,3 +178,65 @@ test('the STS log names no PIN and no key material', () => {
   assert.match(sts.stderr(), /"type":"token.issued"/);
   assert.ok(!sts.stderr().includes(PIN));
 });
+
+test('keys generate/rotate --pkcs11: the keystore’s keys are made in the token; the STS signs with the current one; a retired key stays until its tokens expire', async () => {
+  const keystore = file('keystore');
+  const inKeystore = (await readFile(file('sts.yaml'), 'utf8')).replace(/^signing:\n(?: {2}.*\n)+/m, `signing:\n  keystore: ${keystore}\n`);
+  await writeFile(file('sts-keystore.yaml'), inKeystore);
+  const tokenFlags = ['--pkcs11', `pkcs11:token=${token.label}`, ...pkcs11Flags()];
+  const generated = await runCli(['keys', 'generate', '--dir', keystore, ...tokenFlags]);
+  assert.equal(generated.code, 0, generated.stderr);
+  const first = /generated ES256 key (\S+) \(signing now, in PKCS#11 token "certbound-cli"\)/.exec(generated.stdout)?.[1];
+  assert.ok(first !== undefined, generated.stdout);
+  await assert.rejects(access(join(keystore, `${first}.key`)), { code: 'ENOENT' }, 'no key file for a key in the token');
+  const index = JSON.parse(await readFile(join(keystore, 'keystore.json'), 'utf8')) as { keys: Array<{ kid: string; pkcs11?: string }> };
+  assert.match(index.keys[0]?.pkcs11 ?? '', /^pkcs11:token=certbound-cli;object=certbound-sts-[0-9a-f]{12};type=private$/);
+
+  const listed = await runCli(['keys', 'list', '--dir', keystore]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, new RegExp(`${first}\\s+ES256\\s+signing\\*`));
+  assert.match(listed.stdout, /\* in a PKCS#11 token/);
+
+  const keyed = await startServer(['sts', '--config', file('sts-keystore.yaml'), '--port', '0', '--workers', '1']);
+  try {
+    const issued = await runCli(['token', ...alice(AUDIENCE).map((arg) => (arg === sts.url ? keyed.url : arg))]);
+    assert.equal(issued.code, 0, issued.stderr);
+    const header = JSON.parse(
+      Buffer.from((JSON.parse(issued.stdout) as { access_token: string }).access_token.split('.')[0] as string, 'base64url').toString(),
+    );
+    assert.equal(header.kid, first);
+  } finally {
+    assert.deepEqual(await keyed.stop(), { code: 0, signal: null });
+  }
+
+  // Rotations: the first key stops signing but stays published (and in the token) until its tokens expire.
+  for (let round = 0; round < 2; round++) {
+    const rotated = await runCli([
+      'keys',
+      'rotate',
+      '--dir',
+      keystore,
+      '--publish-ahead',
+      '0',
+      '--max-token-lifetime',
+      '1',
+      '--alg',
+      'RS256',
+      ...tokenFlags,
+    ]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+  }
+  const after = JSON.parse(await readFile(join(keystore, 'keystore.json'), 'utf8')) as { keys: Array<{ kid: string }> };
+  const label = index.keys[0]?.pkcs11?.match(/object=([^;]+)/)?.[1] as string;
+  const left = token.withSession((p11, session) => {
+    p11.C_FindObjectsInit(session, [{ type: 3 /* CKA_LABEL */, value: label }]);
+    const found = p11.C_FindObjects(session, 4);
+    p11.C_FindObjectsFinal(session);
+    return found.length;
+  });
+  assert.ok(
+    after.keys.some((key) => key.kid === first),
+    'the retired key is still published',
+  );
+  assert.equal(left, 2, 'its private and public objects are still in the token');
+});

@@ -1,12 +1,14 @@
 // The STS signs with a key that never leaves a PKCS#11 token: a real SoftHSM2 token made for this
 // file, a real STS over mutual TLS, tokens checked with the JWKS the STS publishes.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { createBoundTokenVerifier } from '../../src/core/verify.js';
 import { loadJwksSource } from '../../src/keys/jwks-source.js';
+import { addKeystoreKey, openKeystore } from '../../src/keys/keystore.js';
 import { generateKeyInToken, keyProtection } from '../../src/keys/pkcs11-keygen.js';
 import { openPkcs11Signer } from '../../src/keys/pkcs11-signer.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
@@ -137,4 +139,31 @@ test('keys made by certbound in the token: the token reports them non-extractabl
     generateKeyInToken({ ...options, token: token.label, label: 'sts-ec', kind: 'ec' }),
     /the PKCS#11 token "certbound-test" already holds a key labelled sts-ec/,
   );
+});
+
+test('a keystore in the token: rotation past a key’s expiry destroys it in the token, as it deletes a file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'certbound-keystore-token-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const pkcs11 = { token: token.label, module: SOFTHSM_MODULE, pin: token.pin };
+  const now = 1_900_000_000;
+  const first = await addKeystoreKey(dir, { now, pkcs11 });
+  const index = async () =>
+    JSON.parse(await readFile(join(dir, 'keystore.json'), 'utf8')) as { keys: Array<{ kid: string; pkcs11: string }> };
+  const firstUri = (await index()).keys[0]?.pkcs11 as string;
+  const keystore = await openKeystore(dir, { pkcs11: { module: SOFTHSM_MODULE, pin: token.pin } });
+  t.after(() => keystore.close());
+  assert.equal(keystore.signingKey(now)?.kid, first.kid);
+  assert.equal(keystore.signingKey(now)?.publicJwk.d, undefined);
+  await addKeystoreKey(dir, { now, pkcs11, publishAheadSeconds: 0, maxTokenLifetimeSeconds: 1 });
+  assert.ok(
+    (await index()).keys.some((key) => key.kid === first.kid),
+    'retired, still published',
+  );
+  await addKeystoreKey(dir, { now: now + 3600, pkcs11, publishAheadSeconds: 0, maxTokenLifetimeSeconds: 1 });
+  assert.ok(!(await index()).keys.some((key) => key.kid === first.kid), 'expired, gone from the index');
+  await assert.rejects(
+    openPkcs11Signer({ uri: firstUri, module: SOFTHSM_MODULE, pin: token.pin }),
+    /the PKCS#11 token has no private key certbound-sts-/,
+  );
+  await assert.rejects(addKeystoreKey(dir, { now, pkcs11, alg: 'EdDSA' }), /keys in a PKCS#11 token are ES256 or RS256/);
 });

@@ -1,12 +1,19 @@
 import { resolve } from 'node:path';
 import { publishedKeysAt, signingKeyAt } from '../../core/key-schedule.js';
-import { addKeystoreKey, GENERATED_ALGORITHMS, KEYSTORE_DEFAULTS, readKeystore } from '../../keys/keystore.js';
+import { readIndex, scheduleOf, type IndexEntry } from '../../keys/keystore-index.js';
+import { addKeystoreKey, GENERATED_ALGORITHMS, KEYSTORE_DEFAULTS } from '../../keys/keystore.js';
+import { readPinFile } from '../../keys/pkcs11-token.js';
+import { parsePkcs11Uri } from '../../keys/pkcs11-uri.js';
 import { optionalString, parse, requireString, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
 
 export const usage = `certbound keys generate|list|rotate --dir DIR [--alg ES256|ES384|RS256|PS256|EdDSA]
                [--publish-ahead SECONDS] [--max-token-lifetime SECONDS]
-  Manage an STS signing keystore (sts.yaml: signing: { keystore: DIR }).
+               [--pkcs11 pkcs11:token=LABEL [--pkcs11-module F] [--pkcs11-pin-file F]]
+  Manage an STS signing keystore (sts.yaml: signing: { keystore: DIR }). With --pkcs11 the new
+  key is made inside that PKCS#11 token (ES256 or RS256, not extractable) and keystore.json records
+  its URI; rotation destroys the token's expired keys. The STS reaches them with the module and PIN
+  file of sts.yaml's pkcs11 section (or PKCS11_MODULE_PATH, CERTBOUND_PKCS11_PIN).
   generate  add a key; into an empty keystore it signs at once.
   rotate    add the next key: published in the JWKS now, signing after --publish-ahead (default
             ${KEYSTORE_DEFAULTS.publishAheadSeconds} s, longer than resource servers cache the JWKS); the current key stops signing
@@ -24,6 +31,9 @@ export async function run(argv: string[]): Promise<number> {
       alg: { type: 'string' },
       'publish-ahead': { type: 'string' },
       'max-token-lifetime': { type: 'string' },
+      pkcs11: { type: 'string' },
+      'pkcs11-module': { type: 'string' },
+      'pkcs11-pin-file': { type: 'string' },
     },
     1,
   );
@@ -39,23 +49,51 @@ export async function run(argv: string[]): Promise<number> {
   const alg = optionalString(parsed, 'alg') ?? 'ES256';
   if (!(GENERATED_ALGORITHMS as readonly string[]).includes(alg))
     throw new UsageError(`keys ${action}: --alg must be one of ${GENERATED_ALGORITHMS.join(', ')}`);
-  const existing = await readKeystore(dir);
+  const existing = scheduleOf(await readIndex(dir));
   if (action === 'generate' && signingKeyAt(existing, now) !== undefined)
     throw new UsageError(`keys generate: ${dir} already has an active key; use keys rotate`);
   if (action === 'rotate' && existing.length === 0) throw new UsageError(`keys rotate: ${dir} has no keys yet; use keys generate`);
+  const pkcs11 = await tokenOf(`keys ${action}`, parsed);
   const added = await addKeystoreKey(dir, {
     alg: alg as (typeof GENERATED_ALGORITHMS)[number],
     now,
+    ...(pkcs11 === undefined ? {} : { pkcs11 }),
     ...seconds(parsed, 'publish-ahead', 'publishAheadSeconds'),
     ...seconds(parsed, 'max-token-lifetime', 'maxTokenLifetimeSeconds'),
   });
   const when = added.activateAt <= now ? 'signing now' : `published now, signing from ${iso(added.activateAt)}`;
-  process.stdout.write(`${action === 'generate' ? 'generated' : 'rotated to'} ${added.alg} key ${added.kid} (${when})\n`);
+  const where = pkcs11 === undefined ? '' : `, in PKCS#11 token "${pkcs11.token}"`;
+  process.stdout.write(`${action === 'generate' ? 'generated' : 'rotated to'} ${added.alg} key ${added.kid} (${when}${where})\n`);
   return 0;
 }
 
+/** --pkcs11 pkcs11:token=LABEL with its module and PIN file, when the key goes into a token. */
+async function tokenOf(command: string, parsed: Parsed): Promise<{ token: string; module?: string; pin?: string } | undefined> {
+  const uri = optionalString(parsed, 'pkcs11');
+  const module = optionalString(parsed, 'pkcs11-module');
+  const pinFile = optionalString(parsed, 'pkcs11-pin-file');
+  if (uri === undefined) {
+    if (module !== undefined || pinFile !== undefined)
+      throw new UsageError(`${command}: --pkcs11-module and --pkcs11-pin-file go with --pkcs11 pkcs11:token=LABEL`);
+    return undefined;
+  }
+  const token = parsePkcs11Uri(uri, { keyOptional: true }).token;
+  if (token === undefined) throw new UsageError(`${command}: --pkcs11 must name the token: pkcs11:token=LABEL`);
+  return {
+    token,
+    ...(module === undefined ? {} : { module }),
+    ...(pinFile === undefined ? {} : { pin: await readPinFile(pinFile) }),
+  };
+}
+
+/** The schedule from keystore.json alone: listing opens no key, so it needs no PIN. */
 async function list(dir: string, now: number): Promise<number> {
-  const keys = await readKeystore(dir);
+  const entries = await readIndex(dir);
+  const keys = scheduleOf(entries).map((key, index) => ({
+    ...key,
+    alg: (entries[index] as IndexEntry).alg,
+    inToken: entries[index]?.pkcs11 !== undefined,
+  }));
   const signer = signingKeyAt(keys, now);
   const published = new Set(publishedKeysAt(keys, now));
   process.stdout.write(
@@ -73,9 +111,10 @@ async function list(dir: string, now: number): Promise<number> {
             ? 'next'
             : 'retired';
     process.stdout.write(
-      `${key.kid.padEnd(44)} ${key.signingKey.alg.padEnd(6)} ${state.padEnd(10)} ${iso(key.publishAt)} ${iso(key.activateAt)} ${key.retireAt === undefined ? '-'.padEnd(20) : iso(key.retireAt)} ${key.expireAt === undefined ? '-' : iso(key.expireAt)}\n`,
+      `${key.kid.padEnd(44)} ${key.alg.padEnd(6)} ${(state + (key.inToken ? '*' : '')).padEnd(10)} ${iso(key.publishAt)} ${iso(key.activateAt)} ${key.retireAt === undefined ? '-'.padEnd(20) : iso(key.retireAt)} ${key.expireAt === undefined ? '-' : iso(key.expireAt)}\n`,
     );
   }
+  if (keys.some((key) => key.inToken)) process.stdout.write('* in a PKCS#11 token\n');
   return 0;
 }
 
