@@ -78,6 +78,13 @@ export const STS_SETTINGS = [
     type: { kind: 'path' },
     doc: 'a keystore directory (certbound keys) instead of one key',
   },
+  {
+    option: 'verifyEachSignature',
+    key: 'signing.verify_each_signature',
+    flag: 'verify-each-signature',
+    type: { kind: 'boolean' },
+    doc: 'check every signature of a key in a PKCS#11 token before it is used (default: on for TPM modules only)',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /** Everything `certbound sts` and sts.yaml take, but the policy (a schema of its own). */

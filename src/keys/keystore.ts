@@ -24,6 +24,8 @@ export type KeystoreKey = ScheduledKey & { signingKey: Signer };
 export interface KeystoreTokenAccess {
   module?: string;
   pin?: string;
+  /** As `openPkcs11Signer`'s: default on for TPM modules only. */
+  verifyEachSignature?: boolean;
 }
 
 /**
@@ -67,6 +69,7 @@ async function keyInToken(dir: string, entry: IndexEntry, token: KeystoreTokenAc
     kid: entry.kid,
     ...(token.module === undefined ? {} : { module: token.module }),
     ...(token.pin === undefined ? {} : { pin: token.pin }),
+    ...(token.verifyEachSignature === undefined ? {} : { verifyEachSignature: token.verifyEachSignature }),
   });
   if (signer.alg !== entry.alg) {
     signer.close();
@@ -125,8 +128,12 @@ const KEYSTORE_OPTIONS = optionsObject(
     onEvent: v.optional(callable<(event: KeystoreEvent) => void>('must be a function')),
     pkcs11: v.optional(
       optionsObject(
-        { module: v.optional(v.pipe(v.string(), v.minLength(1))), pin: v.optional(v.pipe(v.string(), v.minLength(1))) },
-        'must be { module?, pin? }',
+        {
+          module: v.optional(v.pipe(v.string(), v.minLength(1))),
+          pin: v.optional(v.pipe(v.string(), v.minLength(1))),
+          verifyEachSignature: v.optional(v.boolean()),
+        },
+        'must be { module?, pin?, verifyEachSignature? }',
       ),
     ),
   },

@@ -17,7 +17,11 @@ export interface Pkcs11SignerOptions extends Pkcs11KeyOptions {
 }
 
 /** A signer whose private key stays in a PKCS#11 token; `close()` logs out and unloads the module. */
-export type Pkcs11Signer = Signer & { close(): void };
+export type Pkcs11Signer = Signer & {
+  /** Whether each signature is checked before use (`verifyEachSignature`, or its default for the module). */
+  readonly verifiesEachSignature: boolean;
+  close(): void;
+};
 
 /**
  * Open a signing key held in a PKCS#11 token (an HSM, a YubiKey, a TPM through tpm2-pkcs11,
@@ -60,6 +64,7 @@ export async function openPkcs11Signer(options: Pkcs11SignerOptions): Promise<Pk
       alg: publicKey.alg,
       kid,
       publicJwk: { ...publicJwk, kid, alg: publicKey.alg, use: 'sig' },
+      verifiesEachSignature: verifyEach,
       sign(signingInput) {
         const signature = signRaw(signingInput);
         if (verifyEach && !checks(publicKey, signingInput, signature)) {

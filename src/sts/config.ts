@@ -72,9 +72,10 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     );
   }
 
-  const pkcs11: Pkcs11Settings = {
+  const pkcs11: Pkcs11Settings & { verifyEachSignature?: boolean | undefined } = {
     module: settings.pkcs11Module as string | undefined,
     pinFile: settings.pkcs11PinFile as string | undefined,
+    verifyEachSignature: settings.verifyEachSignature as boolean | undefined,
   };
   const tlsPaths: TlsPaths = {
     ca: requirePath(settings.tlsCa, file, 'tls.ca', 'tls-ca'),
@@ -130,7 +131,7 @@ async function loadSigning(
   file: string,
   settings: Record<string, unknown>,
   keyFromFlag: boolean,
-  pkcs11: Pkcs11Settings,
+  pkcs11: Pkcs11Settings & { verifyEachSignature?: boolean | undefined },
 ): Promise<{ signingKey: Signer } | { keys: KeystoreProvider }> {
   const keystore = settings.keystore as string | undefined;
   if (keystore !== undefined && !keyFromFlag) {
@@ -139,7 +140,11 @@ async function loadSigning(
     const pin = pkcs11.pinFile === undefined ? undefined : await readPinFile(pkcs11.pinFile);
     return {
       keys: await openKeystore(keystore, {
-        pkcs11: { ...(pkcs11.module === undefined ? {} : { module: pkcs11.module }), ...(pin === undefined ? {} : { pin }) },
+        pkcs11: {
+          ...(pkcs11.module === undefined ? {} : { module: pkcs11.module }),
+          ...(pin === undefined ? {} : { pin }),
+          ...(pkcs11.verifyEachSignature === undefined ? {} : { verifyEachSignature: pkcs11.verifyEachSignature }),
+        },
       }),
     };
   }

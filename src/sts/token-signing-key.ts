@@ -12,7 +12,7 @@ export async function openSigningKeyInToken(
   uri: string,
   kid: string | undefined,
   alg: AsymmetricAlgorithm | undefined,
-  pkcs11: Pkcs11Settings,
+  pkcs11: Pkcs11Settings & { verifyEachSignature?: boolean | undefined },
 ): Promise<Pkcs11Signer> {
   const pin = pkcs11.pinFile === undefined ? undefined : await readPinFile(pkcs11.pinFile);
   const signer = await openPkcs11Signer({
@@ -20,6 +20,7 @@ export async function openSigningKeyInToken(
     ...(pkcs11.module === undefined ? {} : { module: pkcs11.module }),
     ...(pin === undefined ? {} : { pin, pinOrigin: `the PIN file ${pkcs11.pinFile ?? ''}` }),
     ...(kid === undefined ? {} : { kid }),
+    ...(pkcs11.verifyEachSignature === undefined ? {} : { verifyEachSignature: pkcs11.verifyEachSignature }),
   });
   if (alg !== undefined && alg !== signer.alg) {
     signer.close();

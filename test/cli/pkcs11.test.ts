@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { Pkcs11Signer } from '../../src/keys/pkcs11-signer.js';
 import { issueCertificate, loadCertificateAuthority } from '../../src/pki/generate.js';
+import { loadStsConfig } from '../../src/sts/config.js';
 import { createSoftHsmToken, generateKeyPair, SOFTHSM_MODULE, type SoftHsmToken } from '../helpers/softhsm.js';
 import { killAll, lines, makeTempDir, removeTempDir, runCli, startServer, type CliServer, type RunResult } from './run.js';
 
@@ -239,4 +241,17 @@ test('keys generate/rotate --pkcs11: the keystore’s keys are made in the token
     'the retired key is still published',
   );
   assert.equal(left, 2, 'its private and public objects are still in the token');
+});
+
+test('sts.yaml with signing.key pkcs11:…: the signer checks each signature when signing.verify_each_signature (or --verify-each-signature) says so', async () => {
+  for (const [overrides, expected] of [
+    [{}, false],
+    [{ verifyEachSignature: true }, true],
+  ] as const) {
+    const config = await loadStsConfig(file('sts.yaml'), overrides);
+    const signer = config.signingKey as Pkcs11Signer;
+    assert.equal(signer.verifiesEachSignature, expected);
+    assert.equal(signer.alg, 'ES256');
+    signer.close();
+  }
 });

@@ -80,6 +80,7 @@ test('the PIN comes from a file (its final newline dropped) or CERTBOUND_PKCS11_
   });
   t.after(() => fromEnv.close());
   assert.equal(fromFile.kid, fromEnv.kid);
+  assert.equal(fromEnv.verifiesEachSignature, false, 'SoftHSM: off unless asked');
   await assert.rejects(openPkcs11Signer({ uri: uri('sts-ec', '?pin-value=1234'), module: SOFTHSM_MODULE }), {
     code: 'CB_CONFIG_INVALID',
     message: /carries its PIN \(pin-value\): give it in a file/,

@@ -40,6 +40,7 @@ test('the STS signs with a key in the TPM; tokens verify against the JWKS it pub
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
   const accessToken = (answer.body as { access_token: string }).access_token;
   assert.equal(decodeProtectedHeader(accessToken).alg, 'ES256');
+  assert.equal(signer.verifiesEachSignature, true, 'a TPM signer checks every signature by default');
   const keys = await loadJwksSource(`${sts.url}/.well-known/jwks.json`, { ca: pki.ca.certPem });
   const verified = await createBoundTokenVerifier({ keys, issuer: ISSUER, audience: AUDIENCE }).verify(accessToken, pki.alice.thumbprint);
   assert.equal(verified.subject, 'alice');

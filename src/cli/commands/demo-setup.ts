@@ -9,7 +9,7 @@ import { readPinFile } from '../../keys/pkcs11-token.js';
 import { DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_ISSUER, planDevPki, type DevPki } from '../../pki/dev-pki.js';
 import { writePlannedFiles } from '../../pki/write.js';
 import { startServer } from '../child-server.js';
-import { createDemoSoftHsmToken, makeDevKeysInToken, SOFTHSM_MODULE_PATHS } from '../dev-keys-in-token.js';
+import { createDemoSoftHsmToken, makeDevKeysInToken, SOFTHSM_MODULE_PATHS, type TokenPlace } from '../dev-keys-in-token.js';
 import { UsageError } from '../errors.js';
 
 export interface DemoSetup {
@@ -50,37 +50,51 @@ export async function setUpDemo(dir: string, children: ChildProcess[], pkcs11Mod
   const read = (name: string): Promise<string> => readFile(file(name), 'utf8');
   const [ca, aliceCert, bobCert] = await Promise.all(['ca.crt', 'alice.crt', 'bob.crt'].map(read));
   const servers = `the CA's and the servers' keys: files in ${dir} (ca.key, sts.key, server.key, grpc.key)`;
-  if (token === undefined || inToken === undefined) {
-    const [aliceKey, bobKey] = await Promise.all(['alice.key', 'bob.key'].map(read));
-    return {
-      pki,
-      sts,
-      resource,
-      grpcServer,
-      ca: ca as string,
-      alice: { cert: aliceCert as string, key: aliceKey as string },
-      bob: { cert: bobCert as string, key: bobKey as string },
-      keyPlaces: [`alice's and bob's keys and the STS signing key: files in ${dir} (alice.key, bob.key, jwt.key); ${servers}`],
-    };
-  }
-  const where = { module: token.module as string, pin: await readPinFile(token.pinFile as string) };
-  const [aliceKey, bobKey] = await Promise.all([inToken.uris.alice, inToken.uris.bob].map((uri) => openPkcs11TlsKey({ uri, ...where })));
-  const inTheToken = `in SoftHSM2 token "${token.label}" (${token.module}), not extractable`;
+  const keys = token === undefined || inToken === undefined ? await keysInFiles(read, dir) : await keysInToken(token, inToken);
   return {
     pki,
     sts,
     resource,
     grpcServer,
     ca: ca as string,
-    alice: { cert: aliceCert as string, key: aliceKey as TlsKey },
-    bob: { cert: bobCert as string, key: bobKey as TlsKey },
-    keyPlaces: [
+    alice: { cert: aliceCert as string, key: keys.alice },
+    bob: { cert: bobCert as string, key: keys.bob },
+    keyPlaces: [...keys.places, servers],
+    ...(keys.protection === undefined ? {} : { aliceProtection: keys.protection }),
+  };
+}
+
+interface ClientKeys {
+  alice: TlsKey;
+  bob: TlsKey;
+  places: string[];
+  protection?: () => ReturnType<typeof keyProtection>;
+}
+
+async function keysInFiles(read: (name: string) => Promise<string>, dir: string): Promise<ClientKeys> {
+  const [alice, bob] = (await Promise.all(['alice.key', 'bob.key'].map(read))) as [string, string];
+  return { alice, bob, places: [`alice's and bob's keys and the STS signing key: files in ${dir} (alice.key, bob.key, jwt.key)`] };
+}
+
+async function keysInToken(
+  token: TokenPlace & { label: string },
+  inToken: Awaited<ReturnType<typeof makeDevKeysInToken>>,
+): Promise<ClientKeys> {
+  const where = { module: token.module as string, pin: await readPinFile(token.pinFile as string) };
+  const [alice, bob] = (await Promise.all([inToken.uris.alice, inToken.uris.bob].map((uri) => openPkcs11TlsKey({ uri, ...where })))) as [
+    TlsKey,
+    TlsKey,
+  ];
+  const inTheToken = `in SoftHSM2 token "${token.label}" (${token.module}), not extractable`;
+  return {
+    alice,
+    bob,
+    places: [
       `alice's key: ${inTheToken}: ${inToken.uris.alice}`,
       `bob's key: ${inTheToken}: ${inToken.uris.bob}`,
       `the STS signing key: ${inTheToken}: ${inToken.uris.jwt}`,
-      servers,
     ],
-    aliceProtection: () => keyProtection({ uri: inToken.uris.alice, ...where }),
+    protection: () => keyProtection({ uri: inToken.uris.alice, ...where }),
   };
 }
 

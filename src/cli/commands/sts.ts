@@ -12,8 +12,8 @@ import { isWorker, runPrimary, workersOf } from '../workers.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
                [--tls-ca F] [--tls-cert F] [--tls-key F] [--tls-crl F ...] [--jwt-key F] [--jwt-kid KID]
-               [--jwt-alg ALG] [--keystore DIR] [--issuer URL] [--public-url URL] [--issuer-metadata-elsewhere]
-               [--require-client-id] [--access-token-lifetime S] [--subject-token-error invalid_request|invalid_grant]
+               [--jwt-alg ALG] [--keystore DIR] [--verify-each-signature] [--issuer URL] [--public-url URL]
+               [--issuer-metadata-elsewhere] [--require-client-id] [--access-token-lifetime S] [--subject-token-error invalid_request|invalid_grant]
                [--body-limit BYTES] [--rate-limit N] [--rate-burst N] [--workers N] [limits]
   Run the token-exchange STS (default 127.0.0.1:8081). Every flag has a key in the file
   (docs/configuration.md); a flag overrides it. --check-config validates the file and everything
@@ -27,6 +27,8 @@ export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--ch
   --rate-burst: how many at once (100); beyond them 429 with Retry-After. --body-limit (16384).
   SIGHUP re-reads the TLS files and CRLs, and the keystore (a single signing.key is not reloaded).
   --workers N: processes sharing the port (default: one per core); the rate limit is per worker.
+  --verify-each-signature: check every signature of a signing key in a PKCS#11 token before the
+  token leaves (on by default for TPM modules; signing.verify_each_signature: false turns it off).
 ${SERVER_OPTIONS_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
