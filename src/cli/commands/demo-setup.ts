@@ -81,10 +81,8 @@ async function keysInToken(
   inToken: Awaited<ReturnType<typeof makeDevKeysInToken>>,
 ): Promise<ClientKeys> {
   const where = { module: token.module as string, pin: await readPinFile(token.pinFile as string) };
-  const [alice, bob] = (await Promise.all([inToken.uris.alice, inToken.uris.bob].map((uri) => openPkcs11TlsKey({ uri, ...where })))) as [
-    TlsKey,
-    TlsKey,
-  ];
+  const open = (uri: string) => openPkcs11TlsKey({ uri, ...where });
+  const [alice, bob] = await Promise.all([open(inToken.uris.alice), open(inToken.uris.bob)]);
   const inTheToken = `in SoftHSM2 token "${token.label}" (${token.module}), not extractable`;
   return {
     alice,
