@@ -12,9 +12,9 @@ const KEYSTORE_DEFAULTS = DEFAULTS.keystore;
 import { destroyKeyInToken, generateKeyInToken } from './pkcs11-keygen.js';
 import { readIndex, scheduleOf, writeIndex } from './keystore-index.js';
 
-/** Algorithms `certbound keys generate` can make keys for (in a token: ES256 and RS256). */
+/** Algorithms `certbound keys generate` can make keys for (in a token: ES256, RS256, EdDSA where the module has it). */
 export const GENERATED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] as const;
-export const TOKEN_ALGORITHMS = ['ES256', 'RS256'] as const;
+export const TOKEN_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
 
 function generatePrivateKeyPem(alg: (typeof GENERATED_ALGORITHMS)[number]): string {
   const pair =
@@ -31,7 +31,7 @@ function generatePrivateKeyPem(alg: (typeof GENERATED_ALGORITHMS)[number]): stri
 export interface KeyChangeOptions {
   alg?: (typeof GENERATED_ALGORITHMS)[number];
   /**
-   * Make the key inside this PKCS#11 token (ES256 or RS256) instead of a `<kid>.key` file; the
+   * Make the key inside this PKCS#11 token (ES256, RS256 or EdDSA) instead of a `<kid>.key` file; the
    * index records its URI. Rotation destroys the token's expired keys as it deletes files.
    */
   pkcs11?: { token: string; module?: string; pin?: string };
@@ -87,12 +87,12 @@ async function inToken(
   alg: (typeof GENERATED_ALGORITHMS)[number],
   where: NonNullable<KeyChangeOptions['pkcs11']>,
 ): Promise<{ kid: string; pem?: undefined; pkcs11: string }> {
-  if (!(TOKEN_ALGORITHMS as readonly string[]).includes(alg)) throw misuse(`keys in a PKCS#11 token are ${TOKEN_ALGORITHMS.join(' or ')}`);
+  if (!(TOKEN_ALGORITHMS as readonly string[]).includes(alg)) throw misuse(`keys in a PKCS#11 token are ${TOKEN_ALGORITHMS.join(', ')}`);
   const made = await generateKeyInToken({
     ...tokenAccess(where),
     token: where.token,
     label: `certbound-sts-${randomBytes(6).toString('hex')}`,
-    kind: alg === 'ES256' ? 'ec' : 'rsa',
+    kind: ({ ES256: 'ec', RS256: 'rsa', EdDSA: 'ed25519' } as const)[alg as (typeof TOKEN_ALGORITHMS)[number]],
   });
   return { kid: await calculateJwkThumbprint(await exportJWK(made.publicKey)), pkcs11: made.uri };
 }

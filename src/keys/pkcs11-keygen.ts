@@ -1,7 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Template } from 'pkcs11js';
 import { misuse } from '../core/config-error.js';
-import { publicKeyOf } from './pkcs11-public-key.js';
+import { ED25519_PARAMS, PKCS11_3_0, publicKeyOf, ulong } from './pkcs11-public-key.js';
 import { withTokenSession, type Pkcs11KeyOptions } from './pkcs11-token.js';
 import { parsePkcs11Uri } from './pkcs11-uri.js';
 
@@ -16,12 +16,13 @@ export interface GeneratedTokenKey {
 
 /**
  * Make a key pair inside the token: the private half sensitive and never extractable, so it can
- * sign and nothing else. EC P-256 (ES256, TLS) or RSA 2048 (RS256). A key with the same label
+ * sign and nothing else. EC P-256 (ES256, TLS), RSA 2048 (RS256) or Ed25519 (EdDSA, where the
+ * module has PKCS#11 3.0's CKM_EC_EDWARDS_KEY_PAIR_GEN). A key with the same label
  * already there is refused rather than shadowed.
  * @throws ConfigError naming the label, or what the token refused.
  */
 export async function generateKeyInToken(
-  options: Omit<Pkcs11KeyOptions, 'uri'> & { token: string; label: string; kind: 'ec' | 'rsa' },
+  options: Omit<Pkcs11KeyOptions, 'uri'> & { token: string; label: string; kind: 'ec' | 'rsa' | 'ed25519' },
 ): Promise<GeneratedTokenKey> {
   const tokenUri = `pkcs11:token=${encodeURIComponent(options.token)}`;
   const { token: _token, label, kind, ...where } = options;
@@ -36,8 +37,12 @@ export async function generateKeyInToken(
       { type: pkcs11js.CKA_ID, value: randomBytes(8) },
     ];
     const publicTemplate =
-      kind === 'ec'
-        ? [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_EC_PARAMS, value: P256 }]
+      kind !== 'rsa'
+        ? [
+            ...common,
+            { type: pkcs11js.CKA_VERIFY, value: true },
+            { type: pkcs11js.CKA_EC_PARAMS, value: kind === 'ec' ? P256 : ED25519_PARAMS },
+          ]
         : [
             ...common,
             { type: pkcs11js.CKA_VERIFY, value: true },
@@ -51,7 +56,13 @@ export async function generateKeyInToken(
       { type: pkcs11js.CKA_SENSITIVE, value: true },
       { type: pkcs11js.CKA_EXTRACTABLE, value: false },
     ];
-    const mechanism = { mechanism: kind === 'ec' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN };
+    const mechanism = {
+      mechanism: {
+        ec: pkcs11js.CKM_EC_KEY_PAIR_GEN,
+        rsa: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
+        ed25519: PKCS11_3_0.CKM_EC_EDWARDS_KEY_PAIR_GEN,
+      }[kind],
+    };
     const pair = p11.C_GenerateKeyPair(session, mechanism, publicTemplate, privateTemplate);
     const publicKey = publicKeyOf(p11, session, pair.publicKey, pkcs11js).key;
     return { uri: `${tokenUri};object=${encodeURIComponent(label)};type=private`, publicKey };
@@ -83,7 +94,7 @@ export async function keyProtection(options: Pkcs11KeyOptions): Promise<KeyProte
       { type: pkcs11js.CKA_KEY_TYPE },
     ]);
     // The secret itself: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key.
-    const secret = keyType?.value[0] === pkcs11js.CKK_EC ? pkcs11js.CKA_VALUE : pkcs11js.CKA_PRIVATE_EXPONENT;
+    const secret = ulong(keyType?.value) === pkcs11js.CKK_RSA ? pkcs11js.CKA_PRIVATE_EXPONENT : pkcs11js.CKA_VALUE;
     // Refused is an error (SoftHSM: CKR_ATTRIBUTE_SENSITIVE) or no value at all (tpm2-pkcs11):
     // never an exit code or a call that merely returned (opensc's pkcs11-tool exits 0 with nothing).
     let exportRefused: boolean;

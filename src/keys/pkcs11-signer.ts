@@ -2,7 +2,7 @@ import { createHash, verify } from 'node:crypto';
 import { basename } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import type { Signer } from '../core/signing/signer.js';
-import type { TokenPublicKey } from './pkcs11-public-key.js';
+import { PKCS11_3_0, type TokenPublicKey } from './pkcs11-public-key.js';
 import { openTokenKey, type Pkcs11js, type Pkcs11KeyOptions } from './pkcs11-token.js';
 
 export interface Pkcs11SignerOptions extends Pkcs11KeyOptions {
@@ -27,7 +27,7 @@ export type Pkcs11Signer = Signer & {
  * Open a signing key held in a PKCS#11 token (an HSM, a YubiKey, a TPM through tpm2-pkcs11,
  * SoftHSM): log in, find the private key and its public half, and sign through the module. EC
  * keys sign ES256/ES384 (CKM_ECDSA over the digest: the module returns raw r || s, the JWS
- * form); RSA keys RS256 (CKM_SHA256_RSA_PKCS). The private key never enters this process. When
+ * form); RSA keys RS256 (CKM_SHA256_RSA_PKCS); Ed25519 keys EdDSA (CKM_EDDSA, PKCS#11 3.0). The private key never enters this process. When
  * the token goes away and comes back, the next signature logs in again.
  * @throws ConfigError or FileProblem naming what is wrong: no module, a wrong PIN, no such token or key.
  */
@@ -38,8 +38,8 @@ export async function openPkcs11Signer(options: Pkcs11SignerOptions): Promise<Pk
     const { publicKey, p11, pkcs11js } = token;
     const publicJwk = (await exportJWK(publicKey.key)) as JWK;
     const kid = givenKid ?? (await calculateJwkThumbprint(publicJwk));
-    const mechanism = publicKey.curve === undefined ? pkcs11js.CKM_SHA256_RSA_PKCS : pkcs11js.CKM_ECDSA;
-    const signatureBytes = publicKey.curve === undefined ? publicKey.modulusBytes : 2 * publicKey.curve.size;
+    const mechanism = { ec: pkcs11js.CKM_ECDSA, rsa: pkcs11js.CKM_SHA256_RSA_PKCS, ed25519: PKCS11_3_0.CKM_EDDSA }[publicKey.kind];
+    const { signatureBytes, prehash } = publicKey;
     const lost = sessionLost(pkcs11js);
     const verifyEach = verifyEachSignature ?? /tpm2/i.test(basename(token.modulePath));
     let closed = false;
@@ -49,8 +49,7 @@ export async function openPkcs11Signer(options: Pkcs11SignerOptions): Promise<Pk
     };
     const signRaw = (signingInput: Uint8Array): Uint8Array => {
       if (closed) throw new Error(`PKCS#11 signer ${kid} is closed`);
-      const data =
-        publicKey.curve === undefined ? Buffer.from(signingInput) : createHash(publicKey.curve.hash).update(signingInput).digest();
+      const data = prehash === undefined ? Buffer.from(signingInput) : createHash(prehash).update(signingInput).digest();
       try {
         return signOnce(data);
       } catch (error) {
@@ -102,6 +101,7 @@ const sessionLost = (pkcs11js: Pkcs11js): Set<number> =>
   ]);
 
 function checks(publicKey: TokenPublicKey, signingInput: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.curve === undefined) return verify('sha256', signingInput, publicKey.key, signature);
-  return verify(publicKey.curve.hash, signingInput, { key: publicKey.key, dsaEncoding: 'ieee-p1363' }, signature);
+  if (publicKey.kind === 'ed25519') return verify(null, signingInput, publicKey.key, signature);
+  if (publicKey.kind === 'rsa') return verify('sha256', signingInput, publicKey.key, signature);
+  return verify(publicKey.prehash as string, signingInput, { key: publicKey.key, dsaEncoding: 'ieee-p1363' }, signature);
 }

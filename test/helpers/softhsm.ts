@@ -73,7 +73,7 @@ export async function createSoftHsmToken(label = 'certbound-test', pin = '1234')
 }
 
 /** Generate a key pair inside the token with certbound's own generator (sensitive, never extractable). */
-export async function generateKeyPair(token: SoftHsmToken, kind: 'ec' | 'rsa', object: string): Promise<KeyObject> {
+export async function generateKeyPair(token: SoftHsmToken, kind: 'ec' | 'rsa' | 'ed25519', object: string): Promise<KeyObject> {
   const { publicKey } = await generateKeyInToken({ token: token.label, label: object, kind, module: SOFTHSM_MODULE, pin: token.pin });
   return publicKey;
 }

@@ -24,6 +24,7 @@ before(async () => {
   token = await createSoftHsmToken();
   await generateKeyPair(token, 'ec', 'sts-ec');
   await generateKeyPair(token, 'rsa', 'sts-rsa');
+  await generateKeyPair(token, 'ed25519', 'sts-ed');
 });
 
 after(() => token.remove());
@@ -31,6 +32,7 @@ after(() => token.remove());
 for (const [object, alg] of [
   ['sts-ec', 'ES256'],
   ['sts-rsa', 'RS256'],
+  ['sts-ed', 'EdDSA'],
 ] as const) {
   test(`${alg}: the STS signs with the token's ${object} key; the token verifies against the JWKS it publishes`, async (t) => {
     const signer = await openPkcs11Signer({ uri: uri(object), module: SOFTHSM_MODULE, pin: token.pin, verifyEachSignature: true });
@@ -55,15 +57,15 @@ test('the private keys are sensitive and not extractable: the token refuses to g
     p11.C_FindObjectsInit(session, [{ type: 0 /* CKA_CLASS */, value: 3 /* CKO_PRIVATE_KEY */ }]);
     const keys = p11.C_FindObjects(session, 10);
     p11.C_FindObjectsFinal(session);
-    assert.equal(keys.length, 2);
+    assert.equal(keys.length, 3);
     for (const key of keys) {
       const [extractable, keyType] = p11.C_GetAttributeValue(session, key, [
         { type: 0x162 /* CKA_EXTRACTABLE */ },
         { type: 0x100 /* CKA_KEY_TYPE */ },
       ]);
       assert.deepEqual([...(extractable?.value ?? [])], [0], 'CKA_EXTRACTABLE is false');
-      // The secret part: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key.
-      const secret = keyType?.value[0] === 3 /* CKK_EC */ ? 0x11 : 0x123;
+      // The secret part: CKA_PRIVATE_EXPONENT of an RSA key, CKA_VALUE of an EC or Ed25519 key.
+      const secret = keyType?.value[0] === 0 /* CKK_RSA */ ? 0x123 : 0x11;
       assert.throws(() => p11.C_GetAttributeValue(session, key, [{ type: secret }]), /CKR_ATTRIBUTE_SENSITIVE/);
     }
   });
@@ -129,7 +131,7 @@ test('bad input is one clear ConfigError or FileProblem, and nothing is left ope
 
 test('keys made by certbound in the token: the token reports them non-extractable and refuses their value; a label is never reused', async () => {
   const options = { module: SOFTHSM_MODULE, pin: token.pin };
-  for (const object of ['sts-ec', 'sts-rsa']) {
+  for (const object of ['sts-ec', 'sts-rsa', 'sts-ed']) {
     assert.deepEqual(
       await keyProtection({ ...options, uri: uri(object) }),
       { extractable: false, sensitive: true, exportRefused: true },
@@ -166,5 +168,5 @@ test('a keystore in the token: rotation past a key’s expiry destroys it in the
     openPkcs11Signer({ uri: firstUri, module: SOFTHSM_MODULE, pin: token.pin }),
     /the PKCS#11 token has no private key certbound-sts-/,
   );
-  await assert.rejects(addKeystoreKey(dir, { now, pkcs11, alg: 'EdDSA' }), /keys in a PKCS#11 token are ES256 or RS256/);
+  await assert.rejects(addKeystoreKey(dir, { now, pkcs11, alg: 'ES384' }), /keys in a PKCS#11 token are ES256, RS256, EdDSA/);
 });

@@ -11,7 +11,7 @@ export const usage = `certbound keys generate|list|rotate --dir DIR [--alg ES256
                [--publish-ahead SECONDS] [--max-token-lifetime SECONDS]
                [--pkcs11 pkcs11:token=LABEL [--pkcs11-module F] [--pkcs11-pin-file F]]
   Manage an STS signing keystore (sts.yaml: signing: { keystore: DIR }). With --pkcs11 the new
-  key is made inside that PKCS#11 token (ES256 or RS256, not extractable) and keystore.json records
+  key is made inside that PKCS#11 token (ES256, RS256 or EdDSA, not extractable) and keystore.json records
   its URI; rotation destroys the token's expired keys. The STS reaches them with the module and PIN
   file of sts.yaml's pkcs11 section (or PKCS11_MODULE_PATH, CERTBOUND_PKCS11_PIN).
   generate  add a key; into an empty keystore it signs at once.
