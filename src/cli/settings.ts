@@ -3,7 +3,7 @@ import type { OptionSpec } from '../config/option.js';
 import { checkFileKeys, readSettings } from '../config/settings.js';
 import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../files/tls-files.js';
 import { readYamlMapping } from '../files/yaml.js';
-import { pkcs11KeyOpener, type Pkcs11Settings } from '../keys/tls-key-opener.js';
+import { tokenObjectReaders, type Pkcs11Settings } from '../keys/tls-key-opener.js';
 import type { Parsed } from './args.js';
 import { UsageError } from './errors.js';
 
@@ -102,7 +102,7 @@ export function tlsPathsOf(
     cert: requireSetting<string>(command, settings, specs.cert),
     key: requireSetting<string>(command, settings, specs.key),
     crl: (settings.values.tlsCrl as string[] | undefined) ?? [],
-    openKey: pkcs11KeyOpener(pkcs11Of(settings.values)),
+    ...tokenObjectReaders(pkcs11Of(settings.values)),
   };
 }
 

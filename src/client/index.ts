@@ -6,5 +6,6 @@ export type { ClientTlsOptions } from './mtls-agent.js';
 export { createBoundFetch } from './bound-fetch.js';
 export type { BoundFetchOptions } from './bound-fetch.js';
 export { openPkcs11TlsKey } from '../keys/pkcs11-tls-key.js';
+export { readCertificateFromToken } from '../keys/pkcs11-certificate.js';
 export type { Pkcs11TlsKey } from '../keys/pkcs11-tls-key.js';
 export type { Pkcs11KeyOptions } from '../keys/pkcs11-token.js';

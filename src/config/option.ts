@@ -33,8 +33,8 @@ export type OptionType =
   | { kind: 'path' }
   /** A file (as `path`) or an https URL (kept as written). */
   | { kind: 'path-or-url' }
-  /** A private key: a file (as `path`) or a `pkcs11:` URI naming a key in a token (kept as written). */
-  | { kind: 'key' }
+  /** A key or certificate: a file (as `path`) or a `pkcs11:` URI naming an object in a token (kept as written). */
+  | { kind: 'path-or-pkcs11' }
   | { kind: 'paths' };
 
 /** The library value of a setting given by a person: seconds become milliseconds. */
@@ -60,7 +60,7 @@ export function userProblem(type: OptionType): string {
       return 'must be a non-empty string or a list of them';
     case 'path':
     case 'path-or-url':
-    case 'key':
+    case 'path-or-pkcs11':
       return 'must be a non-empty string';
     case 'paths':
       return 'must be a path or a list of paths';
@@ -96,7 +96,7 @@ export function fileSchema(type: OptionType): v.GenericSchema {
       );
     case 'path':
     case 'path-or-url':
-    case 'key':
+    case 'path-or-pkcs11':
       return v.pipe(v.string(problem), v.minLength(1, problem));
     case 'paths':
       return v.union(

@@ -21,8 +21,14 @@ export const LISTEN_SETTINGS = [
 
 export const TLS_SETTINGS = [
   { option: 'tlsCa', key: 'tls.ca', flag: 'tls-ca', type: { kind: 'path' }, doc: 'CA bundle client certificates must chain to' },
-  { option: 'tlsCert', key: 'tls.cert', flag: 'tls-cert', type: { kind: 'path' }, doc: "the server's certificate (chain)" },
-  { option: 'tlsKey', key: 'tls.key', flag: 'tls-key', type: { kind: 'key' }, doc: 'its private key: a file, or a pkcs11: URI' },
+  {
+    option: 'tlsCert',
+    key: 'tls.cert',
+    flag: 'tls-cert',
+    type: { kind: 'path-or-pkcs11' },
+    doc: "the server's certificate (chain): a file, or a pkcs11: URI of a certificate in the token",
+  },
+  { option: 'tlsKey', key: 'tls.key', flag: 'tls-key', type: { kind: 'path-or-pkcs11' }, doc: 'its private key: a file, or a pkcs11: URI' },
   { option: 'tlsCrl', key: 'tls.crl', flag: 'tls-crl', type: { kind: 'paths' }, doc: 'CRLs of the CAs that issue client certificates' },
 ] as const satisfies readonly OptionSpec[];
 

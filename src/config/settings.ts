@@ -40,7 +40,7 @@ function readSetting(spec: OptionSpec, sources: SettingSources): unknown {
 
 function fromFlag(spec: OptionSpec, raw: string | boolean | string[], command: string): unknown {
   const fail = (problem: string): ConfigError => new ConfigError(`--${spec.flag}`, problem, `${command}: --${spec.flag} ${problem}`);
-  if (spec.type.kind === 'path' || spec.type.kind === 'path-or-url' || spec.type.kind === 'key') return raw;
+  if (spec.type.kind === 'path' || spec.type.kind === 'path-or-url' || spec.type.kind === 'path-or-pkcs11') return raw;
   if (spec.type.kind === 'paths') return [raw].flat();
   const type = spec.type;
   const value =
@@ -53,10 +53,10 @@ function fromFlag(spec: OptionSpec, raw: string | boolean | string[], command: s
 function fromFile(spec: OptionSpec, written: unknown, file: string): unknown {
   const fail = (problem: string): FileProblem => new FileProblem(file, `${spec.key}: ${problem}`);
   const base = dirname(file);
-  if (spec.type.kind === 'path' || spec.type.kind === 'path-or-url' || spec.type.kind === 'key') {
+  if (spec.type.kind === 'path' || spec.type.kind === 'path-or-url' || spec.type.kind === 'path-or-pkcs11') {
     if (typeof written !== 'string' || written.length === 0) throw fail('must be a non-empty string');
     if (spec.type.kind === 'path-or-url' && /^[a-z][a-z0-9+.-]*:\/\//i.test(written)) return written;
-    return spec.type.kind === 'key' && isPkcs11Uri(written) ? written : resolve(base, written);
+    return spec.type.kind === 'path-or-pkcs11' && isPkcs11Uri(written) ? written : resolve(base, written);
   }
   if (spec.type.kind === 'paths') {
     const list = Array.isArray(written) ? written : [written];

@@ -62,7 +62,13 @@ export const STS_SETTINGS = [
     type: { kind: 'integer', min: 1, max: 1_000_000 },
     doc: 'requests at once after being idle (twice the rate)',
   },
-  { option: 'jwtKey', key: 'signing.key', flag: 'jwt-key', type: { kind: 'key' }, doc: 'the JWT signing key: a file, or a pkcs11: URI' },
+  {
+    option: 'jwtKey',
+    key: 'signing.key',
+    flag: 'jwt-key',
+    type: { kind: 'path-or-pkcs11' },
+    doc: 'the JWT signing key: a file, or a pkcs11: URI',
+  },
   { option: 'jwtKid', key: 'signing.kid', flag: 'jwt-kid', type: { kind: 'string' }, doc: 'its kid (default: its RFC 7638 thumbprint)' },
   {
     option: 'jwtAlg',

@@ -1,4 +1,4 @@
-import type { KeyObject, X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { isPkcs11Uri, type EngineKey, type TlsKey } from '../core/tls-key.js';
 import { readCrl } from './crl.js';
 import { FileProblem, readCertificates, readPrivateKey } from './read.js';
@@ -22,6 +22,8 @@ export interface TlsPaths {
   crl?: readonly string[];
   /** How to open `key` when it is a `pkcs11:` URI (absent: such a key is refused). */
   openKey?: KeyOpener;
+  /** How to read `cert` when it is a `pkcs11:` URI of a certificate in a token: its PEM. */
+  readCertificate?: (uri: string) => Promise<string>;
 }
 
 /** Opens a key held in a token, given its `pkcs11:` URI: the key for OpenSSL and its public half. */
@@ -35,7 +37,7 @@ export type KeyOpener = (uri: string) => Promise<{ key: EngineKey; publicKey: Ke
 export async function loadTlsFiles(paths: TlsPaths): Promise<TlsFiles> {
   const [ca, cert, key] = await Promise.all([
     readCertificates(paths.ca, 'CA certificate'),
-    readCertificates(paths.cert, 'certificate'),
+    isPkcs11Uri(paths.cert) ? certificateInToken(paths) : readCertificates(paths.cert, 'certificate'),
     readKey(paths.key, paths.openKey),
   ]);
   const leaf = cert.certificates[0] as X509Certificate;
@@ -47,6 +49,12 @@ export async function loadTlsFiles(paths: TlsPaths): Promise<TlsFiles> {
   if (paths.crl === undefined || paths.crl.length === 0) return { ca: ca.pem, cert: cert.pem, key: key.key };
   const crl = await Promise.all(paths.crl.map((path) => readCrl(path, ca.certificates)));
   return { ca: ca.pem, cert: cert.pem, key: key.key, crl };
+}
+
+async function certificateInToken(paths: TlsPaths): Promise<{ pem: string; certificates: X509Certificate[] }> {
+  if (paths.readCertificate === undefined) throw new FileProblem(paths.cert, 'a certificate in a PKCS#11 token is not accepted here');
+  const pem = await paths.readCertificate(paths.cert);
+  return { pem, certificates: [new X509Certificate(pem)] };
 }
 
 async function readKey(

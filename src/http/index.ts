@@ -18,5 +18,6 @@ export { createLimitedHttpsServer } from '../server/https-server.js';
 export type { ManagedServer } from '../server/https-server.js';
 export type { ServerLimits } from '../config/limits.js';
 export { openPkcs11TlsKey } from '../keys/pkcs11-tls-key.js';
+export { readCertificateFromToken } from '../keys/pkcs11-certificate.js';
 export type { Pkcs11TlsKey } from '../keys/pkcs11-tls-key.js';
 export type { Pkcs11KeyOptions } from '../keys/pkcs11-token.js';

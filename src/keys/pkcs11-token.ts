@@ -126,8 +126,9 @@ async function resolve(options: Pkcs11KeyOptions, reference: Pkcs11KeyReference)
 export async function withTokenSession<T>(
   options: Pkcs11KeyOptions,
   fn: (p11: Pkcs11Module.PKCS11, session: Buffer, pkcs11js: Pkcs11js) => T,
+  type: 'private' | 'cert' = 'private',
 ): Promise<T> {
-  const { reference, modulePath, pin, pkcs11js } = await resolve(options, parsePkcs11Uri(options.uri, { keyOptional: true }));
+  const { reference, modulePath, pin, pkcs11js } = await resolve(options, parsePkcs11Uri(options.uri, { keyOptional: true, type }));
   const p11 = acquireModule(modulePath, pkcs11js);
   try {
     const session = p11.C_OpenSession(findSlot(p11, reference), pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);

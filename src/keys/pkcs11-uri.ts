@@ -40,7 +40,10 @@ const QUERY_ATTRIBUTES = new Set(['pin-source', 'module-path', 'module-name']);
  * logs and process listings, and OpenSSL's pkcs11 engine prints them when a login fails.
  * @throws ConfigError naming the attribute.
  */
-export function parsePkcs11Uri(uri: string, { keyOptional = false }: { keyOptional?: boolean } = {}): Pkcs11KeyReference {
+export function parsePkcs11Uri(
+  uri: string,
+  { keyOptional = false, type: wanted = 'private' }: { keyOptional?: boolean; type?: 'private' | 'cert' } = {},
+): Pkcs11KeyReference {
   if (!isPkcs11Uri(uri)) throw misuse(`not a PKCS#11 URI (expected pkcs11:token=...;object=...): ${uri.slice(0, 40)}`);
   const [path = '', query = ''] = uri.slice('pkcs11:'.length).split('?', 2);
   const attributes = new Map<string, string>();
@@ -63,7 +66,10 @@ export function parsePkcs11Uri(uri: string, { keyOptional = false }: { keyOption
   for (const part of path.split(';')) read(part, PATH_ATTRIBUTES);
   for (const part of query.split('&')) read(part, QUERY_ATTRIBUTES);
   const type = attributes.get('type');
-  if (type !== undefined && type !== 'private') throw misuse(`PKCS#11 URI type=${type}: certbound needs the private key (type=private)`);
+  if (type !== undefined && type !== wanted)
+    throw misuse(
+      `PKCS#11 URI type=${type}: certbound needs ${wanted === 'private' ? 'the private key (type=private)' : 'a certificate (type=cert)'} here`,
+    );
   const id = attributes.get('id');
   const reference: Pkcs11KeyReference = {
     token: attributes.get('token'),

@@ -14,7 +14,7 @@ import { readYamlMapping } from '../files/yaml.js';
 import { readJwksFile } from '../keys/jwks-source.js';
 import { openKeystore, type KeystoreProvider } from '../keys/keystore.js';
 import { readPinFile } from '../keys/pkcs11-token.js';
-import { pkcs11KeyOpener, type Pkcs11Settings } from '../keys/tls-key-opener.js';
+import { tokenObjectReaders, type Pkcs11Settings } from '../keys/tls-key-opener.js';
 import { openSigningKeyInToken } from './token-signing-key.js';
 import { discoveryProblem } from './discovery.js';
 import { checkRegisteredGrantTypes } from './grants/registry.js';
@@ -82,7 +82,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     cert: requirePath(settings.tlsCert, file, 'tls.cert', 'tls-cert'),
     key: requirePath(settings.tlsKey, file, 'tls.key', 'tls-key'),
     crl: (settings.tlsCrl as string[] | undefined) ?? [],
-    openKey: pkcs11KeyOpener(pkcs11),
+    ...tokenObjectReaders(pkcs11),
   };
   const signing = await loadSigning(file, settings, fromFlag('jwtKey'), pkcs11);
   const limits = Object.fromEntries(

@@ -26,5 +26,6 @@ export type { ManagedServer } from '../server/https-server.js';
 export type { ServerTlsOptions } from '../server/tls.js';
 export { ConfigError, FileProblem } from '../core/config-error.js';
 export { openPkcs11TlsKey } from '../keys/pkcs11-tls-key.js';
+export { readCertificateFromToken } from '../keys/pkcs11-certificate.js';
 export type { Pkcs11TlsKey } from '../keys/pkcs11-tls-key.js';
 export type { Pkcs11KeyOptions } from '../keys/pkcs11-token.js';

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import type { Pkcs11Signer } from '../../src/keys/pkcs11-signer.js';
 import { issueCertificate, loadCertificateAuthority } from '../../src/pki/generate.js';
 import { loadStsConfig } from '../../src/sts/config.js';
-import { createSoftHsmToken, generateKeyPair, SOFTHSM_MODULE, type SoftHsmToken } from '../helpers/softhsm.js';
+import { createSoftHsmToken, generateKeyPair, SOFTHSM_MODULE, storeCertificate, type SoftHsmToken } from '../helpers/softhsm.js';
 import { killAll, lines, makeTempDir, removeTempDir, runCli, startServer, type CliServer, type RunResult } from './run.js';
 
 const ISSUER = 'https://sts.domain.com:8081';
@@ -174,6 +174,23 @@ test('a wrong PIN, no module, an unknown key, a certificate that is not the keyâ
     assert.match(line, message, what);
     for (const pin of [PIN, '11112222']) assert.ok(!`${result.stderr}${result.stdout}`.includes(pin), `${what}: a PIN was printed`);
   }
+});
+
+test('the certificate from the token too: --tls-cert pkcs11:...;type=cert beside --tls-key pkcs11:...', async () => {
+  storeCertificate(token, 'certbound-alice', await readFile(file('alice.crt'), 'utf8'));
+  const args = alice(AUDIENCE).map((arg) =>
+    arg === file('alice.crt') ? `pkcs11:token=${token.label};object=certbound-alice;type=cert` : arg,
+  );
+  const result = await runCli(['token', ...args]);
+  assert.equal(result.code, 0, result.stderr);
+  const claims = JSON.parse(
+    Buffer.from((JSON.parse(result.stdout) as { access_token: string }).access_token.split('.')[1] as string, 'base64url').toString(),
+  );
+  assert.equal(claims.sub, 'alice');
+  const missing = usageLine(
+    await runCli(['token', ...args.map((arg) => arg.replace('object=certbound-alice;type=cert', 'object=nope;type=cert'))]),
+  );
+  assert.match(missing, /the PKCS#11 token has no certificate nope/);
 });
 
 test('the STS log names no PIN and no key material', () => {

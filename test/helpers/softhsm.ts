@@ -5,7 +5,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
 import type * as Pkcs11Module from 'pkcs11js';
 import { generateKeyInToken } from '../../src/keys/pkcs11-keygen.js';
 
@@ -76,4 +78,20 @@ export async function createSoftHsmToken(label = 'certbound-test', pin = '1234')
 export async function generateKeyPair(token: SoftHsmToken, kind: 'ec' | 'rsa' | 'ed25519', object: string): Promise<KeyObject> {
   const { publicKey } = await generateKeyInToken({ token: token.label, label: object, kind, module: SOFTHSM_MODULE, pin: token.pin });
   return publicKey;
+}
+
+/** Store a certificate in the token beside its key (CKO_CERTIFICATE, X.509), as a device's own certificate would be. */
+export function storeCertificate(token: SoftHsmToken, label: string, pem: string): void {
+  const der = new X509Certificate(pem).raw;
+  const subject = Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, Certificate).tbsCertificate.subject));
+  token.withSession((p11, session) => {
+    p11.C_CreateObject(session, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_CERTIFICATE },
+      { type: pkcs11js.CKA_CERTIFICATE_TYPE, value: pkcs11js.CKC_X_509 },
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_LABEL, value: label },
+      { type: pkcs11js.CKA_SUBJECT, value: subject },
+      { type: pkcs11js.CKA_VALUE, value: der },
+    ]);
+  });
 }

@@ -4,7 +4,7 @@ import { createMtlsAgent, type ClientTlsOptions } from '../../client/mtls-agent.
 import { createTokenSource, type TokenSource, type TokenSourceOptions } from '../../client/token-source.js';
 import { loadTlsFiles, type TlsFiles } from '../../files/tls-files.js';
 import { readText } from '../../files/read.js';
-import { pkcs11KeyOpener } from '../../keys/tls-key-opener.js';
+import { tokenObjectReaders } from '../../keys/tls-key-opener.js';
 import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 
@@ -66,7 +66,7 @@ export async function exchangeOptionsOf(
     ca: requireString(command, parsed, 'tls-ca'),
     cert: requireString(command, parsed, 'tls-cert'),
     key: requireString(command, parsed, 'tls-key'),
-    openKey: pkcs11KeyOpener({ module: optionalString(parsed, 'pkcs11-module'), pinFile: optionalString(parsed, 'pkcs11-pin-file') }),
+    ...tokenObjectReaders({ module: optionalString(parsed, 'pkcs11-module'), pinFile: optionalString(parsed, 'pkcs11-pin-file') }),
   });
   const audience = stringList(parsed, 'audience');
   const resource = stringList(parsed, 'resource');
