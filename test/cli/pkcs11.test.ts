@@ -38,7 +38,7 @@ before(async () => {
   }
   // The resource's and gRPC server's TLS keys in the token too, certified by the dev CA.
   const ca = await loadCertificateAuthority(await readFile(file('ca.crt'), 'utf8'), await readFile(file('ca.key'), 'utf8'));
-  for (const name of ['server', 'grpc']) {
+  for (const name of ['server', 'grpc', 'sts']) {
     const publicKey = await generateKeyPair(token, 'ec', `${name}-tls`);
     const issued = await issueCertificate(ca, {
       commonName: `${name}.domain.com`,
@@ -198,9 +198,13 @@ test('the STS log names no PIN and no key material', () => {
   assert.ok(!sts.stderr().includes(PIN));
 });
 
-test('keys generate/rotate --pkcs11: the keystore’s keys are made in the token; the STS signs with the current one; a retired key stays until its tokens expire', async () => {
+test('keys generate/rotate --pkcs11, and an STS with its TLS key in the token too: the keystore’s keys are made in the token; the STS signs with the current one; a retired key stays until its tokens expire', async () => {
   const keystore = file('keystore');
-  const inKeystore = (await readFile(file('sts.yaml'), 'utf8')).replace(/^signing:\n(?: {2}.*\n)+/m, `signing:\n  keystore: ${keystore}\n`);
+  // This STS also serves TLS with a key in the token.
+  const inKeystore = (await readFile(file('sts.yaml'), 'utf8'))
+    .replace(/^signing:\n(?: {2}.*\n)+/m, `signing:\n  keystore: ${keystore}\n`)
+    .replace(/^ {2}cert: sts\.crt\n {2}key: sts\.key\n/m, `  cert: sts-in-token.crt\n  key: "${inToken('sts-tls')}"\n`);
+  assert.match(inKeystore, /key: "pkcs11:token=certbound-cli;object=sts-tls;type=private"/);
   await writeFile(file('sts-keystore.yaml'), inKeystore);
   const tokenFlags = ['--pkcs11', `pkcs11:token=${token.label}`, ...pkcs11Flags()];
   const generated = await runCli(['keys', 'generate', '--dir', keystore, ...tokenFlags]);
