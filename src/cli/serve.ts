@@ -1,3 +1,4 @@
+import type { Server as TlsServer } from 'node:tls';
 import { OperationFailed } from './errors.js';
 import { announceReady, isWorker, onShutdownRequest } from './workers.js';
 import { DEFAULTS } from '../defaults.js';
@@ -135,4 +136,15 @@ export function reloadOnHangup(log: (event: object) => void, reloadables: readon
   };
   process.on('SIGHUP', onHangup);
   return () => process.off('SIGHUP', onHangup);
+}
+
+/**
+ * Log handshakes that failed because the server's own key in a PKCS#11 token could not sign
+ * (the token was removed or its device stopped): `tls.key_failed` with OpenSSL's reason. Other
+ * handshake failures (scanners, bad clients) stay unlogged, as before.
+ */
+export function logTokenKeyFailures(server: TlsServer, log: (event: object) => void): void {
+  server.on('tlsClientError', (error: Error) => {
+    if (error.message.includes('PKCS#11 module')) log({ type: 'tls.key_failed', detail: error.message });
+  });
 }

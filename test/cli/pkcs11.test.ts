@@ -2,8 +2,9 @@
 // signing key in a real SoftHSM2 token; the STS signs with it, a resource and a gRPC server use a
 // TLS key in it (SIGHUP reload included), and `call`/`grpc-call` present alice's key from it.
 import assert from 'node:assert/strict';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import type { Pkcs11Signer } from '../../src/keys/pkcs11-signer.js';
 import { issueCertificate, loadCertificateAuthority } from '../../src/pki/generate.js';
@@ -274,5 +275,47 @@ test('sts.yaml with signing.key pkcs11:…: the signer checks each signature whe
     assert.equal(signer.verifiesEachSignature, expected);
     assert.equal(signer.alg, 'ES256');
     signer.close();
+  }
+});
+
+// Last: it takes the token away from every process using it (and gives it back).
+test('the token directory removed under a resource whose TLS key is in it: the handshake fails, logged as tls.key_failed; nothing crashes', async () => {
+  const resource = await startServer([
+    'resource',
+    '--port',
+    '0',
+    '--workers',
+    '1',
+    ...tlsFor('server'),
+    ...pkcs11Flags(),
+    ...jwks(),
+    '--audience',
+    AUDIENCE,
+  ]);
+  try {
+    await rename(token.dir, `${token.dir}.away`);
+    try {
+      // Any client: the server cannot sign its half of the handshake.
+      const url = new URL(resource.url);
+      const socket = connect({
+        host: url.hostname,
+        port: Number(url.port),
+        servername: 'server.domain.com',
+        ca: await readFile(file('ca.crt')),
+      });
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('secureConnect', () => resolve('connected'));
+        socket.once('error', (error) => resolve(error.message));
+      });
+      socket.destroy();
+      assert.notEqual(outcome, 'connected', 'no handshake completes without the token');
+      await resource.untilLogged('"type":"tls.key_failed"');
+      assert.match(resource.stderr(), /"type":"tls.key_failed","detail":"[^"]*PKCS#11 module/);
+      assert.ok(!resource.stderr().includes(PIN));
+    } finally {
+      await rename(`${token.dir}.away`, token.dir);
+    }
+  } finally {
+    assert.deepEqual(await resource.stop(), { code: 0, signal: null }, 'the resource server still stops cleanly');
   }
 });

@@ -1,7 +1,7 @@
 // The STS signs with a key that never leaves a PKCS#11 token: a real SoftHSM2 token made for this
 // file, a real STS over mutual TLS, tokens checked with the JWKS the STS publishes.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -169,4 +169,24 @@ test('a keystore in the token: rotation past a key’s expiry destroys it in the
     /the PKCS#11 token has no private key certbound-sts-/,
   );
   await assert.rejects(addKeystoreKey(dir, { now, pkcs11, alg: 'ES384' }), /keys in a PKCS#11 token are ES256, RS256, EdDSA/);
+});
+
+test('the token directory removed while the STS runs: one exchange fails with a logged reason; restored, the next succeeds', async (t) => {
+  const signer = await openPkcs11Signer({ uri: uri('sts-ec'), module: SOFTHSM_MODULE, pin: token.pin });
+  t.after(() => signer.close());
+  const sts = await startSts(t, pki, { signingKey: signer });
+  const agent = agentFor(t, pki, pki.alice);
+  assert.equal((await postToken(agent, sts.url, exchangeRequest())).status, 200);
+  await rename(token.dir, `${token.dir}.away`);
+  try {
+    const during = await postToken(agent, sts.url, exchangeRequest());
+    assert.equal(during.status, 500, JSON.stringify(during.body));
+    assert.equal(during.body.error, 'server_error');
+    const logged = sts.events.find((event) => event.type === 'server.error');
+    assert.match(logged?.type === 'server.error' ? logged.detail : '', /CKR_/);
+  } finally {
+    await rename(`${token.dir}.away`, token.dir);
+  }
+  const back = await postToken(agent, sts.url, exchangeRequest());
+  assert.equal(back.status, 200, JSON.stringify(back.body));
 });

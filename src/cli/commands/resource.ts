@@ -5,7 +5,7 @@ import type { ForwardedCertificateFormat, TrustedProxyOptions } from '../../http
 import { parse } from '../args.js';
 import { UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
-import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
+import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { commandSettings, flagOptions, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
 import { createResourceServer } from '../servers/resource-server.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
@@ -65,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     throw error;
   }
   const running = server;
+  logTokenKeyFailures(running.server, log);
   reloadOnHangup(
     log,
     reloadables((files) => running.reloadTls(files)),

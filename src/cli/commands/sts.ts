@@ -6,7 +6,7 @@ import { loadStsConfig } from '../../sts/config.js';
 import { metadataUrlOf } from '../../sts/discovery.js';
 import { createStsServer } from '../../sts/server.js';
 import { parse, requireString } from '../args.js';
-import { logEvent, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
+import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
 import { flagOptions, limitsOf, SERVER_OPTIONS_USAGE, tlsReloader } from '../settings.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
@@ -75,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { tlsPaths, process: listen, ...options } = config;
   const server = createStsServer({ ...options, onEvent: log });
+  logTokenKeyFailures(server.server, log);
   // SIGHUP re-reads the TLS files and a keystore at once (a keystore is also re-read when
   // keystore.json changes). A single key file is not swapped: tokens it signed would stop
   // verifying. Either way SIGHUP must not kill the server.
