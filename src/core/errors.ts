@@ -48,6 +48,8 @@ export const ERROR_OUTCOMES = {
   CB_FORWARDED_CERT_UNTRUSTED: outcome('invalid_request', 400, UNAUTHENTICATED),
   CB_FORWARDED_CERT_MALFORMED: outcome('invalid_request', 400, UNAUTHENTICATED),
   CB_SCOPE_INSUFFICIENT: outcome('insufficient_scope', 403, PERMISSION_DENIED),
+  // Gateway rules: no rule allows this method and path (RFC 6750 has no error code for it).
+  CB_ACCESS_DENIED: outcome(null, 403, PERMISSION_DENIED),
   CB_JWKS_UNAVAILABLE: outcome(null, 503, UNAVAILABLE),
 
   // STS side: the token endpoint (RFC 6749 §5.2, RFC 8693 §2.2.2).
