@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { CertboundError } from '../core/errors.js';
 import { UsageError } from './errors.js';
 import { leaveCluster } from './workers.js';
+import * as authz from './commands/authz.js';
 import * as client from './commands/client.js';
 import * as demo from './commands/demo.js';
 import * as grpc from './commands/grpc.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   sts: { run: sts.run, usage: sts.usage },
   keys: { run: keys.run, usage: keys.usage },
   resource: { run: resource.run, usage: resource.usage },
+  authz: { run: authz.run, usage: authz.usage },
   token: { run: client.runToken, usage: client.tokenUsage },
   call: { run: client.runCall, usage: client.callUsage },
   'grpc-server': { run: grpc.runServer, usage: grpc.serverUsage },

@@ -7,7 +7,20 @@ import { test } from 'node:test';
 import { runCli } from './run.js';
 
 const DOC = fileURLToPath(new URL('../../../docs/cli.md', import.meta.url));
-const COMMANDS = ['pki', 'sts', 'keys', 'resource', 'token', 'call', 'grpc-server', 'grpc-call', 'thumbprint', 'inspect', 'demo'] as const;
+const COMMANDS = [
+  'pki',
+  'sts',
+  'keys',
+  'resource',
+  'authz',
+  'token',
+  'call',
+  'grpc-server',
+  'grpc-call',
+  'thumbprint',
+  'inspect',
+  'demo',
+] as const;
 /** The doc sections a command's flags may be described in besides its own. */
 const SHARED = ['## Behaviour common to all commands'];
 

@@ -45,22 +45,9 @@ export interface NginxProxyOptions {
  * ($ssl_client_escaped_cert), in X-SSL-Client-Cert; the resource checks the token's cnf against it.
  */
 export function nginxConfig(options: NginxProxyOptions): string {
-  const { dir } = options;
-  return `# Test-only process settings: one foreground process, every file in ${dir}.
-daemon off;
-master_process off;
-pid ${join(dir, 'nginx.pid')};
-error_log stderr warn;
-events { worker_connections 64; }
-
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'client_body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-
+  return nginxMainConfig(
+    options.dir,
+    `
   # Forward a certificate only when nginx verified it. With "optional", a client without one
   # gets NONE and an empty value, and an empty proxy_set_header value sends no header at all,
   # so the resource answers 401. (With "optional_no_ca" this map is what keeps unverified
@@ -95,6 +82,30 @@ http {
       proxy_ssl_server_name on;
     }
   }
+`,
+  );
+}
+
+/**
+ * nginx.conf for a test: one foreground process, every file it writes in `dir`, and `http` (the
+ * http {} context's content: maps and server blocks).
+ */
+export function nginxMainConfig(dir: string, http: string): string {
+  return `# Test-only process settings: one foreground process, every file in ${dir}.
+daemon off;
+master_process off;
+pid ${join(dir, 'nginx.pid')};
+error_log stderr warn;
+events { worker_connections 64; }
+
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'client_body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+${http}
 }
 `;
 }
@@ -143,11 +154,16 @@ function exited(child: ChildProcess): boolean {
  * The port is picked free just before; if another process takes it first, nginx exits with
  * "Address already in use" and is started again on another port (three tries).
  */
-export async function startNginx(options: Omit<NginxProxyOptions, 'dir' | 'port'>): Promise<RunningNginx> {
+export function startNginx(options: Omit<NginxProxyOptions, 'dir' | 'port'>): Promise<RunningNginx> {
+  return startNginxWith((dir, port) => nginxConfig({ ...options, dir, port }));
+}
+
+/** Start nginx with the config `configFor(dir, port)` writes; it must listen on 127.0.0.1:port ssl. */
+export async function startNginxWith(configFor: (dir: string, port: number) => string): Promise<RunningNginx> {
   const dir = await mkdtemp(join(tmpdir(), 'certbound-nginx-'));
   try {
     for (let attempt = 1; ; attempt++) {
-      const config = nginxConfig({ ...options, dir, port: await freePort() });
+      const config = configFor(dir, await freePort());
       const file = join(dir, 'nginx.conf');
       await writeFile(file, config);
       const started = await startOnce(dir, file, config);

@@ -1,0 +1,48 @@
+import type { OptionSpec } from './option.js';
+import { VERIFIER_SETTINGS } from './protected-settings.js';
+import { LISTEN_SETTINGS } from './server-settings.js';
+
+/**
+ * `certbound authz`, the external authorization server a proxy calls: the verifier's settings,
+ * the proxy it trusts and how that proxy forwards the certificate, and the rules. It speaks plain
+ * HTTP to the proxy, on loopback unless told otherwise.
+ */
+export const AUTHZ_SETTINGS: readonly OptionSpec[] = [
+  ...VERIFIER_SETTINGS,
+  {
+    option: 'jwksCa',
+    key: 'jwks_ca',
+    flag: 'jwks-ca',
+    type: { kind: 'path' },
+    doc: 'CA bundle an https --jwks URL must chain to (default: the system CAs)',
+  },
+  {
+    option: 'rules',
+    key: 'rules',
+    flag: 'rule',
+    type: { kind: 'strings' },
+    doc: "'METHOD PREFIX [SCOPE ...]' (METHOD * for any); no matching rule is 403",
+  },
+  {
+    option: 'trustedProxies',
+    key: 'trusted_proxy.addresses',
+    flag: 'trusted-proxy',
+    type: { kind: 'strings' },
+    doc: 'the proxies that may call (default 127.0.0.1 and ::1): only they may forward a certificate',
+  },
+  {
+    option: 'clientCertFormat',
+    key: 'trusted_proxy.format',
+    flag: 'client-cert-format',
+    type: { kind: 'enum', values: ['rfc9440', 'xfcc', 'pem-urlencoded'] },
+    doc: 'how the proxy forwards the client certificate',
+  },
+  {
+    option: 'clientCertHeader',
+    key: 'trusted_proxy.header',
+    flag: 'client-cert-header',
+    type: { kind: 'string' },
+    doc: "the header's name (by format)",
+  },
+  ...LISTEN_SETTINGS,
+];
