@@ -9,6 +9,7 @@ import type { ForwardedCertificateFormat } from '../../http/forwarded-certificat
 import { listenOn } from '../../server/listen.js';
 import { parse, requireString } from '../args.js';
 import { UsageError } from '../errors.js';
+import { caddyGatewayConfig } from '../gateway/caddy.js';
 import { nginxGatewayConfig } from '../gateway/nginx.js';
 import { loadVerifier } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
@@ -26,9 +27,10 @@ export const usage = `certbound authz [--config FILE] --port N --jwks FILE_OR_UR
   X-Certbound-Subject, -Client-Id, -Scope and -Thumbprint for the upstream; 401/403 the RFC 6750
   challenge. It speaks plain HTTP on 127.0.0.1: the proxy is its only client.
 
-certbound authz config nginx --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
-  Print an nginx server block (for http {}) that terminates mutual TLS and asks certbound authz
-  about every request (docs/gateway.md).`;
+certbound authz config nginx|caddy --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
+  Print an nginx server block (for http {}) or a Caddyfile that terminates mutual TLS and asks
+  certbound authz about every request (docs/gateway.md). nginx forwards the certificate as
+  pem-urlencoded, Caddy as rfc9440: start authz with the matching --client-cert-format.`;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'config') return printConfig(argv.slice(1));
@@ -130,7 +132,8 @@ async function printConfig(argv: string[]): Promise<number> {
     return 0;
   }
   const proxy = parsed.positionals[0];
-  if (proxy !== 'nginx') throw new UsageError('authz config: expected "authz config nginx" (caddy, envoy and traefik are not written yet)');
+  if (proxy !== 'nginx' && proxy !== 'caddy')
+    throw new UsageError('authz config: expected "authz config nginx" or "authz config caddy" (envoy and traefik are not written yet)');
   const url = (flag: string): string => {
     const value = requireString('authz config', parsed, flag);
     if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol))
@@ -141,7 +144,7 @@ async function printConfig(argv: string[]): Promise<number> {
   if (!/^(?:\[[0-9a-fA-F:]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/.test(listen))
     throw new UsageError('authz config: --listen must be ADDRESS:PORT');
   process.stdout.write(
-    nginxGatewayConfig({
+    (proxy === 'nginx' ? nginxGatewayConfig : caddyGatewayConfig)({
       listen,
       upstream: url('upstream'),
       authz: url('authz'),

@@ -15,7 +15,7 @@ export interface GatewayConfigOptions {
 }
 
 /** Every header a client could send to pose as the proxy or as certbound: blanked towards authz and the upstream. */
-const FORGEABLE = [
+export const FORGEABLE_HEADERS = [
   ...Object.values(DEFAULT_CERTIFICATE_HEADERS),
   'x-original-method',
   'x-original-uri',
@@ -68,7 +68,7 @@ server {
     proxy_set_header X-Original-Method $request_method;
     proxy_set_header X-Original-URI $request_uri;
 ${blank(
-  FORGEABLE.filter((name) => !['x-original-method', 'x-original-uri', certificateHeader].includes(name)),
+  FORGEABLE_HEADERS.filter((name) => !['x-original-method', 'x-original-uri', certificateHeader].includes(name)),
   '    ',
 )}
     proxy_set_header ${certificateHeader} $certbound_client_cert;
@@ -85,7 +85,7 @@ ${IDENTITY.map((name) => `    auth_request_set $${variableOf(name)} $upstream_ht
 
     proxy_pass ${options.upstream};
 ${IDENTITY.map((name) => `    proxy_set_header ${name} $${variableOf(name)};`).join('\n')}
-${blank(FORGEABLE, '    ')}
+${blank(FORGEABLE_HEADERS, '    ')}
   }
 
   location @certbound_403 {
