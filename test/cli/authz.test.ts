@@ -20,7 +20,7 @@ test('authz: no certificate format, no rule, a bad rule, an unknown proxy config
       [...base, '--client-cert-format', 'xfcc', '--rule', 'GET /a/../b'],
       /--rule "GET \/a\/\.\.\/b": the path prefix must be an absolute, plain path/,
     ],
-    [['authz', 'config', 'caddy'], /^certbound: authz config: expected "authz config nginx"/],
+    [['authz', 'config', 'envoy'], /^certbound: authz config: expected "authz config nginx" or "authz config caddy"/],
     [
       [
         'authz',
