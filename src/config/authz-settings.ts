@@ -1,5 +1,5 @@
 import type { OptionSpec } from './option.js';
-import { VERIFIER_SETTINGS } from './protected-settings.js';
+import { TRUSTED_PROXY_SETTINGS, VERIFIER_SETTINGS } from './protected-settings.js';
 import { LISTEN_SETTINGS } from './server-settings.js';
 
 /**
@@ -23,26 +23,7 @@ export const AUTHZ_SETTINGS: readonly OptionSpec[] = [
     type: { kind: 'strings' },
     doc: "'METHOD PREFIX [SCOPE ...]' (METHOD * for any); no matching rule is 403",
   },
-  {
-    option: 'trustedProxies',
-    key: 'trusted_proxy.addresses',
-    flag: 'trusted-proxy',
-    type: { kind: 'strings' },
-    doc: 'the proxies that may call (default 127.0.0.1 and ::1): only they may forward a certificate',
-  },
-  {
-    option: 'clientCertFormat',
-    key: 'trusted_proxy.format',
-    flag: 'client-cert-format',
-    type: { kind: 'enum', values: ['rfc9440', 'xfcc', 'pem-urlencoded'] },
-    doc: 'how the proxy forwards the client certificate',
-  },
-  {
-    option: 'clientCertHeader',
-    key: 'trusted_proxy.header',
-    flag: 'client-cert-header',
-    type: { kind: 'string' },
-    doc: "the header's name (by format)",
-  },
+  // The addresses default to 127.0.0.1 and ::1 here: the proxy is authz's only client.
+  ...TRUSTED_PROXY_SETTINGS,
   ...LISTEN_SETTINGS,
 ];

@@ -36,16 +36,8 @@ export const VERIFIER_SETTINGS = [
   },
 ] as const satisfies readonly OptionSpec[];
 
-/** `certbound resource` and its configuration file. */
-export const RESOURCE_SETTINGS: readonly OptionSpec[] = [
-  ...VERIFIER_SETTINGS,
-  {
-    option: 'requiredScopes',
-    key: 'required_scope',
-    flag: 'required-scope',
-    type: { kind: 'strings' },
-    doc: 'scopes GET / requires (else 403 insufficient_scope)',
-  },
+/** A TLS-terminating proxy that forwards the client certificate in a header (resource, authz). */
+export const TRUSTED_PROXY_SETTINGS = [
   {
     option: 'trustedProxies',
     key: 'trusted_proxy.addresses',
@@ -74,6 +66,19 @@ export const RESOURCE_SETTINGS: readonly OptionSpec[] = [
     type: { kind: 'integer', min: 1, max: 1_000_000 },
     doc: 'XFCC only: how many trusted proxies appended an element',
   },
+] as const satisfies readonly OptionSpec[];
+
+/** `certbound resource` and its configuration file. */
+export const RESOURCE_SETTINGS: readonly OptionSpec[] = [
+  ...VERIFIER_SETTINGS,
+  {
+    option: 'requiredScopes',
+    key: 'required_scope',
+    flag: 'required-scope',
+    type: { kind: 'strings' },
+    doc: 'scopes GET / requires (else 403 insufficient_scope)',
+  },
+  ...TRUSTED_PROXY_SETTINGS,
   ...SERVER_SETTINGS,
   WORKERS_SETTING,
 ];

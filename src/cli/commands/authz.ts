@@ -17,7 +17,7 @@ import { commandSettings, flagOptions, requireSetting } from '../settings.js';
 
 export const usage = `certbound authz [--config FILE] --port N --jwks FILE_OR_URL --issuer I --audience A ...
                  --client-cert-format rfc9440|xfcc|pem-urlencoded --rule 'METHOD PREFIX [SCOPE ...]' ...
-                 [--client-cert-header NAME] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
+                 [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
                  [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
   forward_auth, Traefik ForwardAuth, Envoy's HTTP ext_authz): the certificate from the proxy's
@@ -58,6 +58,8 @@ export async function run(argv: string[]): Promise<number> {
   const ca = jwksCa === undefined ? undefined : await readText(jwksCa, 'JWKS CA bundle');
   const { verifier, keys } = await loadVerifier('authz', settings, ca, log);
   const header = settings.values.clientCertHeader as string | undefined;
+  const hops = settings.values.xfccHops as number | undefined;
+  if (hops !== undefined && format !== 'xfcc') throw new UsageError('authz: --xfcc-hops applies to --client-cert-format xfcc only');
   let handler;
   try {
     handler = createAuthzHandler({
@@ -66,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
         addresses: (settings.values.trustedProxies as string[] | undefined) ?? ['127.0.0.1', '::1'],
         format,
         ...(header === undefined ? {} : { header }),
+        ...(hops === undefined ? {} : { xfccHops: hops }),
       },
       rules,
       onEvent: (event) =>
