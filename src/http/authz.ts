@@ -72,7 +72,7 @@ const OPTIONS = optionsObject(
 
 /**
  * The external authorization endpoint a proxy calls for every request (nginx `auth_request`,
- * Caddy `forward_auth`, Traefik `ForwardAuth`, Envoy's HTTP ext_authz): the original method and
+ * Caddy `forward_auth`, Traefik `ForwardAuth`): the original method and
  * URI from the proxy's headers, the client certificate from the trusted proxy's header, the bound
  * token from `Authorization`. Answers 200 with the identity headers, or 401/403 with the RFC 6750
  * challenge for the proxy to pass back. Never allows on an error.
@@ -139,8 +139,9 @@ function identityOf(token: VerifiedToken, names: IdentityHeaderNames): Record<st
 
 /**
  * The request the proxy is asking about: nginx's X-Original-Method/-URI (as the generated config
- * sets them), Traefik's and Caddy's X-Forwarded-Method/-Uri, else the authz request itself
- * (Envoy's HTTP service sends the original method and path). One value each, or a refusal.
+ * sets them), else Traefik's and Caddy's X-Forwarded-Method/-Uri. Both, one value each, or a
+ * refusal (400). (Envoy's HTTP service, which sends the original request line instead, is not
+ * taken yet.)
  */
 function originalRequest(req: IncomingMessage): { method: string; target: string } {
   const one = (name: string): string | undefined => {
@@ -150,7 +151,15 @@ function originalRequest(req: IncomingMessage): { method: string; target: string
       throw new CertboundError('CB_AUTHORIZATION_MALFORMED', { description: `more than one ${name} header`, reason: 'malformed' });
     return values[0];
   };
-  const method = one('x-original-method') ?? one('x-forwarded-method') ?? req.method ?? 'GET';
-  const target = one('x-original-uri') ?? one('x-forwarded-uri') ?? req.url ?? '/';
+  const method = one('x-original-method') ?? one('x-forwarded-method');
+  const target = one('x-original-uri') ?? one('x-forwarded-uri');
+  // Without them the request being judged is unknown: judging the authz request itself (its own
+  // path) would let a misconfigured proxy through on whatever rule covers that path.
+  if (method === undefined || target === undefined) {
+    throw new CertboundError('CB_AUTHORIZATION_MALFORMED', {
+      description: 'the proxy sent no original method and URI (X-Original-Method/-URI or X-Forwarded-Method/-Uri)',
+      reason: 'missing',
+    });
+  }
   return { method: method.toUpperCase(), target };
 }

@@ -3,6 +3,20 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lines, runCli } from './run.js';
 
+/** `authz config nginx` with good flags, but those in `overrides`. */
+function nginxConfig(overrides: Record<string, string>): string[] {
+  const flags: Record<string, string> = {
+    '--listen': '127.0.0.1:1',
+    '--upstream': 'http://127.0.0.1:1',
+    '--authz': 'http://127.0.0.1:2',
+    '--tls-ca': 'a',
+    '--tls-cert': 'b',
+    '--tls-key': 'c',
+    ...overrides,
+  };
+  return ['authz', 'config', 'nginx', ...Object.entries(flags).flat()];
+}
+
 const base = ['authz', '--port', '0', '--jwks', '/nonexistent/jwks.json', '--issuer', 'https://sts.example', '--audience', 'api'];
 
 test('authz: no certificate format, no rule, a bad rule, an unknown proxy config: one line, exit 2', async () => {
@@ -21,46 +35,8 @@ test('authz: no certificate format, no rule, a bad rule, an unknown proxy config
       /--rule "GET \/a\/\.\.\/b": the path prefix must be an absolute, plain path/,
     ],
     [['authz', 'config', 'envoy'], /^certbound: authz config: expected "authz config nginx" or "authz config caddy"/],
-    [
-      [
-        'authz',
-        'config',
-        'nginx',
-        '--listen',
-        'nope',
-        '--upstream',
-        'http://127.0.0.1:1',
-        '--authz',
-        'http://127.0.0.1:2',
-        '--tls-ca',
-        'a',
-        '--tls-cert',
-        'b',
-        '--tls-key',
-        'c',
-      ],
-      /--listen must be ADDRESS:PORT/,
-    ],
-    [
-      [
-        'authz',
-        'config',
-        'nginx',
-        '--listen',
-        '127.0.0.1:1',
-        '--upstream',
-        'ftp://x',
-        '--authz',
-        'http://127.0.0.1:2',
-        '--tls-ca',
-        'a',
-        '--tls-cert',
-        'b',
-        '--tls-key',
-        'c',
-      ],
-      /--upstream must be an http\(s\) URL/,
-    ],
+    [nginxConfig({ '--listen': 'nope' }), /--listen must be ADDRESS:PORT/],
+    [nginxConfig({ '--upstream': 'ftp://x' }), /--upstream must be an http\(s\) URL/],
   ];
   for (const [args, message] of cases) {
     const result = await runCli(args);

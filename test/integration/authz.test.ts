@@ -111,10 +111,15 @@ test('refusals: another certificate 401, none 401, a missing scope 403 with the 
   }
 });
 
-test('two original-URI headers, or a certificate header from a peer that is not the proxy: refused, never allowed', async (t) => {
+test('two original-URI headers, none at all, or a certificate header from a peer that is not the proxy: refused, never allowed', async (t) => {
   const { ask } = await startAuthz(t);
   const doubled = await ask({ ...nginxAsks(pki.alice.certPem, 'GET', '/orders/7'), 'x-original-uri': ['/orders/7', '/admin/x'] });
   assert.equal(doubled.status, 400);
+  // A proxy that forgot the original request: authz never judges its own request line instead.
+  const { 'x-original-method': _method, 'x-original-uri': _uri, ...unlabelled } = nginxAsks(pki.alice.certPem, 'GET', '/orders/7');
+  const blind = await ask(unlabelled);
+  assert.equal(blind.status, 400);
+  assert.match(String(blind.headers['www-authenticate']), /the proxy sent no original method and URI/);
   const elsewhere = await startAuthz(t, { trustedProxy: { addresses: ['10.9.9.9'], format: 'pem-urlencoded' } });
   const forged = await elsewhere.ask(nginxAsks(pki.alice.certPem, 'GET', '/orders/7'));
   assert.equal(forged.status, 400);

@@ -20,7 +20,7 @@ export const usage = `certbound authz [--config FILE] --port N --jwks FILE_OR_UR
                  [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
                  [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
-  forward_auth, Traefik ForwardAuth, Envoy's HTTP ext_authz): the certificate from the proxy's
+  forward_auth, Traefik ForwardAuth; Envoy not yet): the certificate from the proxy's
   header (--client-cert-format), accepted only from --trusted-proxy (default 127.0.0.1 and ::1),
   the bound token from Authorization, then the rules: --rule 'GET /orders/ read' (METHOD * for
   any; the longest matching prefix decides; no rule matching is 403). 200 carries
