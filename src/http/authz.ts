@@ -1,73 +1,37 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
-import { authorizeByRules, matchAuthzRule, parseAuthzRule, type AuthzRule } from '../core/authz-rules.js';
 import { CertboundError, toCertboundError } from '../core/errors.js';
-import { callable, madeBy, nonEmpty, optionsObject, parseOptions } from '../core/schema.js';
-import type { BoundTokenVerifier, VerifiedToken } from '../core/verify.js';
+import { createGatewayAuthorizer, type GatewayAuthorizerOptions } from '../core/gateway-authorizer.js';
+import { optionsObject, parseOptions } from '../core/schema.js';
 import { sendBearerChallenge } from '../server/respond.js';
-import { authenticateRequest, resolveRequestAuthentication } from './authenticate.js';
+import { clientThumbprintOf, resolveRequestAuthentication } from './authenticate.js';
 import type { TrustedProxyOptions } from './forwarded-certificate.js';
 
-/** The headers the upstream is told who the caller is by. Every one is always sent (empty when unknown). */
-export interface IdentityHeaderNames {
-  subject: string;
-  clientId: string;
-  scope: string;
-  thumbprint: string;
-}
+export { DEFAULT_IDENTITY_HEADERS } from '../core/gateway-authorizer.js';
+export type { AuthzEvent, IdentityHeaderNames } from '../core/gateway-authorizer.js';
 
-export const DEFAULT_IDENTITY_HEADERS: IdentityHeaderNames = {
-  subject: 'x-certbound-subject',
-  clientId: 'x-certbound-client-id',
-  scope: 'x-certbound-scope',
-  thumbprint: 'x-certbound-thumbprint',
-};
-
-export interface AuthzHandlerOptions {
-  verifier: BoundTokenVerifier;
+export interface AuthzHandlerOptions extends GatewayAuthorizerOptions {
   /** The proxy: its address(es) and how it forwards the client certificate. Required: the certificate only ever comes from it. */
   trustedProxy: TrustedProxyOptions;
-  /** `METHOD PREFIX [SCOPE ...]` rules (or parsed ones); a request no rule matches is refused (403). */
-  rules: ReadonlyArray<string | AuthzRule>;
-  identityHeaders?: Partial<IdentityHeaderNames>;
-  /** RFC 6750 §3 realm for challenges. */
-  realm?: string;
-  onEvent?: (event: AuthzEvent) => void;
+  /**
+   * Envoy's HTTP ext_authz service, which asks with the original method and the original path
+   * after its `path_prefix`: the request's own line, after this prefix, is the request judged,
+   * and X-Original-* / X-Forwarded-* headers are not read. Without it those headers are required.
+   */
+  envoyPathPrefix?: string;
 }
 
-/** Every decision, for logs: never the token. */
-export type AuthzEvent =
-  | { type: 'authz.allowed'; method: string; path: string; token: VerifiedToken }
-  | { type: 'authz.refused'; method: string; path: string; error: CertboundError };
-
-const headerName = v.pipe(v.string('must be a header name'), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name'));
-
-const OPTIONS = optionsObject(
+const TRUSTED_PROXY = v.custom<TrustedProxyOptions>(
+  (value) => typeof value === 'object' && value !== null,
+  'must give the proxy: { addresses, format }',
+);
+const HTTP_OPTIONS = optionsObject(
   {
-    verifier: madeBy<BoundTokenVerifier>('verify', 'must come from createBoundTokenVerifier()'),
-    trustedProxy: v.custom<TrustedProxyOptions>(
-      (value) => typeof value === 'object' && value !== null,
-      'must give the proxy: { addresses, format }',
-    ),
-    rules: v.pipe(
-      v.array(v.union([v.string(), v.custom<AuthzRule>((rule) => typeof rule === 'object' && rule !== null)])),
-      v.minLength(1, 'must give at least one rule'),
-    ),
-    identityHeaders: v.optional(
-      optionsObject(
-        {
-          subject: v.optional(headerName),
-          clientId: v.optional(headerName),
-          scope: v.optional(headerName),
-          thumbprint: v.optional(headerName),
-        },
-        'must be an object',
-      ),
-    ),
-    realm: v.optional(nonEmpty()),
-    onEvent: v.optional(callable<(event: AuthzEvent) => void>('must be a function')),
+    trustedProxy: TRUSTED_PROXY,
+    envoyPathPrefix: v.optional(v.pipe(v.string(), v.regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, 'must be a plain absolute path'))),
   },
   'authz options must be an object',
+  { loose: true },
 );
 
 /**
@@ -79,30 +43,27 @@ const OPTIONS = optionsObject(
  * @throws ConfigError for bad options (a rule that does not parse names itself).
  */
 export function createAuthzHandler(options: AuthzHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const { verifier, trustedProxy, rules: given, identityHeaders, realm, onEvent } = parseOptions(OPTIONS, options);
-  const rules = given.map((rule) => (typeof rule === 'string' ? parseAuthzRule(rule) : rule));
-  const names = { ...DEFAULT_IDENTITY_HEADERS, ...identityHeaders };
-  const authentication = resolveRequestAuthentication({ verifier, trustedProxy });
+  const { trustedProxy, envoyPathPrefix } = parseOptions(HTTP_OPTIONS, options);
+  const { envoyPathPrefix: _http, ...shared } = options;
+  const authorizer = createGatewayAuthorizer(shared);
+  const authentication = resolveRequestAuthentication({ verifier: options.verifier, trustedProxy });
   return (req, res) => {
     let method = req.method ?? 'GET';
     let target = req.url ?? '/';
     void (async () => {
-      ({ method, target } = originalRequest(req));
-      const token = await authenticateRequest(req, authentication);
-      authorizeByRules(rules, method, target, token);
-      return { token, headers: identityOf(token, names) };
+      ({ method, target } = envoyPathPrefix === undefined ? originalRequest(req) : envoyRequest(req, envoyPathPrefix));
+      refuseBody(req);
+      const authorization = req.headersDistinct.authorization;
+      return authorizer.authorize({ method, target, authorization, thumbprint: clientThumbprintOf(req, authentication) });
     })()
       .then(
-        ({ token, headers }) => {
-          onEvent?.({ type: 'authz.allowed', method, path: pathOf(target), token });
+        ({ headers }) => {
           res.writeHead(200, { ...headers, 'cache-control': 'no-store' });
           res.end();
         },
         (error: unknown) => {
-          const failure = toCertboundError(error);
-          onEvent?.({ type: 'authz.refused', method, path: pathOf(target), error: failure });
-          const scope = failure.code === 'CB_SCOPE_INSUFFICIENT' ? matchAuthzRule(rules, method, target)?.scopes.join(' ') : undefined;
-          sendBearerChallenge(res, failure, { ...(realm === undefined ? {} : { realm }), ...(scope === undefined ? {} : { scope }) });
+          const refusal = authorizer.refuse(error, method, target);
+          sendBearerChallenge(res, refusal.error, refusal.challenge);
         },
       )
       // A hook that throws must not turn into an allow, an unhandled rejection or a hang: 500.
@@ -113,35 +74,10 @@ export function createAuthzHandler(options: AuthzHandlerOptions): (req: Incoming
   };
 }
 
-const pathOf = (target: string): string => target.split('?', 1)[0] ?? '';
-
-/** Printable ASCII only: a claim that is not cannot be forwarded faithfully in a header. */
-const HEADER_SAFE = /^[\x20-\x7E]*$/;
-
-/** The identity headers for the upstream, every one present; a claim that cannot be a header value refuses the request. */
-function identityOf(token: VerifiedToken, names: IdentityHeaderNames): Record<string, string> {
-  const headers = {
-    [names.subject]: token.subject,
-    [names.clientId]: token.clientId ?? '',
-    [names.scope]: token.scopes.join(' '),
-    [names.thumbprint]: token.thumbprint,
-  };
-  for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_SAFE.test(value)) {
-      throw new CertboundError('CB_TOKEN_CLAIM_INVALID', {
-        description: `the token's claims cannot be forwarded as ${name} (not printable ASCII)`,
-        reason: 'malformed',
-      });
-    }
-  }
-  return headers;
-}
-
 /**
  * The request the proxy is asking about: nginx's X-Original-Method/-URI (as the generated config
  * sets them), else Traefik's and Caddy's X-Forwarded-Method/-Uri. Both, one value each, or a
- * refusal (400). (Envoy's HTTP service, which sends the original request line instead, is not
- * taken yet.)
+ * refusal (400).
  */
 function originalRequest(req: IncomingMessage): { method: string; target: string } {
   const one = (name: string): string | undefined => {
@@ -162,4 +98,31 @@ function originalRequest(req: IncomingMessage): { method: string; target: string
     });
   }
   return { method: method.toUpperCase(), target };
+}
+
+/**
+ * A proxy asks without a body (nginx `proxy_pass_request_body off`, Caddy and Traefik send none,
+ * Envoy unless `with_request_body`): one that comes is a misconfiguration or a smuggling attempt.
+ */
+function refuseBody(req: IncomingMessage): void {
+  const length = req.headers['content-length'];
+  if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
+    throw new CertboundError('CB_AUTHORIZATION_MALFORMED', {
+      description: 'the authorization request carries a body (the proxy must not forward it)',
+      reason: 'malformed',
+    });
+  }
+}
+
+/** Envoy's HTTP service: its own method, and its path after the configured prefix (else 400: not asked by Envoy). */
+function envoyRequest(req: IncomingMessage, prefix: string): { method: string; target: string } {
+  const target = req.url ?? '';
+  const rest = prefix.endsWith('/') ? target.slice(prefix.length - 1) : target.slice(prefix.length);
+  if (!target.startsWith(prefix) || !rest.startsWith('/')) {
+    throw new CertboundError('CB_AUTHORIZATION_MALFORMED', {
+      description: `the request is not under the Envoy path prefix ${prefix}`,
+      reason: 'malformed',
+    });
+  }
+  return { method: (req.method ?? '').toUpperCase(), target: rest };
 }
