@@ -49,7 +49,7 @@ export const TRUSTED_PROXY_SETTINGS = [
     option: 'clientCertFormat',
     key: 'trusted_proxy.format',
     flag: 'client-cert-format',
-    type: { kind: 'enum', values: ['rfc9440', 'xfcc', 'pem-urlencoded'] },
+    type: { kind: 'enum', values: ['rfc9440', 'xfcc', 'pem-urlencoded', 'traefik'] },
     doc: 'the header format',
   },
   {

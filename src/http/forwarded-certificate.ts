@@ -53,6 +53,8 @@ export function forwardedCertificateOf(
       return fromDer(parseClientCertHeader(values[0] as string));
     case 'pem-urlencoded':
       return fromDer(parseUrlEncodedPem(values[0] as string));
+    case 'traefik':
+      return fromDer(parseTraefikCertificates(values[0] as string));
     case 'xfcc':
       // Several XFCC headers are one list, in order (RFC 9110 §5.3).
       return fromXfccElement(pickXfccElement(parseXfcc(values.join(',')), proxy.xfccHops));
@@ -110,6 +112,25 @@ export function parseUrlEncodedPem(value: string): Buffer {
   } catch (cause) {
     throw malformed('client certificate header is not a PEM certificate', cause);
   }
+}
+
+/**
+ * Traefik's `X-Forwarded-Tls-Client-Cert`: the PEM bodies (base64 DER, delimiters and newlines
+ * removed) of the peer's chain, leaf first, joined by `,`; Traefik v2 URL-escaped the whole.
+ * The leaf is the client's certificate.
+ * @see https://doc.traefik.io/traefik/middlewares/http/passtlsclientcert/
+ */
+export function parseTraefikCertificates(value: string): Buffer {
+  let text: string;
+  try {
+    text = decodeURIComponent(value.trim());
+  } catch (cause) {
+    throw malformed('X-Forwarded-Tls-Client-Cert is not URL-encoded', cause);
+  }
+  const leaf = text.split(',', 1)[0] as string;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(leaf) || leaf.length % 4 !== 0)
+    throw malformed('X-Forwarded-Tls-Client-Cert is not a base64 certificate (Traefik PassTLSClientCert pem)');
+  return requireCertificate(Buffer.from(leaf, 'base64'), 'X-Forwarded-Tls-Client-Cert');
 }
 
 /** One XFCC element: its keys lower-cased; values unquoted. */

@@ -7,14 +7,17 @@ import { DEFAULTS } from '../defaults.js';
  * How a TLS-terminating proxy forwards the client certificate:
  * - `rfc9440`: RFC 9440 `Client-Cert`, a structured-field byte sequence of the DER;
  * - `xfcc`: Envoy's `x-forwarded-client-cert` (`Hash=` and/or `Cert=` elements);
- * - `pem-urlencoded`: a URL-encoded PEM, such as nginx's `$ssl_client_escaped_cert`.
+ * - `pem-urlencoded`: a URL-encoded PEM, such as nginx's `$ssl_client_escaped_cert`;
+ * - `traefik`: Traefik's `PassTLSClientCert` (`pem: true`) `X-Forwarded-Tls-Client-Cert`: the
+ *   base64 DER of each certificate of the chain, leaf first, joined by `,` (URL-escaped by Traefik v2).
  */
-export type ForwardedCertificateFormat = 'rfc9440' | 'xfcc' | 'pem-urlencoded';
+export type ForwardedCertificateFormat = 'rfc9440' | 'xfcc' | 'pem-urlencoded' | 'traefik';
 
 export const DEFAULT_CERTIFICATE_HEADERS: Readonly<Record<ForwardedCertificateFormat, string>> = {
   rfc9440: 'client-cert',
   xfcc: 'x-forwarded-client-cert',
   'pem-urlencoded': 'x-ssl-client-cert',
+  traefik: 'x-forwarded-tls-client-cert',
 };
 
 export interface TrustedProxyOptions {

@@ -43,7 +43,7 @@ test('bad proxy and cache flags are refused before listening', async () => {
     [['--client-cert-format', 'xfcc'], /need --trusted-proxy/],
     [
       ['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'haproxy'],
-      /--client-cert-format must be one of rfc9440, xfcc, pem-urlencoded/,
+      /--client-cert-format must be one of rfc9440, xfcc, pem-urlencoded, traefik/,
     ],
     [['--trusted-proxy', '300.1.1.1', '--client-cert-format', 'xfcc'], /"300\.1\.1\.1" is not an IP address or CIDR block/],
     [['--trusted-proxy', '10.0.0.0/33', '--client-cert-format', 'xfcc'], /is not an IP address or CIDR block/],

@@ -2,7 +2,7 @@
 // TLS client bound to 127.0.0.1 (the trusted address) that presents its own client certificate
 // and forwards alice's or bob's certificate in a header; an attacker is a client bound to
 // 127.0.0.2, which Linux routes to lo like all of 127/8. For each header format (RFC 9440, XFCC,
-// nginx's URL-encoded PEM): only the trusted peer may carry the header, its certificate is the
+// nginx's URL-encoded PEM, Traefik's base64 chain): only the trusted peer may carry the header, its certificate is the
 // one the token must be bound to, and a header from anyone else is refused before the handler.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -44,6 +44,12 @@ const FORMATS: Record<ForwardedCertificateFormat, { header: string; encode: (cer
     header: 'x-ssl-client-cert',
     encode: (cert) => encodeURIComponent(cert.certPem),
     malformed: '%E0%A4%A',
+  },
+  // Traefik's PassTLSClientCert (pem: true): the chain's PEM bodies, leaf first, joined by ','.
+  traefik: {
+    header: 'x-forwarded-tls-client-cert',
+    encode: (cert) => [cert.certPem, pki.ca.certPem].map((pem) => pem.replace(/-----[A-Z ]+-----|\n/g, '')).join(','),
+    malformed: 'MIIB!!',
   },
 };
 

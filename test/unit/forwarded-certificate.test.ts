@@ -11,6 +11,7 @@ import {
   DEFAULT_CERTIFICATE_HEADERS,
   forwardedCertificateOf,
   parseClientCertHeader,
+  parseTraefikCertificates,
   parseUrlEncodedPem,
   parseXfcc,
   pickXfccElement,
@@ -80,7 +81,7 @@ const xfccElementObject = (element: XfccElement): Record<string, string[]> => Ob
 
 describe('resolveTrustedProxyOptions', () => {
   test('each format has its default header; xfccHops defaults to 1; a custom header is lower-cased', () => {
-    for (const format of ['rfc9440', 'xfcc', 'pem-urlencoded'] as const) {
+    for (const format of ['rfc9440', 'xfcc', 'pem-urlencoded', 'traefik'] as const) {
       const resolved = resolveTrustedProxyOptions({ addresses: ['10.0.0.1'], format });
       assert.equal(resolved.format, format);
       assert.equal(resolved.header, DEFAULT_CERTIFICATE_HEADERS[format]);
@@ -90,6 +91,7 @@ describe('resolveTrustedProxyOptions', () => {
       rfc9440: 'client-cert',
       xfcc: 'x-forwarded-client-cert',
       'pem-urlencoded': 'x-ssl-client-cert',
+      traefik: 'x-forwarded-tls-client-cert',
     });
     const custom = resolveTrustedProxyOptions({ addresses: ['10.0.0.1'], format: 'pem-urlencoded', header: 'X-Client-Cert', xfccHops: 3 });
     assert.equal(custom.header, 'x-client-cert');
@@ -101,9 +103,9 @@ describe('resolveTrustedProxyOptions', () => {
     const cases: Array<[unknown, string]> = [
       [null, '"trustedProxy" must be an object'],
       ['10.0.0.1', '"trustedProxy" must be an object'],
-      [{ ...base, format: 'haproxy' }, '"trustedProxy.format" must be one of rfc9440, xfcc, pem-urlencoded'],
-      [{ ...base, format: undefined }, '"trustedProxy.format" must be one of rfc9440, xfcc, pem-urlencoded'],
-      [{ ...base, format: 'toString' }, '"trustedProxy.format" must be one of rfc9440, xfcc, pem-urlencoded'],
+      [{ ...base, format: 'haproxy' }, '"trustedProxy.format" must be one of rfc9440, xfcc, pem-urlencoded, traefik'],
+      [{ ...base, format: undefined }, '"trustedProxy.format" must be one of rfc9440, xfcc, pem-urlencoded, traefik'],
+      [{ ...base, format: 'toString' }, '"trustedProxy.format" must be one of rfc9440, xfcc, pem-urlencoded, traefik'],
       [{ ...base, addresses: [] }, '"trustedProxy.addresses" must list at least one address or CIDR'],
       [{ ...base, addresses: '10.0.0.1' }, '"trustedProxy.addresses" must list at least one address or CIDR'],
       [{ ...base, addresses: ['10.0.0.0/33'] }, '"trustedProxy.addresses": "10.0.0.0/33" is not an IP address or CIDR block'],
@@ -276,6 +278,32 @@ describe('parseUrlEncodedPem (nginx $ssl_client_escaped_cert)', () => {
   });
 });
 
+/** What Traefik's PassTLSClientCert (pem: true) sends: each PEM without delimiters and newlines, joined by `,`. */
+const traefikValue = (...pems: string[]): string =>
+  pems.map((pem) => pem.replace(/-----(?:BEGIN|END) CERTIFICATE-----/g, '').replace(/\n/g, '')).join(',');
+
+describe('parseTraefikCertificates (Traefik X-Forwarded-Tls-Client-Cert)', () => {
+  test('the leaf of the chain Traefik v3 sends, and the URL-escaped form Traefik v2 sent', () => {
+    assert.deepEqual(parseTraefikCertificates(traefikValue(pki.alice.certPem)), pki.alice.der);
+    // The peer's chain, leaf first: the client is the first certificate, never a later one.
+    assert.deepEqual(parseTraefikCertificates(traefikValue(pki.bob.certPem, pki.alice.certPem)), pki.bob.der);
+    const escaped = encodeURIComponent(traefikValue(pki.alice.certPem, pki.ca.certPem));
+    assert.match(escaped, /%2C/);
+    assert.deepEqual(parseTraefikCertificates(escaped), pki.alice.der);
+  });
+
+  test('refusals: PEM delimiters left in, bad base64, empty, not a certificate, bad escapes', () => {
+    const body = traefikValue(pki.alice.certPem);
+    for (const value of [pki.alice.certPem, `${body}!`, '', ',', 'QUJD', `${body.slice(0, -4)}`, '%zz']) {
+      assert.throws(
+        () => parseTraefikCertificates(value),
+        (error: unknown) => error instanceof CertboundError && error.code === 'CB_FORWARDED_CERT_MALFORMED',
+        value.slice(0, 40),
+      );
+    }
+  });
+});
+
 describe('parseXfcc (Envoy x-forwarded-client-cert)', () => {
   test('Envoy example 1: one element with By, Hash, a quoted Subject and URI', () => {
     const elements = parseXfcc(ENVOY_EXAMPLE_1);
@@ -427,8 +455,9 @@ describe('forwardedCertificateOf', () => {
       rfc9440: { 'client-cert': `:${pki.alice.der.toString('base64')}:` },
       'pem-urlencoded': { 'x-ssl-client-cert': nginxEscape(pki.alice.certPem) },
       xfcc: { 'x-forwarded-client-cert': envoyElement(pki.alice) },
+      traefik: { 'x-forwarded-tls-client-cert': traefikValue(pki.alice.certPem, pki.ca.certPem) },
     } as const;
-    for (const format of ['rfc9440', 'pem-urlencoded', 'xfcc'] as const) {
+    for (const format of ['rfc9440', 'pem-urlencoded', 'xfcc', 'traefik'] as const) {
       for (const http2 of [false, true]) {
         const forwarded = forwardedCertificateOf(fakeRequest(trusted, headers[format], http2), proxyOf(format));
         assert.deepEqual(forwarded, { thumbprint: pki.alice.thumbprint, der: pki.alice.der }, `${format} http2=${http2}`);
