@@ -39,8 +39,10 @@ export async function serveUntilSignalled(
         EACCES: 'permission denied',
         EADDRNOTAVAIL: 'address not available',
         ENOTFOUND: 'unknown host',
+        EEXIST: 'a file that is not a socket is in the way',
       }[code] ?? code;
-    throw new OperationFailed(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`);
+    const where = host.startsWith('/') ? host : `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    throw new OperationFailed(`cannot listen on ${where}: ${why}`);
   }
   return new Promise((resolve) => {
     let stopping = false;
@@ -74,7 +76,7 @@ export async function serveUntilSignalled(
     };
     // Only now announce readiness: the kernel applies a signal's default action (terminate) if it
     // arrives before the handler is installed, and whoever reads this line may signal at once.
-    process.stdout.write(`certbound ${name} listening on ${url.origin}${extra}\n`);
+    process.stdout.write(`certbound ${name} listening on ${url.protocol === 'unix:' ? url.href : url.origin}${extra}\n`);
   });
 }
 

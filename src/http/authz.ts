@@ -21,6 +21,9 @@ export interface AuthzHandlerOptions extends GatewayAuthorizerOptions {
   envoyPathPrefix?: string;
 }
 
+/** A plain absolute path: what Envoy's `path_prefix` may be here. */
+export const ENVOY_PATH_PREFIX = /^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/;
+
 const TRUSTED_PROXY = v.custom<TrustedProxyOptions>(
   (value) => typeof value === 'object' && value !== null,
   'must give the proxy: { addresses, format }',
@@ -28,7 +31,7 @@ const TRUSTED_PROXY = v.custom<TrustedProxyOptions>(
 const HTTP_OPTIONS = optionsObject(
   {
     trustedProxy: TRUSTED_PROXY,
-    envoyPathPrefix: v.optional(v.pipe(v.string(), v.regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, 'must be a plain absolute path'))),
+    envoyPathPrefix: v.optional(v.pipe(v.string(), v.regex(ENVOY_PATH_PREFIX, 'must be a plain absolute path'))),
   },
   'authz options must be an object',
   { loose: true },

@@ -24,7 +24,7 @@ test('authz: no certificate format, no rule, a bad rule, an unknown proxy config
     [base, /^certbound: authz: --client-cert-format is required/],
     [
       [...base, '--client-cert-format', 'xfcc'],
-      /^certbound: authz: at least one --rule 'METHOD PREFIX \[SCOPE \.\.\.\]' is required; no rule means no access$/,
+      /^certbound: authz: at least one --rule 'METHOD PREFIX \[SCOPE \.\.\.\]' \(or --default-rule\) is required; no rule means no access$/,
     ],
     [
       [...base, '--client-cert-format', 'xfcc', '--rule', 'get /'],
@@ -34,7 +34,34 @@ test('authz: no certificate format, no rule, a bad rule, an unknown proxy config
       [...base, '--client-cert-format', 'xfcc', '--rule', 'GET /a/../b'],
       /--rule "GET \/a\/\.\.\/b": the path prefix must be an absolute, plain path/,
     ],
-    [['authz', 'config', 'envoy'], /^certbound: authz config: expected "authz config nginx" or "authz config caddy"/],
+    [
+      ['authz', 'config', 'haproxy'],
+      /^certbound: authz config: expected one of "authz config nginx", "authz config caddy", "authz config traefik"/,
+    ],
+    [
+      [...base, '--client-cert-format', 'xfcc', '--rule', 'GET / read aud='],
+      /^certbound: authz: --rule "GET \/ read aud=": aud= needs an audience$/,
+    ],
+    [
+      [...base, '--client-cert-format', 'xfcc', '--default-rule', 'a"b'],
+      /^certbound: authz: --default rule "a"b": "a"b" is not a scope token/,
+    ],
+    [
+      [...base, '--client-cert-format', 'xfcc', '--rule', 'GET /', '--identity-header', 'user=X-User'],
+      /^certbound: authz: --identity-header "user=X-User" must be subject=NAME, client-id=NAME, scope=NAME or thumbprint=NAME$/,
+    ],
+    [
+      [...base, '--client-cert-format', 'xfcc', '--rule', 'GET /', '--identity-header', 'subject=x-certbound-scope'],
+      /^certbound: authz: --identity-header gives two identity headers the same name$/,
+    ],
+    [
+      [...base, '--client-cert-format', 'xfcc', '--rule', 'GET /', '--envoy-path-prefix', 'authz'],
+      /^certbound: authz: --envoy-path-prefix must be a plain absolute path \(Envoy's path_prefix, such as \/authz\)$/,
+    ],
+    [
+      [...base, '--client-cert-format', 'xfcc', '--rule', 'GET /', '--socket', '/tmp/x.sock'],
+      /^certbound: authz: --socket replaces --host and --port/,
+    ],
     [nginxConfig({ '--listen': 'nope' }), /--listen must be ADDRESS:PORT/],
     [nginxConfig({ '--upstream': 'ftp://x' }), /--upstream must be an http\(s\) URL/],
   ];

@@ -141,7 +141,7 @@ export interface CliServer {
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const READY = /^certbound (\S+) listening on (https?:\/\/127\.0\.0\.1:\d+)(?:\s.*)?$/;
+const READY = /^certbound (\S+) listening on (https?:\/\/127\.0\.0\.1:\d+|unix:\/\S+)(?:\s.*)?$/;
 
 /** Start a server command (`sts ...`, `resource ...`) and resolve once it prints its ready line. */
 export function startServer(

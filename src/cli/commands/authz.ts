@@ -1,39 +1,43 @@
-import { createServer } from 'node:http';
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { AUTHZ_SETTINGS } from '../../config/authz-settings.js';
-import { parseAuthzRule, type AuthzRule } from '../../core/authz-rules.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
 import { readText } from '../../files/read.js';
 import { createAuthzHandler } from '../../http/authz.js';
 import type { ForwardedCertificateFormat } from '../../http/forwarded-certificate.js';
 import { listenOn } from '../../server/listen.js';
-import { parse, requireString } from '../args.js';
+import { parse } from '../args.js';
+import { printConfig } from './authz-config.js';
+import { authzDecisionSettings } from './authz-options.js';
 import { UsageError } from '../errors.js';
-import { caddyGatewayConfig } from '../gateway/caddy.js';
-import { nginxGatewayConfig } from '../gateway/nginx.js';
 import { loadVerifier } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { commandSettings, flagOptions, requireSetting } from '../settings.js';
 
-export const usage = `certbound authz [--config FILE] --port N --jwks FILE_OR_URL --issuer I --audience A ...
-                 --client-cert-format rfc9440|xfcc|pem-urlencoded --rule 'METHOD PREFIX [SCOPE ...]' ...
+export const usage = `certbound authz [--config FILE] (--port N | --socket PATH) --jwks FILE_OR_URL --issuer I --audience A ...
+                 --client-cert-format pem-urlencoded|rfc9440|xfcc|traefik
+                 --rule 'METHOD PREFIX [SCOPE ...] [aud=AUDIENCE ...]' ... [--default-rule '[SCOPE ...]'|any]
+                 [--identity-header subject|client-id|scope|thumbprint=NAME ...] [--envoy-path-prefix PATH]
                  [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
                  [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
-  forward_auth, Traefik ForwardAuth; Envoy not yet): the certificate from the proxy's
-  header (--client-cert-format), accepted only from --trusted-proxy (default 127.0.0.1 and ::1),
-  the bound token from Authorization, then the rules: --rule 'GET /orders/ read' (METHOD * for
-  any; the longest matching prefix decides; no rule matching is 403). 200 carries
-  X-Certbound-Subject, -Client-Id, -Scope and -Thumbprint for the upstream; 401/403 the RFC 6750
-  challenge. It speaks plain HTTP on 127.0.0.1: the proxy is its only client.
+  forward_auth, Traefik ForwardAuth, Envoy ext_authz): the certificate from the proxy's header
+  (--client-cert-format), accepted only from --trusted-proxy (default 127.0.0.1 and ::1), the bound
+  token from Authorization, then the rules: --rule 'GET /orders/ read' (METHOD * for any; the
+  longest matching prefix decides; no rule matching is 403 unless --default-rule says what it
+  needs). 200 carries X-Certbound-Subject, -Client-Id, -Scope and -Thumbprint for the upstream;
+  401/403 the RFC 6750 challenge. Plain HTTP on 127.0.0.1 (or a 0660 Unix socket): the proxy is
+  its only client. Envoy's HTTP service: --envoy-path-prefix, --client-cert-format xfcc.
 
-certbound authz config nginx|caddy --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
-  Print an nginx server block (for http {}) or a Caddyfile that terminates mutual TLS and asks
-  certbound authz about every request (docs/gateway.md). nginx forwards the certificate as
-  pem-urlencoded, Caddy as rfc9440: start authz with the matching --client-cert-format.`;
+certbound authz config nginx|caddy|traefik --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
+  Print a configuration for the proxy in front that terminates mutual TLS and asks certbound
+  authz about every request (docs/gateway.md): an nginx server block (for http {}), a Caddyfile,
+  or Traefik dynamic configuration (YAML). Each forwards the certificate in its own format: start
+  authz with the --client-cert-format the output names.`;
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv[0] === 'config') return printConfig(argv.slice(1));
+  if (argv[0] === 'config') return printConfig(argv.slice(1), usage);
   const parsed = parse('authz', argv, { config: { type: 'string' }, ...flagOptions(AUTHZ_SETTINGS) });
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
@@ -41,18 +45,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   const settings = await commandSettings('authz', AUTHZ_SETTINGS, parsed);
   const [HOST, PORT] = LISTEN_SETTINGS;
-  const port = requireSetting<number>('authz', settings, PORT);
+  const socket = settings.values.socket as string | undefined;
+  if (socket !== undefined && (settings.values[PORT.option] !== undefined || settings.values[HOST.option] !== undefined))
+    throw new UsageError('authz: --socket replaces --host and --port: give one or the other');
+  const port = socket === undefined ? requireSetting<number>('authz', settings, PORT) : 0;
   const format = settings.values.clientCertFormat as ForwardedCertificateFormat | undefined;
   if (format === undefined) throw new UsageError('authz: --client-cert-format is required: how the proxy forwards the certificate');
-  const ruleTexts = (settings.values.rules as string[] | undefined) ?? [];
-  if (ruleTexts.length === 0)
-    throw new UsageError("authz: at least one --rule 'METHOD PREFIX [SCOPE ...]' is required; no rule means no access");
-  let rules: AuthzRule[];
-  try {
-    rules = ruleTexts.map(parseAuthzRule);
-  } catch (error) {
-    throw new UsageError(`authz: --${(error as Error).message}`);
-  }
+  const decision = authzDecisionSettings(settings);
   const log = logEvent('authz');
   const jwksCa = settings.values.jwksCa as string | undefined;
   const ca = jwksCa === undefined ? undefined : await readText(jwksCa, 'JWKS CA bundle');
@@ -60,6 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   const header = settings.values.clientCertHeader as string | undefined;
   const hops = settings.values.xfccHops as number | undefined;
   if (hops !== undefined && format !== 'xfcc') throw new UsageError('authz: --xfcc-hops applies to --client-cert-format xfcc only');
+  const envoyPathPrefix = settings.values.envoyPathPrefix as string | undefined;
   let handler;
   try {
     handler = createAuthzHandler({
@@ -70,7 +70,10 @@ export async function run(argv: string[]): Promise<number> {
         ...(header === undefined ? {} : { header }),
         ...(hops === undefined ? {} : { xfccHops: hops }),
       },
-      rules,
+      rules: decision.rules,
+      ...(decision.defaultRule === undefined ? {} : { defaultRule: decision.defaultRule }),
+      identityHeaders: decision.identityHeaders,
+      ...(envoyPathPrefix === undefined ? {} : { envoyPathPrefix }),
       onEvent: (event) =>
         log(
           event.type === 'authz.allowed'
@@ -85,7 +88,8 @@ export async function run(argv: string[]): Promise<number> {
         ),
     });
   } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(`authz: ${error.message}`);
+    if (error instanceof TypeError)
+      throw new UsageError(`authz: ${error.message.replace(/^"(\w+)"/, (_, name: string) => `--${flagOf(name)}`)}`);
     throw error;
   }
   // Bounded like every certbound server: a slow or oversized request is cut off, never waited on.
@@ -97,64 +101,66 @@ export async function run(argv: string[]): Promise<number> {
     },
     handler,
   );
+  refuseUnparsable(server, log);
   reloadOnHangup(log, [{ name: 'jwks', reload: () => keys.refresh() }]);
   return serveUntilSignalled(
     'authz',
     {
-      listen: async (listenPort, host) => {
-        const url = await listenOn(server, listenPort, host);
-        url.protocol = 'http:';
-        return url;
-      },
+      listen: (listenPort, host) => (socket === undefined ? listenHttp(server, listenPort, host) : listenOnSocket(server, socket)),
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),
       forceClose: () => server.closeAllConnections(),
     },
     port,
-    (settings.values[HOST.option] as string | undefined) ?? DEFAULTS.server.host,
+    socket ?? (settings.values[HOST.option] as string | undefined) ?? DEFAULTS.server.host,
     '',
     settings.values.drainTimeoutMs as number | undefined,
   );
 }
 
-async function printConfig(argv: string[]): Promise<number> {
-  const parsed = parse(
-    'authz config',
-    argv,
-    {
-      listen: { type: 'string' },
-      upstream: { type: 'string' },
-      authz: { type: 'string' },
-      'tls-ca': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-    },
-    1,
-  );
-  if (parsed.values.help === true) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
+const flagOf = (option: string): string => AUTHZ_SETTINGS.find((spec) => spec.option === option)?.flag ?? option;
+
+async function listenHttp(server: Server, port: number, host: string): Promise<URL> {
+  const url = await listenOn(server, port, host);
+  url.protocol = 'http:';
+  return url;
+}
+
+/**
+ * A Unix socket only the owner and its group may connect to (0660: put the proxy's user in
+ * authz's group). A socket file left by an earlier run is replaced; any other file is not.
+ */
+async function listenOnSocket(server: Server, path: string): Promise<URL> {
+  const existing = await lstat(path).catch(() => undefined);
+  if (existing !== undefined) {
+    if (!existing.isSocket()) throw Object.assign(new Error(`${path} exists and is not a socket`), { code: 'EEXIST' });
+    await unlink(path);
   }
-  const proxy = parsed.positionals[0];
-  if (proxy !== 'nginx' && proxy !== 'caddy')
-    throw new UsageError('authz config: expected "authz config nginx" or "authz config caddy" (envoy and traefik are not written yet)');
-  const url = (flag: string): string => {
-    const value = requireString('authz config', parsed, flag);
-    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol))
-      throw new UsageError(`authz config: --${flag} must be an http(s) URL`);
-    return value;
-  };
-  const listen = requireString('authz config', parsed, 'listen');
-  if (!/^(?:\[[0-9a-fA-F:]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/.test(listen))
-    throw new UsageError('authz config: --listen must be ADDRESS:PORT');
-  process.stdout.write(
-    (proxy === 'nginx' ? nginxGatewayConfig : caddyGatewayConfig)({
-      listen,
-      upstream: url('upstream'),
-      authz: url('authz'),
-      clientCa: requireString('authz config', parsed, 'tls-ca'),
-      tlsCert: requireString('authz config', parsed, 'tls-cert'),
-      tlsKey: requireString('authz config', parsed, 'tls-key'),
-    }),
-  );
-  return 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await chmod(path, 0o660);
+  return new URL(`unix:${path}`);
+}
+
+/**
+ * A request node cannot parse (a header past the size limit, garbage on the wire) never reaches
+ * the handler: it is refused here, with the reason logged, never an allow.
+ */
+function refuseUnparsable(server: Server, log: (event: Record<string, unknown>) => void): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    log({
+      type: 'authz.refused',
+      code: tooLarge ? 'CB_REQUEST_TOO_LARGE' : 'CB_AUTHORIZATION_MALFORMED',
+      detail: error.code ?? 'unparsable request',
+    });
+    if (!socket.writable) return void socket.destroy();
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+  });
 }

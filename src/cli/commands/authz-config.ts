@@ -1,0 +1,60 @@
+import { parse, requireString } from '../args.js';
+import { UsageError } from '../errors.js';
+import { caddyGatewayConfig } from '../gateway/caddy.js';
+import { nginxGatewayConfig, type GatewayConfigOptions } from '../gateway/nginx.js';
+import { traefikGatewayConfig } from '../gateway/traefik.js';
+
+const GENERATORS: Record<string, (options: GatewayConfigOptions) => string> = {
+  nginx: nginxGatewayConfig,
+  caddy: caddyGatewayConfig,
+  traefik: traefikGatewayConfig,
+};
+
+/** `certbound authz config PROXY ...`: print a hardened configuration for the proxy in front. */
+export async function printConfig(argv: string[], usage: string): Promise<number> {
+  const parsed = parse(
+    'authz config',
+    argv,
+    {
+      listen: { type: 'string' },
+      upstream: { type: 'string' },
+      authz: { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+    },
+    1,
+  );
+  if (parsed.values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const proxy = parsed.positionals[0];
+  const generate = proxy === undefined ? undefined : GENERATORS[proxy];
+  if (generate === undefined)
+    throw new UsageError(
+      `authz config: expected one of ${Object.keys(GENERATORS)
+        .map((name) => `"authz config ${name}"`)
+        .join(', ')}`,
+    );
+  const url = (flag: string): string => {
+    const value = requireString('authz config', parsed, flag);
+    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol))
+      throw new UsageError(`authz config: --${flag} must be an http(s) URL`);
+    return value;
+  };
+  const listen = requireString('authz config', parsed, 'listen');
+  if (!/^(?:\[[0-9a-fA-F:]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/.test(listen))
+    throw new UsageError('authz config: --listen must be ADDRESS:PORT');
+  process.stdout.write(
+    generate({
+      listen,
+      upstream: url('upstream'),
+      authz: url('authz'),
+      clientCa: requireString('authz config', parsed, 'tls-ca'),
+      tlsCert: requireString('authz config', parsed, 'tls-cert'),
+      tlsKey: requireString('authz config', parsed, 'tls-key'),
+    }),
+  );
+  return 0;
+}
