@@ -97,7 +97,9 @@ export function createGatewayAuthorizer(options: GatewayAuthorizerOptions): Gate
   const { verifier, rules: given, defaultRule, identityHeaders, realm, onEvent } = parseOptions(OPTIONS, options);
   const rules = given.map((each) => (typeof each === 'string' ? parseAuthzRule(each) : each));
   const fallback = typeof defaultRule === 'string' ? parseDefaultAuthzRule(defaultRule) : defaultRule;
-  const names = { ...DEFAULT_IDENTITY_HEADERS, ...identityHeaders };
+  // The parsed object names every key; an unset one keeps its default.
+  const renamed = Object.entries(identityHeaders ?? {}).filter(([, name]) => name !== undefined);
+  const names: IdentityHeaderNames = { ...DEFAULT_IDENTITY_HEADERS, ...Object.fromEntries(renamed) };
   if (new Set(Object.values(names).map((name) => name.toLowerCase())).size !== 4)
     throw misuse('identityHeaders must name four different headers');
   return {
