@@ -24,6 +24,7 @@ export interface TrustedProxyOptions {
   /**
    * Addresses (`10.0.0.7`, `::1`) or CIDR blocks (`10.0.0.0/8`) of the proxies that terminate
    * TLS. Only a request whose TCP peer is one of these may carry the certificate in a header.
+   * `unix` trusts the peers of a Unix socket (the socket file's mode decides who they are).
    */
   addresses: readonly string[];
   format: ForwardedCertificateFormat;
@@ -43,6 +44,9 @@ export interface ResolvedTrustedProxy {
   header: string;
   xfccHops: number;
 }
+
+/** The `addresses` entry that trusts every peer of a Unix socket (whose file mode is then the boundary). */
+export const UNIX_PEERS = 'unix';
 
 const FORMATS = Object.keys(DEFAULT_CERTIFICATE_HEADERS) as [ForwardedCertificateFormat, ...ForwardedCertificateFormat[]];
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -66,17 +70,22 @@ const TRUSTED_PROXY_OPTIONS = optionsObject(
       v.minLength(1, 'must list at least one address or CIDR'),
       v.rawTransform(({ dataset, addIssue, NEVER }) => {
         const blocks = new BlockList();
+        let unixPeers = false;
         for (const entry of dataset.value) {
+          if (entry === UNIX_PEERS) {
+            unixPeers = true;
+            continue;
+          }
           const block = readBlock(entry);
           if (block === undefined) {
-            addIssue({ message: `: ${JSON.stringify(entry)} is not an IP address or CIDR block` });
+            addIssue({ message: `: ${JSON.stringify(entry)} is not an IP address, CIDR block or "unix"` });
             return NEVER;
           }
           const [address, bits, type] = block;
           if (bits === undefined) blocks.addAddress(address, type);
           else blocks.addSubnet(address, bits, type);
         }
-        return blocks;
+        return { blocks, unixPeers };
       }),
     ),
     header: v.optional(
@@ -95,10 +104,12 @@ const TRUSTED_PROXY_OPTIONS = optionsObject(
  * @throws ConfigError naming the bad option.
  */
 export function resolveTrustedProxyOptions(options: TrustedProxyOptions): ResolvedTrustedProxy {
-  const { format, addresses: blocks, header, xfccHops } = parseOptions(TRUSTED_PROXY_OPTIONS, options, 'trustedProxy');
+  const { format, addresses, header, xfccHops } = parseOptions(TRUSTED_PROXY_OPTIONS, options, 'trustedProxy');
+  const { blocks, unixPeers } = addresses;
   return {
     isTrusted(address) {
-      if (address === undefined) return false;
+      // A peer on a Unix socket has no address: the socket file's permissions chose it.
+      if (address === undefined) return unixPeers;
       // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
       const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
       if (v4 !== undefined) return blocks.check(v4, 'ipv4');

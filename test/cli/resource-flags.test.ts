@@ -45,8 +45,8 @@ test('bad proxy and cache flags are refused before listening', async () => {
       ['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'haproxy'],
       /--client-cert-format must be one of rfc9440, xfcc, pem-urlencoded, traefik/,
     ],
-    [['--trusted-proxy', '300.1.1.1', '--client-cert-format', 'xfcc'], /"300\.1\.1\.1" is not an IP address or CIDR block/],
-    [['--trusted-proxy', '10.0.0.0/33', '--client-cert-format', 'xfcc'], /is not an IP address or CIDR block/],
+    [['--trusted-proxy', '300.1.1.1', '--client-cert-format', 'xfcc'], /"300\.1\.1\.1" is not an IP address, CIDR block or "unix"/],
+    [['--trusted-proxy', '10.0.0.0/33', '--client-cert-format', 'xfcc'], /is not an IP address, CIDR block or "unix"/],
     [
       ['--trusted-proxy', '127.0.0.1', '--client-cert-format', 'pem-urlencoded', '--xfcc-hops', '2'],
       /--xfcc-hops applies to --client-cert-format xfcc only/,

@@ -391,7 +391,7 @@ describe('adapter specifics', () => {
     assert.throws(() => createExpressMiddleware({ verifier, requiredScopes: ['a b'] }), /"requiredScopes"/);
     assert.throws(
       () => protect(() => {}, { verifier, trustedProxy: { addresses: ['nope'], format: 'xfcc' } }),
-      /is not an IP address or CIDR block/,
+      /is not an IP address, CIDR block or "unix"/,
     );
     const app = fastify();
     void app.register(certboundFastify, {} as never);

@@ -108,16 +108,19 @@ describe('resolveTrustedProxyOptions', () => {
       [{ ...base, format: 'toString' }, '"trustedProxy.format" must be one of rfc9440, xfcc, pem-urlencoded, traefik'],
       [{ ...base, addresses: [] }, '"trustedProxy.addresses" must list at least one address or CIDR'],
       [{ ...base, addresses: '10.0.0.1' }, '"trustedProxy.addresses" must list at least one address or CIDR'],
-      [{ ...base, addresses: ['10.0.0.0/33'] }, '"trustedProxy.addresses": "10.0.0.0/33" is not an IP address or CIDR block'],
-      [{ ...base, addresses: ['::1/129'] }, '"trustedProxy.addresses": "::1/129" is not an IP address or CIDR block'],
-      [{ ...base, addresses: ['10.0.0.0/'] }, '"trustedProxy.addresses": "10.0.0.0/" is not an IP address or CIDR block'],
-      [{ ...base, addresses: ['10.0.0.0/8/8'] }, '"trustedProxy.addresses": "10.0.0.0/8/8" is not an IP address or CIDR block'],
-      [{ ...base, addresses: ['10.0.0.0/-1'] }, '"trustedProxy.addresses": "10.0.0.0/-1" is not an IP address or CIDR block'],
-      [{ ...base, addresses: ['10.0.0.0/x'] }, '"trustedProxy.addresses": "10.0.0.0/x" is not an IP address or CIDR block'],
-      [{ ...base, addresses: ['300.1.1.1'] }, '"trustedProxy.addresses": "300.1.1.1" is not an IP address or CIDR block'],
-      [{ ...base, addresses: ['proxy.domain.com'] }, '"trustedProxy.addresses": "proxy.domain.com" is not an IP address or CIDR block'],
-      [{ ...base, addresses: [' 10.0.0.1'] }, '"trustedProxy.addresses": " 10.0.0.1" is not an IP address or CIDR block'],
-      [{ ...base, addresses: ['10.0.0.1', 7] }, '"trustedProxy.addresses": 7 is not an IP address or CIDR block'],
+      [{ ...base, addresses: ['10.0.0.0/33'] }, '"trustedProxy.addresses": "10.0.0.0/33" is not an IP address, CIDR block or "unix"'],
+      [{ ...base, addresses: ['::1/129'] }, '"trustedProxy.addresses": "::1/129" is not an IP address, CIDR block or "unix"'],
+      [{ ...base, addresses: ['10.0.0.0/'] }, '"trustedProxy.addresses": "10.0.0.0/" is not an IP address, CIDR block or "unix"'],
+      [{ ...base, addresses: ['10.0.0.0/8/8'] }, '"trustedProxy.addresses": "10.0.0.0/8/8" is not an IP address, CIDR block or "unix"'],
+      [{ ...base, addresses: ['10.0.0.0/-1'] }, '"trustedProxy.addresses": "10.0.0.0/-1" is not an IP address, CIDR block or "unix"'],
+      [{ ...base, addresses: ['10.0.0.0/x'] }, '"trustedProxy.addresses": "10.0.0.0/x" is not an IP address, CIDR block or "unix"'],
+      [{ ...base, addresses: ['300.1.1.1'] }, '"trustedProxy.addresses": "300.1.1.1" is not an IP address, CIDR block or "unix"'],
+      [
+        { ...base, addresses: ['proxy.domain.com'] },
+        '"trustedProxy.addresses": "proxy.domain.com" is not an IP address, CIDR block or "unix"',
+      ],
+      [{ ...base, addresses: [' 10.0.0.1'] }, '"trustedProxy.addresses": " 10.0.0.1" is not an IP address, CIDR block or "unix"'],
+      [{ ...base, addresses: ['10.0.0.1', 7] }, '"trustedProxy.addresses": 7 is not an IP address, CIDR block or "unix"'],
       [{ ...base, header: 'x client cert' }, '"trustedProxy.header": "x client cert" is not a header name'],
       [{ ...base, header: 'x-cert:' }, '"trustedProxy.header": "x-cert:" is not a header name'],
       [{ ...base, header: '' }, '"trustedProxy.header": "" is not a header name'],
@@ -142,6 +145,12 @@ describe('resolveTrustedProxyOptions', () => {
       assert.equal(proxy.isTrusted(address), true, address);
     for (const address of ['127.0.0.2', '11.0.0.1', '9.255.255.255', '::2', 'fd00:1235::1', '0.0.0.0', undefined, '', 'not an address'])
       assert.equal(proxy.isTrusted(address), false, String(address));
+  });
+
+  test('isTrusted: "unix" trusts the address-less peers of a Unix socket, and no IP', () => {
+    const proxy = resolveTrustedProxyOptions({ addresses: ['unix'], format: 'xfcc' });
+    assert.equal(proxy.isTrusted(undefined), true);
+    for (const address of ['127.0.0.1', '::1', '']) assert.equal(proxy.isTrusted(address), false, address);
   });
 
   test('isTrusted: an IPv4-mapped IPv6 peer (dual-stack socket) is trusted exactly when its IPv4 address is', () => {

@@ -5,6 +5,7 @@ import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
 import { readText } from '../../files/read.js';
 import { createAuthzHandler } from '../../http/authz.js';
+import { UNIX_PEERS } from '../../http/trusted-proxy.js';
 import type { ForwardedCertificateFormat } from '../../http/forwarded-certificate.js';
 import { listenOn } from '../../server/listen.js';
 import { parse } from '../args.js';
@@ -65,7 +66,8 @@ export async function run(argv: string[]): Promise<number> {
     handler = createAuthzHandler({
       verifier,
       trustedProxy: {
-        addresses: (settings.values.trustedProxies as string[] | undefined) ?? ['127.0.0.1', '::1'],
+        // The proxy is authz's only client: loopback, or whoever the socket's 0660 mode lets in.
+        addresses: (settings.values.trustedProxies as string[] | undefined) ?? (socket === undefined ? ['127.0.0.1', '::1'] : [UNIX_PEERS]),
         format,
         ...(header === undefined ? {} : { header }),
         ...(hops === undefined ? {} : { xfccHops: hops }),
