@@ -12,7 +12,7 @@ import { isWorker, runPrimary, workersOf } from '../workers.js';
 
 export const usage = `certbound resource [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                     --issuer I --audience A [--audience A2 ...] [--required-scope S ...] [--host ADDR]
-                    [--trusted-proxy ADDR_OR_CIDR ... --client-cert-format rfc9440|xfcc|pem-urlencoded
+                    [--trusted-proxy ADDR_OR_CIDR ... --client-cert-format rfc9440|xfcc|pem-urlencoded|traefik
                      [--client-cert-header NAME] [--xfcc-hops N]] [--token-cache ENTRIES]
                     [--jwks-max-stale S] [--clock-skew S] [--tls-crl F ...] [--workers N] [limits]
   Run an HTTPS resource server whose GET / accepts only tokens bound to the caller's client
