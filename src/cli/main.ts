@@ -11,6 +11,7 @@ import * as grpc from './commands/grpc.js';
 import * as inspect from './commands/inspect.js';
 import * as keys from './commands/keys.js';
 import * as pki from './commands/pki.js';
+import * as probe from './commands/probe.js';
 import * as resource from './commands/resource.js';
 import * as sts from './commands/sts.js';
 import * as thumbprint from './commands/thumbprint.js';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   authz: { run: authz.run, usage: authz.usage },
   token: { run: client.runToken, usage: client.tokenUsage },
   call: { run: client.runCall, usage: client.callUsage },
+  probe: { run: probe.run, usage: probe.usage },
   'grpc-server': { run: grpc.runServer, usage: grpc.serverUsage },
   'grpc-call': { run: grpc.runCall, usage: grpc.callUsage },
   thumbprint: { run: thumbprint.run, usage: thumbprint.usage },

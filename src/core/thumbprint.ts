@@ -25,6 +25,17 @@ export function thumbprintFromSha256Hex(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64url');
 }
 
+/**
+ * The SHA-256 of a certificate's DER in lowercase hex, as Envoy's XFCC `Hash=` carries it: the
+ * x5t#S256 digest re-encoded (the inverse of `thumbprintFromSha256Hex`), so the hash is taken in
+ * one place.
+ *
+ * @param certificate DER bytes, or PEM text (the first certificate is used).
+ */
+export function computeSha256Hex(certificate: Uint8Array | string): string {
+  return Buffer.from(computeThumbprint(certificate), 'base64url').toString('hex');
+}
+
 /** DER bytes of a DER or PEM certificate, parsed by node:crypto (never by hand). */
 export function toDer(certificate: Uint8Array | string): Buffer {
   const isPem = typeof certificate === 'string' || Buffer.from(certificate.subarray(0, 11)).toString('latin1') === '-----BEGIN ';

@@ -15,6 +15,7 @@ const COMMANDS = [
   'authz',
   'token',
   'call',
+  'probe',
   'grpc-server',
   'grpc-call',
   'thumbprint',
@@ -41,12 +42,12 @@ test("every flag in every command's --help appears in docs/cli.md, as `--flag`",
     assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);
     const flags = new Set([...help.stdout.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((match) => match[0]));
     assert.ok(flags.size > 0 || command === 'thumbprint', `${command} --help names no flag`);
-    // pki's subcommands have sections of their own; call documents the flags it shares with token there.
+    // pki's subcommands have sections of their own; call and probe document the flags they share with token there.
     const headings =
       command === 'pki'
         ? ['## `certbound pki init`', '## `certbound pki revoke`']
-        : command === 'call'
-          ? ['## `certbound call`', '## `certbound token`']
+        : command === 'call' || command === 'probe'
+          ? [`## \`certbound ${command}\``, '## `certbound token`']
           : [`## \`certbound ${command}\``];
     const documented = `${headings.map((heading) => section(doc, heading)).join('\n')}\n${shared}`;
     for (const flag of flags) {

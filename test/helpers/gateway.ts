@@ -32,6 +32,8 @@ export interface GatewayCase {
   configFor(options: GatewayConfigOptions): string;
   /** Start the proxy; `options(port)` gives the configuration options for the port it picked. */
   start(options: (port: number) => GatewayConfigOptions): Promise<RunningProxy>;
+  /** A deliberately broken configuration `certbound probe` must catch, and the row it must flag UNSAFE. */
+  broken?: { what: string; start(options: (port: number) => GatewayConfigOptions): Promise<RunningProxy>; unsafeRow: RegExp };
 }
 
 /** Register the gateway checks for one proxy: allow, replay, no certificate, forgeries, scopes, authz down. */
@@ -177,6 +179,48 @@ export function gatewayTests(gateway: GatewayCase): void {
     assert.equal((await call(await agentOf('alice'), 'GET', '/elsewhere')).status, 403);
     assert.equal((await call(await agentOf('alice'), 'GET', '/orders/%2e%2e/elsewhere')).status, 403);
   });
+
+  /** `certbound probe` of /orders/1 through `running` with alice's token, alice and bob, by the proxy's name. */
+  const probe = (running: RunningProxy) =>
+    runCli([
+      ...['probe', `${running.url}/orders/1`, '--token', readToken, '--servername', PROXY_NAME],
+      ...['--tls-ca', file('ca.crt'), '--tls-cert', file('alice.crt'), '--tls-key', file('alice.key')],
+      ...['--other-cert', file('bob.crt'), '--other-key', file('bob.key')],
+    ]);
+
+  test(`${gateway.proxy}: certbound probe finds the generated configuration safe: all seven cases ok, exit 0`, async () => {
+    const result = await probe(proxy);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}\n${proxy.log()}`);
+    assert.equal(result.stderr, '');
+    const rows = result.stdout.split('\n').filter((line) => /^\d\. /.test(line));
+    assert.equal(rows.length, 7, result.stdout);
+    assert.match(rows[0] as string, /^1\. owner's certificate +accepted \(2xx\) +200 +ok$/);
+    for (const row of rows.slice(1, 6)) assert.match(row, / refused \(401\/403\) +401 invalid_token +ok$/);
+    // No Authorization header at all: authz answers 401 without an error code (RFC 6750 §3.1).
+    assert.match(rows[6] as string, /^7\. token in \?access_token=, owner's certificate +refused \(401\/403\) +401 +ok$/);
+    assert.match(result.stdout, /^all 7 cases as expected: the token is accepted only with its own certificate$/m);
+  });
+
+  if (gateway.broken !== undefined) {
+    const broken = gateway.broken;
+    test(`${gateway.proxy}: certbound probe catches ${broken.what}: exit 1, UNSAFE on that row`, async () => {
+      const running = await broken.start(optionsFor);
+      try {
+        const result = await probe(running);
+        assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}\n${running.log()}`);
+        const rows = result.stdout.split('\n').filter((line) => /^\d\. /.test(line));
+        assert.equal(rows.length, 7, result.stdout);
+        const unsafe = rows.filter((row) => / FAIL \(UNSAFE\)$/.test(row));
+        assert.equal(unsafe.length, 1, result.stdout);
+        assert.match(unsafe[0] as string, broken.unsafeRow);
+        // Only that hole: the owner's request still works, the other refusals still hold.
+        assert.equal(rows.filter((row) => / ok$/.test(row)).length, 6, result.stdout);
+        assert.match(result.stderr, /^certbound: UNSAFE: accepted what must be refused: case \d \(/);
+      } finally {
+        await running.close();
+      }
+    });
+  }
 
   // Last: it stops the authz server.
   test(`${gateway.proxy}: authz down: the proxy fails closed (5xx), never 200`, async () => {

@@ -6,7 +6,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { computeThumbprint, isWellFormedThumbprint, thumbprintsEqual, toDer } from '../../src/core/thumbprint.js';
+import {
+  computeSha256Hex,
+  computeThumbprint,
+  isWellFormedThumbprint,
+  thumbprintFromSha256Hex,
+  thumbprintsEqual,
+  toDer,
+} from '../../src/core/thumbprint.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 
 /** test/fixtures/known.crt, found from dist/test/unit/ or test/unit/ alike (both are three levels deep). */
@@ -20,6 +27,8 @@ const KNOWN_CRT = fileURLToPath(new URL('../../../test/fixtures/known.crt', impo
  */
 const KNOWN_THUMBPRINT = 'vXOFZVZb3eGyh59HzEMNU_v6tAAeZNUmep6-1B53AVk';
 const KNOWN_THUMBPRINT_STD_BASE64 = 'vXOFZVZb3eGyh59HzEMNU/v6tAAeZNUmep6+1B53AVk=';
+/** The same digest in hex: openssl x509 -in test/fixtures/known.crt -outform DER | openssl dgst -sha256 -hex */
+const KNOWN_SHA256_HEX = 'bd738565565bdde1b2879f47cc430d53fbfab4001e64d5267a9ebed41e770159';
 
 /** RFC 4648 §5: standard base64 → base64url without padding. */
 function toBase64url(standard: string): string {
@@ -124,6 +133,13 @@ describe('isWellFormedThumbprint', () => {
     assert.equal(isWellFormedThumbprint(42), false);
     assert.equal(isWellFormedThumbprint({ 'x5t#S256': KNOWN_THUMBPRINT }), false);
     assert.equal(isWellFormedThumbprint(`${KNOWN_THUMBPRINT.slice(0, 42)}\n`), false, 'trailing newline');
+  });
+});
+
+describe('computeSha256Hex', () => {
+  test("Envoy XFCC Hash= known answer for test/fixtures/known.crt (openssl-computed), the thumbprint's digest", () => {
+    assert.equal(computeSha256Hex(readFileSync(KNOWN_CRT, 'latin1')), KNOWN_SHA256_HEX);
+    assert.equal(thumbprintFromSha256Hex(computeSha256Hex(readFileSync(KNOWN_CRT))), KNOWN_THUMBPRINT);
   });
 });
 

@@ -62,12 +62,7 @@ export async function exchangeOptionsOf(
 ): Promise<{ tls: TlsFiles; options: TokenSourceOptions & { tls: ClientTlsOptions } }> {
   const stsUrl = requireString(command, parsed, 'sts');
   const subjectToken = await subjectTokenOf(command, parsed);
-  const tls = await loadTlsFiles({
-    ca: requireString(command, parsed, 'tls-ca'),
-    cert: requireString(command, parsed, 'tls-cert'),
-    key: requireString(command, parsed, 'tls-key'),
-    ...tokenObjectReaders({ module: optionalString(parsed, 'pkcs11-module'), pinFile: optionalString(parsed, 'pkcs11-pin-file') }),
-  });
+  const tls = await clientTlsOf(command, parsed);
   const audience = stringList(parsed, 'audience');
   const resource = stringList(parsed, 'resource');
   if (audience.length === 0 && resource.length === 0) throw new UsageError(`${command}: --audience or --resource is required`);
@@ -91,6 +86,20 @@ export async function exchangeOptionsOf(
   };
 }
 
+/**
+ * The CA bundle (--tls-ca) and a client certificate with its key (--tls-cert and --tls-key, or
+ * the flags named), checked to belong together. The key may be a `pkcs11:` URI, opened with
+ * --pkcs11-module and --pkcs11-pin-file.
+ */
+export async function clientTlsOf(command: string, parsed: Parsed, cert = 'tls-cert', key = 'tls-key'): Promise<TlsFiles> {
+  return loadTlsFiles({
+    ca: requireString(command, parsed, 'tls-ca'),
+    cert: requireString(command, parsed, cert),
+    key: requireString(command, parsed, key),
+    ...tokenObjectReaders({ module: optionalString(parsed, 'pkcs11-module'), pinFile: optionalString(parsed, 'pkcs11-pin-file') }),
+  });
+}
+
 async function setUp(command: string, parsed: Parsed, stsServername: string | undefined): Promise<ClientSetup> {
   const { tls, options } = await exchangeOptionsOf(command, parsed, stsServername);
   try {
@@ -111,13 +120,18 @@ export async function subjectTokenOf(command: string, parsed: Parsed): Promise<s
   if ((inline === undefined) === (file === undefined))
     throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);
   if (inline !== undefined) return inline;
-  const token = (await readText(file as string, 'subject token file')).replace(/\r?\n$/, '');
-  if (token.length === 0) throw new UsageError(`${command}: ${file}: subject token file is empty`);
-  return token;
+  return readSecretFile(command, file as string, 'subject token file');
+}
+
+/** A secret kept in a file: its text without one trailing newline (as `echo` writes); empty is refused. */
+export async function readSecretFile(command: string, file: string, what: string): Promise<string> {
+  const secret = (await readText(file, what)).replace(/\r?\n$/, '');
+  if (secret.length === 0) throw new UsageError(`${command}: ${file}: ${what} is empty`);
+  return secret;
 }
 
 /** STS refusals and network failures are operation failures (exit 1), not usage errors. */
-function asOperationFailure(error: unknown): unknown {
+export function asOperationFailure(error: unknown): unknown {
   if (error instanceof CertboundError && (error.code === 'CB_STS_REFUSED' || error.code === 'CB_STS_UNAVAILABLE')) {
     return new OperationFailed(error.detail === undefined ? error.description : `${error.description} (${error.detail})`);
   }
