@@ -83,7 +83,12 @@ const io = {
   patterns: [{ group: ['undici/*', 'fastify/*', 'express/*', 'yaml/*'], message: 'src/core does no I/O.' }],
 };
 const restrict = (...groups) => ['error', { paths: groups.flatMap((g) => g.paths), patterns: groups.flatMap((g) => g.patterns) }];
-const GRPC_USERS = ['src/grpc/**/*.ts', 'src/cli/commands/grpc.ts', 'src/cli/servers/echo-server.ts'];
+const GRPC_USERS = [
+  'src/grpc/**/*.ts',
+  'src/cli/commands/grpc.ts',
+  'src/cli/servers/echo-server.ts',
+  'src/cli/servers/envoy-check-server.ts',
+];
 
 export default defineConfig(
   {

@@ -126,6 +126,11 @@ export const DEFAULTS = {
     maxConcurrentStreams: 100,
     /** Echo requests are names: 64 KiB is plenty. */
     maxReceiveMessageBytes: 64 * 1024,
+    /**
+     * An Envoy CheckRequest carries every request header (Envoy's own limit is 60 KiB) and the
+     * client certificate: twice that, so that no request Envoy accepted is refused for its size.
+     */
+    checkRequestMaxBytes: 128 * 1024,
     /** Served without a token: health checks must work before tokens do. */
     exempt: ['grpc.health.v1.Health'],
     /** One RPC of `certbound grpc-call`, STS exchange included (the exchange itself times out at 10 s). */

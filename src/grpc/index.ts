@@ -1,6 +1,8 @@
 /**
- * certbound/grpc: the server interceptor and the call credentials. Only @grpc/grpc-js is needed
- * here; the echo server behind `certbound grpc-server` is the CLI's.
+ * certbound/grpc: the server interceptor, the call credentials, and Envoy's external
+ * authorization service. Only @grpc/grpc-js is needed to load it; createEnvoyAuthorizationService
+ * also needs @grpc/proto-loader (loaded when first called). The echo server behind
+ * `certbound grpc-server` is the CLI's.
  */
 export { createServerInterceptor, verifiedTokenOf } from './server-interceptor.js';
 export type { CallEvent, ServerInterceptorOptions } from './server-interceptor.js';
@@ -8,3 +10,5 @@ export { createCallCredentials, createStsCredentials } from './call-credentials.
 export { mtlsChannelCredentials } from './channel-credentials.js';
 export type { StsCredentials, StsCredentialsOptions } from './call-credentials.js';
 export { ERROR_CODE_TRAILER } from './status.js';
+export { createEnvoyAuthorizationService } from './ext-authz.js';
+export type { EnvoyAuthorizationOptions, EnvoyAuthorizationService } from './ext-authz.js';

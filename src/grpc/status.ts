@@ -17,6 +17,15 @@ export function statusFor(error: unknown): { code: status; details: string; meta
 }
 
 /**
+ * The google.rpc.Status of a refusal in Envoy's CheckResponse: the code and details a refused call
+ * would end with. Never 0 (OK): every failure has a non-OK code in the table.
+ */
+export function rpcStatusFor(error: unknown): { code: number; message: string } {
+  const failure = toCertboundError(error);
+  return { code: failure.outcome.grpc, message: detailsFor(failure) };
+}
+
+/**
  * An Error grpc-js call credentials can fail with: grpc-js fails the RPC with `error.code` when it
  * is numeric, and with UNKNOWN otherwise (load-balancing-call.ts).
  */

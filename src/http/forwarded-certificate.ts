@@ -3,10 +3,13 @@ import type { Http2ServerRequest } from 'node:http2';
 import { X509Certificate } from 'node:crypto';
 import { parseItem } from 'structured-headers';
 import { CertboundError } from '../core/errors.js';
+import { parseUrlEncodedPem } from '../core/certificate/url-encoded-pem.js';
 import { computeThumbprint, thumbprintFromSha256Hex } from '../core/thumbprint.js';
 import type { ResolvedTrustedProxy } from './trusted-proxy.js';
 
 export { DEFAULT_CERTIFICATE_HEADERS, resolveTrustedProxyOptions } from './trusted-proxy.js';
+// Envoy's gRPC Check sends the certificate the same way, so the parser lives in the core.
+export { parseUrlEncodedPem };
 export type { ForwardedCertificateFormat, ResolvedTrustedProxy, TrustedProxyOptions } from './trusted-proxy.js';
 
 /** A certificate a trusted proxy says the client presented (and verified, as its config requires). */
@@ -94,24 +97,6 @@ export function parseClientCertHeader(value: string): Buffer {
   if (!(item[0] instanceof ArrayBuffer) || item[0].byteLength === 0)
     throw malformed('Client-Cert is not a structured-field byte sequence (RFC 9440)');
   return requireCertificate(Buffer.from(item[0]), 'Client-Cert');
-}
-
-/** A URL-encoded PEM certificate (nginx `$ssl_client_escaped_cert`). */
-export function parseUrlEncodedPem(value: string): Buffer {
-  let pem: string;
-  try {
-    pem = decodeURIComponent(value);
-  } catch (cause) {
-    throw malformed('client certificate header is not URL-encoded', cause);
-  }
-  // Leading whitespace is tolerated; OpenSSL would not find a BEGIN line indented by it.
-  pem = pem.trimStart();
-  if (!pem.startsWith('-----BEGIN CERTIFICATE-----')) throw malformed('client certificate header is not a PEM certificate');
-  try {
-    return new X509Certificate(pem).raw;
-  } catch (cause) {
-    throw malformed('client certificate header is not a PEM certificate', cause);
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 // `certbound probe` against real `certbound sts` and `certbound resource` processes: a correct
-// resource passes all seven cases with either token source; a resource that believes a
+// resource passes all eight cases with either token source; a resource that believes a
 // certificate header from any loopback client is caught (UNSAFE); bad flags are one line, exit 2.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,17 +48,17 @@ after(async () => {
   await removeTempDir(dir);
 });
 
-/** The seven table rows by case number, after checking the header. */
+/** The eight table rows by case number, after checking the header. */
 function rowsOf(result: RunResult): Map<number, string> {
   const [header, ...rest] = lines(result.stdout);
   assert.match(header as string, /^case +expected +observed +verdict$/);
   const rows = new Map<number, string>();
-  for (const line of rest.slice(0, 7)) {
+  for (const line of rest.slice(0, 8)) {
     const number = Number(/^(\d)\. /.exec(line)?.[1]);
-    assert.ok(number >= 1 && number <= 7, `not a case row: ${line}`);
+    assert.ok(number >= 1 && number <= 8, `not a case row: ${line}`);
     rows.set(number, line);
   }
-  assert.equal(rows.size, 7, result.stdout);
+  assert.equal(rows.size, 8, result.stdout);
   return rows;
 }
 
@@ -76,10 +76,11 @@ function assertAllGreen(result: RunResult): void {
   );
   assert.match(rows.get(5) as string, /^5\. other certificate \+ forged x-forwarded-client-cert \(Envoy XFCC\) .* 401 invalid_token +ok$/);
   assert.match(rows.get(6) as string, /^6\. other certificate \+ forged x-ssl-client-cert \(nginx\) .* 401 invalid_token +ok$/);
+  assert.match(rows.get(7) as string, /^7\. other certificate \+ forged x-forwarded-tls-client-cert \(Traefik\) .* 401 invalid_token +ok$/);
   // RFC 6750 §5.3: certbound never reads ?access_token=, so the request carries no token at all.
-  assert.match(rows.get(7) as string, /^7\. token in \?access_token=, owner's certificate +refused \(401\/403\) +401 +ok$/);
-  assert.equal(lines(result.stdout)[8], 'all 7 cases as expected: the token is accepted only with its own certificate');
-  assert.equal(lines(result.stdout).length, 9);
+  assert.match(rows.get(8) as string, /^8\. token in \?access_token=, owner's certificate +refused \(401\/403\) +401 +ok$/);
+  assert.equal(lines(result.stdout)[9], 'all 8 cases as expected: the token is accepted only with its own certificate');
+  assert.equal(lines(result.stdout).length, 10);
   assert.doesNotMatch(result.stdout, /eyJ/, 'no token in the output');
 }
 
@@ -92,11 +93,11 @@ function assertBadFlag(result: RunResult, message: RegExp): void {
   assert.match(stderr[0] as string, message);
 }
 
-test('probe --sts: the token exchanged with alice works only with her certificate; all seven cases ok', async () => {
+test('probe --sts: the token exchanged with alice works only with her certificate; all eight cases ok', async () => {
   assertAllGreen(await runCli(['probe', `${resource.url}/`, ...clients(), ...exchange()]));
 });
 
-test('probe --token and --token-file: the same seven cases ok, and the token is never printed', async () => {
+test('probe --token and --token-file: the same eight cases ok, and the token is never printed', async () => {
   const inline = await runCli(['probe', `${resource.url}/`, ...clients(), '--token', token]);
   assertAllGreen(inline);
   const tokenFile = file('token');
@@ -122,7 +123,7 @@ test('probe catches a resource that believes a forged X-SSL-Client-Cert: exit 1,
     rows.get(6) as string,
     /^6\. other certificate \+ forged x-ssl-client-cert \(nginx\) +refused \(401\/403\) +200 +FAIL \(UNSAFE\)$/,
   );
-  for (const number of [2, 3, 4, 5, 7]) assert.match(rows.get(number) as string, / ok$/);
+  for (const number of [2, 3, 4, 5, 7, 8]) assert.match(rows.get(number) as string, / ok$/);
   // It takes the certificate from the header only, and the owner's own request sends none.
   assert.match(rows.get(1) as string, /^1\. owner's certificate +accepted \(2xx\) +401 invalid_token +FAIL \(inconclusive\)$/);
   const stderr = lines(result.stderr);

@@ -188,17 +188,17 @@ export function gatewayTests(gateway: GatewayCase): void {
       ...['--other-cert', file('bob.crt'), '--other-key', file('bob.key')],
     ]);
 
-  test(`${gateway.proxy}: certbound probe finds the generated configuration safe: all seven cases ok, exit 0`, async () => {
+  test(`${gateway.proxy}: certbound probe finds the generated configuration safe: all eight cases ok, exit 0`, async () => {
     const result = await probe(proxy);
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}\n${proxy.log()}`);
     assert.equal(result.stderr, '');
     const rows = result.stdout.split('\n').filter((line) => /^\d\. /.test(line));
-    assert.equal(rows.length, 7, result.stdout);
+    assert.equal(rows.length, 8, result.stdout);
     assert.match(rows[0] as string, /^1\. owner's certificate +accepted \(2xx\) +200 +ok$/);
-    for (const row of rows.slice(1, 6)) assert.match(row, / refused \(401\/403\) +401 invalid_token +ok$/);
+    for (const row of rows.slice(1, 7)) assert.match(row, / refused \(401\/403\) +401 invalid_token +ok$/);
     // No Authorization header at all: authz answers 401 without an error code (RFC 6750 §3.1).
-    assert.match(rows[6] as string, /^7\. token in \?access_token=, owner's certificate +refused \(401\/403\) +401 +ok$/);
-    assert.match(result.stdout, /^all 7 cases as expected: the token is accepted only with its own certificate$/m);
+    assert.match(rows[7] as string, /^8\. token in \?access_token=, owner's certificate +refused \(401\/403\) +401 +ok$/);
+    assert.match(result.stdout, /^all 8 cases as expected: the token is accepted only with its own certificate$/m);
   });
 
   if (gateway.broken !== undefined) {
@@ -209,12 +209,12 @@ export function gatewayTests(gateway: GatewayCase): void {
         const result = await probe(running);
         assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}\n${running.log()}`);
         const rows = result.stdout.split('\n').filter((line) => /^\d\. /.test(line));
-        assert.equal(rows.length, 7, result.stdout);
+        assert.equal(rows.length, 8, result.stdout);
         const unsafe = rows.filter((row) => / FAIL \(UNSAFE\)$/.test(row));
         assert.equal(unsafe.length, 1, result.stdout);
         assert.match(unsafe[0] as string, broken.unsafeRow);
         // Only that hole: the owner's request still works, the other refusals still hold.
-        assert.equal(rows.filter((row) => / ok$/.test(row)).length, 6, result.stdout);
+        assert.equal(rows.filter((row) => / ok$/.test(row)).length, 7, result.stdout);
         assert.match(result.stderr, /^certbound: UNSAFE: accepted what must be refused: case \d \(/);
       } finally {
         await running.close();

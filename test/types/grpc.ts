@@ -1,13 +1,17 @@
-// certbound/grpc: the server interceptor, the token it leaves on the call, call credentials.
+// certbound/grpc: the server interceptor, the token it leaves on the call, call credentials,
+// Envoy's Check service.
 import { Server, type CallCredentials, type ChannelCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { BoundTokenVerifier, VerifiedToken } from 'certbound';
 import type { TokenSource } from 'certbound/client';
 import {
   createCallCredentials,
   createServerInterceptor,
+  createEnvoyAuthorizationService,
   createStsCredentials,
   verifiedTokenOf,
   ERROR_CODE_TRAILER,
+  type EnvoyAuthorizationOptions,
+  type EnvoyAuthorizationService,
   type StsCredentials,
 } from 'certbound/grpc';
 import { expectType, type Equal } from './assert.js';
@@ -41,3 +45,18 @@ expectType<Equal<typeof credentials.channelCredentials, ChannelCredentials>>();
 // @ts-expect-error gRPC needs the certificate itself (the channel's TLS), not an undici agent
 createStsCredentials({ stsUrl: 'https://sts.example/token', subjectToken: 'x' });
 expectType<Equal<typeof ERROR_CODE_TRAILER, 'certbound-error-code'>>();
+
+// Envoy's Check service: the gateway's options; what grpc.Server#addService takes.
+const envoy = createEnvoyAuthorizationService({
+  verifier,
+  rules: ['GET /orders/ read'],
+  defaultRule: 'read',
+  realm: 'orders',
+  onEvent: (event) => void (event.type === 'authz.refused' ? event.error.code : event.token.subject),
+});
+expectType<Equal<typeof envoy, EnvoyAuthorizationService>>();
+server.addService(envoy.definition, envoy.implementation);
+const envoyOptions: EnvoyAuthorizationOptions = { verifier, rules: ['* / '] };
+void envoyOptions;
+// @ts-expect-error the rules are required: no rule would mean no access
+createEnvoyAuthorizationService({ verifier });

@@ -26,6 +26,7 @@ test('every subpath export resolves and exposes its entry points', async () => {
   assert.equal(typeof grpc.createServerInterceptor, 'function');
   assert.equal(typeof grpc.createStsCredentials, 'function');
   assert.equal(typeof grpc.createCallCredentials, 'function');
+  assert.equal(typeof grpc.createEnvoyAuthorizationService, 'function');
   const errors = await import('certbound/errors');
   assert.equal(errors.CertboundError, core.CertboundError, 'one error class, whichever subpath it comes from');
 });
@@ -40,6 +41,20 @@ test('the core entry point loads no gRPC or HTTP framework module', async () => 
   const loaded = JSON.parse(result.stdout) as string[];
   assert.deepEqual(
     loaded.filter((path) => /@grpc|grpc-health-check|protobufjs|fastify|express/.test(path)),
+    [],
+  );
+});
+
+test('certbound/grpc needs only @grpc/grpc-js to load: proto-loader waits for createEnvoyAuthorizationService', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script =
+    "await import('certbound/grpc'); const { createRequire } = await import('node:module'); console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));";
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const loaded = JSON.parse(result.stdout) as string[];
+  assert.ok(loaded.some((path) => /node_modules\/@grpc\/grpc-js\//.test(path)));
+  assert.deepEqual(
+    loaded.filter((path) => /node_modules\/(@grpc\/proto-loader|protobufjs)\//.test(path)),
     [],
   );
 });

@@ -19,7 +19,7 @@ export const usage = `certbound probe URL --tls-ca F --tls-cert F --tls-key F --
   each case: with that certificate (must be accepted), with --other-cert (another client of the
   same CA), with no certificate, with --other-cert plus a forged certificate header naming
   --tls-cert in each form proxies forward (RFC 9440 Client-Cert, Envoy XFCC, nginx
-  X-SSL-Client-Cert), and in ?access_token= (all must be refused). Prints a table and exits 1 when
+  X-SSL-Client-Cert, Traefik X-Forwarded-Tls-Client-Cert), and in ?access_token= (all must be refused). Prints a table and exits 1 when
   a case that must be refused was accepted (UNSAFE) or the token was refused with its own
   certificate (inconclusive). The token is --token, read from --token-file, or exchanged at --sts
   with --tls-cert as 'certbound token' does (same flags); it is never printed. --servername is the

@@ -36,10 +36,12 @@ const FORGED: Readonly<Record<ForwardedCertificateFormat, { label: string; value
   },
   // nginx $ssl_client_escaped_cert.
   'pem-urlencoded': { label: 'nginx', value: (certificate) => encodeURIComponent(certificate.toString()) },
+  // Traefik PassTLSClientCert: the base64 DER, no PEM delimiters.
+  traefik: { label: 'Traefik', value: (certificate) => certificate.raw.toString('base64') },
 };
 
 /**
- * The seven cases, in order: the owner's certificate (accepted: else the probe proves nothing),
+ * The eight cases, in order: the owner's certificate (accepted: else the probe proves nothing),
  * the other client's, none, the other client's with each forged certificate header naming the
  * owner's, and the token in the query string with the owner's certificate.
  *
