@@ -45,6 +45,13 @@ export const AUTHZ_SETTINGS: readonly OptionSpec[] = [
     doc: "Envoy's HTTP ext_authz path_prefix: the request's own method and path after it are the original request",
   },
   {
+    option: 'grpcPort',
+    key: 'grpc_port',
+    flag: 'grpc-port',
+    type: { kind: 'integer', min: 0, max: 65535 },
+    doc: "also serve Envoy's gRPC Authorization/Check on this port of --host (0 picks one)",
+  },
+  {
     option: 'socket',
     key: 'socket',
     flag: 'socket',

@@ -36,7 +36,7 @@ test('authz: no certificate format, no rule, a bad rule, an unknown proxy config
     ],
     [
       ['authz', 'config', 'haproxy'],
-      /^certbound: authz config: expected one of "authz config nginx", "authz config caddy", "authz config traefik"/,
+      /^certbound: authz config: expected one of "authz config nginx", "authz config caddy", "authz config traefik", "authz config envoy"/,
     ],
     [
       [...base, '--client-cert-format', 'xfcc', '--rule', 'GET / read aud='],

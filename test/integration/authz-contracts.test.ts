@@ -157,7 +157,7 @@ describe("Envoy's HTTP ext_authz service (contract)", () => {
   before(async () => {
     authz = await startServer([
       'authz',
-      ...['--port', '0', '--client-cert-format', 'xfcc', '--envoy-path-prefix', '/check', ...verifierFlags()],
+      ...['--port', '0', '--grpc-port', '0', '--client-cert-format', 'xfcc', '--envoy-path-prefix', '/check', ...verifierFlags()],
       ...['--rule', 'GET /orders/ read', '--rule', 'DELETE /orders/ admin'],
     ]);
   });
@@ -181,6 +181,10 @@ describe("Envoy's HTTP ext_authz service (contract)", () => {
             .update(Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64'))
             .digest('hex')};Cert="${encodeURIComponent(pem)}";URI=spiffe://domain.com/alice`,
         }),
+  });
+
+  test('--grpc-port serves the gRPC Check beside it, and the ready line says where', () => {
+    assert.match(authz.readyLine, /^certbound authz listening on http:\/\/127\.0\.0\.1:\d+ \(Envoy gRPC Check on 127\.0\.0\.1:\d+\)$/);
   });
 
   test('the original method and path come from the request line after the prefix', async () => {

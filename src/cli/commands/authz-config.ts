@@ -2,12 +2,15 @@ import { parse, requireString } from '../args.js';
 import { UsageError } from '../errors.js';
 import { caddyGatewayConfig } from '../gateway/caddy.js';
 import { nginxGatewayConfig, type GatewayConfigOptions } from '../gateway/nginx.js';
+import { envoyGatewayConfig } from '../gateway/envoy.js';
 import { traefikGatewayConfig } from '../gateway/traefik.js';
 
 const GENERATORS: Record<string, (options: GatewayConfigOptions) => string> = {
   nginx: nginxGatewayConfig,
   caddy: caddyGatewayConfig,
   traefik: traefikGatewayConfig,
+  // Envoy calls the gRPC Check service: --authz is the --grpc-port's HOST:PORT (a URL's host will do).
+  envoy: (options) => envoyGatewayConfig(options, URL.canParse(options.authz) ? new URL(options.authz).host : options.authz),
 };
 
 /** `certbound authz config PROXY ...`: print a hardened configuration for the proxy in front. */
@@ -46,15 +49,21 @@ export async function printConfig(argv: string[], usage: string): Promise<number
   const listen = requireString('authz config', parsed, 'listen');
   if (!/^(?:\[[0-9a-fA-F:]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/.test(listen))
     throw new UsageError('authz config: --listen must be ADDRESS:PORT');
-  process.stdout.write(
-    generate({
-      listen,
-      upstream: url('upstream'),
-      authz: url('authz'),
-      clientCa: requireString('authz config', parsed, 'tls-ca'),
-      tlsCert: requireString('authz config', parsed, 'tls-cert'),
-      tlsKey: requireString('authz config', parsed, 'tls-key'),
-    }),
-  );
+  const options = {
+    listen,
+    upstream: url('upstream'),
+    authz: proxy === 'envoy' ? requireString('authz config', parsed, 'authz') : url('authz'),
+    clientCa: requireString('authz config', parsed, 'tls-ca'),
+    tlsCert: requireString('authz config', parsed, 'tls-cert'),
+    tlsKey: requireString('authz config', parsed, 'tls-key'),
+  };
+  let config: string;
+  try {
+    config = generate(options);
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(`authz config ${proxy}: ${error.message}`);
+    throw error;
+  }
+  process.stdout.write(config);
   return 0;
 }

@@ -4,6 +4,7 @@ import { AUTHZ_SETTINGS } from '../../config/authz-settings.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
 import { readText } from '../../files/read.js';
+import type { AuthzEvent } from '../../core/gateway-authorizer.js';
 import { createAuthzHandler } from '../../http/authz.js';
 import { UNIX_PEERS } from '../../http/trusted-proxy.js';
 import type { ForwardedCertificateFormat } from '../../http/forwarded-certificate.js';
@@ -19,7 +20,7 @@ import { commandSettings, flagOptions, requireSetting } from '../settings.js';
 export const usage = `certbound authz [--config FILE] (--port N | --socket PATH) --jwks FILE_OR_URL --issuer I --audience A ...
                  --client-cert-format pem-urlencoded|rfc9440|xfcc|traefik
                  --rule 'METHOD PREFIX [SCOPE ...] [aud=AUDIENCE ...]' ... [--default-rule '[SCOPE ...]'|any]
-                 [--identity-header subject|client-id|scope|thumbprint=NAME ...] [--envoy-path-prefix PATH]
+                 [--identity-header subject|client-id|scope|thumbprint=NAME ...] [--envoy-path-prefix PATH] [--grpc-port N]
                  [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
                  [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
@@ -29,12 +30,14 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
   longest matching prefix decides; no rule matching is 403 unless --default-rule says what it
   needs). 200 carries X-Certbound-Subject, -Client-Id, -Scope and -Thumbprint for the upstream;
   401/403 the RFC 6750 challenge. Plain HTTP on 127.0.0.1 (or a 0660 Unix socket): the proxy is
-  its only client. Envoy's HTTP service: --envoy-path-prefix, --client-cert-format xfcc.
+  its only client. Envoy's HTTP service: --envoy-path-prefix, --client-cert-format xfcc; its gRPC
+  Authorization/Check (Envoy, Istio): --grpc-port, the certificate from the CheckRequest.
 
-certbound authz config nginx|caddy|traefik --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
+certbound authz config nginx|caddy|traefik|envoy --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
   Print a configuration for the proxy in front that terminates mutual TLS and asks certbound
   authz about every request (docs/gateway.md): an nginx server block (for http {}), a Caddyfile,
-  or Traefik dynamic configuration (YAML). Each forwards the certificate in its own format: start
+  Traefik dynamic configuration (YAML), or an Envoy bootstrap calling --authz HOST:PORT, the
+  --grpc-port (Envoy 1.25 or later). Each forwards the certificate in its own format: start
   authz with the --client-cert-format the output names.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -61,6 +64,18 @@ export async function run(argv: string[]): Promise<number> {
   const hops = settings.values.xfccHops as number | undefined;
   if (hops !== undefined && format !== 'xfcc') throw new UsageError('authz: --xfcc-hops applies to --client-cert-format xfcc only');
   const envoyPathPrefix = settings.values.envoyPathPrefix as string | undefined;
+  const logDecision = (event: AuthzEvent): void =>
+    log(
+      event.type === 'authz.allowed'
+        ? { type: event.type, method: event.method, path: event.path, subject: event.token.subject, thumbprint: event.token.thumbprint }
+        : {
+            type: event.type,
+            method: event.method,
+            path: event.path,
+            code: event.error.code,
+            detail: event.error.detail ?? event.error.description,
+          },
+    );
   let handler;
   try {
     handler = createAuthzHandler({
@@ -76,18 +91,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(decision.defaultRule === undefined ? {} : { defaultRule: decision.defaultRule }),
       identityHeaders: decision.identityHeaders,
       ...(envoyPathPrefix === undefined ? {} : { envoyPathPrefix }),
-      onEvent: (event) =>
-        log(
-          event.type === 'authz.allowed'
-            ? { type: event.type, method: event.method, path: event.path, subject: event.token.subject, thumbprint: event.token.thumbprint }
-            : {
-                type: event.type,
-                method: event.method,
-                path: event.path,
-                code: event.error.code,
-                detail: event.error.detail ?? event.error.description,
-              },
-        ),
+      onEvent: logDecision,
     });
   } catch (error) {
     if (error instanceof TypeError)
@@ -104,17 +108,39 @@ export async function run(argv: string[]): Promise<number> {
     handler,
   );
   refuseUnparsable(server, log);
+  const host = (settings.values[HOST.option] as string | undefined) ?? DEFAULTS.server.host;
+  const grpcPort = settings.values.grpcPort as number | undefined;
+  // Loaded only when asked for: the gRPC packages are optional peers.
+  const envoy =
+    grpcPort === undefined
+      ? undefined
+      : await (
+          await import('../servers/envoy-check-server.js')
+        ).startEnvoyCheckServer({
+          verifier,
+          rules: decision.rules,
+          ...(decision.defaultRule === undefined ? {} : { defaultRule: decision.defaultRule }),
+          identityHeaders: decision.identityHeaders,
+          host,
+          port: grpcPort,
+          onEvent: logDecision,
+        });
   reloadOnHangup(log, [{ name: 'jwks', reload: () => keys.refresh() }]);
   return serveUntilSignalled(
     'authz',
     {
       listen: (listenPort, host) => (socket === undefined ? listenHttp(server, listenPort, host) : listenOnSocket(server, socket)),
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-      forceClose: () => server.closeAllConnections(),
+      close: async () => {
+        await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), envoy?.close()]);
+      },
+      forceClose: () => {
+        server.closeAllConnections();
+        envoy?.forceClose();
+      },
     },
     port,
-    socket ?? (settings.values[HOST.option] as string | undefined) ?? DEFAULTS.server.host,
-    '',
+    socket ?? host,
+    envoy === undefined ? '' : ` (Envoy gRPC Check on ${envoy.address})`,
     settings.values.drainTimeoutMs as number | undefined,
   );
 }

@@ -44,7 +44,7 @@ export function envoyGatewayConfig(options: GatewayConfigOptions, grpcAuthz: str
   const removals = ENVOY_REMOVED_HEADERS.map((name) => `                        - remove: ${q(name)}`).join('\n');
   return `# Envoy gateway for certbound, written by \`certbound authz config envoy\`: a static bootstrap
 # (Envoy 1.25 or later). Run the Check server beside it:
-#   certbound authz --grpc-port ${authz.port} --jwks ... --issuer ... --audience ... --rule 'GET / read'
+#   certbound authz --port 9180 --grpc-port ${authz.port} --client-cert-format xfcc --jwks ... --issuer ... --audience ... --rule 'GET / read'
 # No admin listener: it could rewrite or drain this gateway.
 static_resources:
   listeners:
