@@ -67,7 +67,7 @@ const rule = v.union([v.string(), v.custom<AuthzRule>((value) => typeof value ==
 const OPTIONS = optionsObject(
   {
     verifier: madeBy<BoundTokenVerifier>('verify', 'must come from createBoundTokenVerifier()'),
-    rules: v.pipe(v.array(rule, 'must be a list of rules'), v.minLength(1, 'must give at least one rule')),
+    rules: v.array(rule, 'must be a list of rules'),
     defaultRule: v.optional(rule),
     identityHeaders: v.optional(
       optionsObject(
@@ -97,6 +97,7 @@ export function createGatewayAuthorizer(options: GatewayAuthorizerOptions): Gate
   const { verifier, rules: given, defaultRule, identityHeaders, realm, onEvent } = parseOptions(OPTIONS, options);
   const rules = given.map((each) => (typeof each === 'string' ? parseAuthzRule(each) : each));
   const fallback = typeof defaultRule === 'string' ? parseDefaultAuthzRule(defaultRule) : defaultRule;
+  if (rules.length === 0 && fallback === undefined) throw misuse('"rules" must give at least one rule (or give "defaultRule")');
   // The parsed object names every key; an unset one keeps its default.
   const renamed = Object.entries(identityHeaders ?? {}).filter(([, name]) => name !== undefined);
   const names: IdentityHeaderNames = { ...DEFAULT_IDENTITY_HEADERS, ...Object.fromEntries(renamed) };

@@ -147,7 +147,13 @@ test('Traefik and Caddy name the original request X-Forwarded-Method / X-Forward
 test('bad options are ConfigErrors at construction: no rules, a bad rule, a bad header name', () => {
   const verifier = createBoundTokenVerifier({ keys: { keys: [] }, issuer: ISSUER, audience: AUDIENCE });
   const base = { verifier, trustedProxy: { addresses: ['127.0.0.1'], format: 'pem-urlencoded' as const } };
-  assert.throws(() => createAuthzHandler({ ...base, rules: [] }), /must give at least one rule/);
+  assert.throws(() => createAuthzHandler({ ...base, rules: [] }), /must give at least one rule \(or give "defaultRule"\)/);
+  // A default rule alone is a policy: every plain path needs it.
+  assert.equal(typeof createAuthzHandler({ ...base, rules: [], defaultRule: 'read' }), 'function');
+  assert.throws(
+    () => createAuthzHandler({ ...base, rules: ['GET /x'], identityHeaders: { subject: 'x-certbound-scope' } }),
+    /identityHeaders must name four different headers/,
+  );
   assert.throws(() => createAuthzHandler({ ...base, rules: ['get /x'] }), /rule "get \/x": the method must be an HTTP method/);
   assert.throws(
     () => createAuthzHandler({ ...base, rules: ['GET /x'], identityHeaders: { subject: 'bad header' } }),
