@@ -1,5 +1,6 @@
 // `certbound authz` refuses what it cannot serve safely, one line each, before it listens.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { lines, runCli } from './run.js';
 
@@ -71,4 +72,16 @@ test('authz: no certificate format, no rule, a bad rule, an unknown proxy config
     assert.equal(lines(result.stderr).length, 1, result.stderr);
     assert.match(result.stderr.trim(), message);
   }
+});
+
+test("the README's nginx configuration is what authz config nginx prints for the README's flags", async () => {
+  const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+  const block = /<!-- gateway-nginx:start -->\n```nginx\n([\s\S]*?)```\n<!-- gateway-nginx:end -->/.exec(readme)?.[1];
+  assert.ok(block !== undefined, 'README has the gateway-nginx block');
+  const printed = await runCli([
+    ...['authz', 'config', 'nginx', '--listen', '0.0.0.0:8443', '--upstream', 'http://127.0.0.1:9000'],
+    ...['--authz', 'http://127.0.0.1:9180', '--tls-ca', 'certs/ca.crt', '--tls-cert', 'certs/server.crt', '--tls-key', 'certs/server.key'],
+  ]);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.equal(block, printed.stdout);
 });
