@@ -35,6 +35,8 @@ const LAYERS = {
   './keys': [...CORE, './config', './files', './keys'],
   // Keys in tokens (keys/pkcs11-tls-key.ts) are a client's concern too: the public entry re-exports them.
   './client': [...CORE, './config', './keys', './client'],
+  // Metrics: counts what the servers (server/) and the core report; no adapter.
+  './metrics': [...CORE, './server', './metrics'],
   // Adapters: any lower layer, never another adapter nor the CLI.
   './sts': [...CORE, './config', './pki', './server', './files', './keys', './client', './sts'],
   './http': [...CORE, './config', './pki', './server', './files', './keys', './client', './http'],

@@ -5,7 +5,9 @@ import { createBoundTokenVerifier, type BoundTokenVerifier } from '../core/verif
 import { DEFAULTS } from '../defaults.js';
 import { loadTlsFiles, type TlsFiles } from '../files/tls-files.js';
 import { loadJwksSource, type JwksEvent, type JwksSource } from '../keys/jwks-source.js';
+import { cacheLookups, timedVerifier } from '../metrics/instrument.js';
 import { UsageError } from './errors.js';
+import type { Operations } from './operations.js';
 import type { Reloadable } from './serve.js';
 import { requireSetting, tlsPathsOf, tlsReloader, type CommandSettings } from './settings.js';
 
@@ -32,10 +34,11 @@ export async function loadProtectedServer(
   command: string,
   settings: CommandSettings,
   log: (event: JwksEvent) => void = () => {},
+  operations?: Operations,
 ): Promise<ProtectedServerSetup> {
   const paths = tlsPathsOf(command, settings, { ca: CA, cert: CERT, key: KEY });
   const tls = await loadTlsFiles(paths);
-  const { issuer, audience, verifier, keys } = await loadVerifier(command, settings, tls.ca, log);
+  const { issuer, audience, verifier, keys } = await loadVerifier(command, settings, tls.ca, log, operations);
   return {
     tls,
     issuer,
@@ -58,6 +61,7 @@ export async function loadVerifier(
   settings: CommandSettings,
   ca: string | undefined,
   log: (event: JwksEvent) => void,
+  operations?: Operations,
 ): Promise<{ issuer: string; audience: string[]; verifier: BoundTokenVerifier; keys: JwksSource }> {
   const issuer = requireSetting<string>(command, settings, ISSUER);
   if (!URL.canParse(issuer)) throw new UsageError(`${command}: --issuer must be the issuer URL the tokens carry in iss`);
@@ -82,6 +86,13 @@ export async function loadVerifier(
   } catch (error) {
     throw new UsageError(`${command}: ${(error as Error).message}`);
   }
-  if (cacheEntries > 0) verifier = withVerificationCache(verifier, { maxEntries: cacheEntries });
+  if (cacheEntries > 0) {
+    const onLookup = operations === undefined ? undefined : cacheLookups(operations.metrics);
+    verifier = withVerificationCache(verifier, { maxEntries: cacheEntries, ...(onLookup === undefined ? {} : { onLookup }) });
+  }
+  if (operations !== undefined) {
+    verifier = timedVerifier(verifier, operations.metrics);
+    operations.followJwks(keys);
+  }
   return { issuer, audience, verifier, keys };
 }

@@ -2,6 +2,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { OperationFailed } from './errors.js';
 import { announceReady, isWorker, onShutdownRequest } from './workers.js';
 import { DEFAULTS } from '../defaults.js';
+import type { Operations } from './operations.js';
 
 /** Ask for this long to drain in-flight requests on SIGTERM/SIGINT before dropping connections. */
 export const DRAIN_DEADLINE_MS = DEFAULTS.server.drainTimeoutMs;
@@ -27,6 +28,7 @@ export async function serveUntilSignalled(
   host: string,
   extra = '',
   drainTimeoutMs: number = DRAIN_DEADLINE_MS,
+  operations?: Pick<Operations, 'listening' | 'draining' | 'close'>,
 ): Promise<number> {
   let url: URL;
   try {
@@ -44,6 +46,7 @@ export async function serveUntilSignalled(
     const where = host.startsWith('/') ? host : `${host.includes(':') ? `[${host}]` : host}:${port}`;
     throw new OperationFailed(`cannot listen on ${where}: ${why}`);
   }
+  operations?.listening();
   return new Promise((resolve) => {
     let stopping = false;
     let uninstall = (): void => {};
@@ -54,11 +57,13 @@ export async function serveUntilSignalled(
         return;
       }
       stopping = true;
+      // /readyz says so at once: a load balancer stops sending while in-flight work finishes.
+      operations?.draining();
       const deadline = setTimeout(() => managed.forceClose(), drainTimeoutMs);
       deadline.unref();
       const done = (): void => {
         uninstall();
-        resolve(0);
+        void (operations?.close() ?? Promise.resolve()).then(() => resolve(0));
       };
       managed.close().then(done, done);
     };

@@ -1,5 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import type { AdminSettings } from './operations.js';
+import { startPrimaryAdmin, type PrimaryAdmin } from './primary-admin.js';
 
 /**
  * Multi-core serving with node:cluster. The primary forks N workers that run the same command
@@ -64,11 +66,26 @@ const RESTART_DELAY_MS = 1000;
  * (by that worker, on one line) and its exit code becomes the command's; then the rest.
  * Resolves with the exit code once every worker has exited after a signal.
  */
-export function runPrimary(name: string, count: number, log: (event: object) => void): Promise<number> {
+export async function runPrimary(
+  name: 'sts' | 'resource',
+  count: number,
+  logEvents: (event: object) => void,
+  adminSettings: AdminSettings = {},
+): Promise<number> {
   cluster.setupPrimary({ silent: false });
   const workers = new Set<Worker>();
+  const readySet = new Set<Worker>();
   let stopping = false;
   let signals = 0;
+  const admin: PrimaryAdmin | undefined =
+    adminSettings.adminPort === undefined
+      ? undefined
+      : await startPrimaryAdmin(name, adminSettings, { expected: count, ready: () => [...readySet], stopping: () => stopping });
+  const log = (event: object): void => {
+    logEvents(event);
+    admin?.observe(event);
+  };
+  if (admin !== undefined) log({ type: 'admin.listening', url: admin.url.origin });
 
   const fork = (): Promise<{ worker: Worker; ready: ToPrimary } | { exitCode: number }> =>
     new Promise((resolve) => {
@@ -81,10 +98,12 @@ export function runPrimary(name: string, count: number, log: (event: object) => 
       worker.on('message', (message: unknown) => {
         if ((message as ToPrimary | null)?.type !== 'certbound.ready') return;
         ready = true;
+        readySet.add(worker);
         resolve({ worker, ready: message as ToPrimary });
       });
       worker.once('exit', (code, signal) => {
         workers.delete(worker);
+        readySet.delete(worker);
         resolve({ exitCode: code ?? 1 });
         if (stopping) {
           if (workers.size === 0) finish();
@@ -111,7 +130,7 @@ export function runPrimary(name: string, count: number, log: (event: object) => 
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onHangup);
-      resolve(exitCode);
+      void (admin?.close() ?? Promise.resolve()).then(() => resolve(exitCode));
     };
     const stopAll = (): void => {
       for (const worker of workers) worker.send({ type: 'certbound.shutdown' } satisfies ToWorker);

@@ -17,6 +17,20 @@ export const LISTEN_SETTINGS = [
     type: { kind: 'seconds', min: 0, max: 3600 },
     doc: 'on SIGTERM, how long in-flight work may take',
   },
+  {
+    option: 'adminPort',
+    key: 'admin.port',
+    flag: 'admin-port',
+    type: { kind: 'integer', min: 0, max: 65535 },
+    doc: 'serve /metrics, /healthz and /readyz over plain HTTP on this port (default: no admin listener)',
+  },
+  {
+    option: 'adminHost',
+    key: 'admin.host',
+    flag: 'admin-host',
+    type: { kind: 'string' },
+    doc: `address of the admin listener (default ${DEFAULTS.server.host}: nothing there needs a certificate)`,
+  },
 ] as const satisfies readonly OptionSpec[];
 
 export const TLS_SETTINGS = [
@@ -31,6 +45,9 @@ export const TLS_SETTINGS = [
   { option: 'tlsKey', key: 'tls.key', flag: 'tls-key', type: { kind: 'path-or-pkcs11' }, doc: 'its private key: a file, or a pkcs11: URI' },
   { option: 'tlsCrl', key: 'tls.crl', flag: 'tls-crl', type: { kind: 'paths' }, doc: 'CRLs of the CAs that issue client certificates' },
 ] as const satisfies readonly OptionSpec[];
+
+/** The admin listener's settings (--admin-port, --admin-host), which a --workers primary reads on its own. */
+export const ADMIN_SETTINGS: readonly OptionSpec[] = LISTEN_SETTINGS.filter((spec) => spec.key.startsWith('admin.'));
 
 /** Where keys given as `pkcs11:` URIs are (docs/hardware-keys.md). */
 export const PKCS11_SETTINGS = [

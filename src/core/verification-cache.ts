@@ -13,6 +13,8 @@ export interface VerificationCacheOptions {
   maxAgeSeconds?: number;
   /** Current time in milliseconds (injected for tests). */
   now?: () => number;
+  /** Told of each lookup, hit or miss (for metrics). */
+  onLookup?: (hit: boolean) => void;
 }
 
 const CACHE_OPTIONS = optionsObject(
@@ -26,6 +28,7 @@ const CACHE_OPTIONS = optionsObject(
       DEFAULT_CACHE_MAX_AGE_SECONDS,
     ),
     now: v.optional(callable<() => number>('must be a function returning milliseconds'), () => Date.now),
+    onLookup: v.optional(callable<(hit: boolean) => void>('must be a function'), () => () => {}),
   },
   'cache options must be an object',
 );
@@ -42,7 +45,7 @@ export function withVerificationCache(
   options: VerificationCacheOptions = {},
 ): BoundTokenVerifier & { readonly size: number } {
   parseOptions(madeBy<BoundTokenVerifier>('verify', '"verifier" must come from createBoundTokenVerifier()'), verifier);
-  const { maxEntries, maxAgeSeconds, now } = parseOptions(CACHE_OPTIONS, options);
+  const { maxEntries, maxAgeSeconds, now, onLookup } = parseOptions(CACHE_OPTIONS, options);
   // Expiry is ours (the token's exp, on the injected clock); the LRU only bounds the size.
   const entries = new LRUCache<string, { verified: VerifiedToken; until: number }>({ max: maxEntries });
 
@@ -57,9 +60,13 @@ export function withVerificationCache(
       const hit = entries.get(key);
       const time = now();
       if (hit !== undefined) {
-        if (time < hit.until) return hit.verified;
+        if (time < hit.until) {
+          onLookup(true);
+          return hit.verified;
+        }
         entries.delete(key);
       }
+      onLookup(false);
       const verified = await verifier.verify(token, peerThumbprint);
       const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : time;
       const until = Math.min(exp, time + maxAgeSeconds * 1000);

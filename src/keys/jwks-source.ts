@@ -10,7 +10,7 @@ import { callable, nonEmpty, optionsObject, parseOptions } from '../core/schema.
 /** What a key source reports, for logs. Never carries key material. */
 export type JwksEvent =
   | { type: 'jwks.fetch_failed'; url: string; detail: string; keysAgeSeconds?: number }
-  | { type: 'jwks.recovered'; url: string; keys: number }
+  | { type: 'jwks.recovered' | 'jwks.refreshed'; url: string; keys: number }
   | { type: 'jwks.expired'; url: string; keysAgeSeconds: number };
 
 export interface JwksSourceOptions {
@@ -59,7 +59,16 @@ const JWKS_SOURCE_OPTIONS = optionsObject(
 export type JwksSource = JWTVerifyGetKey & {
   /** Re-read the file or re-fetch the URL now; on failure the current keys stay. */
   refresh(): Promise<void>;
+  /** The keys in use now, for readiness and metrics. */
+  status(): JwksStatus;
 };
+
+export interface JwksStatus {
+  /** When the keys in use were read or fetched (ms); undefined before the first good fetch, or once they expired. */
+  loadedAt: number | undefined;
+  /** True while they may verify: loaded and, for a URL, not older than maxStalenessMs. */
+  usable: boolean;
+}
 
 /**
  * Where verification keys come from: a JWKS file (re-read by refresh()), or an https URL.
@@ -71,11 +80,15 @@ export async function loadJwksSource(location: string, options: JwksSourceOption
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new FileProblem(location, 'JWKS URLs must use https');
   }
+  const now = options.now ?? Date.now;
   let keys = createLocalJWKSet(await readJwksFile(location));
+  let loadedAt = now();
   const source = ((header, token) => keys(header, token)) as JwksSource;
   source.refresh = async () => {
     keys = createLocalJWKSet(await readJwksFile(location));
+    loadedAt = now();
   };
+  source.status = () => ({ loadedAt, usable: true });
   return source;
 }
 
@@ -104,7 +117,11 @@ export function remoteJwksSource(location: string, options: JwksSourceOptions = 
         const document = await fetchJwks(url, dispatcher, timeoutMs);
         current = { keys: createLocalJWKSet(document), count: document.keys.length, fetchedAt: now() };
         lastError = undefined;
-        if (failing) onEvent({ type: 'jwks.recovered', url: url.href, keys: document.keys.length });
+        onEvent(
+          failing
+            ? { type: 'jwks.recovered', url: url.href, keys: document.keys.length }
+            : { type: 'jwks.refreshed', url: url.href, keys: document.keys.length },
+        );
         failing = false;
       } catch (error) {
         lastError = error as Error;
@@ -145,6 +162,10 @@ export function remoteJwksSource(location: string, options: JwksSourceOptions = 
     }
   }) as JwksSource;
   source.refresh = () => fetchKeys();
+  source.status = () => {
+    const fetchedAt = current?.fetchedAt;
+    return { loadedAt: fetchedAt, usable: fetchedAt !== undefined && now() - fetchedAt <= maxStalenessMs };
+  };
   return source;
 }
 

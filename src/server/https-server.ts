@@ -25,6 +25,9 @@ export interface ManagedServer {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Emitted by the server for each request refused at `maxInFlight` (for metrics). */
+export const LOAD_SHED_EVENT = 'certbound:load-shed';
+
 /**
  * An HTTPS server with certbound's TLS settings and limits. Requests beyond `maxInFlight` are
  * answered 503 before any work (health checks excepted), so overload degrades into quick
@@ -43,7 +46,7 @@ export function createLimitedHttpsServer(tls: ServerTlsOptions, limits: ServerLi
       // they mean what they say.
       connectionsCheckingInterval: Math.min(1000, resolved.headersTimeoutMs),
     },
-    resolved.maxInFlight === 0 ? handler : shedLoad(handler, resolved.maxInFlight),
+    resolved.maxInFlight === 0 ? handler : shedLoad(handler, resolved.maxInFlight, () => server.emit(LOAD_SHED_EVENT)),
   );
   server.keepAliveTimeout = resolved.keepAliveTimeoutMs;
   // Checked by node:net at accept: beyond it a new connection is closed before any TLS work.
@@ -51,10 +54,11 @@ export function createLimitedHttpsServer(tls: ServerTlsOptions, limits: ServerLi
   return manageServer(server);
 }
 
-function shedLoad(handler: Handler, maxInFlight: number): Handler {
+function shedLoad(handler: Handler, maxInFlight: number, onShed: () => void): Handler {
   let inFlight = 0;
   return (req, res) => {
     if (inFlight >= maxInFlight && (req.url ?? '/').split('?', 1)[0] !== HEALTH_PATH) {
+      onShed();
       sendOAuthError(
         res,
         new CertboundError('CB_OVERLOADED', {

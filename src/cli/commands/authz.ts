@@ -1,3 +1,5 @@
+import { instrumentHttpServer } from '../../metrics/instrument.js';
+import { startOperations } from '../operations.js';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { AUTHZ_SETTINGS } from '../../config/authz-settings.js';
@@ -56,10 +58,11 @@ export async function run(argv: string[]): Promise<number> {
   const format = settings.values.clientCertFormat as ForwardedCertificateFormat | undefined;
   if (format === undefined) throw new UsageError('authz: --client-cert-format is required: how the proxy forwards the certificate');
   const decision = authzDecisionSettings(settings);
-  const log = logEvent('authz');
+  const operations = await startOperations('authz', logEvent('authz'), settings.values);
+  const log = operations.onEvent;
   const jwksCa = settings.values.jwksCa as string | undefined;
   const ca = jwksCa === undefined ? undefined : await readText(jwksCa, 'JWKS CA bundle');
-  const { verifier, keys } = await loadVerifier('authz', settings, ca, log);
+  const { verifier, keys } = await loadVerifier('authz', settings, ca, log, operations);
   const header = settings.values.clientCertHeader as string | undefined;
   const hops = settings.values.xfccHops as number | undefined;
   if (hops !== undefined && format !== 'xfcc') throw new UsageError('authz: --xfcc-hops applies to --client-cert-format xfcc only');
@@ -108,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     handler,
   );
   refuseUnparsable(server, log);
+  instrumentHttpServer(server, operations.metrics);
   const host = (settings.values[HOST.option] as string | undefined) ?? DEFAULTS.server.host;
   const grpcPort = settings.values.grpcPort as number | undefined;
   // Loaded only when asked for: the gRPC packages are optional peers.
@@ -142,6 +146,7 @@ export async function run(argv: string[]): Promise<number> {
     socket ?? host,
     envoy === undefined ? '' : ` (Envoy gRPC Check on ${envoy.address})`,
     settings.values.drainTimeoutMs as number | undefined,
+    operations,
   );
 }
 

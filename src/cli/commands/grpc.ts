@@ -2,6 +2,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { GRPC_LIMITS, LIMIT_OPTIONS, SERVER_LIMIT_DEFAULTS } from '../../config/limits.js';
 import { GRPC_SERVER_SETTINGS } from '../../config/protected-settings.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
+import { startOperations } from '../operations.js';
 import { DEFAULTS } from '../../defaults.js';
 import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
@@ -73,7 +74,8 @@ export async function runServer(argv: string[]): Promise<number> {
   const settings = await commandSettings('grpc-server', GRPC_SERVER_SETTINGS, parsed);
   const [, PORT] = LISTEN_SETTINGS;
   const listenPort = requireSetting<number>('grpc-server', settings, PORT);
-  const log = logEvent('grpc-server');
+  const operations = await startOperations('grpc-server', logEvent('grpc-server'), settings.values);
+  const log = operations.onEvent;
   for (const spec of LIMIT_OPTIONS) {
     if (settings.values[spec.option] !== undefined && !GRPC_LIMITS.has(spec.option)) {
       const streams = settings.file !== undefined && settings.flagged?.has(spec.option) !== true ? 'max_streams' : '--max-streams';
@@ -81,7 +83,7 @@ export async function runServer(argv: string[]): Promise<number> {
     }
   }
   const limits = limitsOf('grpc-server', settings);
-  const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', settings, log);
+  const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', settings, log, operations);
   const maxStreams = settings.values.maxConcurrentStreams as number | undefined;
   const { echo } = await loadGrpc();
   const server = echo.createEchoServer({
@@ -102,6 +104,7 @@ export async function runServer(argv: string[]): Promise<number> {
     (settings.values.host as string | undefined) ?? DEFAULTS.server.host,
     '',
     settings.values.drainTimeoutMs as number | undefined,
+    operations,
   );
 }
 

@@ -6,6 +6,8 @@ import { parse } from '../args.js';
 import { UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled } from '../serve.js';
+import { startOperations } from '../operations.js';
+import { instrumentHttpServer } from '../../metrics/instrument.js';
 import { commandSettings, flagOptions, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
 import { createResourceServer } from '../servers/resource-server.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
@@ -40,11 +42,12 @@ export async function run(argv: string[]): Promise<number> {
   const [, PORT] = LISTEN_SETTINGS;
   const listenPort = requireSetting<number>('resource', settings, PORT);
   const workers = workersOf(settings.values.workers as number | undefined);
-  if (workers > 1 && !isWorker()) return runPrimary('resource', workers, logEvent('resource'));
-  const log = logEvent('resource');
+  if (workers > 1 && !isWorker()) return runPrimary('resource', workers, logEvent('resource'), settings.values);
+  const operations = await startOperations('resource', logEvent('resource'), settings.values);
+  const log = operations.onEvent;
   const limits = limitsOf('resource', settings);
   const trustedProxy = trustedProxyOf(settings);
-  const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', settings, log);
+  const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', settings, log, operations);
   const requiredScopes = (settings.values.requiredScopes as string[] | undefined) ?? [];
   const metadataResource = audience.find((value) => value.startsWith('https://'));
   let server;
@@ -66,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const running = server;
   logTokenKeyFailures(running.server, log);
+  instrumentHttpServer(running.server, operations.metrics);
   reloadOnHangup(
     log,
     reloadables((files) => running.reloadTls(files)),
@@ -77,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     (settings.values.host as string | undefined) ?? DEFAULTS.server.host,
     '',
     settings.values.drainTimeoutMs as number | undefined,
+    operations,
   );
 }
 

@@ -7,6 +7,9 @@ import { metadataUrlOf } from '../../sts/discovery.js';
 import { createStsServer } from '../../sts/server.js';
 import { parse, requireString } from '../args.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
+import { startOperations } from '../operations.js';
+import { instrumentHttpServer } from '../../metrics/instrument.js';
+import { ADMIN_SETTINGS } from '../../config/server-settings.js';
 import { flagOptions, limitsOf, SERVER_OPTIONS_USAGE, tlsReloader } from '../settings.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
@@ -46,9 +49,14 @@ export async function run(argv: string[]): Promise<number> {
   const overrides = readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: parsed.values });
   const checkOnly = parsed.values['check-config'] === true;
   if (!checkOnly && !isWorker()) {
-    const fromFile = (await readYamlMapping(configFile, 'STS configuration')).workers;
+    const document = await readYamlMapping(configFile, 'STS configuration');
+    const fromFile = document.workers;
     const workers = workersOf((overrides.workers as number | undefined) ?? (Number.isInteger(fromFile) ? (fromFile as number) : undefined));
-    if (workers > 1) return runPrimary('sts', workers, logEvent('sts'));
+    if (workers > 1) {
+      // The primary serves the cluster's admin listener, so it reads where from the file too.
+      const admin = readSettings(ADMIN_SETTINGS, { command: 'sts', flags: parsed.values, file: { path: configFile, document } });
+      return runPrimary('sts', workers, logEvent('sts'), admin);
+    }
   }
   limitsOf('sts', { values: overrides, file: undefined });
   const config = await loadStsConfig(configFile, overrides);
@@ -65,7 +73,8 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const log = logEvent('sts');
+  const operations = await startOperations('sts', logEvent('sts'), config.process);
+  const log = operations.onEvent;
   if (config.issuerMetadataElsewhere === true) {
     // Said once at start, so whoever reads the log knows discovery depends on something else.
     log({
@@ -76,6 +85,10 @@ export async function run(argv: string[]): Promise<number> {
   const { tlsPaths, process: listen, ...options } = config;
   const server = createStsServer({ ...options, onEvent: log });
   logTokenKeyFailures(server.server, log);
+  instrumentHttpServer(server.server, operations.metrics);
+  operations.addReadyCheck(() =>
+    (config.signingKey ?? config.keys?.signingKey(Math.floor(Date.now() / 1000))) === undefined ? 'no signing key is active' : undefined,
+  );
   // SIGHUP re-reads the TLS files and a keystore at once (a keystore is also re-read when
   // keystore.json changes). A single key file is not swapped: tokens it signed would stop
   // verifying. Either way SIGHUP must not kill the server.
@@ -98,5 +111,6 @@ export async function run(argv: string[]): Promise<number> {
     listen.host ?? DEFAULTS.server.host,
     ` (issuer ${config.issuer})`,
     listen.drainTimeoutMs,
+    operations,
   );
 }
