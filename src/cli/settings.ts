@@ -111,6 +111,11 @@ export function tlsReloader(paths: TlsPaths, apply: (tls: TlsFiles) => void): ()
   return async () => apply(await loadTlsFiles(paths));
 }
 
+/** The admin listener, in every server's --help. */
+export const ADMIN_USAGE = `  --admin-port N serves Prometheus /metrics, /healthz and /readyz over plain HTTP on
+  --admin-host ADDR (default 127.0.0.1); no client certificate there, nothing secret
+  (docs/operations.md lists every metric).`;
+
 const D = SERVER_LIMIT_DEFAULTS;
 export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these settings from a YAML file (keys in docs/configuration.md;
   flags win). --tls-crl FILE (repeatable) refuses revoked client certificates; SIGHUP re-reads
@@ -121,4 +126,5 @@ export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these s
   --max-in-flight N (${D.maxInFlight}; beyond it 503, 0 = off) --drain-timeout S (10: on SIGTERM, in-flight
   requests get this long before connections drop). Keys in hardware: --tls-key (and the STS's
   --jwt-key) take pkcs11:token=...;object=... URIs; --pkcs11-module F (default PKCS11_MODULE_PATH)
-  --pkcs11-pin-file F (default CERTBOUND_PKCS11_PIN); docs/hardware-keys.md.`;
+  --pkcs11-pin-file F (default CERTBOUND_PKCS11_PIN); docs/hardware-keys.md.
+${ADMIN_USAGE}`;

@@ -17,7 +17,7 @@ import { authzDecisionSettings } from './authz-options.js';
 import { UsageError } from '../errors.js';
 import { loadVerifier } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { commandSettings, flagOptions, requireSetting } from '../settings.js';
+import { ADMIN_USAGE, commandSettings, flagOptions, requireSetting } from '../settings.js';
 
 export const usage = `certbound authz [--config FILE] (--port N | --socket PATH) --jwks FILE_OR_URL --issuer I --audience A ...
                  --client-cert-format pem-urlencoded|rfc9440|xfcc|traefik
@@ -25,6 +25,7 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
                  [--identity-header subject|client-id|scope|thumbprint=NAME ...] [--envoy-path-prefix PATH] [--grpc-port N]
                  [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
                  [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
+                 [--admin-port N [--admin-host ADDR]]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
   forward_auth, Traefik ForwardAuth, Envoy ext_authz): the certificate from the proxy's header
   (--client-cert-format), accepted only from --trusted-proxy (default 127.0.0.1 and ::1), the bound
@@ -40,7 +41,8 @@ certbound authz config nginx|caddy|traefik|envoy --listen ADDR:PORT --upstream U
   authz about every request (docs/gateway.md): an nginx server block (for http {}), a Caddyfile,
   Traefik dynamic configuration (YAML), or an Envoy bootstrap calling --authz HOST:PORT, the
   --grpc-port (Envoy 1.25 or later). Each forwards the certificate in its own format: start
-  authz with the --client-cert-format the output names.`;
+  authz with the --client-cert-format the output names.
+${ADMIN_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'config') return printConfig(argv.slice(1), usage);

@@ -8,13 +8,14 @@ import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { commandSettings, flagOptions, limitsOf, nameOf, requireSetting } from '../settings.js';
+import { ADMIN_USAGE, commandSettings, flagOptions, limitsOf, nameOf, requireSetting } from '../settings.js';
 import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
 export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
                        [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S]
                        [--tls-crl F ...] [--handshake-timeout S] [--max-connections N] [--drain-timeout S]
+                       [--admin-port N [--admin-host ADDR]]
   Run a gRPC server (TLS; a client certificate from --tls-ca is required at the handshake)
   serving echo.EchoServer (SayHello, SayHelloStream, SayHelloToAll, SayHelloChat),
   grpc.health.v1.Health and server reflection. Every call except the health service needs
@@ -27,7 +28,8 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
   --max-connections N (${SERVER_LIMIT_DEFAULTS.maxConnections}; 0 = off) closes connections beyond it at accept. --config FILE
   reads these settings from a YAML file (keys in docs/configuration.md; flags win). --tls-key
   pkcs11:token=...;object=... keeps the server key in a PKCS#11 token (--pkcs11-module F,
-  --pkcs11-pin-file F; docs/hardware-keys.md).`;
+  --pkcs11-pin-file F; docs/hardware-keys.md).
+${ADMIN_USAGE}`;
 
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
                      (--subject-token T | --subject-token-file F) (--audience A | --resource R)...
