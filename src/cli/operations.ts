@@ -1,6 +1,9 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry, type Gauge } from 'prom-client';
 import { startAdminServer, type AdminServer } from '../metrics/admin-server.js';
+import type { Server as NetServer } from 'node:net';
+import type { BoundTokenVerifier } from '../core/verify.js';
+import { cacheLookups, instrumentHttpServer, timedVerifier } from '../metrics/instrument.js';
 import { observeEvents } from '../metrics/observe-events.js';
 import type { ServerName } from '../metrics/families.js';
 import { createServerMetrics, type ServerMetrics } from '../metrics/server-metrics.js';
@@ -23,6 +26,11 @@ export interface Operations {
   addReadyCheck(check: ReadyCheck): void;
   /** The verification keys a token-checking server uses: their age is a metric, their use a ready check. */
   followJwks(keys: JwksSource): void;
+  /** Count the server's handshakes, requests in flight and shed (when metrics are served). */
+  countServer(server: NetServer): void;
+  /** The verifier, timed, and the cache's lookup counter (when metrics are served). */
+  timeVerifier(verifier: BoundTokenVerifier): BoundTokenVerifier;
+  cacheLookups: ((hit: boolean) => void) | undefined;
   /** The server is listening (ready checks start to count) / draining (never ready again). */
   listening(): void;
   draining(): void;
@@ -45,15 +53,24 @@ export async function startOperations(server: ServerName, log: (event: object) =
     },
     certbound_jwks_usable: (gauge: Gauge) => gauge.set(jwks?.status().usable === true ? 1 : 0),
   });
-  const observe = observeEvents(metrics);
+  // Without an admin listener nobody reads the metrics: count nothing (workers count for their primary's).
+  const counting = settings.adminPort !== undefined;
+  const observe = counting ? observeEvents(metrics) : () => {};
   const checks: ReadyCheck[] = [];
   let state: 'starting' | 'listening' | 'draining' = 'starting';
   const operations: Operations = {
     metrics,
-    onEvent: (event) => {
-      log(event);
-      observe(event);
+    onEvent: counting
+      ? (event) => {
+          log(event);
+          observe(event);
+        }
+      : log,
+    countServer: (server) => {
+      if (counting) instrumentHttpServer(server, metrics);
     },
+    timeVerifier: (verifier) => (counting ? timedVerifier(verifier, metrics) : verifier),
+    cacheLookups: counting ? cacheLookups(metrics) : undefined,
     addReadyCheck: (check) => void checks.push(check),
     followJwks(keys) {
       jwks = keys;

@@ -5,7 +5,6 @@ import { createBoundTokenVerifier, type BoundTokenVerifier } from '../core/verif
 import { DEFAULTS } from '../defaults.js';
 import { loadTlsFiles, type TlsFiles } from '../files/tls-files.js';
 import { loadJwksSource, type JwksEvent, type JwksSource } from '../keys/jwks-source.js';
-import { cacheLookups, timedVerifier } from '../metrics/instrument.js';
 import { UsageError } from './errors.js';
 import type { Operations } from './operations.js';
 import type { Reloadable } from './serve.js';
@@ -87,11 +86,11 @@ export async function loadVerifier(
     throw new UsageError(`${command}: ${(error as Error).message}`);
   }
   if (cacheEntries > 0) {
-    const onLookup = operations === undefined ? undefined : cacheLookups(operations.metrics);
+    const onLookup = operations?.cacheLookups;
     verifier = withVerificationCache(verifier, { maxEntries: cacheEntries, ...(onLookup === undefined ? {} : { onLookup }) });
   }
   if (operations !== undefined) {
-    verifier = timedVerifier(verifier, operations.metrics);
+    verifier = operations.timeVerifier(verifier);
     operations.followJwks(keys);
   }
   return { issuer, audience, verifier, keys };

@@ -1,4 +1,3 @@
-import { instrumentHttpServer } from '../../metrics/instrument.js';
 import { startOperations } from '../operations.js';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -113,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
     handler,
   );
   refuseUnparsable(server, log);
-  instrumentHttpServer(server, operations.metrics);
+  operations.countServer(server);
   const host = (settings.values[HOST.option] as string | undefined) ?? DEFAULTS.server.host;
   const grpcPort = settings.values.grpcPort as number | undefined;
   // Loaded only when asked for: the gRPC packages are optional peers.

@@ -7,7 +7,6 @@ import { UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { startOperations } from '../operations.js';
-import { instrumentHttpServer } from '../../metrics/instrument.js';
 import { commandSettings, flagOptions, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
 import { createResourceServer } from '../servers/resource-server.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
@@ -69,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const running = server;
   logTokenKeyFailures(running.server, log);
-  instrumentHttpServer(running.server, operations.metrics);
+  operations.countServer(running.server);
   reloadOnHangup(
     log,
     reloadables((files) => running.reloadTls(files)),

@@ -8,7 +8,6 @@ import { createStsServer } from '../../sts/server.js';
 import { parse, requireString } from '../args.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
 import { startOperations } from '../operations.js';
-import { instrumentHttpServer } from '../../metrics/instrument.js';
 import { ADMIN_SETTINGS } from '../../config/server-settings.js';
 import { flagOptions, limitsOf, SERVER_OPTIONS_USAGE, tlsReloader } from '../settings.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
@@ -85,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
   const { tlsPaths, process: listen, ...options } = config;
   const server = createStsServer({ ...options, onEvent: log });
   logTokenKeyFailures(server.server, log);
-  instrumentHttpServer(server.server, operations.metrics);
+  operations.countServer(server.server);
   operations.addReadyCheck(() =>
     (config.signingKey ?? config.keys?.signingKey(Math.floor(Date.now() / 1000))) === undefined ? 'no signing key is active' : undefined,
   );
