@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { METRIC_FAMILIES } from '../../src/metrics/families.js';
 import { adminUrlOf, getAdmin, samplesOf, valueOf } from '../helpers/prometheus.js';
-import { killAll, makeTempDir, pkiInit, removeTempDir, startServer, type CliServer } from './run.js';
+import { killAll, makeTempDir, pkiInit, removeTempDir, runCli, startServer, type CliServer } from './run.js';
 
 const ISSUER = 'https://sts.domain.com:8081';
 const AUDIENCE = 'https://server.domain.com:8443';
@@ -218,5 +218,85 @@ test('--workers: the primary serves the sum of its workers, counts a restart, an
     assert.equal((await getAdmin(admin, '/readyz')).status, 200);
   } finally {
     await Promise.all([sts.stop(), resource.stop()]);
+  }
+});
+
+test('grpc-server and authz: calls and gateway checks admitted and refused are counted on their admin listeners', async () => {
+  const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0']);
+  const grpcAudience = 'https://grpc.domain.com:50051';
+  const grpc = await startServer([
+    'grpc-server',
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('grpc.crt'),
+    '--tls-key',
+    file('grpc.key'),
+    '--jwks',
+    file('jwks.json'),
+    '--issuer',
+    ISSUER,
+    '--audience',
+    grpcAudience,
+    '--admin-port',
+    '0',
+  ]);
+  const authz = await startServer([
+    'authz',
+    '--port',
+    '0',
+    '--jwks',
+    file('jwks.json'),
+    '--issuer',
+    ISSUER,
+    '--audience',
+    AUDIENCE,
+    '--client-cert-format',
+    'rfc9440',
+    '--default-rule',
+    'any',
+    '--admin-port',
+    '0',
+  ]);
+  try {
+    const call = await runCli([
+      'grpc-call',
+      `127.0.0.1:${new URL(grpc.url).port}`,
+      '--servername',
+      'localhost',
+      '--sts',
+      sts.url,
+      '--tls-ca',
+      file('ca.crt'),
+      '--tls-cert',
+      file('alice.crt'),
+      '--tls-key',
+      file('alice.key'),
+      '--subject-token',
+      'iamtheeggman',
+      '--audience',
+      grpcAudience,
+    ]);
+    assert.equal(call.code, 0, call.stderr);
+    let scrape = (await getAdmin(adminOf(grpc), '/metrics')).text;
+    assert.equal(valueOf(scrape, 'certbound_allowed_total', { event: 'call.allowed' }), 1);
+    assert.equal(valueOf(scrape, 'certbound_token_verification_seconds_count', { outcome: 'valid' }), 1);
+    assert.equal((await getAdmin(adminOf(grpc), '/readyz')).status, 200);
+
+    // No token, no forwarded certificate, no original request: refused, with its code.
+    const refused = await request(`${authz.url}/anything`);
+    assert.equal(refused.statusCode, 400);
+    await refused.body.dump();
+    scrape = (await getAdmin(adminOf(authz), '/metrics')).text;
+    const refusals = samplesOf(scrape).filter((sample) => sample.name === 'certbound_refusals_total');
+    assert.equal(refusals.length, 1, JSON.stringify(refusals));
+    assert.equal(refusals[0]?.labels.event, 'authz.refused');
+    assert.match(refusals[0]?.labels.code as string, /^CB_/);
+    assert.equal(valueOf(scrape, 'certbound_http_request_seconds_count', { status: '400' }), 1);
+    assert.equal((await getAdmin(adminOf(authz), '/readyz')).status, 200);
+  } finally {
+    await Promise.all([sts.stop(), grpc.stop(), authz.stop()]);
   }
 });

@@ -18,5 +18,9 @@ test('docs/operations.md has a row for every metric, with its type, labels and s
     assert.ok(servers?.startsWith(family.servers.join(', ')), `${family.name}: ${servers}`);
   }
   const documented = [...doc.matchAll(/^\| `(certbound_\w+)` \|/gm)].map((match) => match[1]);
-  assert.deepEqual(documented, METRIC_FAMILIES.map((family) => family.name), 'rows in the order of METRIC_FAMILIES, none extra');
+  assert.deepEqual(
+    documented,
+    METRIC_FAMILIES.map((family) => family.name),
+    'rows in the order of METRIC_FAMILIES, none extra',
+  );
 });
