@@ -2,7 +2,7 @@
 // server reports is there, each moves with what it counts, label values stay in their closed sets,
 // and under --workers the primary serves the sum of its workers.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -298,5 +298,23 @@ test('grpc-server and authz: calls and gateway checks admitted and refused are c
     assert.equal((await getAdmin(adminOf(authz), '/readyz')).status, 200);
   } finally {
     await Promise.all([sts.stop(), grpc.stop(), authz.stop()]);
+  }
+});
+
+test('sts --workers 2 with admin.port in its file: the primary serves the tokens both workers issued', async () => {
+  const config = `${await readFile(file('sts.yaml'), 'utf8')}\nadmin:\n  port: 0\n`;
+  await writeFile(file('sts-admin.yaml'), config);
+  const sts = await startServer(['sts', '--config', file('sts-admin.yaml'), '--port', '0', '--workers', '2']);
+  try {
+    for (let i = 0; i < 4; i++) {
+      const agent = await agentAs('alice');
+      assert.equal((await exchange(sts.url, agent, 'iamtheeggman')).status, 200);
+      await agent.close();
+    }
+    const scrape = (await getAdmin(adminOf(sts), '/metrics')).text;
+    assert.equal(valueOf(scrape, 'certbound_tokens_issued_total', { grant_type: TOKEN_EXCHANGE, client_id: 'alice' }), 4);
+    assert.equal((await getAdmin(adminOf(sts), '/readyz')).status, 200);
+  } finally {
+    await sts.stop();
   }
 });
