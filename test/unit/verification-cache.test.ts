@@ -58,6 +58,19 @@ test('a second verification of the same token over the same certificate is answe
   assert.equal(cached.size, 1);
 });
 
+test('onLookup hears each lookup: a miss, then a hit; an expired entry is a miss again', async () => {
+  const clock = { now: START_MS };
+  const { inner } = counted(clock);
+  const lookups: boolean[] = [];
+  const cached = withVerificationCache(inner, { now: () => clock.now, maxAgeSeconds: 10, onLookup: (hit) => lookups.push(hit) });
+  const token = await sign();
+  await cached.verify(token, pki.alice.thumbprint);
+  await cached.verify(token, pki.alice.thumbprint);
+  clock.now += 11_000;
+  await cached.verify(token, pki.alice.thumbprint);
+  assert.deepEqual(lookups, [false, true, false]);
+});
+
 test('the cache key includes the certificate: the same token over another certificate is verified, and refused', async () => {
   const clock = { now: START_MS };
   const { inner, calls } = counted(clock);
