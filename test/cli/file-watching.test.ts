@@ -300,3 +300,38 @@ test('sts: keys rotate reloads the keystore at once (trigger file), without wait
     await removeTempDir(pkiDir);
   }
 });
+
+test('authz: a JWKS file renamed into place verifies the new key', async () => {
+  const jwks = file('authz-jwks.json');
+  await writeFile(jwks, JSON.stringify({ keys: [stsKey.publicJwk] }));
+  const authz = await startServer([
+    'authz',
+    ...['--port', '0', '--jwks', jwks, '--issuer', ISSUER, '--audience', AUDIENCE],
+    ...['--client-cert-format', 'pem-urlencoded', '--default-rule', 'any'],
+  ]);
+  try {
+    const next = await generateKeyPair('ES256');
+    const token = await tokenFor('alice', next.privateKey, 'sts-2');
+    const ask = async (): Promise<number> => {
+      const response = await request(`${authz.url}/authz`, {
+        headers: {
+          'x-original-method': 'GET',
+          'x-original-uri': '/orders/1',
+          'x-ssl-client-cert': encodeURIComponent(pki.alice.certPem),
+          authorization: `Bearer ${token}`,
+        },
+      });
+      await response.body.dump();
+      return response.statusCode;
+    };
+    assert.equal(await ask(), 401, 'an unknown key before the change');
+
+    const nextJwk = { ...(await exportJWK(next.publicKey)), kid: 'sts-2', alg: 'ES256', use: 'sig' };
+    await writeFile(`${jwks}.tmp`, JSON.stringify({ keys: [nextJwk] }));
+    await rename(`${jwks}.tmp`, jwks);
+    await logged(authz, 'jwks.reloaded', (event) => event.trigger === 'file' && String(event.files) === jwks);
+    assert.equal(await ask(), 200);
+  } finally {
+    assert.deepEqual(await authz.stop(), { code: 0, signal: null });
+  }
+});
