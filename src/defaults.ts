@@ -28,6 +28,12 @@ export const DEFAULTS = {
     maxConnections: 4096,
     /** On SIGTERM, in-flight requests get this long before connections are dropped. */
     drainTimeoutMs: 10_000,
+    /**
+     * Followed files (TLS material, CRLs, a JWKS file, a keystore) are compared this long after
+     * the first change seen: the renames of one Kubernetes secret update land within a few
+     * milliseconds, and a certificate then its key copied by hand usually within this.
+     */
+    watchDebounceMs: 300,
     /** Servers listen on loopback unless told otherwise: exposing one is a decision. */
     host: '127.0.0.1',
     /** The oldest TLS version any certbound server or client accepts, whatever the runtime's default. */

@@ -4,11 +4,11 @@ import { withVerificationCache } from '../core/verification-cache.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../core/verify.js';
 import { DEFAULTS } from '../defaults.js';
 import { loadTlsFiles, type TlsFiles } from '../files/tls-files.js';
-import { loadJwksSource, type JwksEvent, type JwksSource } from '../keys/jwks-source.js';
+import { isJwksUrl, loadJwksSource, type JwksEvent, type JwksSource } from '../keys/jwks-source.js';
 import { UsageError } from './errors.js';
 import type { Operations } from './operations.js';
-import type { Reloadable } from './serve.js';
-import { requireSetting, tlsPathsOf, tlsReloader, type CommandSettings } from './settings.js';
+import type { Reloadable } from './reload.js';
+import { requireSetting, tlsPathsOf, tlsReloadable, type CommandSettings } from './settings.js';
 
 /** Verifications the token-checking servers keep by default (--token-cache). */
 export const DEFAULT_TOKEN_CACHE_ENTRIES = DEFAULTS.verification.tokenCacheEntries;
@@ -21,7 +21,7 @@ export interface ProtectedServerSetup {
   issuer: string;
   audience: string[];
   verifier: BoundTokenVerifier;
-  /** What SIGHUP re-reads: the JWKS (file or URL), then the TLS files; `applyTls` installs new TLS. */
+  /** What SIGHUP (and a change to its files) re-reads: the JWKS (file or URL), then the TLS files; `applyTls` installs new TLS. */
   reloadables: (applyTls: (tls: TlsFiles) => void) => Reloadable[];
 }
 
@@ -43,11 +43,14 @@ export async function loadProtectedServer(
     issuer,
     audience,
     verifier,
-    reloadables: (applyTls) => [
-      { name: 'jwks', reload: () => keys.refresh() },
-      { name: 'tls', reload: tlsReloader(paths, applyTls) },
-    ],
+    reloadables: (applyTls) => [jwksReloadable(settings, keys), tlsReloadable(paths, applyTls)],
   };
+}
+
+/** The --jwks keys as a reloadable: a file is followed on disk, a URL re-fetched on SIGHUP. */
+export function jwksReloadable(settings: CommandSettings, keys: JwksSource): Reloadable {
+  const location = settings.values[JWKS.option] as string;
+  return { name: 'jwks', reload: () => keys.refresh(), ...(isJwksUrl(location) ? {} : { files: [location] }) };
 }
 
 /**

@@ -116,35 +116,6 @@ export function logEvent(name: string): (event: object) => void {
   };
 }
 
-/** One thing SIGHUP re-reads: its name in the log, and how. A failure keeps the old state. */
-export interface Reloadable {
-  name: string;
-  reload(): Promise<void>;
-}
-
-/**
- * On SIGHUP, re-read each reloadable in turn and log `<name>.reloaded` or `<name>.reload_failed`
- * (with the reason: a file name and what is wrong with it, never its content). Signals that
- * arrive during a reload queue behind it. SIGHUP never stops the server.
- */
-export function reloadOnHangup(log: (event: object) => void, reloadables: readonly Reloadable[]): () => void {
-  let queue = Promise.resolve();
-  const onHangup = (): void => {
-    queue = queue.then(async () => {
-      for (const item of reloadables) {
-        try {
-          await item.reload();
-          log({ type: `${item.name}.reloaded` });
-        } catch (error) {
-          log({ type: `${item.name}.reload_failed`, detail: (error as Error).message });
-        }
-      }
-    });
-  };
-  process.on('SIGHUP', onHangup);
-  return () => process.off('SIGHUP', onHangup);
-}
-
 /**
  * Log handshakes that failed because the server's own key in a PKCS#11 token could not sign
  * (the token was removed or its device stopped): `tls.key_failed` with OpenSSL's reason. Other

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { headersOutlastRequest, LIMIT_OPTIONS, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../config/limits.js';
 import type { OptionSpec } from '../config/option.js';
 import { checkFileKeys, readSettings } from '../config/settings.js';
@@ -6,6 +7,7 @@ import { readYamlMapping } from '../files/yaml.js';
 import { tokenObjectReaders, type Pkcs11Settings } from '../keys/tls-key-opener.js';
 import type { Parsed } from './args.js';
 import { UsageError } from './errors.js';
+import type { Reloadable } from './reload.js';
 
 /** The parseArgs options of a command's settings: booleans, repeatable lists, text for the rest. */
 export function flagOptions(specs: readonly OptionSpec[]): Record<string, { type: 'string' | 'boolean'; multiple?: true }> {
@@ -106,9 +108,17 @@ export function tlsPathsOf(
   };
 }
 
-/** Re-reads a server's TLS files (checked the same way as at start) for a SIGHUP reload. */
-export function tlsReloader(paths: TlsPaths, apply: (tls: TlsFiles) => void): () => Promise<void> {
-  return async () => apply(await loadTlsFiles(paths));
+/**
+ * A server's TLS files as one reloadable: re-read together (checked the same way as at start, so
+ * a certificate without its new key is refused and the old pair kept) on SIGHUP or when one of
+ * them changes; `apply` installs them.
+ */
+export function tlsReloadable(paths: TlsPaths, apply: (tls: TlsFiles) => void): Reloadable {
+  return {
+    name: 'tls',
+    files: [paths.ca, paths.cert, paths.key, ...(paths.crl ?? [])],
+    reload: async () => apply(await loadTlsFiles(paths)),
+  };
 }
 
 /** The admin listener, in every server's --help. */
@@ -118,9 +128,12 @@ export const ADMIN_USAGE = `  --admin-port N serves Prometheus /metrics, /health
 
 const D = SERVER_LIMIT_DEFAULTS;
 export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these settings from a YAML file (keys in docs/configuration.md;
-  flags win). --tls-crl FILE (repeatable) refuses revoked client certificates; SIGHUP re-reads
-  the TLS certificate, key, CA bundle and CRLs (and keys, see docs/cli.md) without dropping a
-  request. Limits: --handshake-timeout S (default: --headers-timeout) --max-connections N
+  flags win). --tls-crl FILE (repeatable) refuses revoked client certificates. The TLS
+  certificate, key, CA bundle and CRLs (and keys, see docs/cli.md) are re-read without dropping a
+  request on SIGHUP and when they change on disk (renames and Kubernetes secret updates too; a
+  broken or mismatched file keeps the last good one): --watch-debounce-ms MS (${DEFAULTS.server.watchDebounceMs}) gathers a
+  change before the reload, 0 turns watching off (docs/file-watching.md).
+  Limits: --handshake-timeout S (default: --headers-timeout) --max-connections N
   (${D.maxConnections}; beyond it new connections are closed at accept, 0 = off) --max-header-size BYTES
   (${D.maxHeaderSize}) --headers-timeout S (${D.headersTimeoutMs / 1000}) --request-timeout S (${D.requestTimeoutMs / 1000}) --keep-alive-timeout S (${D.keepAliveTimeoutMs / 1000})
   --max-in-flight N (${D.maxInFlight}; beyond it 503, 0 = off) --drain-timeout S (10: on SIGTERM, in-flight

@@ -67,6 +67,15 @@ export const PKCS11_SETTINGS = [
   },
 ] as const satisfies readonly OptionSpec[];
 
+/** Files followed on disk and reloaded like SIGHUP (docs/file-watching.md): every server, authz too. */
+export const WATCH_SETTING = {
+  option: 'watchDebounceMs',
+  key: 'watch_debounce_ms',
+  flag: 'watch-debounce-ms',
+  type: { kind: 'integer', min: 0, max: 60_000 },
+  doc: `after a followed file changes, how long to gather the rest of the change before reloading, in ms (${DEFAULTS.server.watchDebounceMs}; 0: no watching, SIGHUP only)`,
+} as const satisfies OptionSpec;
+
 /** sts and resource run one process per core unless told otherwise (node:cluster). */
 export const WORKERS_SETTING = {
   option: 'workers',
@@ -76,4 +85,10 @@ export const WORKERS_SETTING = {
   doc: 'processes sharing the port (default: one per core)',
 } as const satisfies OptionSpec;
 
-export const SERVER_SETTINGS: readonly OptionSpec[] = [...LISTEN_SETTINGS, ...TLS_SETTINGS, ...PKCS11_SETTINGS, ...LIMIT_OPTIONS];
+export const SERVER_SETTINGS: readonly OptionSpec[] = [
+  ...LISTEN_SETTINGS,
+  ...TLS_SETTINGS,
+  ...PKCS11_SETTINGS,
+  ...LIMIT_OPTIONS,
+  WATCH_SETTING,
+];

@@ -76,7 +76,7 @@ export interface JwksStatus {
  */
 export async function loadJwksSource(location: string, options: JwksSourceOptions = {}): Promise<JwksSource> {
   parseOptions(JWKS_SOURCE_OPTIONS, options);
-  if (/^https:\/\//i.test(location)) return remoteJwksSource(location, options);
+  if (isJwksUrl(location)) return remoteJwksSource(location, options);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new FileProblem(location, 'JWKS URLs must use https');
   }
@@ -90,6 +90,11 @@ export async function loadJwksSource(location: string, options: JwksSourceOption
   };
   source.status = () => ({ loadedAt, usable: true });
   return source;
+}
+
+/** Whether a JWKS location is an https URL (fetched) rather than a file (read). */
+export function isJwksUrl(location: string): boolean {
+  return /^https:\/\//i.test(location);
 }
 
 /**

@@ -116,6 +116,8 @@ export interface KeystoreProvider extends SigningKeyProvider {
   reload(): Promise<boolean>;
   /** Told about every reload (periodic or SIGHUP); set it to log when another part opened the keystore. */
   onEvent: ((event: KeystoreEvent) => void) | undefined;
+  /** Its keystore.json, whose change leads to a reload (a key file is written before the index names it). */
+  readonly indexFile: string;
   close(): void;
 }
 
@@ -186,6 +188,7 @@ export async function openKeystore(dir: string, options: KeystoreOptions = {}): 
   timer.unref();
   const provider: KeystoreProvider = {
     onEvent,
+    indexFile: join(dir, KEYSTORE_INDEX),
     signingKey: (now) => signingKeyAt(keys, now)?.signingKey,
     publishedKeys: (now) => publishedKeysAt(keys, now).map((key) => key.signingKey.publicJwk),
     secondsUntilNextChange: (now) => secondsUntilNextChange(keys, now),

@@ -44,7 +44,15 @@ export type LoadedStsConfig = Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & {
   keys?: KeystoreProvider;
   tlsPaths: TlsPaths;
   /** Where to listen and how to stop (the command's business, not the library's). */
-  process: { host?: string; port?: number; drainTimeoutMs?: number; workers?: number; adminPort?: number; adminHost?: string };
+  process: {
+    host?: string;
+    port?: number;
+    drainTimeoutMs?: number;
+    workers?: number;
+    watchDebounceMs?: number;
+    adminPort?: number;
+    adminHost?: string;
+  };
 };
 
 /**
@@ -122,6 +130,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
       port: settings.port as number | undefined,
       drainTimeoutMs: settings.drainTimeoutMs as number | undefined,
       workers: settings.workers as number | undefined,
+      watchDebounceMs: settings.watchDebounceMs as number | undefined,
       adminPort: settings.adminPort as number | undefined,
       adminHost: settings.adminHost as string | undefined,
     }),

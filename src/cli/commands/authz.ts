@@ -14,8 +14,9 @@ import { parse } from '../args.js';
 import { printConfig } from './authz-config.js';
 import { authzDecisionSettings } from './authz-options.js';
 import { UsageError } from '../errors.js';
-import { loadVerifier } from '../protected-server.js';
-import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
+import { jwksReloadable, loadVerifier } from '../protected-server.js';
+import { reloadOnChange } from '../reload.js';
+import { logEvent, serveUntilSignalled } from '../serve.js';
 import { ADMIN_USAGE, commandSettings, flagOptions, requireSetting } from '../settings.js';
 
 export const usage = `certbound authz [--config FILE] (--port N | --socket PATH) --jwks FILE_OR_URL --issuer I --audience A ...
@@ -24,7 +25,7 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
                  [--identity-header subject|client-id|scope|thumbprint=NAME ...] [--envoy-path-prefix PATH] [--grpc-port N]
                  [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
                  [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
-                 [--admin-port N [--admin-host ADDR]]
+                 [--watch-debounce-ms MS] [--admin-port N [--admin-host ADDR]]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
   forward_auth, Traefik ForwardAuth, Envoy ext_authz): the certificate from the proxy's header
   (--client-cert-format), accepted only from --trusted-proxy (default 127.0.0.1 and ::1), the bound
@@ -34,6 +35,8 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
   401/403 the RFC 6750 challenge. Plain HTTP on 127.0.0.1 (or a 0660 Unix socket): the proxy is
   its only client. Envoy's HTTP service: --envoy-path-prefix, --client-cert-format xfcc; its gRPC
   Authorization/Check (Envoy, Istio): --grpc-port, the certificate from the CheckRequest.
+  SIGHUP re-reads a --jwks file (or re-fetches the URL); a file is also re-read when it changes on
+  disk (--watch-debounce-ms MS, 300, gathers the change; 0 = SIGHUP only).
 
 certbound authz config nginx|caddy|traefik|envoy --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
   Print a configuration for the proxy in front that terminates mutual TLS and asks certbound
@@ -130,25 +133,29 @@ export async function run(argv: string[]): Promise<number> {
           port: grpcPort,
           onEvent: logDecision,
         });
-  reloadOnHangup(log, [{ name: 'jwks', reload: () => keys.refresh() }]);
-  return serveUntilSignalled(
-    'authz',
-    {
-      listen: (listenPort, host) => (socket === undefined ? listenHttp(server, listenPort, host) : listenOnSocket(server, socket)),
-      close: async () => {
-        await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), envoy?.close()]);
+  const reloading = await reloadOnChange(log, [jwksReloadable(settings, keys)], settings.values.watchDebounceMs as number | undefined);
+  try {
+    return await serveUntilSignalled(
+      'authz',
+      {
+        listen: (listenPort, host) => (socket === undefined ? listenHttp(server, listenPort, host) : listenOnSocket(server, socket)),
+        close: async () => {
+          await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), envoy?.close()]);
+        },
+        forceClose: () => {
+          server.closeAllConnections();
+          envoy?.forceClose();
+        },
       },
-      forceClose: () => {
-        server.closeAllConnections();
-        envoy?.forceClose();
-      },
-    },
-    port,
-    socket ?? host,
-    envoy === undefined ? '' : ` (Envoy gRPC Check on ${envoy.address})`,
-    settings.values.drainTimeoutMs as number | undefined,
-    operations,
-  );
+      port,
+      socket ?? host,
+      envoy === undefined ? '' : ` (Envoy gRPC Check on ${envoy.address})`,
+      settings.values.drainTimeoutMs as number | undefined,
+      operations,
+    );
+  } finally {
+    reloading.close();
+  }
 }
 
 const flagOf = (option: string): string => AUTHZ_SETTINGS.find((spec) => spec.option === option)?.flag ?? option;

@@ -7,7 +7,8 @@ import { DEFAULTS } from '../../defaults.js';
 import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
-import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
+import { reloadOnChange } from '../reload.js';
+import { logEvent, serveUntilSignalled } from '../serve.js';
 import { ADMIN_USAGE, commandSettings, flagOptions, limitsOf, nameOf, requireSetting } from '../settings.js';
 import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
 
@@ -15,7 +16,7 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
                        [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S]
                        [--tls-crl F ...] [--handshake-timeout S] [--max-connections N] [--drain-timeout S]
-                       [--admin-port N [--admin-host ADDR]]
+                       [--watch-debounce-ms MS] [--admin-port N [--admin-host ADDR]]
   Run a gRPC server (TLS; a client certificate from --tls-ca is required at the handshake)
   serving echo.EchoServer (SayHello, SayHelloStream, SayHelloToAll, SayHelloChat),
   grpc.health.v1.Health and server reflection. Every call except the health service needs
@@ -23,7 +24,8 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
   anything else ends with UNAUTHENTICATED. --max-streams caps concurrent calls per connection
   (100). --token-cache keeps successful verifications as for resource (10000; 0 = off).
   A revoked client certificate (--tls-crl) fails the handshake. SIGHUP re-reads the JWKS
-  and the TLS files. --drain-timeout S (10): on SIGTERM, running calls get this long.
+  and the TLS files, and so does a change to them on disk (--watch-debounce-ms MS, 300, gathers
+  it; 0 = SIGHUP only). --drain-timeout S (10): on SIGTERM, running calls get this long.
   --handshake-timeout S (${SERVER_LIMIT_DEFAULTS.handshakeTimeoutMs / 1000}) cuts off a peer that has not finished the TLS handshake;
   --max-connections N (${SERVER_LIMIT_DEFAULTS.maxConnections}; 0 = off) closes connections beyond it at accept. --config FILE
   reads these settings from a YAML file (keys in docs/configuration.md; flags win). --tls-key
@@ -95,19 +97,24 @@ export async function runServer(argv: string[]): Promise<number> {
     limits,
     ...(maxStreams === undefined ? {} : { maxConcurrentStreams: maxStreams }),
   });
-  reloadOnHangup(
+  const reloading = await reloadOnChange(
     log,
     reloadables((files) => server.reloadTls(files)),
+    settings.values.watchDebounceMs as number | undefined,
   );
-  return serveUntilSignalled(
-    'grpc-server',
-    server,
-    listenPort,
-    (settings.values.host as string | undefined) ?? DEFAULTS.server.host,
-    '',
-    settings.values.drainTimeoutMs as number | undefined,
-    operations,
-  );
+  try {
+    return await serveUntilSignalled(
+      'grpc-server',
+      server,
+      listenPort,
+      (settings.values.host as string | undefined) ?? DEFAULTS.server.host,
+      '',
+      settings.values.drainTimeoutMs as number | undefined,
+      operations,
+    );
+  } finally {
+    reloading.close();
+  }
 }
 
 export async function runCall(argv: string[]): Promise<number> {

@@ -5,7 +5,8 @@ import type { ForwardedCertificateFormat, TrustedProxyOptions } from '../../http
 import { parse } from '../args.js';
 import { UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
-import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled } from '../serve.js';
+import { reloadOnChange } from '../reload.js';
+import { logEvent, logTokenKeyFailures, serveUntilSignalled } from '../serve.js';
 import { startOperations } from '../operations.js';
 import { commandSettings, flagOptions, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
 import { createResourceServer } from '../servers/resource-server.js';
@@ -69,19 +70,24 @@ export async function run(argv: string[]): Promise<number> {
   const running = server;
   logTokenKeyFailures(running.server, log);
   operations.countServer(running.server);
-  reloadOnHangup(
+  const reloading = await reloadOnChange(
     log,
     reloadables((files) => running.reloadTls(files)),
+    settings.values.watchDebounceMs as number | undefined,
   );
-  return serveUntilSignalled(
-    'resource',
-    server,
-    listenPort,
-    (settings.values.host as string | undefined) ?? DEFAULTS.server.host,
-    '',
-    settings.values.drainTimeoutMs as number | undefined,
-    operations,
-  );
+  try {
+    return await serveUntilSignalled(
+      'resource',
+      server,
+      listenPort,
+      (settings.values.host as string | undefined) ?? DEFAULTS.server.host,
+      '',
+      settings.values.drainTimeoutMs as number | undefined,
+      operations,
+    );
+  } finally {
+    reloading.close();
+  }
 }
 
 /** The proxy settings as options; all or nothing. */

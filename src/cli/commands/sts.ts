@@ -6,10 +6,11 @@ import { loadStsConfig } from '../../sts/config.js';
 import { metadataUrlOf } from '../../sts/discovery.js';
 import { createStsServer } from '../../sts/server.js';
 import { parse, requireString } from '../args.js';
-import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
+import { reloadOnChange, type Reloadable, type ReloadTrigger } from '../reload.js';
+import { logEvent, logTokenKeyFailures, serveUntilSignalled } from '../serve.js';
 import { startOperations } from '../operations.js';
 import { ADMIN_SETTINGS } from '../../config/server-settings.js';
-import { flagOptions, limitsOf, SERVER_OPTIONS_USAGE, tlsReloader } from '../settings.js';
+import { flagOptions, limitsOf, SERVER_OPTIONS_USAGE, tlsReloadable } from '../settings.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
@@ -27,7 +28,8 @@ export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--ch
   RFC 8705 section 2), as require_client_id: true in the file does.
   --rate-limit: token and introspection requests per second per client certificate (50; 0 = off),
   --rate-burst: how many at once (100); beyond them 429 with Retry-After. --body-limit (16384).
-  SIGHUP re-reads the TLS files and CRLs, and the keystore (a single signing.key is not reloaded).
+  SIGHUP, or a change on disk, re-reads the TLS files, CRLs and keystore (a single signing.key
+  is not reloaded).
   --workers N: processes sharing the port (default: one per core); the rate limit is per worker.
   --verify-each-signature: check every signature of a signing key in a PKCS#11 token before the
   token leaves (on by default for TPM modules; signing.verify_each_signature: false turns it off).
@@ -88,28 +90,47 @@ export async function run(argv: string[]): Promise<number> {
   operations.addReadyCheck(() =>
     (config.signingKey ?? config.keys?.signingKey(Math.floor(Date.now() / 1000))) === undefined ? 'no signing key is active' : undefined,
   );
-  // SIGHUP re-reads the TLS files and a keystore at once (a keystore is also re-read when
-  // keystore.json changes). A single key file is not swapped: tokens it signed would stop
-  // verifying. Either way SIGHUP must not kill the server.
+  // SIGHUP, or a change on disk, re-reads the TLS files and a keystore (which also checks
+  // keystore.json itself every few seconds: `trigger: 'poll'`). A single key file is not swapped:
+  // tokens it signed would stop verifying. Either way a reload must not kill the server.
   const keystore = config.keys;
-  if (keystore !== undefined) {
-    keystore.onEvent = (event) =>
-      log(event.type === 'keystore.reloaded' ? { type: event.type, keys: event.keys } : { type: event.type, detail: event.error.message });
-  }
-  const reloadables: Reloadable[] = [{ name: 'tls', reload: tlsReloader(tlsPaths, (files) => server.reloadTls(files)) }];
+  const reloadables: Reloadable[] = [tlsReloadable(tlsPaths, (files) => server.reloadTls(files))];
   if (keystore === undefined) {
     process.on('SIGHUP', () => log({ type: 'reload.skipped', detail: 'signing.key is a single key file; only a keystore reloads' }));
   } else {
-    process.on('SIGHUP', () => void keystore.reload());
+    let trigger: ReloadTrigger | 'poll' = 'poll';
+    keystore.onEvent = (event) =>
+      log(
+        event.type === 'keystore.reloaded'
+          ? { type: event.type, keys: event.keys, trigger }
+          : { type: event.type, detail: event.error.message, trigger },
+      );
+    reloadables.push({
+      name: 'keystore',
+      files: [keystore.indexFile],
+      reportsItself: true,
+      reload: async (why) => {
+        trigger = why;
+        try {
+          await keystore.reload();
+        } finally {
+          trigger = 'poll';
+        }
+      },
+    });
   }
-  reloadOnHangup(log, reloadables);
-  return serveUntilSignalled(
-    'sts',
-    server,
-    listen.port ?? DEFAULTS.sts.port,
-    listen.host ?? DEFAULTS.server.host,
-    ` (issuer ${config.issuer})`,
-    listen.drainTimeoutMs,
-    operations,
-  );
+  const reloading = await reloadOnChange(log, reloadables, listen.watchDebounceMs);
+  try {
+    return await serveUntilSignalled(
+      'sts',
+      server,
+      listen.port ?? DEFAULTS.sts.port,
+      listen.host ?? DEFAULTS.server.host,
+      ` (issuer ${config.issuer})`,
+      listen.drainTimeoutMs,
+      operations,
+    );
+  } finally {
+    reloading.close();
+  }
 }
