@@ -1,6 +1,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { AUTHZ_SETTINGS } from '../../config/authz-settings.js';
+import type { CommandOption } from '../../config/option.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
 import { readText } from '../../files/read.js';
@@ -15,7 +16,8 @@ import { authzDecisionSettings } from './authz-options.js';
 import { UsageError } from '../errors.js';
 import { loadVerifier } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { commandSettings, flagOptions, requireSetting } from '../settings.js';
+import { CONFIG_FLAG } from '../config-flag.js';
+import { commandSettings, requireSetting } from '../settings.js';
 
 export const usage = `certbound authz [--config FILE] (--port N | --socket PATH) --jwks FILE_OR_URL --issuer I --audience A ...
                  --client-cert-format pem-urlencoded|rfc9440|xfcc|traefik
@@ -32,6 +34,9 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
   401/403 the RFC 6750 challenge. Plain HTTP on 127.0.0.1 (or a 0660 Unix socket): the proxy is
   its only client. Envoy's HTTP service: --envoy-path-prefix, --client-cert-format xfcc; its gRPC
   Authorization/Check (Envoy, Istio): --grpc-port, the certificate from the CheckRequest.
+  --config FILE reads these settings from a YAML file; every flag can also be set as
+  CERTBOUND_<FLAG> (--rule: CERTBOUND_RULE, comma-separated), a flag beating its variable and a
+  variable the file's key (docs/configuration.md).
 
 certbound authz config nginx|caddy|traefik|envoy --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
   Print a configuration for the proxy in front that terminates mutual TLS and asks certbound
@@ -40,9 +45,11 @@ certbound authz config nginx|caddy|traefik|envoy --listen ADDR:PORT --upstream U
   --grpc-port (Envoy 1.25 or later). Each forwards the certificate in its own format: start
   authz with the --client-cert-format the output names.`;
 
+export const flags: readonly CommandOption[] = [CONFIG_FLAG, ...AUTHZ_SETTINGS];
+
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'config') return printConfig(argv.slice(1), usage);
-  const parsed = parse('authz', argv, { config: { type: 'string' }, ...flagOptions(AUTHZ_SETTINGS) });
+  const parsed = parse('authz', argv, flags);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;

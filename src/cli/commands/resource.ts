@@ -1,3 +1,4 @@
+import type { CommandOption } from '../../config/option.js';
 import { RESOURCE_SETTINGS } from '../../config/protected-settings.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -6,7 +7,8 @@ import { parse } from '../args.js';
 import { UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled } from '../serve.js';
-import { commandSettings, flagOptions, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
+import { CONFIG_FLAG } from '../config-flag.js';
+import { commandSettings, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
 import { createResourceServer } from '../servers/resource-server.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
@@ -30,8 +32,10 @@ export const usage = `certbound resource [--config FILE] --port N --tls-ca F --t
   the port (default: one per core); each has its own token cache.
 ${SERVER_OPTIONS_USAGE}`;
 
+export const flags: readonly CommandOption[] = [CONFIG_FLAG, ...RESOURCE_SETTINGS];
+
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('resource', argv, { config: { type: 'string' }, ...flagOptions(RESOURCE_SETTINGS) });
+  const parsed = parse('resource', argv, flags);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;

@@ -1,3 +1,4 @@
+import type { CommandOption } from '../../config/option.js';
 import { readSettings } from '../../config/settings.js';
 import { STS_COMMAND_SETTINGS } from '../../config/sts-settings.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -7,7 +8,8 @@ import { metadataUrlOf } from '../../sts/discovery.js';
 import { createStsServer } from '../../sts/server.js';
 import { parse, requireString } from '../args.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
-import { flagOptions, limitsOf, SERVER_OPTIONS_USAGE, tlsReloader } from '../settings.js';
+import { CONFIG_FLAG } from '../config-flag.js';
+import { limitsOf, SERVER_OPTIONS_USAGE, tlsReloader } from '../settings.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
@@ -31,19 +33,21 @@ export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--ch
   token leaves (on by default for TPM modules; signing.verify_each_signature: false turns it off).
 ${SERVER_OPTIONS_USAGE}`;
 
+export const flags: readonly CommandOption[] = [
+  CONFIG_FLAG,
+  { flag: 'check-config', type: { kind: 'boolean' }, doc: 'validate the file and everything it refers to, then exit' },
+  ...STS_COMMAND_SETTINGS,
+];
+
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('sts', argv, {
-    config: { type: 'string' },
-    'check-config': { type: 'boolean' },
-    ...flagOptions(STS_COMMAND_SETTINGS),
-  });
+  const parsed = parse('sts', argv, flags);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
   const configFile = requireString('sts', parsed, 'config');
   // The flags, checked on their own first: they override the file's settings one by one.
-  const overrides = readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: parsed.values });
+  const overrides = readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: parsed.values, fromEnv: parsed.fromEnv });
   const checkOnly = parsed.values['check-config'] === true;
   if (!checkOnly && !isWorker()) {
     const fromFile = (await readYamlMapping(configFile, 'STS configuration')).workers;
