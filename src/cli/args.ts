@@ -59,6 +59,16 @@ export function flagName(parsed: Parsed, flag: string): string {
   return parsed.fromEnv.has(flag) ? envNameOf(flag) : `--${flag}`;
 }
 
+/**
+ * Which of mutually exclusive flags were given. A flag on the command line beats the variables of
+ * the others as it beats its own: `--subject-token-file F` with CERTBOUND_SUBJECT_TOKEN set is F.
+ */
+export function givenAlternatives(parsed: Parsed, alternatives: readonly string[]): string[] {
+  const given = alternatives.filter((flag) => optionalString(parsed, flag) !== undefined);
+  const typed = given.filter((flag) => !parsed.fromEnv.has(flag));
+  return typed.length > 0 ? typed : given;
+}
+
 export function requireString(command: string, parsed: Parsed, name: string): string {
   const value = parsed.values[name];
   if (typeof value !== 'string' || value.length === 0) throw new UsageError(`${command}: --${name} is required`);

@@ -7,7 +7,7 @@ import { loadTlsFiles, type TlsFiles } from '../files/tls-files.js';
 import { loadJwksSource, type JwksEvent, type JwksSource } from '../keys/jwks-source.js';
 import { UsageError } from './errors.js';
 import type { Reloadable } from './serve.js';
-import { requireSetting, tlsPathsOf, tlsReloader, type CommandSettings } from './settings.js';
+import { flagOf, requireSetting, tlsPathsOf, tlsReloader, type CommandSettings } from './settings.js';
 
 /** Verifications the token-checking servers keep by default (--token-cache). */
 export const DEFAULT_TOKEN_CACHE_ENTRIES = DEFAULTS.verification.tokenCacheEntries;
@@ -60,7 +60,7 @@ export async function loadVerifier(
   log: (event: JwksEvent) => void,
 ): Promise<{ issuer: string; audience: string[]; verifier: BoundTokenVerifier; keys: JwksSource }> {
   const issuer = requireSetting<string>(command, settings, ISSUER);
-  if (!URL.canParse(issuer)) throw new UsageError(`${command}: --issuer must be the issuer URL the tokens carry in iss`);
+  if (!URL.canParse(issuer)) throw new UsageError(`${command}: ${flagOf(settings, ISSUER)} must be the issuer URL the tokens carry in iss`);
   const audience = requireSetting<string[]>(command, settings, AUDIENCE);
   const maxStale = settings.values.jwksMaxStaleMs as number | undefined;
   const clockSkew = settings.values.clockToleranceSeconds as number | undefined;

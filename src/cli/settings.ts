@@ -56,6 +56,11 @@ export function nameOf(settings: CommandSettings, spec: OptionSpec): string {
   return fromFile || spec.flag === undefined ? `${spec.key} in ${settings.file}` : `--${spec.flag}`;
 }
 
+/** A setting as given on the command line or in the environment: `--rule`, or CERTBOUND_RULE when it came from there. */
+export function flagOf(settings: CommandSettings, spec: OptionSpec): string {
+  return spec.flag !== undefined && settings.fromEnv?.has(spec.option) === true ? envNameOf(spec.flag) : `--${spec.flag ?? spec.key}`;
+}
+
 /** A setting that must be given, by flag, variable or in the file. */
 export function requireSetting<T>(command: string, settings: CommandSettings, spec: OptionSpec): T {
   const value = settings.values[spec.option];

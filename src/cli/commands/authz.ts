@@ -17,7 +17,7 @@ import { UsageError } from '../errors.js';
 import { loadVerifier } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { CONFIG_FLAG } from '../config-flag.js';
-import { commandSettings, requireSetting } from '../settings.js';
+import { commandSettings, flagOf, requireSetting, type CommandSettings } from '../settings.js';
 
 export const usage = `certbound authz [--config FILE] (--port N | --socket PATH) --jwks FILE_OR_URL --issuer I --audience A ...
                  --client-cert-format pem-urlencoded|rfc9440|xfcc|traefik
@@ -69,7 +69,8 @@ export async function run(argv: string[]): Promise<number> {
   const { verifier, keys } = await loadVerifier('authz', settings, ca, log);
   const header = settings.values.clientCertHeader as string | undefined;
   const hops = settings.values.xfccHops as number | undefined;
-  if (hops !== undefined && format !== 'xfcc') throw new UsageError('authz: --xfcc-hops applies to --client-cert-format xfcc only');
+  if (hops !== undefined && format !== 'xfcc')
+    throw new UsageError(`authz: ${nameOfOption(settings, 'xfccHops')} applies to --client-cert-format xfcc only`);
   const envoyPathPrefix = settings.values.envoyPathPrefix as string | undefined;
   const logDecision = (event: AuthzEvent): void =>
     log(
@@ -102,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (error) {
     if (error instanceof TypeError)
-      throw new UsageError(`authz: ${error.message.replace(/^"(\w+)"/, (_, name: string) => `--${flagOf(name)}`)}`);
+      throw new UsageError(`authz: ${error.message.replace(/^"(\w+)"/, (_, name: string) => nameOfOption(settings, name))}`);
     throw error;
   }
   // Bounded like every certbound server: a slow or oversized request is cut off, never waited on.
@@ -152,7 +153,11 @@ export async function run(argv: string[]): Promise<number> {
   );
 }
 
-const flagOf = (option: string): string => AUTHZ_SETTINGS.find((spec) => spec.option === option)?.flag ?? option;
+/** A library option's setting as it was given (`--client-cert-header`, CERTBOUND_CLIENT_CERT_HEADER). */
+function nameOfOption(settings: CommandSettings, option: string): string {
+  const spec = AUTHZ_SETTINGS.find((candidate) => candidate.option === option);
+  return spec === undefined ? option : flagOf(settings, spec);
+}
 
 async function listenHttp(server: Server, port: number, host: string): Promise<URL> {
   const url = await listenOn(server, port, host);

@@ -6,7 +6,7 @@ import { loadTlsFiles, type TlsFiles } from '../../files/tls-files.js';
 import { readText } from '../../files/read.js';
 import { tokenObjectReaders } from '../../keys/tls-key-opener.js';
 import type { FlagSpec } from '../../config/option.js';
-import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
+import { givenAlternatives, optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 
 const text = { kind: 'string' } as const;
@@ -129,12 +129,10 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
  * history; a trailing newline (as `echo` writes) is not part of the token.
  */
 export async function subjectTokenOf(command: string, parsed: Parsed): Promise<string> {
-  const inline = optionalString(parsed, 'subject-token');
-  const file = optionalString(parsed, 'subject-token-file');
-  if ((inline === undefined) === (file === undefined))
-    throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);
-  if (inline !== undefined) return inline;
-  return readSecretFile(command, file as string, 'subject token file');
+  const given = givenAlternatives(parsed, ['subject-token', 'subject-token-file']);
+  if (given.length !== 1) throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);
+  if (given[0] === 'subject-token') return requireString(command, parsed, 'subject-token');
+  return readSecretFile(command, requireString(command, parsed, 'subject-token-file'), 'subject token file');
 }
 
 /** A secret kept in a file: its text without one trailing newline (as `echo` writes); empty is refused. */

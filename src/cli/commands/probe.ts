@@ -3,7 +3,7 @@ import { computeThumbprint, thumbprintsEqual } from '../../core/thumbprint.js';
 import { createTokenSource, type TokenSourceOptions } from '../../client/token-source.js';
 import type { TlsFiles } from '../../files/tls-files.js';
 import type { FlagSpec } from '../../config/option.js';
-import { flagName, optionalString, parse, requireString, type Parsed } from '../args.js';
+import { flagName, givenAlternatives, optionalString, parse, requireString, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { probeCases } from '../probe/cases.js';
 import { formatTable, problemOf, type ProbeResult } from '../probe/report.js';
@@ -106,14 +106,17 @@ interface TokenSource {
  * flag and file is checked here; only getToken() goes to the network.
  */
 async function tokenSourceOf(parsed: Parsed): Promise<TokenSource> {
-  const given = (['token', 'token-file', 'sts'] as const).filter((flag) => optionalString(parsed, flag) !== undefined);
+  const given = givenAlternatives(parsed, ['token', 'token-file', 'sts']);
   const source = given[0];
   if (source === undefined || given.length > 1) throw new UsageError('probe: give exactly one of --token, --token-file or --sts');
   if (source === 'sts') {
     const { tls, options } = await exchangeOptionsOf('probe', parsed, optionalString(parsed, 'sts-servername'));
     return { owner: tls, getToken: () => exchangedToken(options) };
   }
-  const stray = EXCHANGE_FLAGS.find((flag) => parsed.values[flag] !== undefined);
+  // As with the sources themselves, a source on the command line outweighs exchange variables.
+  const stray = EXCHANGE_FLAGS.find(
+    (flag) => parsed.values[flag] !== undefined && !(parsed.fromEnv.has(flag) && !parsed.fromEnv.has(source)),
+  );
   if (stray !== undefined)
     throw new UsageError(`probe: ${flagName(parsed, stray)} is for the exchange at --sts; with ${flagName(parsed, source)} drop it`);
   const token =

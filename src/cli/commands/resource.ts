@@ -1,4 +1,4 @@
-import type { CommandOption } from '../../config/option.js';
+import type { CommandOption, OptionSpec } from '../../config/option.js';
 import { RESOURCE_SETTINGS } from '../../config/protected-settings.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { CONFIG_FLAG } from '../config-flag.js';
-import { commandSettings, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
+import { commandSettings, flagOf, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
 import { createResourceServer } from '../servers/resource-server.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
@@ -96,6 +96,9 @@ function trustedProxyOf(settings: CommandSettings): TrustedProxyOptions | undefi
     return undefined;
   }
   if (format === undefined) throw new UsageError('resource: --trusted-proxy needs --client-cert-format');
-  if (hops !== undefined && format !== 'xfcc') throw new UsageError('resource: --xfcc-hops applies to --client-cert-format xfcc only');
+  if (hops !== undefined && format !== 'xfcc') {
+    const xfccHops = RESOURCE_SETTINGS.find((spec) => spec.option === 'xfccHops') as OptionSpec;
+    throw new UsageError(`resource: ${flagOf(settings, xfccHops)} applies to --client-cert-format xfcc only`);
+  }
   return { addresses, format, ...(header === undefined ? {} : { header }), ...(hops === undefined ? {} : { xfccHops: hops }) };
 }

@@ -54,7 +54,8 @@ export async function run(argv: string[]): Promise<number> {
     const workers = workersOf((overrides.workers as number | undefined) ?? (Number.isInteger(fromFile) ? (fromFile as number) : undefined));
     if (workers > 1) return runPrimary('sts', workers, logEvent('sts'));
   }
-  limitsOf('sts', { values: overrides, file: undefined });
+  const fromEnv = new Set(STS_COMMAND_SETTINGS.filter((spec) => parsed.fromEnv.has(spec.flag as string)).map((spec) => spec.option));
+  limitsOf('sts', { values: overrides, file: undefined, fromEnv });
   const config = await loadStsConfig(configFile, overrides);
   if (checkOnly) {
     const now = Math.floor(Date.now() / 1000);
