@@ -140,6 +140,36 @@ test('plain flags of other commands: token from variables alone, and a flag beat
   }
 });
 
+test("a boolean variable's false overrides the file's true, as no flag can", async () => {
+  await writeFile(file('strict-sts.yaml'), `${await readFile(file('sts.yaml'), 'utf8')}\nport: 0\nrequire_client_id: true\n`);
+  const sts = await startServer(['sts', '--config', file('strict-sts.yaml')], undefined, { env: { CERTBOUND_REQUIRE_CLIENT_ID: 'false' } });
+  try {
+    // No --client-id: an STS requiring one would refuse this exchange.
+    const token = await runCli([
+      'token',
+      '--sts',
+      sts.url,
+      '--tls-ca',
+      file('ca.crt'),
+      '--tls-cert',
+      file('alice.crt'),
+      '--tls-key',
+      file('alice.key'),
+      '--subject-token',
+      'iamtheeggman',
+      '--audience',
+      AUDIENCE,
+    ]);
+    assert.equal(token.code, 0, token.stderr);
+  } finally {
+    await sts.stop();
+  }
+  const checked = await runCli(['sts', '--config', file('strict-sts.yaml'), '--check-config'], {
+    env: { CERTBOUND_REQUIRE_CLIENT_ID: 'no' },
+  });
+  assert.equal(checked.code, 2);
+});
+
 test('booleans of other commands: CERTBOUND_FORCE=1 overwrites, 0 does not, anything else is refused', async () => {
   const out = file('again');
   assert.equal((await runCli(['pki', 'init', '--out', out])).code, 0);
