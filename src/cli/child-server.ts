@@ -1,6 +1,7 @@
 /** The CLI servers as child processes of `certbound demo`: started, awaited on their ready line, stopped. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withoutFlagVariables } from './environment.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 /** A server that has not printed its ready line by then will not: the demo fails with its last error. */
@@ -8,7 +9,7 @@ const READY_TIMEOUT_MS = 15_000;
 
 /** Start `certbound <args>` as a child process and resolve to the URL from its ready line. */
 export function startServer(children: ChildProcess[], args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: withoutFlagVariables() });
   children.push(child);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

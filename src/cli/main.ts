@@ -43,7 +43,8 @@ ${Object.values(COMMANDS)
   .join('\n')}
 
 Exit codes: 0 success, 1 refused or failed (STS/resource said no, unreachable), 2 bad input.
---debug on any command adds error details.
+--debug on any command adds error details. Every other flag can also be set in the environment
+as CERTBOUND_<FLAG> (--tls-cert: CERTBOUND_TLS_CERT); a flag wins (docs/configuration.md).
 `;
 
 function version(): string {

@@ -8,7 +8,7 @@ import { isJwksUrl, loadJwksSource, type JwksEvent, type JwksSource } from '../k
 import { UsageError } from './errors.js';
 import type { Operations } from './operations.js';
 import type { Reloadable } from './reload.js';
-import { requireSetting, tlsPathsOf, tlsReloadable, type CommandSettings } from './settings.js';
+import { flagOf, requireSetting, tlsPathsOf, tlsReloadable, type CommandSettings } from './settings.js';
 
 /** Verifications the token-checking servers keep by default (--token-cache). */
 export const DEFAULT_TOKEN_CACHE_ENTRIES = DEFAULTS.verification.tokenCacheEntries;
@@ -66,7 +66,7 @@ export async function loadVerifier(
   operations?: Operations,
 ): Promise<{ issuer: string; audience: string[]; verifier: BoundTokenVerifier; keys: JwksSource }> {
   const issuer = requireSetting<string>(command, settings, ISSUER);
-  if (!URL.canParse(issuer)) throw new UsageError(`${command}: --issuer must be the issuer URL the tokens carry in iss`);
+  if (!URL.canParse(issuer)) throw new UsageError(`${command}: ${flagOf(settings, ISSUER)} must be the issuer URL the tokens carry in iss`);
   const audience = requireSetting<string[]>(command, settings, AUDIENCE);
   const maxStale = settings.values.jwksMaxStaleMs as number | undefined;
   const clockSkew = settings.values.clockToleranceSeconds as number | undefined;

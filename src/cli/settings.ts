@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../defaults.js';
 import { headersOutlastRequest, LIMIT_OPTIONS, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../config/limits.js';
-import type { OptionSpec } from '../config/option.js';
+import { envNameOf, type OptionSpec } from '../config/option.js';
 import { checkFileKeys, readSettings } from '../config/settings.js';
 import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../files/tls-files.js';
 import { readYamlMapping } from '../files/yaml.js';
@@ -9,33 +9,20 @@ import type { Parsed } from './args.js';
 import { UsageError } from './errors.js';
 import type { Reloadable } from './reload.js';
 
-/** The parseArgs options of a command's settings: booleans, repeatable lists, text for the rest. */
-export function flagOptions(specs: readonly OptionSpec[]): Record<string, { type: 'string' | 'boolean'; multiple?: true }> {
-  return Object.fromEntries(
-    specs.flatMap((spec) =>
-      spec.flag === undefined
-        ? []
-        : [
-            [
-              spec.flag,
-              spec.type.kind === 'boolean'
-                ? { type: 'boolean' }
-                : spec.type.kind === 'strings' || spec.type.kind === 'paths'
-                  ? { type: 'string', multiple: true }
-                  : { type: 'string' },
-            ],
-          ],
-    ),
-  );
-}
+export { flagOptions } from './args.js';
 
-/** A command's settings: its flags over its configuration file (--config), by library option name. */
+/**
+ * A command's settings: its flags over its environment variables over its configuration file
+ * (--config), by library option name.
+ */
 export interface CommandSettings {
   values: Record<string, unknown>;
   /** The configuration file, when one was given. */
   file: string | undefined;
-  /** The options given as flags (the rest came from the file), to name each as it was written. */
+  /** The options given as flags or variables (the rest came from the file), to name each as it was written. */
   flagged?: ReadonlySet<string>;
+  /** The options given as environment variables. */
+  fromEnv?: ReadonlySet<string>;
 }
 
 /**
@@ -50,22 +37,33 @@ export async function commandSettings(
   opaque: readonly string[] = [],
 ): Promise<CommandSettings> {
   const path = parsed.values.config;
-  if (typeof path !== 'string' || path === '') return { values: readSettings(specs, { command, flags: parsed.values }), file: undefined };
+  const fromEnv = new Set(specs.filter((spec) => spec.flag !== undefined && parsed.fromEnv.has(spec.flag)).map((spec) => spec.option));
+  const flags = { command, flags: parsed.values, fromEnv: parsed.fromEnv };
+  if (typeof path !== 'string' || path === '') return { values: readSettings(specs, flags), file: undefined, fromEnv };
   const document = await readYamlMapping(path, 'configuration');
   checkFileKeys(path, document, specs, opaque);
   const flagged = new Set(specs.filter((spec) => spec.flag !== undefined && given(parsed.values[spec.flag])).map((spec) => spec.option));
-  return { values: readSettings(specs, { command, flags: parsed.values, file: { path, document } }), file: path, flagged };
+  return { values: readSettings(specs, { ...flags, file: { path, document } }), file: path, flagged, fromEnv };
 }
 
 const given = (flag: unknown): boolean => flag !== undefined && !(Array.isArray(flag) && flag.length === 0);
 
-/** A setting as the person wrote it: `--headers-timeout`, or `limits.headers_timeout in resource.yaml`. */
+/**
+ * A setting as the person wrote it: `--headers-timeout`, CERTBOUND_HEADERS_TIMEOUT, or
+ * `limits.headers_timeout in resource.yaml`.
+ */
 export function nameOf(settings: CommandSettings, spec: OptionSpec): string {
+  if (spec.flag !== undefined && settings.fromEnv?.has(spec.option) === true) return envNameOf(spec.flag);
   const fromFile = settings.file !== undefined && settings.flagged?.has(spec.option) !== true && settings.values[spec.option] !== undefined;
   return fromFile || spec.flag === undefined ? `${spec.key} in ${settings.file}` : `--${spec.flag}`;
 }
 
-/** A setting that must be given, by flag or in the file. */
+/** A setting as given on the command line or in the environment: `--rule`, or CERTBOUND_RULE when it came from there. */
+export function flagOf(settings: CommandSettings, spec: OptionSpec): string {
+  return spec.flag !== undefined && settings.fromEnv?.has(spec.option) === true ? envNameOf(spec.flag) : `--${spec.flag ?? spec.key}`;
+}
+
+/** A setting that must be given, by flag, variable or in the file. */
 export function requireSetting<T>(command: string, settings: CommandSettings, spec: OptionSpec): T {
   const value = settings.values[spec.option];
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
@@ -127,12 +125,14 @@ export const ADMIN_USAGE = `  --admin-port N serves Prometheus /metrics, /health
   (docs/operations.md lists every metric).`;
 
 const D = SERVER_LIMIT_DEFAULTS;
-export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these settings from a YAML file (keys in docs/configuration.md;
-  flags win). --tls-crl FILE (repeatable) refuses revoked client certificates. The TLS
-  certificate, key, CA bundle and CRLs (and keys, see docs/cli.md) are re-read without dropping a
-  request on SIGHUP and when they change on disk (renames and Kubernetes secret updates too; a
-  broken or mismatched file keeps the last good one): --watch-debounce-ms MS (${DEFAULTS.server.watchDebounceMs}) gathers a
-  change before the reload, 0 turns watching off (docs/file-watching.md).
+export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these settings from a YAML file (keys in docs/configuration.md).
+  Every flag can also be set as CERTBOUND_<FLAG> (--tls-cert: CERTBOUND_TLS_CERT; lists comma-
+  separated, paths ':'-separated): a flag beats its variable, a variable the file's key.
+  --tls-crl FILE (repeatable) refuses revoked client certificates. The TLS certificate, key, CA
+  bundle and CRLs (and keys, see docs/cli.md) are re-read without dropping a request on SIGHUP
+  and when they change on disk (renames and Kubernetes secret updates too; a broken or mismatched
+  file keeps the last good one): --watch-debounce-ms MS (${DEFAULTS.server.watchDebounceMs}) gathers a change before the
+  reload, 0 turns watching off (docs/file-watching.md).
   Limits: --handshake-timeout S (default: --headers-timeout) --max-connections N
   (${D.maxConnections}; beyond it new connections are closed at accept, 0 = off) --max-header-size BYTES
   (${D.maxHeaderSize}) --headers-timeout S (${D.headersTimeoutMs / 1000}) --request-timeout S (${D.requestTimeoutMs / 1000}) --keep-alive-timeout S (${D.keepAliveTimeoutMs / 1000})

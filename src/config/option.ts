@@ -18,6 +18,28 @@ export interface OptionSpec {
   doc: string;
 }
 
+/**
+ * A flag of a command that has no configuration file (`token`, `probe`, `keys`, ...), or a flag
+ * of a server command that is not a setting (`--config`), described as a setting is: what values
+ * it takes, one line for the docs. The option tables and the parser are derived from it.
+ */
+export interface FlagSpec {
+  flag: string;
+  type: OptionType;
+  doc: string;
+}
+
+/** What a command takes: settings (with a file key) and plain flags. */
+export type CommandOption = OptionSpec | FlagSpec;
+
+/**
+ * The environment variable of a flag: `--tls-cert` is CERTBOUND_TLS_CERT. Every flag of every
+ * command has one; the flag wins over it, and it wins over the configuration file.
+ */
+export function envNameOf(flag: string): string {
+  return `CERTBOUND_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
 export type OptionType =
   /** A whole number from min to max, the same in every vocabulary (counts, bytes). */
   | { kind: 'integer'; min: number; max: number }

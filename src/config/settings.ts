@@ -2,16 +2,19 @@ import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
 import { ConfigError, FileProblem } from '../core/config-error.js';
 import { isPkcs11Uri } from '../core/tls-key.js';
-import { fileSchema, fromFlagText, toLibraryValue, userProblem, type OptionSpec, type OptionType } from './option.js';
+import { envNameOf, fileSchema, fromFlagText, toLibraryValue, userProblem, type OptionSpec, type OptionType } from './option.js';
 
 /**
- * What a person gave a command: flags (as parsed, text), and a configuration file (as parsed,
- * YAML or JSON). A flag overrides the file's key for the same setting, one by one.
+ * What a person gave a command: flags (as parsed, text; environment variables among them), and a
+ * configuration file (as parsed, YAML or JSON). A flag overrides the file's key for the same
+ * setting, one by one.
  */
 export interface SettingSources {
   /** The command, for flag errors: `resource: --port must be ...`. */
   command: string;
   flags: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  /** The flags whose values came from their environment variables, to name those in errors. */
+  fromEnv?: ReadonlySet<string>;
   file?: { path: string; document: Readonly<Record<string, unknown>> };
 }
 
@@ -31,15 +34,17 @@ export function readSettings(specs: readonly OptionSpec[], sources: SettingSourc
 
 function readSetting(spec: OptionSpec, sources: SettingSources): unknown {
   const flagged = spec.flag === undefined ? undefined : sources.flags[spec.flag];
-  if (flagged !== undefined && !(Array.isArray(flagged) && flagged.length === 0)) return fromFlag(spec, flagged, sources.command);
+  if (flagged !== undefined && !(Array.isArray(flagged) && flagged.length === 0)) return fromFlag(spec, flagged, sources);
   if (sources.file === undefined) return undefined;
   const written = valueAt(sources.file.document, spec.key);
   if (written === undefined) return undefined;
   return fromFile(spec, written, sources.file.path);
 }
 
-function fromFlag(spec: OptionSpec, raw: string | boolean | string[], command: string): unknown {
-  const fail = (problem: string): ConfigError => new ConfigError(`--${spec.flag}`, problem, `${command}: --${spec.flag} ${problem}`);
+function fromFlag(spec: OptionSpec, raw: string | boolean | string[], sources: SettingSources): unknown {
+  const flag = spec.flag as string;
+  const name = sources.fromEnv?.has(flag) === true ? envNameOf(flag) : `--${flag}`;
+  const fail = (problem: string): ConfigError => new ConfigError(name, problem, `${sources.command}: ${name} ${problem}`);
   if (spec.type.kind === 'path' || spec.type.kind === 'path-or-url' || spec.type.kind === 'path-or-pkcs11') return raw;
   if (spec.type.kind === 'paths') return [raw].flat();
   const type = spec.type;

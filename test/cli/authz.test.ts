@@ -45,7 +45,7 @@ test('authz: no certificate format, no rule, a bad rule, an unknown proxy config
     ],
     [
       [...base, '--client-cert-format', 'xfcc', '--default-rule', 'a"b'],
-      /^certbound: authz: --default rule "a"b": "a"b" is not a scope token/,
+      /^certbound: authz: --default-rule "a"b": "a"b" is not a scope token/,
     ],
     [
       [...base, '--client-cert-format', 'xfcc', '--rule', 'GET /', '--identity-header', 'user=X-User'],

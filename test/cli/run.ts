@@ -90,6 +90,8 @@ export interface RunOptions {
    * kills the processes it started (for `demo`, which runs its own servers).
    */
   processGroup?: boolean;
+  /** Variables added to (or, when undefined, removed from) this process's environment. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Run `certbound ...args` to completion (bounded), optionally feeding `input` on stdin. */
@@ -100,6 +102,7 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<RunRes
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: processGroup,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
   });
   track(child, processGroup);
   let stdout = '';

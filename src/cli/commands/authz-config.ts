@@ -1,4 +1,5 @@
-import { parse, requireString } from '../args.js';
+import type { FlagSpec } from '../../config/option.js';
+import { flagName, parse, requireString } from '../args.js';
 import { UsageError } from '../errors.js';
 import { caddyGatewayConfig } from '../gateway/caddy.js';
 import { nginxGatewayConfig, type GatewayConfigOptions } from '../gateway/nginx.js';
@@ -13,21 +14,18 @@ const GENERATORS: Record<string, (options: GatewayConfigOptions) => string> = {
   envoy: (options) => envoyGatewayConfig(options, URL.canParse(options.authz) ? new URL(options.authz).host : options.authz),
 };
 
+export const configFlags: readonly FlagSpec[] = [
+  { flag: 'listen', type: { kind: 'string' }, doc: 'ADDRESS:PORT the proxy listens on (mutual TLS)' },
+  { flag: 'upstream', type: { kind: 'string' }, doc: 'the http(s) URL the proxy forwards allowed requests to' },
+  { flag: 'authz', type: { kind: 'string' }, doc: "certbound authz's URL (envoy: the --grpc-port's HOST:PORT)" },
+  { flag: 'tls-ca', type: { kind: 'path' }, doc: "the CA bundle client certificates must chain to, as the proxy's file" },
+  { flag: 'tls-cert', type: { kind: 'path' }, doc: "the proxy's certificate, as the proxy's file" },
+  { flag: 'tls-key', type: { kind: 'path' }, doc: 'its private key, as the proxy reads it' },
+];
+
 /** `certbound authz config PROXY ...`: print a hardened configuration for the proxy in front. */
 export async function printConfig(argv: string[], usage: string): Promise<number> {
-  const parsed = parse(
-    'authz config',
-    argv,
-    {
-      listen: { type: 'string' },
-      upstream: { type: 'string' },
-      authz: { type: 'string' },
-      'tls-ca': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-    },
-    1,
-  );
+  const parsed = parse('authz config', argv, configFlags, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -43,12 +41,12 @@ export async function printConfig(argv: string[], usage: string): Promise<number
   const url = (flag: string): string => {
     const value = requireString('authz config', parsed, flag);
     if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol))
-      throw new UsageError(`authz config: --${flag} must be an http(s) URL`);
+      throw new UsageError(`authz config: ${flagName(parsed, flag)} must be an http(s) URL`);
     return value;
   };
   const listen = requireString('authz config', parsed, 'listen');
   if (!/^(?:\[[0-9a-fA-F:]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/.test(listen))
-    throw new UsageError('authz config: --listen must be ADDRESS:PORT');
+    throw new UsageError(`authz config: ${flagName(parsed, 'listen')} must be ADDRESS:PORT`);
   const options = {
     listen,
     upstream: url('upstream'),

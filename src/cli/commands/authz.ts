@@ -2,6 +2,7 @@ import { startOperations } from '../operations.js';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { AUTHZ_SETTINGS } from '../../config/authz-settings.js';
+import type { CommandOption } from '../../config/option.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
 import { readText } from '../../files/read.js';
@@ -17,7 +18,8 @@ import { UsageError } from '../errors.js';
 import { jwksReloadable, loadVerifier } from '../protected-server.js';
 import { reloadOnChange } from '../reload.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
-import { ADMIN_USAGE, commandSettings, flagOptions, requireSetting } from '../settings.js';
+import { CONFIG_FLAG } from '../config-flag.js';
+import { ADMIN_USAGE, commandSettings, flagOf, requireSetting, type CommandSettings } from '../settings.js';
 
 export const usage = `certbound authz [--config FILE] (--port N | --socket PATH) --jwks FILE_OR_URL --issuer I --audience A ...
                  --client-cert-format pem-urlencoded|rfc9440|xfcc|traefik
@@ -37,6 +39,9 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
   Authorization/Check (Envoy, Istio): --grpc-port, the certificate from the CheckRequest.
   SIGHUP re-reads a --jwks file (or re-fetches the URL); a file is also re-read when it changes on
   disk (--watch-debounce-ms MS, 300, gathers the change; 0 = SIGHUP only).
+  --config FILE reads these settings from a YAML file; every flag can also be set as
+  CERTBOUND_<FLAG> (--rule: CERTBOUND_RULE, comma-separated), a flag beating its variable and a
+  variable the file's key (docs/configuration.md).
 
 certbound authz config nginx|caddy|traefik|envoy --listen ADDR:PORT --upstream URL --authz URL --tls-ca F --tls-cert F --tls-key F
   Print a configuration for the proxy in front that terminates mutual TLS and asks certbound
@@ -46,9 +51,11 @@ certbound authz config nginx|caddy|traefik|envoy --listen ADDR:PORT --upstream U
   authz with the --client-cert-format the output names.
 ${ADMIN_USAGE}`;
 
+export const flags: readonly CommandOption[] = [CONFIG_FLAG, ...AUTHZ_SETTINGS];
+
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'config') return printConfig(argv.slice(1), usage);
-  const parsed = parse('authz', argv, { config: { type: 'string' }, ...flagOptions(AUTHZ_SETTINGS) });
+  const parsed = parse('authz', argv, flags);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -69,7 +76,8 @@ export async function run(argv: string[]): Promise<number> {
   const { verifier, keys } = await loadVerifier('authz', settings, ca, log, operations);
   const header = settings.values.clientCertHeader as string | undefined;
   const hops = settings.values.xfccHops as number | undefined;
-  if (hops !== undefined && format !== 'xfcc') throw new UsageError('authz: --xfcc-hops applies to --client-cert-format xfcc only');
+  if (hops !== undefined && format !== 'xfcc')
+    throw new UsageError(`authz: ${nameOfOption(settings, 'xfccHops')} applies to --client-cert-format xfcc only`);
   const envoyPathPrefix = settings.values.envoyPathPrefix as string | undefined;
   const logDecision = (event: AuthzEvent): void =>
     log(
@@ -102,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (error) {
     if (error instanceof TypeError)
-      throw new UsageError(`authz: ${error.message.replace(/^"(\w+)"/, (_, name: string) => `--${flagOf(name)}`)}`);
+      throw new UsageError(`authz: ${error.message.replace(/^"(\w+)"/, (_, name: string) => nameOfOption(settings, name))}`);
     throw error;
   }
   // Bounded like every certbound server: a slow or oversized request is cut off, never waited on.
@@ -158,7 +166,11 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-const flagOf = (option: string): string => AUTHZ_SETTINGS.find((spec) => spec.option === option)?.flag ?? option;
+/** A library option's setting as it was given (`--client-cert-header`, CERTBOUND_CLIENT_CERT_HEADER). */
+function nameOfOption(settings: CommandSettings, option: string): string {
+  const spec = AUTHZ_SETTINGS.find((candidate) => candidate.option === option);
+  return spec === undefined ? option : flagOf(settings, spec);
+}
 
 async function listenHttp(server: Server, port: number, host: string): Promise<URL> {
   const url = await listenOn(server, port, host);

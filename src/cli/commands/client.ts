@@ -5,27 +5,41 @@ import { createTokenSource, type TokenSource, type TokenSourceOptions } from '..
 import { loadTlsFiles, type TlsFiles } from '../../files/tls-files.js';
 import { readText } from '../../files/read.js';
 import { tokenObjectReaders } from '../../keys/tls-key-opener.js';
-import { optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
+import type { FlagSpec } from '../../config/option.js';
+import { givenAlternatives, optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 
-/** The flags of every command that exchanges a subject token (token, call, grpc-call). */
-export const CLIENT_OPTIONS = {
-  sts: { type: 'string' },
-  'tls-ca': { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'pkcs11-module': { type: 'string' },
-  'pkcs11-pin-file': { type: 'string' },
-  'subject-token': { type: 'string' },
-  'subject-token-file': { type: 'string' },
-  'subject-token-type': { type: 'string' },
-  audience: { type: 'string', multiple: true },
-  resource: { type: 'string', multiple: true },
-  scope: { type: 'string' },
-  'requested-token-type': { type: 'string' },
-  'client-id': { type: 'string' },
-  servername: { type: 'string' },
-} as const;
+const text = { kind: 'string' } as const;
+const path = { kind: 'path' } as const;
+
+/** The flags of every command that exchanges a subject token (token, call, grpc-call, probe). */
+export const CLIENT_FLAGS: readonly FlagSpec[] = [
+  { flag: 'sts', type: { kind: 'https-url' }, doc: "the STS's token endpoint (a URL without a path means /token)" },
+  { flag: 'tls-ca', type: path, doc: 'CA bundle the servers are checked against' },
+  { flag: 'tls-cert', type: path, doc: 'the client certificate the token is bound to' },
+  { flag: 'tls-key', type: { kind: 'path-or-pkcs11' }, doc: 'its private key: a file, or a pkcs11: URI' },
+  { flag: 'pkcs11-module', type: path, doc: 'the PKCS#11 module holding a pkcs11: key (default: PKCS11_MODULE_PATH)' },
+  { flag: 'pkcs11-pin-file', type: path, doc: "a file holding the token's user PIN (default: CERTBOUND_PKCS11_PIN)" },
+  { flag: 'subject-token', type: text, doc: 'the subject token to exchange (a secret: prefer --subject-token-file)' },
+  { flag: 'subject-token-file', type: path, doc: 'a file holding the subject token' },
+  { flag: 'subject-token-type', type: text, doc: 'its RFC 8693 token type URN (default: access token)' },
+  { flag: 'audience', type: { kind: 'strings' }, doc: 'audiences the token is for (this or --resource)' },
+  { flag: 'resource', type: { kind: 'strings' }, doc: 'resource URIs the token is for (RFC 8707)' },
+  { flag: 'scope', type: text, doc: 'scopes asked for, space-separated' },
+  { flag: 'requested-token-type', type: text, doc: 'the RFC 8693 token type URN asked for' },
+  { flag: 'client-id', type: text, doc: 'the registered client_id to send (RFC 8705 §2)' },
+  { flag: 'servername', type: text, doc: "the name the server's certificate is checked against (default: the URL's host)" },
+];
+
+/** --sts-servername of the commands that call something besides the STS (call, grpc-call, probe). */
+export const STS_SERVERNAME_FLAG: FlagSpec = {
+  flag: 'sts-servername',
+  type: text,
+  doc: "the name the STS's certificate is checked against (default: the --sts host)",
+};
+
+export const tokenFlags = CLIENT_FLAGS;
+export const callFlags: readonly FlagSpec[] = [...CLIENT_FLAGS, STS_SERVERNAME_FLAG];
 
 export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
                  (--audience A | --resource R)... [--scope S] [--servername NAME]
@@ -115,12 +129,10 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
  * history; a trailing newline (as `echo` writes) is not part of the token.
  */
 export async function subjectTokenOf(command: string, parsed: Parsed): Promise<string> {
-  const inline = optionalString(parsed, 'subject-token');
-  const file = optionalString(parsed, 'subject-token-file');
-  if ((inline === undefined) === (file === undefined))
-    throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);
-  if (inline !== undefined) return inline;
-  return readSecretFile(command, file as string, 'subject token file');
+  const given = givenAlternatives(parsed, ['subject-token', 'subject-token-file']);
+  if (given.length !== 1) throw new UsageError(`${command}: give exactly one of --subject-token or --subject-token-file`);
+  if (given[0] === 'subject-token') return requireString(command, parsed, 'subject-token');
+  return readSecretFile(command, requireString(command, parsed, 'subject-token-file'), 'subject token file');
 }
 
 /** A secret kept in a file: its text without one trailing newline (as `echo` writes); empty is refused. */
@@ -139,7 +151,7 @@ export function asOperationFailure(error: unknown): unknown {
 }
 
 export async function runToken(argv: string[]): Promise<number> {
-  const parsed = parse('token', argv, CLIENT_OPTIONS);
+  const parsed = parse('token', argv, tokenFlags);
   if (parsed.values.help === true) {
     process.stdout.write(`${tokenUsage}\n`);
     return 0;
@@ -164,7 +176,7 @@ export async function runToken(argv: string[]): Promise<number> {
 }
 
 export async function runCall(argv: string[]): Promise<number> {
-  const parsed = parse('call', argv, { ...CLIENT_OPTIONS, 'sts-servername': { type: 'string' } }, 1);
+  const parsed = parse('call', argv, callFlags, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${callUsage}\n`);
     return 0;

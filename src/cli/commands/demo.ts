@@ -10,6 +10,7 @@ import { CertboundError } from '../../core/errors.js';
 import { computeThumbprint } from '../../core/thumbprint.js';
 import type { TlsKey } from '../../core/tls-key.js';
 import { DEV_AUDIENCE, DEV_GRPC_AUDIENCE, DEV_ISSUER, DEV_SUBJECT_TOKENS } from '../../pki/dev-pki.js';
+import type { FlagSpec } from '../../config/option.js';
 import { optionalString, parse } from '../args.js';
 import { stopChild } from '../child-server.js';
 import { demoPkcs11Module, setUpDemo } from './demo-setup.js';
@@ -23,6 +24,12 @@ export const usage = `certbound demo [--keep] [--pkcs11 [--pkcs11-module F]]
   bob's and the STS signing key inside a throw-away SoftHSM2 token (--pkcs11-module: the SoftHSM2
   module, default where Debian installs it) and plays the same story with keys that never leave it.`;
 
+export const flags: readonly FlagSpec[] = [
+  { flag: 'keep', type: { kind: 'boolean' }, doc: 'leave the temporary directory in place' },
+  { flag: 'pkcs11', type: { kind: 'boolean' }, doc: 'keep the keys in a throw-away SoftHSM2 token' },
+  { flag: 'pkcs11-module', type: { kind: 'path' }, doc: 'the SoftHSM2 module (default: where Debian installs it)' },
+];
+
 interface Step {
   title: string;
   expected: string;
@@ -30,7 +37,7 @@ interface Step {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('demo', argv, { keep: { type: 'boolean' }, pkcs11: { type: 'boolean' }, 'pkcs11-module': { type: 'string' } });
+  const parsed = parse('demo', argv, flags);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;

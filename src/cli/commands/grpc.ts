@@ -1,5 +1,6 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { GRPC_LIMITS, LIMIT_OPTIONS, SERVER_LIMIT_DEFAULTS } from '../../config/limits.js';
+import type { CommandOption } from '../../config/option.js';
 import { GRPC_SERVER_SETTINGS } from '../../config/protected-settings.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { startOperations } from '../operations.js';
@@ -9,8 +10,9 @@ import { OperationFailed, UsageError } from '../errors.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { reloadOnChange } from '../reload.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
-import { ADMIN_USAGE, commandSettings, flagOptions, limitsOf, nameOf, requireSetting } from '../settings.js';
-import { CLIENT_OPTIONS, exchangeOptionsOf } from './client.js';
+import { CONFIG_FLAG } from '../config-flag.js';
+import { ADMIN_USAGE, commandSettings, limitsOf, nameOf, requireSetting } from '../settings.js';
+import { CLIENT_FLAGS, exchangeOptionsOf, STS_SERVERNAME_FLAG } from './client.js';
 
 export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
@@ -28,9 +30,10 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
   it; 0 = SIGHUP only). --drain-timeout S (10): on SIGTERM, running calls get this long.
   --handshake-timeout S (${SERVER_LIMIT_DEFAULTS.handshakeTimeoutMs / 1000}) cuts off a peer that has not finished the TLS handshake;
   --max-connections N (${SERVER_LIMIT_DEFAULTS.maxConnections}; 0 = off) closes connections beyond it at accept. --config FILE
-  reads these settings from a YAML file (keys in docs/configuration.md; flags win). --tls-key
-  pkcs11:token=...;object=... keeps the server key in a PKCS#11 token (--pkcs11-module F,
-  --pkcs11-pin-file F; docs/hardware-keys.md).
+  reads these settings from a YAML file (keys in docs/configuration.md); every flag can also be
+  set as CERTBOUND_<FLAG> (--tls-cert: CERTBOUND_TLS_CERT), a flag beating its variable and a
+  variable the file's key. --tls-key pkcs11:token=...;object=... keeps the server key in a
+  PKCS#11 token (--pkcs11-module F, --pkcs11-pin-file F; docs/hardware-keys.md).
 ${ADMIN_USAGE}`;
 
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
@@ -69,8 +72,16 @@ export async function loadGrpc() {
   }
 }
 
+export const serverFlags: readonly CommandOption[] = [CONFIG_FLAG, ...GRPC_SERVER_SETTINGS];
+
+export const callFlags: readonly CommandOption[] = [
+  ...CLIENT_FLAGS,
+  STS_SERVERNAME_FLAG,
+  { flag: 'name', type: { kind: 'string' }, doc: 'the name SayHello is sent' },
+];
+
 export async function runServer(argv: string[]): Promise<number> {
-  const parsed = parse('grpc-server', argv, { config: { type: 'string' }, ...flagOptions(GRPC_SERVER_SETTINGS) });
+  const parsed = parse('grpc-server', argv, serverFlags);
   if (parsed.values.help === true) {
     process.stdout.write(`${serverUsage}\n`);
     return 0;
@@ -118,7 +129,7 @@ export async function runServer(argv: string[]): Promise<number> {
 }
 
 export async function runCall(argv: string[]): Promise<number> {
-  const parsed = parse('grpc-call', argv, { ...CLIENT_OPTIONS, 'sts-servername': { type: 'string' }, name: { type: 'string' } }, 1);
+  const parsed = parse('grpc-call', argv, callFlags, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${callUsage}\n`);
     return 0;

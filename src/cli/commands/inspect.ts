@@ -3,6 +3,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { CNF_X5T_S256 } from '../../core/rfc.js';
 import { computeThumbprint, thumbprintsEqual } from '../../core/thumbprint.js';
 import { readCertificates } from '../../files/read.js';
+import type { FlagSpec } from '../../config/option.js';
 import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 
@@ -11,8 +12,12 @@ export const usage = `certbound inspect TOKEN [--cert CERT]
   is NOT verified: this is for reading tokens. With --cert, say whether the token's cnf x5t#S256
   binds it to CERT; exits 1 when it does not.`;
 
+export const flags: readonly FlagSpec[] = [
+  { flag: 'cert', type: { kind: 'path' }, doc: "say whether the token's cnf x5t#S256 binds it to this certificate" },
+];
+
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('inspect', argv, { cert: { type: 'string' } }, 1);
+  const parsed = parse('inspect', argv, flags, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;

@@ -4,7 +4,8 @@ import { readIndex, scheduleOf, type IndexEntry } from '../../keys/keystore-inde
 import { addKeystoreKey, GENERATED_ALGORITHMS, KEYSTORE_DEFAULTS } from '../../keys/keystore.js';
 import { readPinFile } from '../../keys/pkcs11-token.js';
 import { parsePkcs11Uri } from '../../keys/pkcs11-uri.js';
-import { optionalString, parse, requireString, type Parsed } from '../args.js';
+import type { FlagSpec } from '../../config/option.js';
+import { flagName, optionalString, parse, requireString, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
 
 export const usage = `certbound keys generate|list|rotate --dir DIR [--alg ES256|ES384|RS256|PS256|EdDSA]
@@ -22,21 +23,26 @@ export const usage = `certbound keys generate|list|rotate --dir DIR [--alg ES256
   list      show each key's schedule.
   A running STS picks changes up within 5 s, or at once on SIGHUP.`;
 
+export const flags: readonly FlagSpec[] = [
+  { flag: 'dir', type: { kind: 'path' }, doc: 'the keystore directory (keystore.json and the key files)' },
+  { flag: 'alg', type: { kind: 'enum', values: GENERATED_ALGORITHMS }, doc: 'the algorithm of a new key (default: ES256)' },
+  {
+    flag: 'publish-ahead',
+    type: { kind: 'integer', min: 0, max: 999_999 },
+    doc: `seconds a rotated-in key is published before it signs (${KEYSTORE_DEFAULTS.publishAheadSeconds})`,
+  },
+  {
+    flag: 'max-token-lifetime',
+    type: { kind: 'integer', min: 1, max: 999_999 },
+    doc: `seconds a retired key stays published, plus 60 (${KEYSTORE_DEFAULTS.maxTokenLifetimeSeconds})`,
+  },
+  { flag: 'pkcs11', type: { kind: 'string' }, doc: 'pkcs11:token=LABEL: make the key inside that PKCS#11 token' },
+  { flag: 'pkcs11-module', type: { kind: 'path' }, doc: 'the PKCS#11 module of that token (default: PKCS11_MODULE_PATH)' },
+  { flag: 'pkcs11-pin-file', type: { kind: 'path' }, doc: "a file holding the token's user PIN (default: CERTBOUND_PKCS11_PIN)" },
+];
+
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse(
-    'keys',
-    argv,
-    {
-      dir: { type: 'string' },
-      alg: { type: 'string' },
-      'publish-ahead': { type: 'string' },
-      'max-token-lifetime': { type: 'string' },
-      pkcs11: { type: 'string' },
-      'pkcs11-module': { type: 'string' },
-      'pkcs11-pin-file': { type: 'string' },
-    },
-    1,
-  );
+  const parsed = parse('keys', argv, flags, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -48,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   if (action === 'list') return list(dir, now);
   const alg = optionalString(parsed, 'alg') ?? 'ES256';
   if (!(GENERATED_ALGORITHMS as readonly string[]).includes(alg))
-    throw new UsageError(`keys ${action}: --alg must be one of ${GENERATED_ALGORITHMS.join(', ')}`);
+    throw new UsageError(`keys ${action}: ${flagName(parsed, 'alg')} must be one of ${GENERATED_ALGORITHMS.join(', ')}`);
   const existing = scheduleOf(await readIndex(dir));
   if (action === 'generate' && signingKeyAt(existing, now) !== undefined)
     throw new UsageError(`keys generate: ${dir} already has an active key; use keys rotate`);
@@ -78,7 +84,7 @@ async function tokenOf(command: string, parsed: Parsed): Promise<{ token: string
     return undefined;
   }
   const token = parsePkcs11Uri(uri, { keyOptional: true }).token;
-  if (token === undefined) throw new UsageError(`${command}: --pkcs11 must name the token: pkcs11:token=LABEL`);
+  if (token === undefined) throw new UsageError(`${command}: ${flagName(parsed, 'pkcs11')} must name the token: pkcs11:token=LABEL`);
   return {
     token,
     ...(module === undefined ? {} : { module }),
@@ -126,6 +132,6 @@ function seconds(parsed: Parsed, flag: string, name: 'publishAheadSeconds' | 'ma
   const raw = optionalString(parsed, flag);
   if (raw === undefined) return {};
   if (!/^\d{1,6}$/.test(raw) || (name === 'maxTokenLifetimeSeconds' && Number(raw) < 1))
-    throw new UsageError(`keys: --${flag} must be a number of seconds`);
+    throw new UsageError(`keys: ${flagName(parsed, flag)} must be a number of seconds`);
   return { [name]: Number(raw) };
 }

@@ -5,6 +5,7 @@ import { readCertificates, readPrivateKey } from '../../files/read.js';
 import { planDevPki } from '../../pki/dev-pki.js';
 import { createCrl, loadCertificateAuthority, revokedSerials } from '../../pki/generate.js';
 import { writePlannedFiles } from '../../pki/write.js';
+import type { FlagSpec } from '../../config/option.js';
 import { optionalString, parse, requireString, stringList } from '../args.js';
 import { makeDevKeysInToken } from '../dev-keys-in-token.js';
 import { UsageError } from '../errors.js';
@@ -25,20 +26,22 @@ certbound pki revoke --dir DIR [--cert FILE ...]
   there are kept) and re-issue it valid for 7 days. Without --cert it only re-issues. Servers read
   it with --tls-crl DIR/ca.crl and re-read it on SIGHUP.`;
 
+export const initFlags: readonly FlagSpec[] = [
+  { flag: 'out', type: { kind: 'path' }, doc: 'the directory the development PKI is written to' },
+  { flag: 'force', type: { kind: 'boolean' }, doc: 'overwrite files that exist' },
+  { flag: 'pkcs11', type: { kind: 'string' }, doc: "pkcs11:token=LABEL: make alice's, bob's and the JWT key inside that token" },
+  { flag: 'pkcs11-module', type: { kind: 'path' }, doc: 'the PKCS#11 module of that token (default: PKCS11_MODULE_PATH)' },
+  { flag: 'pkcs11-pin-file', type: { kind: 'path' }, doc: "a file holding the token's user PIN (default: CERTBOUND_PKCS11_PIN)" },
+];
+
+export const revokeFlags: readonly FlagSpec[] = [
+  { flag: 'dir', type: { kind: 'path' }, doc: 'the PKI directory (ca.crt, ca.key; ca.crl is written)' },
+  { flag: 'cert', type: { kind: 'paths' }, doc: 'certificates to revoke' },
+];
+
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'revoke') return revoke(argv.slice(1));
-  const parsed = parse(
-    'pki',
-    argv,
-    {
-      out: { type: 'string' },
-      force: { type: 'boolean' },
-      pkcs11: { type: 'string' },
-      'pkcs11-module': { type: 'string' },
-      'pkcs11-pin-file': { type: 'string' },
-    },
-    1,
-  );
+  const parsed = parse('pki', argv, initFlags, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -69,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function revoke(argv: string[]): Promise<number> {
-  const parsed = parse('pki revoke', argv, { dir: { type: 'string' }, cert: { type: 'string', multiple: true } });
+  const parsed = parse('pki revoke', argv, revokeFlags);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;

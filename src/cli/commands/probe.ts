@@ -2,12 +2,13 @@ import { parseBearerAuthorization } from '../../core/bearer.js';
 import { computeThumbprint, thumbprintsEqual } from '../../core/thumbprint.js';
 import { createTokenSource, type TokenSourceOptions } from '../../client/token-source.js';
 import type { TlsFiles } from '../../files/tls-files.js';
-import { optionalString, parse, requireString, type Parsed } from '../args.js';
+import type { FlagSpec } from '../../config/option.js';
+import { flagName, givenAlternatives, optionalString, parse, requireString, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { probeCases } from '../probe/cases.js';
 import { formatTable, problemOf, type ProbeResult } from '../probe/report.js';
 import { sendCase, type ProbeTarget } from '../probe/send.js';
-import { asOperationFailure, CLIENT_OPTIONS, clientTlsOf, exchangeOptionsOf, readSecretFile } from './client.js';
+import { asOperationFailure, CLIENT_FLAGS, clientTlsOf, exchangeOptionsOf, readSecretFile, STS_SERVERNAME_FLAG } from './client.js';
 
 export const usage = `certbound probe URL --tls-ca F --tls-cert F --tls-key F --other-cert F --other-key F
                 (--token T | --token-file F | --sts URL (--subject-token T | --subject-token-file F)
@@ -25,15 +26,15 @@ export const usage = `certbound probe URL --tls-ca F --tls-cert F --tls-key F --
   with --tls-cert as 'certbound token' does (same flags); it is never printed. --servername is the
   TLS server name and the Host header, for a server reached by address; --sts-servername the STS's.`;
 
-const PROBE_OPTIONS = {
-  ...CLIENT_OPTIONS,
-  'sts-servername': { type: 'string' },
-  token: { type: 'string' },
-  'token-file': { type: 'string' },
-  'other-cert': { type: 'string' },
-  'other-key': { type: 'string' },
-  method: { type: 'string' },
-} as const;
+export const flags: readonly FlagSpec[] = [
+  ...CLIENT_FLAGS,
+  STS_SERVERNAME_FLAG,
+  { flag: 'token', type: { kind: 'string' }, doc: 'a token bound to --tls-cert, instead of an exchange at --sts (a secret)' },
+  { flag: 'token-file', type: { kind: 'path' }, doc: 'a file holding that token' },
+  { flag: 'other-cert', type: { kind: 'path' }, doc: 'another client certificate of the same CA, which must be refused' },
+  { flag: 'other-key', type: { kind: 'path-or-pkcs11' }, doc: 'its private key' },
+  { flag: 'method', type: { kind: 'string' }, doc: 'the HTTP method of every request (default: GET)' },
+];
 
 /** Flags that only mean something for the exchange at --sts. */
 const EXCHANGE_FLAGS = [
@@ -52,7 +53,7 @@ const EXCHANGE_FLAGS = [
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('probe', argv, PROBE_OPTIONS, 1);
+  const parsed = parse('probe', argv, flags, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -62,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError('probe: URL (https) is required');
   const method = optionalString(parsed, 'method') ?? 'GET';
   if (!METHOD.test(method) || method.toUpperCase() === 'CONNECT')
-    throw new UsageError(`probe: --method must be an HTTP method such as GET or POST, not ${JSON.stringify(method)}`);
+    throw new UsageError(`probe: ${flagName(parsed, 'method')} must be an HTTP method such as GET or POST, not ${JSON.stringify(method)}`);
   const { owner, getToken } = await tokenSourceOf(parsed);
   const other = await clientTlsOf('probe', parsed, 'other-cert', 'other-key');
   if (thumbprintsEqual(computeThumbprint(owner.cert), computeThumbprint(other.cert)))
@@ -105,15 +106,19 @@ interface TokenSource {
  * flag and file is checked here; only getToken() goes to the network.
  */
 async function tokenSourceOf(parsed: Parsed): Promise<TokenSource> {
-  const given = (['token', 'token-file', 'sts'] as const).filter((flag) => optionalString(parsed, flag) !== undefined);
+  const given = givenAlternatives(parsed, ['token', 'token-file', 'sts']);
   const source = given[0];
   if (source === undefined || given.length > 1) throw new UsageError('probe: give exactly one of --token, --token-file or --sts');
   if (source === 'sts') {
     const { tls, options } = await exchangeOptionsOf('probe', parsed, optionalString(parsed, 'sts-servername'));
     return { owner: tls, getToken: () => exchangedToken(options) };
   }
-  const stray = EXCHANGE_FLAGS.find((flag) => parsed.values[flag] !== undefined);
-  if (stray !== undefined) throw new UsageError(`probe: --${stray} is for the exchange at --sts; with --${source} drop it`);
+  // As with the sources themselves, a source on the command line outweighs exchange variables.
+  const stray = EXCHANGE_FLAGS.find(
+    (flag) => parsed.values[flag] !== undefined && !(parsed.fromEnv.has(flag) && !parsed.fromEnv.has(source)),
+  );
+  if (stray !== undefined)
+    throw new UsageError(`probe: ${flagName(parsed, stray)} is for the exchange at --sts; with ${flagName(parsed, source)} drop it`);
   const token =
     source === 'token'
       ? requireString('probe', parsed, 'token')
@@ -121,7 +126,7 @@ async function tokenSourceOf(parsed: Parsed): Promise<TokenSource> {
   try {
     parseBearerAuthorization(`Bearer ${token}`);
   } catch {
-    throw new UsageError(`probe: --${source} is not a bearer token (RFC 6750 b64token characters only)`);
+    throw new UsageError(`probe: ${flagName(parsed, source)} is not a bearer token (RFC 6750 b64token characters only)`);
   }
   const owner = await clientTlsOf('probe', parsed);
   return { owner, getToken: () => Promise.resolve(token) };

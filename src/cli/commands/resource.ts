@@ -1,3 +1,4 @@
+import type { CommandOption, OptionSpec } from '../../config/option.js';
 import { RESOURCE_SETTINGS } from '../../config/protected-settings.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -8,7 +9,8 @@ import { loadProtectedServer } from '../protected-server.js';
 import { reloadOnChange } from '../reload.js';
 import { logEvent, logTokenKeyFailures, serveUntilSignalled } from '../serve.js';
 import { startOperations } from '../operations.js';
-import { commandSettings, flagOptions, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
+import { CONFIG_FLAG } from '../config-flag.js';
+import { commandSettings, flagOf, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
 import { createResourceServer } from '../servers/resource-server.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
@@ -32,8 +34,10 @@ export const usage = `certbound resource [--config FILE] --port N --tls-ca F --t
   the port (default: one per core); each has its own token cache.
 ${SERVER_OPTIONS_USAGE}`;
 
+export const flags: readonly CommandOption[] = [CONFIG_FLAG, ...RESOURCE_SETTINGS];
+
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('resource', argv, { config: { type: 'string' }, ...flagOptions(RESOURCE_SETTINGS) });
+  const parsed = parse('resource', argv, flags);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -102,6 +106,9 @@ function trustedProxyOf(settings: CommandSettings): TrustedProxyOptions | undefi
     return undefined;
   }
   if (format === undefined) throw new UsageError('resource: --trusted-proxy needs --client-cert-format');
-  if (hops !== undefined && format !== 'xfcc') throw new UsageError('resource: --xfcc-hops applies to --client-cert-format xfcc only');
+  if (hops !== undefined && format !== 'xfcc') {
+    const xfccHops = RESOURCE_SETTINGS.find((spec) => spec.option === 'xfccHops') as OptionSpec;
+    throw new UsageError(`resource: ${flagOf(settings, xfccHops)} applies to --client-cert-format xfcc only`);
+  }
   return { addresses, format, ...(header === undefined ? {} : { header }), ...(hops === undefined ? {} : { xfccHops: hops }) };
 }

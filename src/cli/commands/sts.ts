@@ -1,3 +1,4 @@
+import type { CommandOption } from '../../config/option.js';
 import { readSettings } from '../../config/settings.js';
 import { STS_COMMAND_SETTINGS } from '../../config/sts-settings.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -10,7 +11,8 @@ import { reloadOnChange, type Reloadable, type ReloadTrigger } from '../reload.j
 import { logEvent, logTokenKeyFailures, serveUntilSignalled } from '../serve.js';
 import { startOperations } from '../operations.js';
 import { ADMIN_SETTINGS } from '../../config/server-settings.js';
-import { flagOptions, limitsOf, SERVER_OPTIONS_USAGE, tlsReloadable } from '../settings.js';
+import { CONFIG_FLAG } from '../config-flag.js';
+import { limitsOf, SERVER_OPTIONS_USAGE, tlsReloadable } from '../settings.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
 export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--check-config]
@@ -35,19 +37,21 @@ export const usage = `certbound sts --config FILE [--port N] [--host ADDR] [--ch
   token leaves (on by default for TPM modules; signing.verify_each_signature: false turns it off).
 ${SERVER_OPTIONS_USAGE}`;
 
+export const flags: readonly CommandOption[] = [
+  CONFIG_FLAG,
+  { flag: 'check-config', type: { kind: 'boolean' }, doc: 'validate the file and everything it refers to, then exit' },
+  ...STS_COMMAND_SETTINGS,
+];
+
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('sts', argv, {
-    config: { type: 'string' },
-    'check-config': { type: 'boolean' },
-    ...flagOptions(STS_COMMAND_SETTINGS),
-  });
+  const parsed = parse('sts', argv, flags);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
   const configFile = requireString('sts', parsed, 'config');
   // The flags, checked on their own first: they override the file's settings one by one.
-  const overrides = readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: parsed.values });
+  const overrides = readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: parsed.values, fromEnv: parsed.fromEnv });
   const checkOnly = parsed.values['check-config'] === true;
   if (!checkOnly && !isWorker()) {
     const document = await readYamlMapping(configFile, 'STS configuration');
@@ -59,7 +63,8 @@ export async function run(argv: string[]): Promise<number> {
       return runPrimary('sts', workers, logEvent('sts'), admin);
     }
   }
-  limitsOf('sts', { values: overrides, file: undefined });
+  const fromEnv = new Set(STS_COMMAND_SETTINGS.filter((spec) => parsed.fromEnv.has(spec.flag as string)).map((spec) => spec.option));
+  limitsOf('sts', { values: overrides, file: undefined, fromEnv });
   const config = await loadStsConfig(configFile, overrides);
   if (checkOnly) {
     const now = Math.floor(Date.now() / 1000);

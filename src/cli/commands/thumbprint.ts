@@ -7,7 +7,7 @@ export const usage = `certbound thumbprint CERT
   Print the RFC 8705 x5t#S256 of the (first) certificate in a PEM file: base64url SHA-256 of its DER.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parse('thumbprint', argv, {}, 1);
+  const parsed = parse('thumbprint', argv, [], 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
