@@ -42,9 +42,24 @@ const MISUSES: Array<[string, () => unknown, RegExp]> = [
     /"retries"/,
   ],
   [
-    'bound fetch without an agent',
+    'bound fetch without an agent, over a source with no identity',
     () => createBoundFetch({ tokenSource: { getToken: () => 't' } } as never),
+    /give "agent", or a token source made with "identity" or "tls"/,
+  ],
+  [
+    'bound fetch with a non-agent',
+    () => createBoundFetch({ tokenSource: { getToken: () => 't' }, agent: {} } as never),
     /"agent" must be an undici Agent/,
+  ],
+  [
+    'token source with identity and tls',
+    () => createTokenSource({ stsUrl: 'https://sts', identity: { current: () => ({}) } as never, tls: {} as never, subjectToken: 'x' }),
+    /give "identity" alone/,
+  ],
+  [
+    'STS credentials with an agent',
+    () => createStsCredentials({ stsUrl: 'https://sts', tls: {} as never, agent: {} } as never),
+    /"agent" is not an option/,
   ],
   ['mTLS agent without a key', () => createMtlsAgent({ cert: 'c' } as never), /"tls"/],
   ['call credentials of a non-source', () => createCallCredentials({} as never), /"tokens"/],
