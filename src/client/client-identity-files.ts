@@ -1,10 +1,23 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import * as v from 'valibot';
+import { callable, nonEmpty, optionsObject, parseOptions } from '../core/schema.js';
 import { readText } from '../files/read.js';
 import { createClientIdentity, type ClientIdentity, type ClientIdentityEvent, type ClientIdentityMaterial } from './client-identity.js';
 
 /** Files written by cert-manager, SPIRE or Vault agents settle well within this after the first event. */
 const DEFAULT_DEBOUNCE_MS = 200;
+
+const CLIENT_IDENTITY_FILES = optionsObject(
+  {
+    cert: nonEmpty('must be a file path'),
+    key: nonEmpty('must be a file path'),
+    ca: v.optional(nonEmpty('must be a file path')),
+    debounceMs: v.optional(v.pipe(v.number('must be >= 0'), v.finite('must be >= 0'), v.minValue(0, 'must be >= 0')), DEFAULT_DEBOUNCE_MS),
+    onEvent: v.optional(callable<(event: ClientIdentityEvent) => void>('must be a function'), () => () => {}),
+  },
+  'client identity files must be an object naming cert and key',
+);
 
 export interface ClientIdentityFiles {
   /** The client certificate (chain) file, PEM. */
@@ -41,9 +54,7 @@ export interface WatchedClientIdentity extends ClientIdentity {
  * @throws FileProblem when the files cannot be read at first, ConfigError when they do not belong together.
  */
 export async function watchClientIdentity(files: ClientIdentityFiles): Promise<WatchedClientIdentity> {
-  const debounceMs = files.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-  if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new TypeError('"debounceMs" must be >= 0');
-  const onEvent = files.onEvent ?? (() => {});
+  const { debounceMs, onEvent } = parseOptions(CLIENT_IDENTITY_FILES, files);
   const identity = createClientIdentity(await readMaterial(files), { onEvent });
 
   let reading: Promise<boolean> | undefined;
