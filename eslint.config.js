@@ -34,7 +34,8 @@ const LAYERS = {
   // Key files and local JWKS are read through files/read.ts (its FileProblem errors).
   './keys': [...CORE, './config', './files', './keys'],
   // Keys in tokens (keys/pkcs11-tls-key.ts) are a client's concern too: the public entry re-exports them.
-  './client': [...CORE, './config', './keys', './client'],
+  // A client identity that follows its files reads them through files/read.ts (its FileProblem errors).
+  './client': [...CORE, './config', './files', './keys', './client'],
   // Metrics: counts what the servers (server/) and the core report; no adapter.
   './metrics': [...CORE, './server', './metrics'],
   // Adapters: any lower layer, never another adapter nor the CLI.

@@ -154,6 +154,12 @@ export const DEFAULTS = {
     retryBaseDelayMs: 100,
     /** No retry waits longer than this (a longer Retry-After ends the attempts). */
     retryMaxDelayMs: 2_000,
+    /**
+     * After a client certificate rotation, a gRPC client of the previous certificate is closed this
+     * long after its replacement is built: longer than any call takes to get its connection (the
+     * STS exchange times out at 10 s), and calls under way finish on their connections anyway.
+     */
+    rotationDrainMs: 30_000,
   },
   /** The development PKI (certbound pki). */
   pki: {

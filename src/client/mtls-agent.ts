@@ -31,7 +31,7 @@ const CLIENT_TLS = v.custom<ClientTlsOptions>(
  * Server certificates are always verified; there is no option to turn that off.
  */
 export function createMtlsAgent(tls: ClientTlsOptions): Agent {
-  parseOptions(CLIENT_TLS, tls, 'tls');
+  checkClientTls(tls);
   const servername = tls.servername === undefined ? {} : { servername: tls.servername };
   // A key in a token is loaded into one secure context, not once per connection.
   if (isEngineKey(tls.key)) return new Agent({ connect: { secureContext: clientSecureContext(tls), ...servername } });
@@ -44,6 +44,11 @@ export function createMtlsAgent(tls: ClientTlsOptions): Agent {
       minVersion: DEFAULTS.server.tlsMinVersion,
     },
   });
+}
+
+/** @throws ConfigError naming `tls` when it lacks a certificate or key. */
+export function checkClientTls(tls: ClientTlsOptions): void {
+  parseOptions(CLIENT_TLS, tls, 'tls');
 }
 
 /** The client's TLS material as one secure context (for gRPC channels and keys in tokens). */

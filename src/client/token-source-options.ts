@@ -1,9 +1,10 @@
 import type { Agent } from 'undici';
 import * as v from 'valibot';
 import { TOKEN_ENDPOINT_PATH, TOKEN_TYPE_ACCESS_TOKEN } from '../core/rfc.js';
-import { callable, integer, nonEmpty, optionsObject, parseOptions } from '../core/schema.js';
+import { callable, integer, madeBy, nonEmpty, optionsObject, parseOptions } from '../core/schema.js';
 import { DEFAULTS } from '../defaults.js';
 import { readSubjectTokenFile } from './exchange.js';
+import type { ClientIdentity } from './client-identity.js';
 import type { ClientTlsOptions } from './mtls-agent.js';
 
 /** Defaults: DEFAULTS.client (src/defaults.ts), where the reasons are. */
@@ -14,9 +15,20 @@ export const DEFAULT_STS_RETRIES = DEFAULTS.client.retries;
 export interface TokenSourceOptions {
   /** The STS token endpoint; a URL without a path means `<url>/token`. */
   stsUrl: string | URL;
-  /** Client certificate, key and CA for the STS connection; or give `agent`. */
+  /** Client certificate, key and CA for the STS connection; or give `identity` or `agent`. */
   tls?: ClientTlsOptions;
-  /** An existing mTLS agent (e.g. shared with resource calls). */
+  /**
+   * A client identity that may change while the process runs (`watchClientIdentity` for files,
+   * `createClientIdentity` for material in memory): tokens are cached by its certificate's
+   * thumbprint and exchanged over connections that present it. The source does not close it.
+   */
+  identity?: ClientIdentity;
+  /** With `identity`: the name the STS certificate is checked against, when it differs from the URL host. */
+  servername?: string;
+  /**
+   * An existing mTLS agent (e.g. shared with resource calls). The source cannot see its
+   * certificate, so it cannot follow a rotation: prefer `identity`.
+   */
   agent?: Agent;
   /**
    * The subject token, or a function returning it (called for each exchange). Give this or
@@ -90,7 +102,15 @@ const STS_URL = v.pipe(
 
 const TOKEN_SOURCE_OPTIONS = v.pipe(
   v.custom<Record<string, unknown>>((input) => input !== null && typeof input === 'object', 'token source options must be an object'),
-  v.check((input) => input.agent !== undefined || input.tls !== undefined, 'give "tls" (client certificate) or "agent"'),
+  v.check(
+    (input) => input.agent !== undefined || input.tls !== undefined || input.identity !== undefined,
+    'give "tls" (client certificate), "identity" or "agent"',
+  ),
+  // "agent" with "tls" is allowed as it always was (the agent is used); an identity is the whole story.
+  v.check(
+    (input) => input.identity === undefined || (input.agent === undefined && input.tls === undefined),
+    'give "identity" alone: it is the client certificate, in place of "tls" or "agent"',
+  ),
   v.check(
     (input) => (input.subjectToken === undefined) !== (input.subjectTokenFile === undefined),
     'give exactly one of "subjectToken" and "subjectTokenFile"',
@@ -101,6 +121,8 @@ const TOKEN_SOURCE_OPTIONS = v.pipe(
       // Checked above (one of them) and by createMtlsAgent.
       tls: v.optional(v.unknown()),
       agent: v.optional(v.unknown()),
+      identity: v.optional(madeBy<ClientIdentity>('current', 'must come from createClientIdentity() or watchClientIdentity()')),
+      servername: v.optional(nonEmpty('must be a host name')),
       subjectToken: v.optional(
         v.custom<string | (() => string | Promise<string>)>(
           (token) => typeof token === 'function' || (typeof token === 'string' && token.length > 0),

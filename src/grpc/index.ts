@@ -9,6 +9,7 @@ export type { CallEvent, ServerInterceptorOptions } from './server-interceptor.j
 export { createCallCredentials, createStsCredentials } from './call-credentials.js';
 export { mtlsChannelCredentials } from './channel-credentials.js';
 export type { StsCredentials, StsCredentialsOptions } from './call-credentials.js';
+export type { RotatingClient } from './rotating-client.js';
 export { ERROR_CODE_TRAILER } from './status.js';
 export { createEnvoyAuthorizationService } from './ext-authz.js';
 export type { EnvoyAuthorizationOptions, EnvoyAuthorizationService } from './ext-authz.js';

@@ -4,6 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { computeThumbprint } from '../../src/core/thumbprint.js';
+import { temporarySecretVolume } from '../helpers/secret-volume.js';
 import { killAll, lines, makeTempDir, pkiInit, removeTempDir, runCli, startServer, type CliServer, type RunResult } from './run.js';
 
 const ISSUER = 'https://sts.domain.com:8081';
@@ -224,6 +226,29 @@ test('call: an unreachable resource is a failure (exit 1), not bad input', async
   const closed = new URL(otherResource.url);
   closed.port = '1';
   assertRefused(await runCli(['call', `${closed.origin}/`, ...clientArgs('alice', SUBJECT_TOKENS.alice)]));
+});
+
+test('call: certificate files in a Kubernetes Secret volume (symlinks through ..data) are followed', async (t) => {
+  const read = (name: string) => readFile(file(name), 'utf8');
+  const volume = await temporarySecretVolume(t, {
+    'ca.crt': await read('ca.crt'),
+    'tls.crt': await read('alice.crt'),
+    'tls.key': await read('alice.key'),
+  });
+  const args = clientArgs('alice', SUBJECT_TOKENS.alice).map((arg) =>
+    arg === file('ca.crt')
+      ? volume.path('ca.crt')
+      : arg === file('alice.crt')
+        ? volume.path('tls.crt')
+        : arg === file('alice.key')
+          ? volume.path('tls.key')
+          : arg,
+  );
+  const result = await runCli(['call', `${resource.url}/`, ...args]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, '');
+  const body = JSON.parse(result.stdout) as Record<string, unknown>;
+  assert.equal(body['x5t#S256'], computeThumbprint(await read('alice.crt')));
 });
 
 test('the server event logs carry no tokens', () => {

@@ -3,7 +3,8 @@
 // `..data` is a symlink to a timestamped directory holding the real files, and an update writes
 // a new timestamped directory, points a `..data_tmp` symlink at it, renames that over `..data`
 // (the one atomic step), then removes the old directory. No signal is sent to anyone.
-import { mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 let generation = 0;
@@ -36,4 +37,23 @@ export async function updateSecretVolume(dir: string, files: Readonly<Record<str
   await symlink(next, join(dir, '..data_tmp'));
   await rename(join(dir, '..data_tmp'), join(dir, '..data'));
   await rm(join(dir, previous), { recursive: true, force: true });
+}
+
+/** A secret volume as a test uses it: the paths to read, and an update. */
+export interface SecretVolume {
+  /** The path a pod reads: `<dir>/<name>`, a symlink to `..data/<name>`. */
+  path(name: string): string;
+  /** Replace every file at once (updateSecretVolume). */
+  rotate(files: Readonly<Record<string, string>>): Promise<void>;
+}
+
+/** A secret volume holding `files` in a temporary directory removed with the test. */
+export async function temporarySecretVolume(
+  t: { after(fn: () => unknown): void },
+  files: Readonly<Record<string, string>>,
+): Promise<SecretVolume> {
+  const dir = await mkdtemp(join(tmpdir(), 'certbound-secret-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await createSecretVolume(dir, files);
+  return { path: (name) => join(dir, name), rotate: (next) => updateSecretVolume(dir, next) };
 }

@@ -2,6 +2,13 @@
 import type { Response } from 'undici';
 import {
   createBoundFetch,
+  createClientIdentity,
+  watchClientIdentity,
+  type BoundFetch,
+  type ClientIdentity,
+  type ClientIdentityEvent,
+  type ClientIdentitySnapshot,
+  type WatchedClientIdentity,
   createMtlsAgent,
   createTokenSource,
   type ExchangedToken,
@@ -40,8 +47,11 @@ createTokenSource({
 });
 // @ts-expect-error a client certificate needs its key
 createMtlsAgent({ cert: '' });
-// @ts-expect-error a bound fetch needs the agent that holds the certificate the token is bound to
-createBoundFetch({ tokenSource: tokens });
+// @ts-expect-error a bound fetch needs a token source (the agent alone holds no token)
+createBoundFetch({ agent });
+// Without an agent, bound fetch follows the token source's identity; it closes what it opened.
+const following: BoundFetch = createBoundFetch({ tokenSource: tokens, servername: 'api.example' });
+await following.close();
 const options: TokenSourceOptions = { stsUrl: 'https://sts.example/token', subjectTokenFile: '/run/secrets/subject' };
 void options;
 await tokens.close();
@@ -53,3 +63,34 @@ createMtlsAgent({ ca: '', cert: '', key: keyInToken });
 createTokenSource({ stsUrl: 'https://sts.example', tls: { cert: '', key: keyInToken }, subjectToken: 's', audience: 'a' });
 // @ts-expect-error a TLS key is PEM or a key from openPkcs11TlsKey, not a URI string in an object
 createMtlsAgent({ cert: '', key: { uri: 'pkcs11:token=t;object=alice' } });
+
+// A client identity: in memory (update()) or following files (reload()); snapshots are read-only.
+const inMemory: ClientIdentity = createClientIdentity(
+  { ca: '', cert: '', key: '' },
+  { onEvent: (event: ClientIdentityEvent) => void event.type },
+);
+const snapshot: ClientIdentitySnapshot = inMemory.update({ cert: '', key: '' });
+expectType<Equal<typeof snapshot.thumbprint, string>>();
+// @ts-expect-error a snapshot never changes: a rotation makes a new one
+snapshot.thumbprint = 'x';
+const stopListening: () => void = inMemory.onChange((next, previous) => void [next.serial, previous.serial]);
+void stopListening;
+const watched: WatchedClientIdentity = await watchClientIdentity({
+  cert: '/etc/tls/tls.crt',
+  key: '/etc/tls/tls.key',
+  ca: '/etc/tls/ca.crt',
+  debounceMs: 100,
+});
+expectType<Equal<Awaited<ReturnType<WatchedClientIdentity['reload']>>, boolean>>();
+const followingTokens = createTokenSource({
+  stsUrl: 'https://sts.example',
+  identity: watched,
+  subjectTokenFile: '/run/secrets/subject',
+  audience: 'a',
+});
+expectType<Equal<typeof followingTokens.identity, ClientIdentity | undefined>>();
+const bound: ExchangedToken = await followingTokens.getTokenFor(watched.current());
+void bound;
+followingTokens.invalidate(watched.current().thumbprint);
+// @ts-expect-error files are named by path; PEM text goes to createClientIdentity
+await watchClientIdentity({ cert: Buffer.from(''), key: '' });

@@ -1,8 +1,8 @@
 // certbound/grpc: the server interceptor, the token it leaves on the call, call credentials,
 // Envoy's Check service.
-import { Server, type CallCredentials, type ChannelCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Client, Server, type CallCredentials, type ChannelCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { BoundTokenVerifier, VerifiedToken } from 'certbound';
-import type { TokenSource } from 'certbound/client';
+import type { ClientIdentity, TokenSource } from 'certbound/client';
 import {
   createCallCredentials,
   createServerInterceptor,
@@ -12,6 +12,7 @@ import {
   ERROR_CODE_TRAILER,
   type EnvoyAuthorizationOptions,
   type EnvoyAuthorizationService,
+  type RotatingClient,
   type StsCredentials,
 } from 'certbound/grpc';
 import { expectType, type Equal } from './assert.js';
@@ -43,7 +44,15 @@ const credentials = createStsCredentials({ stsUrl: 'https://sts.example/token', 
 expectType<Equal<typeof credentials, StsCredentials>>();
 expectType<Equal<typeof credentials.channelCredentials, ChannelCredentials>>();
 // @ts-expect-error gRPC needs the certificate itself (the channel's TLS), not an undici agent
-createStsCredentials({ stsUrl: 'https://sts.example/token', subjectToken: 'x' });
+createStsCredentials({ stsUrl: 'https://sts.example/token', subjectToken: 'x', agent: {} });
+// Following a rotation: credentials per identity snapshot, clients rebuilt on a change.
+declare const identity: ClientIdentity;
+const following = createStsCredentials({ stsUrl: 'https://sts.example', identity, subjectToken: 'x', audience: 'a' });
+const rotating: RotatingClient<Client> = following.createClient((channel) => new Client('localhost:50051', channel));
+expectType<Equal<ReturnType<typeof rotating.current>, Client>>();
+expectType<Equal<ReturnType<typeof following.channelCredentialsFor>, ChannelCredentials>>();
+const pinned: CallCredentials = createCallCredentials(tokens, identity.current());
+void pinned;
 expectType<Equal<typeof ERROR_CODE_TRAILER, 'certbound-error-code'>>();
 
 // Envoy's Check service: the gateway's options; what grpc.Server#addService takes.

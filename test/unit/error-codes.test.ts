@@ -10,6 +10,8 @@ import { computeThumbprint, thumbprintFromSha256Hex } from '../../src/core/thumb
 import { withVerificationCache } from '../../src/core/verification-cache.js';
 import { createBoundTokenVerifier, type BoundTokenVerifier } from '../../src/core/verify.js';
 import { createBoundFetch } from '../../src/client/bound-fetch.js';
+import { createClientIdentity } from '../../src/client/client-identity.js';
+import { watchClientIdentity } from '../../src/client/client-identity-files.js';
 import { createMtlsAgent } from '../../src/client/mtls-agent.js';
 import { createTokenSource } from '../../src/client/token-source.js';
 import { parsePolicy } from '../../src/config/policy.js';
@@ -42,10 +44,26 @@ const MISUSES: Array<[string, () => unknown, RegExp]> = [
     /"retries"/,
   ],
   [
-    'bound fetch without an agent',
+    'bound fetch without an agent, over a source with no identity',
     () => createBoundFetch({ tokenSource: { getToken: () => 't' } } as never),
+    /give "agent", or a token source made with "identity" or "tls"/,
+  ],
+  [
+    'bound fetch with a non-agent',
+    () => createBoundFetch({ tokenSource: { getToken: () => 't' }, agent: {} } as never),
     /"agent" must be an undici Agent/,
   ],
+  [
+    'token source with identity and tls',
+    () => createTokenSource({ stsUrl: 'https://sts', identity: { current: () => ({}) } as never, tls: {} as never, subjectToken: 'x' }),
+    /give "identity" alone/,
+  ],
+  [
+    'STS credentials with an agent',
+    () => createStsCredentials({ stsUrl: 'https://sts', tls: {} as never, agent: {} } as never),
+    /"agent" is not an option/,
+  ],
+  ['client identity of no certificate', () => createClientIdentity({ cert: 'not PEM', key: 'not PEM' }), /not a PEM certificate/],
   ['mTLS agent without a key', () => createMtlsAgent({ cert: 'c' } as never), /"tls"/],
   ['call credentials of a non-source', () => createCallCredentials({} as never), /"tokens"/],
   ['STS credentials of null', () => createStsCredentials(null as never), /STS credentials options/],
@@ -105,6 +123,17 @@ test('asynchronous misuse too: signing keys and JWKS sources', async () => {
       'a JWKS source with a negative cooldown',
       () => loadJwksSource('https://sts.domain.com/jwks.json', { cooldownMs: -1 }),
       /"cooldownMs"/,
+    ],
+    ['client identity files without a key', () => watchClientIdentity({ cert: '/etc/tls/tls.crt' } as never), /"key" must be a file path/],
+    [
+      'client identity files with a negative debounce',
+      () => watchClientIdentity({ cert: '/etc/tls/tls.crt', key: '/etc/tls/tls.key', debounceMs: -1 }),
+      /"debounceMs" must be >= 0/,
+    ],
+    [
+      'client identity files that are missing',
+      () => watchClientIdentity({ cert: '/nonexistent/tls.crt', key: '/nonexistent/tls.key' }),
+      /tls\.crt: client certificate: no such file/,
     ],
   ];
   for (const [what, call, names] of cases) {

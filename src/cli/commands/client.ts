@@ -1,6 +1,9 @@
 import { CertboundError } from '../../core/errors.js';
-import { createBoundFetch } from '../../client/bound-fetch.js';
-import { createMtlsAgent, type ClientTlsOptions } from '../../client/mtls-agent.js';
+import { createBoundFetch, type BoundFetch } from '../../client/bound-fetch.js';
+import { createClientIdentity, type ClientIdentity } from '../../client/client-identity.js';
+import { watchClientIdentity } from '../../client/client-identity-files.js';
+import type { ClientTlsOptions } from '../../client/mtls-agent.js';
+import { isEngineKey } from '../../core/tls-key.js';
 import { createTokenSource, type TokenSource, type TokenSourceOptions } from '../../client/token-source.js';
 import { loadTlsFiles, type TlsFiles } from '../../files/tls-files.js';
 import { readText } from '../../files/read.js';
@@ -58,6 +61,8 @@ export const callUsage = `certbound call URL --sts URL --tls-ca F --tls-cert F -
                 [--client-id ID]
   Get a bound token as 'certbound token' does, call URL with it over the same client certificate,
   and print the response body. --servername applies to URL, --sts-servername to the STS.
+  The certificate files are followed while the command runs: if they are rewritten, the token
+  and the connection both move to the new certificate together (docs/rotation.md).
   Exits 1 when the STS or the resource refuses.`;
 
 interface ClientSetup {
@@ -125,6 +130,25 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
 }
 
 /**
+ * The client identity the flags name, following its files while the command runs (a key in a
+ * PKCS#11 token is not a file: that identity stays as loaded). A change that is refused, such as
+ * a certificate whose key is not written yet, is reported on stderr and the last good pair kept.
+ */
+export async function followClientIdentity(command: string, parsed: Parsed, tls: TlsFiles): Promise<ClientIdentity> {
+  if (isEngineKey(tls.key) || optionalString(parsed, 'tls-cert')?.toLowerCase().startsWith('pkcs11:') === true)
+    return createClientIdentity(tls);
+  return watchClientIdentity({
+    ca: requireString(command, parsed, 'tls-ca'),
+    cert: requireString(command, parsed, 'tls-cert'),
+    key: requireString(command, parsed, 'tls-key'),
+    onEvent: (event) => {
+      if (event.type === 'identity.refused')
+        process.stderr.write(`certbound: ${command}: kept client certificate ${event.keptThumbprint}: ${event.reason}\n`);
+    },
+  });
+}
+
+/**
  * The subject token, inline or from a file. The file form keeps the secret out of `ps` and shell
  * history; a trailing newline (as `echo` writes) is not part of the token.
  */
@@ -184,11 +208,23 @@ export async function runCall(argv: string[]): Promise<number> {
   const target = parsed.positionals[0];
   if (target === undefined || !URL.canParse(target) || !target.startsWith('https://'))
     throw new UsageError('call: URL (https) is required');
-  const { tls, tokens } = await setUp('call', parsed, optionalString(parsed, 'sts-servername'));
+  const stsServername = optionalString(parsed, 'sts-servername');
+  const { tls, options } = await exchangeOptionsOf('call', parsed, stsServername);
+  const identity = await followClientIdentity('call', parsed, tls);
   const servername = optionalString(parsed, 'servername');
-  const agent = createMtlsAgent({ ...tls, ...(servername === undefined ? {} : { servername }) });
+  const { tls: _files, ...exchangeOptions } = options;
+  let tokens: TokenSource;
+  let boundFetch: BoundFetch;
   try {
-    const response = await createBoundFetch({ tokenSource: tokens, agent })(target);
+    tokens = createTokenSource({ ...exchangeOptions, identity, ...(stsServername === undefined ? {} : { servername: stsServername }) });
+    boundFetch = createBoundFetch({ tokenSource: tokens, ...(servername === undefined ? {} : { servername }) });
+  } catch (error) {
+    await identity.close();
+    if (error instanceof TypeError) throw new UsageError(`call: ${error.message}`);
+    throw error;
+  }
+  try {
+    const response = await boundFetch(target);
     const body = await response.text();
     if (!response.ok) {
       const challenge = response.headers.get('www-authenticate');
@@ -203,6 +239,7 @@ export async function runCall(argv: string[]): Promise<number> {
     }
     throw asOperationFailure(error);
   } finally {
-    await Promise.all([tokens.close(), agent.close()]);
+    await Promise.all([tokens.close(), boundFetch.close()]);
+    await identity.close();
   }
 }

@@ -12,7 +12,7 @@ import { reloadOnChange } from '../reload.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
 import { CONFIG_FLAG } from '../config-flag.js';
 import { ADMIN_USAGE, commandSettings, limitsOf, nameOf, requireSetting } from '../settings.js';
-import { CLIENT_FLAGS, exchangeOptionsOf, STS_SERVERNAME_FLAG } from './client.js';
+import { CLIENT_FLAGS, exchangeOptionsOf, followClientIdentity, STS_SERVERNAME_FLAG } from './client.js';
 
 export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
@@ -43,7 +43,8 @@ export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F 
   Check the server's health, then call echo.EchoServer/SayHello with STS call credentials: the
   token is exchanged over mutual TLS with the same client certificate as the gRPC channel.
   Prints both answers. --servername is the name the gRPC server certificate is checked against
-  (default: HOST). Exits 1 when the STS or the server refuses. --tls-key pkcs11:... keeps the key
+  (default: HOST). The certificate files are followed: rewritten, they give a new channel and a
+  token for the new certificate together (docs/rotation.md). Exits 1 when the STS or the server refuses. --tls-key pkcs11:... keeps the key
   in a PKCS#11 token for both the STS and the channel (--pkcs11-module F, --pkcs11-pin-file F).`;
 
 /** How long one RPC may take, STS exchange included (the exchange itself times out at 10 s). */
@@ -139,10 +140,17 @@ export async function runCall(argv: string[]): Promise<number> {
   const servername = optionalString(parsed, 'servername');
 
   const { grpc, echo, credentials, channels } = await loadGrpc();
+  const identity = await followClientIdentity('grpc-call', parsed, tls);
+  const { tls: stsTls, ...exchangeOptions } = options;
   let sts;
   try {
-    sts = credentials.createStsCredentials(options);
+    sts = credentials.createStsCredentials({
+      ...exchangeOptions,
+      identity,
+      ...(stsTls.servername === undefined ? {} : { servername: stsTls.servername }),
+    });
   } catch (error) {
+    await identity.close();
     if (error instanceof TypeError) throw new UsageError(`grpc-call: ${error.message}`);
     throw error;
   }
@@ -151,9 +159,10 @@ export async function runCall(argv: string[]): Promise<number> {
   const { EchoServer, Health } = echo.loadEchoDefinitions();
   // The health service needs no token: check it over the same mTLS channel without call
   // credentials, so that a failure there is the server's or the network's, not the STS's.
-  const tlsOnly = channels.mtlsChannelCredentials(tls);
+  const tlsOnly = channels.mtlsChannelCredentials(identity.current());
   const health = new Health(target, tlsOnly, channelOptions);
-  const client = new EchoServer(target, sts.channelCredentials, channelOptions);
+  // Rebuilt with the new certificate and a token for it if the files change while this runs.
+  const clients = sts.createClient((channel) => new EchoServer(target, channel, channelOptions));
   const unary = <T>(stub: InstanceType<typeof EchoServer>, method: string, request: object): Promise<T> =>
     new Promise((resolve, reject) => {
       const call = stub[method] as (request: object, options: object, callback: (error: ServiceError | null, reply: T) => void) => void;
@@ -164,13 +173,13 @@ export async function runCall(argv: string[]): Promise<number> {
   try {
     const checked = await unary<{ status: string }>(health, 'Check', { service: '' });
     process.stdout.write(`health: ${checked.status}\n`);
-    const reply = await unary<{ message: string }>(client, 'SayHello', { name: optionalString(parsed, 'name') ?? '' });
+    const reply = await unary<{ message: string }>(clients.current(), 'SayHello', { name: optionalString(parsed, 'name') ?? '' });
     process.stdout.write(`${reply.message}\n`);
     return 0;
   } finally {
     health.close();
-    client.close();
     await sts.close();
+    await identity.close();
   }
 }
 
