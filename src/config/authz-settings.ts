@@ -1,6 +1,6 @@
 import type { OptionSpec } from './option.js';
 import { TRUSTED_PROXY_SETTINGS, VERIFIER_SETTINGS } from './protected-settings.js';
-import { LISTEN_SETTINGS } from './server-settings.js';
+import { LISTEN_SETTINGS, LOG_LEVEL_SETTING } from './server-settings.js';
 
 /**
  * `certbound authz`, the external authorization server a proxy calls: the verifier's settings,
@@ -61,4 +61,5 @@ export const AUTHZ_SETTINGS: readonly OptionSpec[] = [
   // The addresses default to 127.0.0.1 and ::1 here: the proxy is authz's only client.
   ...TRUSTED_PROXY_SETTINGS,
   ...LISTEN_SETTINGS,
+  LOG_LEVEL_SETTING,
 ];

@@ -59,4 +59,19 @@ export const WORKERS_SETTING = {
   doc: 'processes sharing the port (default: one per core)',
 } as const satisfies OptionSpec;
 
-export const SERVER_SETTINGS: readonly OptionSpec[] = [...LISTEN_SETTINGS, ...TLS_SETTINGS, ...PKCS11_SETTINGS, ...LIMIT_OPTIONS];
+/** How much every server logs (docs/logging.md); CERTBOUND_LOG_LEVEL when neither flag nor file says. */
+export const LOG_LEVEL_SETTING = {
+  option: 'logLevel',
+  key: 'log_level',
+  flag: 'log-level',
+  type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+  doc: 'the least severe events logged (default info, or CERTBOUND_LOG_LEVEL); silent logs nothing',
+} as const satisfies OptionSpec;
+
+export const SERVER_SETTINGS: readonly OptionSpec[] = [
+  ...LISTEN_SETTINGS,
+  ...TLS_SETTINGS,
+  ...PKCS11_SETTINGS,
+  ...LIMIT_OPTIONS,
+  LOG_LEVEL_SETTING,
+];

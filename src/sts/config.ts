@@ -44,7 +44,7 @@ export type LoadedStsConfig = Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & {
   keys?: KeystoreProvider;
   tlsPaths: TlsPaths;
   /** Where to listen and how to stop (the command's business, not the library's). */
-  process: { host?: string; port?: number; drainTimeoutMs?: number; workers?: number };
+  process: { host?: string; port?: number; drainTimeoutMs?: number; workers?: number; logLevel?: string };
 };
 
 /**
@@ -122,6 +122,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
       port: settings.port as number | undefined,
       drainTimeoutMs: settings.drainTimeoutMs as number | undefined,
       workers: settings.workers as number | undefined,
+      logLevel: settings.logLevel as string | undefined,
     }),
   };
 }

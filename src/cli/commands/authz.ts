@@ -9,10 +9,12 @@ import { createAuthzHandler } from '../../http/authz.js';
 import { UNIX_PEERS } from '../../http/trusted-proxy.js';
 import type { ForwardedCertificateFormat } from '../../http/forwarded-certificate.js';
 import { listenOn } from '../../server/listen.js';
+import { withRequestIds } from '../../server/request-id.js';
 import { parse } from '../args.js';
 import { printConfig } from './authz-config.js';
 import { authzDecisionSettings } from './authz-options.js';
 import { UsageError } from '../errors.js';
+import { logLevelOf } from '../log.js';
 import { loadVerifier } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { commandSettings, flagOptions, requireSetting } from '../settings.js';
@@ -56,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   const format = settings.values.clientCertFormat as ForwardedCertificateFormat | undefined;
   if (format === undefined) throw new UsageError('authz: --client-cert-format is required: how the proxy forwards the certificate');
   const decision = authzDecisionSettings(settings);
-  const log = logEvent('authz');
+  const log = logEvent('authz', logLevelOf(settings.values.logLevel));
   const jwksCa = settings.values.jwksCa as string | undefined;
   const ca = jwksCa === undefined ? undefined : await readText(jwksCa, 'JWKS CA bundle');
   const { verifier, keys } = await loadVerifier('authz', settings, ca, log);
@@ -105,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
       requestTimeout: DEFAULTS.server.requestTimeoutMs,
       maxHeaderSize: DEFAULTS.server.maxHeaderSize,
     },
-    handler,
+    withRequestIds(handler),
   );
   refuseUnparsable(server, log);
   const host = (settings.values[HOST.option] as string | undefined) ?? DEFAULTS.server.host;

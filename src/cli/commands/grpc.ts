@@ -5,6 +5,7 @@ import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
 import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
+import { logLevelOf } from '../log.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { commandSettings, flagOptions, limitsOf, nameOf, requireSetting } from '../settings.js';
@@ -73,7 +74,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const settings = await commandSettings('grpc-server', GRPC_SERVER_SETTINGS, parsed);
   const [, PORT] = LISTEN_SETTINGS;
   const listenPort = requireSetting<number>('grpc-server', settings, PORT);
-  const log = logEvent('grpc-server');
+  const log = logEvent('grpc-server', logLevelOf(settings.values.logLevel));
   for (const spec of LIMIT_OPTIONS) {
     if (settings.values[spec.option] !== undefined && !GRPC_LIMITS.has(spec.option)) {
       const streams = settings.file !== undefined && settings.flagged?.has(spec.option) !== true ? 'max_streams' : '--max-streams';

@@ -4,6 +4,7 @@ import { DEFAULTS } from '../../defaults.js';
 import type { ForwardedCertificateFormat, TrustedProxyOptions } from '../../http/forwarded-certificate.js';
 import { parse } from '../args.js';
 import { UsageError } from '../errors.js';
+import { logLevelOf } from '../log.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled } from '../serve.js';
 import { commandSettings, flagOptions, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
@@ -40,8 +41,8 @@ export async function run(argv: string[]): Promise<number> {
   const [, PORT] = LISTEN_SETTINGS;
   const listenPort = requireSetting<number>('resource', settings, PORT);
   const workers = workersOf(settings.values.workers as number | undefined);
-  if (workers > 1 && !isWorker()) return runPrimary('resource', workers, logEvent('resource'));
-  const log = logEvent('resource');
+  const log = logEvent('resource', logLevelOf(settings.values.logLevel));
+  if (workers > 1 && !isWorker()) return runPrimary('resource', workers, log);
   const limits = limitsOf('resource', settings);
   const trustedProxy = trustedProxyOf(settings);
   const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', settings, log);

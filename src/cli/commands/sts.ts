@@ -6,6 +6,7 @@ import { loadStsConfig } from '../../sts/config.js';
 import { metadataUrlOf } from '../../sts/discovery.js';
 import { createStsServer } from '../../sts/server.js';
 import { parse, requireString } from '../args.js';
+import { logLevelOf } from '../log.js';
 import { logEvent, logTokenKeyFailures, reloadOnHangup, serveUntilSignalled, type Reloadable } from '../serve.js';
 import { flagOptions, limitsOf, SERVER_OPTIONS_USAGE, tlsReloader } from '../settings.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
@@ -46,9 +47,12 @@ export async function run(argv: string[]): Promise<number> {
   const overrides = readSettings(STS_COMMAND_SETTINGS, { command: 'sts', flags: parsed.values });
   const checkOnly = parsed.values['check-config'] === true;
   if (!checkOnly && !isWorker()) {
-    const fromFile = (await readYamlMapping(configFile, 'STS configuration')).workers;
-    const workers = workersOf((overrides.workers as number | undefined) ?? (Number.isInteger(fromFile) ? (fromFile as number) : undefined));
-    if (workers > 1) return runPrimary('sts', workers, logEvent('sts'));
+    const file = await readYamlMapping(configFile, 'STS configuration');
+    const workers = workersOf(
+      (overrides.workers as number | undefined) ?? (Number.isInteger(file.workers) ? (file.workers as number) : undefined),
+    );
+    // Each worker checks the whole file; the primary takes its log_level as it is, if it is one.
+    if (workers > 1) return runPrimary('sts', workers, logEvent('sts', logLevelOf(overrides.logLevel ?? file.log_level)));
   }
   limitsOf('sts', { values: overrides, file: undefined });
   const config = await loadStsConfig(configFile, overrides);
@@ -65,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const log = logEvent('sts');
+  const log = logEvent('sts', logLevelOf(config.process.logLevel));
   if (config.issuerMetadataElsewhere === true) {
     // Said once at start, so whoever reads the log knows discovery depends on something else.
     log({

@@ -1,0 +1,86 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { currentRequestId } from '../server/request-id.js';
+import { UsageError } from './errors.js';
+import { isLogLevel, LOG_LEVELS, levelOfEvent, type LogLevel } from './log-levels.js';
+import { prettyLine } from './log-pretty.js';
+import { isWorker } from './workers.js';
+
+export { LOG_LEVELS, type LogLevel } from './log-levels.js';
+
+/** The environment variable that sets the level when neither `--log-level` nor `log_level` does. */
+export const LOG_LEVEL_ENV = 'CERTBOUND_LOG_LEVEL';
+
+/**
+ * Defence in depth: no event carries these (events are built field by field, never from a request
+ * or an options object), but if one ever did, its value is replaced rather than written.
+ */
+const REDACTED_FIELDS = [
+  'authorization',
+  'token',
+  'access_token',
+  'subject_token',
+  'actor_token',
+  'client_secret',
+  'password',
+  'pin',
+  'key',
+];
+const REDACT_PATHS = REDACTED_FIELDS.flatMap((field) => [field, `*.${field}`]);
+
+/**
+ * The level a server logs at: `--log-level` or the file's `log_level` (already read into
+ * `configured`), else CERTBOUND_LOG_LEVEL, else info. The variable is read here, where the level
+ * is resolved, as the setting it stands for.
+ * @throws UsageError naming CERTBOUND_LOG_LEVEL when it holds no level.
+ */
+export function logLevelOf(configured: unknown, env: NodeJS.ProcessEnv = process.env): LogLevel {
+  if (isLogLevel(configured)) return configured;
+  const fromEnv = env[LOG_LEVEL_ENV];
+  if (fromEnv === undefined || fromEnv === '') return 'info';
+  if (!isLogLevel(fromEnv)) throw new UsageError(`${LOG_LEVEL_ENV}=${JSON.stringify(fromEnv)}: must be one of ${LOG_LEVELS.join(', ')}`);
+  return fromEnv;
+}
+
+let destination: DestinationStream | undefined;
+
+/**
+ * stderr, shared by every logger of the process. JSON lines go out through pino's asynchronous
+ * destination: lines written while a write is under way are sent together in the next one (the STS
+ * logs every token; one system call per line cost throughput), and pino writes what is pending
+ * synchronously on exit. A terminal gets the human form instead, line by line.
+ */
+function stderr(): DestinationStream {
+  destination ??= process.stderr.isTTY
+    ? { write: (line: string) => void process.stderr.write(prettyLine(line)) }
+    : pino.destination({ dest: 2, sync: false });
+  return destination;
+}
+
+/** A pino logger for one server: `{"level":"info","time":ISO,"service":NAME,["pid":N,]...}` lines. */
+export function createLogger(service: string, level: LogLevel): Logger {
+  return pino(
+    {
+      level,
+      // Under --workers each worker logs for itself; `pid` tells their lines apart.
+      base: isWorker() ? { service, pid: process.pid } : { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    stderr(),
+  );
+}
+
+/**
+ * One JSON line per event on stderr, at the event's level (src/cli/log-levels.ts), with the id of
+ * the request being handled when there is one. Events never carry tokens or keys.
+ */
+export function logEvent(service: string, level: LogLevel = logLevelOf(undefined)): (event: object) => void {
+  const logger = createLogger(service, level);
+  return (event) => {
+    const eventLevel = levelOfEvent((event as { type?: unknown }).type);
+    // Last in the line, so the event's own fields keep their place after `type`.
+    const requestId = currentRequestId();
+    logger[eventLevel](requestId === undefined ? event : { ...event, requestId });
+  };
+}
