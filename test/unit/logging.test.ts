@@ -100,7 +100,7 @@ test('redaction: a field named like a secret is never written, even if an event 
   const log = fileURLToPath(new URL('../../src/cli/log.js', import.meta.url));
   const script = `import { logEvent } from ${JSON.stringify(log)};
     const log = logEvent('sts', 'info');
-    log({ type: 'token.refused', token: 'eyJ.secret.1', authorization: 'Bearer secret-2', request: { subject_token: 'secret-3', password: 'secret-4', pin: '1234' } });
+    log({ type: 'token.refused', token: 'eyJ.secret.1', authorization: 'Bearer secret-2', subject_token: 'secret-3', password: 'secret-4', pin: '1234', code: 'CB_X' });
     log({ type: 'not.listed', detail: 'info' });
     log({ type: 'server.error', detail: 'kept' });`;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
@@ -119,7 +119,10 @@ test('redaction: a field named like a secret is never written, even if an event 
     type: 'token.refused',
     token: '[redacted]',
     authorization: '[redacted]',
-    request: { subject_token: '[redacted]', password: '[redacted]', pin: '[redacted]' },
+    subject_token: '[redacted]',
+    password: '[redacted]',
+    pin: '[redacted]',
+    code: 'CB_X',
   });
   assert.doesNotMatch(child.stderr, /secret|1234/);
   assert.deepEqual(

@@ -25,6 +25,7 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
                  [--identity-header subject|client-id|scope|thumbprint=NAME ...] [--envoy-path-prefix PATH] [--grpc-port N]
                  [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
                  [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
+                 [--log-level trace|debug|info|warn|error|fatal|silent]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
   forward_auth, Traefik ForwardAuth, Envoy ext_authz): the certificate from the proxy's header
   (--client-cert-format), accepted only from --trusted-proxy (default 127.0.0.1 and ::1), the bound
