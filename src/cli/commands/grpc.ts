@@ -15,6 +15,7 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
                        [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S]
                        [--tls-crl F ...] [--handshake-timeout S] [--max-connections N] [--drain-timeout S]
+                       [--log-level trace|debug|info|warn|error|fatal|silent]
   Run a gRPC server (TLS; a client certificate from --tls-ca is required at the handshake)
   serving echo.EchoServer (SayHello, SayHelloStream, SayHelloToAll, SayHelloChat),
   grpc.health.v1.Health and server reflection. Every call except the health service needs
@@ -27,7 +28,9 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
   --max-connections N (${SERVER_LIMIT_DEFAULTS.maxConnections}; 0 = off) closes connections beyond it at accept. --config FILE
   reads these settings from a YAML file (keys in docs/configuration.md; flags win). --tls-key
   pkcs11:token=...;object=... keeps the server key in a PKCS#11 token (--pkcs11-module F,
-  --pkcs11-pin-file F; docs/hardware-keys.md).`;
+  --pkcs11-pin-file F; docs/hardware-keys.md). Logs: one JSON line per event on stderr
+  (human-readable on a terminal) at --log-level (CERTBOUND_LOG_LEVEL, else info); a sane
+  x-request-id metadata value is kept, else one is made, answered and logged (docs/logging.md).`;
 
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
                      (--subject-token T | --subject-token-file F) (--audience A | --resource R)...
