@@ -1,5 +1,4 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { currentRequestId } from '../server/request-id.js';
 import { batchedStderr } from './batched-stderr.js';
 import { UsageError } from './errors.js';
 import { isLogLevel, LOG_LEVELS, levelOfEvent, type LogLevel } from './log-levels.js';
@@ -70,15 +69,12 @@ export function createLogger(service: string, level: LogLevel): Logger {
 }
 
 /**
- * One JSON line per event on stderr, at the event's level (src/cli/log-levels.ts), with the id of
- * the request being handled when there is one. Events never carry tokens or keys.
+ * One JSON line per event on stderr, at the event's level (src/cli/log-levels.ts). The events of
+ * a request carry its `requestId`. Events never carry tokens or keys.
  */
 export function logEvent(service: string, level: LogLevel = logLevelOf(undefined)): (event: object) => void {
   const logger = createLogger(service, level);
   return (event) => {
-    const eventLevel = levelOfEvent((event as { type?: unknown }).type);
-    // Last in the line, so the event's own fields keep their place after `type`.
-    const requestId = currentRequestId();
-    logger[eventLevel](requestId === undefined ? event : { ...event, requestId });
+    logger[levelOfEvent((event as { type?: unknown }).type)](event);
   };
 }

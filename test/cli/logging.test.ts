@@ -146,3 +146,34 @@ test('a level that is not one: exit 2, naming the flag, the key or the variable'
     /certbound: CERTBOUND_LOG_LEVEL="loud": must be one of trace, debug, info, warn, error, fatal, silent/,
   );
 });
+
+test('resource: the request id is echoed and logged with the refusal', async () => {
+  const resource = await startServer([
+    'resource',
+    '--port',
+    '0',
+    '--tls-ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('server.crt'),
+    '--tls-key',
+    file('server.key'),
+    '--jwks',
+    file('jwks.json'),
+    '--issuer',
+    'https://sts.domain.com:8081',
+    '--audience',
+    AUDIENCE,
+  ]);
+  try {
+    const response = await request(`${resource.url}/`, { dispatcher: alice as Agent, headers: { 'x-request-id': 'res-1' } });
+    await response.body.text();
+    assert.equal(response.statusCode, 401);
+    assert.equal(response.headers['x-request-id'], 'res-1');
+    await resource.untilLogged('"requestId":"res-1"');
+    const refused = records(resource).find((line) => line.type === 'request.refused') as Record<string, unknown>;
+    assert.deepEqual([refused.level, refused.code, refused.requestId], ['info', 'CB_TOKEN_MISSING', 'res-1']);
+  } finally {
+    assert.deepEqual(await resource.stop(), { code: 0, signal: null });
+  }
+});

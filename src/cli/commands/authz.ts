@@ -70,13 +70,21 @@ export async function run(argv: string[]): Promise<number> {
   const logDecision = (event: AuthzEvent): void =>
     log(
       event.type === 'authz.allowed'
-        ? { type: event.type, method: event.method, path: event.path, subject: event.token.subject, thumbprint: event.token.thumbprint }
+        ? {
+            type: event.type,
+            method: event.method,
+            path: event.path,
+            subject: event.token.subject,
+            thumbprint: event.token.thumbprint,
+            ...(event.requestId === undefined ? {} : { requestId: event.requestId }),
+          }
         : {
             type: event.type,
             method: event.method,
             path: event.path,
             code: event.error.code,
             detail: event.error.detail ?? event.error.description,
+            ...(event.requestId === undefined ? {} : { requestId: event.requestId }),
           },
     );
   let handler;
