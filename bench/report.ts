@@ -10,6 +10,7 @@ export const ROW_IDS = [
   'ceiling.jose-sign',
   'ceiling.jose-verify',
   'sts.keepalive',
+  'sts.silent',
   'sts.newconn',
   'sts.resume',
   'sts.cc',
@@ -35,6 +36,7 @@ export const TARGET_IDS = [
   'resource-overhead-cache',
   'resource-overhead-nocache',
   'grpc-overhead',
+  'logging-cost',
 ] as const;
 
 export interface Meta {

@@ -369,6 +369,21 @@ class Bench {
     return this.startCli('sts', [...profile, CLI, 'sts', '--config', this.file('sts.yaml'), '--port', '0', '--rate-limit', '0'], workers);
   }
 
+  /**
+   * The one-worker STS with `--log-level silent`: what logging costs is the difference. A CLI
+   * without the flag (exit 2) gives undefined, and the row says so.
+   */
+  async startSilentSts(): Promise<ServerProcess | undefined> {
+    const args = [CLI, 'sts', '--config', this.file('sts.yaml'), '--port', '0', '--rate-limit', '0', '--log-level', 'silent'];
+    try {
+      return await this.start('sts-silent', [...args, '--workers', '1']);
+    } catch (error) {
+      if (!(error instanceof StartFailure && error.exitCode === 2)) throw error;
+      this.log(`sts --log-level is not supported by this CLI: ${error.stderr.trim()}`);
+      return undefined;
+    }
+  }
+
   startBench(kind: ServerKind): Promise<ServerProcess> {
     const profiled = kind === 'grpc-intercepted' || kind === 'reference';
     return this.start(kind, [...(profiled ? this.profile(kind) : []), SERVE, kind, this.dir]);
@@ -597,6 +612,7 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
   };
   if (needSts) launch('sts', () => bench.startSts(1));
   if (bench.wanted('sts.workers')) launch('sts.workers', () => bench.startSts(options.workers));
+  if (bench.wanted('sts.silent')) launch('sts.silent', () => bench.startSilentSts());
   if (bench.wanted('reference')) launch('reference', () => bench.startBench('reference'));
   if (bench.wanted('peer')) launch('peer', () => bench.startBench('peer'));
   if (needBare) launch('bare', () => bench.startBench('bare-tls'));
@@ -625,6 +641,11 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
     tokens.resource = await bench.fetchToken(sts, exchangeBody(DEV_AUDIENCE), DEV_AUDIENCE);
     tokens.grpc = await bench.fetchToken(sts, exchangeBody(DEV_GRPC_AUDIENCE), DEV_GRPC_AUDIENCE);
   }
+  const stsSilent = bench.wanted('sts.silent') ? await server('sts.silent') : undefined;
+  const silentScenario = 'STS token exchange, keep-alive, 1 worker, --log-level silent (no log lines)';
+  if (bench.wanted('sts.silent') && stsSilent === undefined)
+    bench.rows.push(unmeasuredRow('sts.silent', silentScenario, c, 'no --log-level'));
+  if (stsSilent !== undefined) await bench.fetchToken(stsSilent, exchangeBody(DEV_AUDIENCE), DEV_AUDIENCE);
   const stsWorkers = bench.wanted('sts.workers') ? await server('sts.workers') : undefined;
   const workersScenario = `STS token exchange, keep-alive, --workers ${options.workers}`;
   if (bench.wanted('sts.workers') && stsWorkers === undefined)
@@ -655,6 +676,12 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
         server: sts,
         phase: bench.http(sts, 'keep-alive', exchange),
       },
+      stsSilent !== undefined && {
+        id: 'sts.silent',
+        scenario: silentScenario,
+        server: stsSilent,
+        phase: bench.http(stsSilent, 'keep-alive', exchange),
+      },
       sts !== undefined &&
         cc && { id: 'sts.cc', scenario: ccScenario, server: sts, phase: bench.http(sts, 'keep-alive', form(clientCredentialsBody)) },
       stsWorkers !== undefined && {
@@ -677,7 +704,7 @@ async function runAll(bench: Bench): Promise<CeilingResult> {
       },
     ]),
   );
-  for (const done of [stsWorkers, reference, peer]) if (done !== undefined) await bench.stop(done);
+  for (const done of [stsSilent, stsWorkers, reference, peer]) if (done !== undefined) await bench.stop(done);
 
   // A new connection (a TLS handshake with alice's certificate) per token, against the same
   // handshakes with no token work behind them.
@@ -792,6 +819,8 @@ function ratios(rows: Row[], ceiling: CeilingResult, workers: number): Target[] 
   const withoutInterceptor = ratio('grpc.intercepted', 'grpc.plain');
   const grpcOverhead = withoutInterceptor === undefined ? undefined : 1 - withoutInterceptor;
   const ccPerPeer = ratio('sts.cc', 'peer');
+  const withLogs = ratio('sts.keepalive', 'sts.silent');
+  const loggingCost = withLogs === undefined ? undefined : 1 - withLogs;
   const peerRow = byId.get('peer');
   if (peerRow !== undefined && ccPerPeer !== undefined) {
     peerRow.ratios = { ...peerRow.ratios, clientCredentialsPerPeer: ccPerPeer };
@@ -823,6 +852,8 @@ function ratios(rows: Row[], ceiling: CeilingResult, workers: number): Target[] 
     target('resource-overhead-cache', 'resource.cache', 'overhead vs verification off', overhead('resource.cache'), '<=', 0.1, '%'),
     target('resource-overhead-nocache', 'resource.verify', 'overhead vs verification off', overhead('resource.verify'), '<=', 0.35, '%'),
     target('grpc-overhead', 'grpc.intercepted', 'interceptor overhead (cache on)', grpcOverhead, '<=', 0.1, '%'),
+    // A log line per token (info) against none (silent): within the noise of a shared machine.
+    target('logging-cost', 'sts.silent', 'logging cost, info vs silent', loggingCost, '<=', 0.05, '%'),
   ];
 }
 

@@ -85,36 +85,8 @@ export async function serveUntilSignalled(
   });
 }
 
-/**
- * Event lines waiting for the next turn of the event loop. stderr on a pipe is written
- * synchronously on Linux, one system call per write; under load, the lines of one turn go out in
- * one write instead (the STS logs every token). Whatever is pending is written on exit.
- */
-let pendingLines: string[] = [];
-let flushOnExit = false;
-function writeLine(line: string): void {
-  if (!flushOnExit) {
-    process.on('exit', flushLines);
-    flushOnExit = true;
-  }
-  if (pendingLines.length === 0) setImmediate(flushLines);
-  pendingLines.push(line);
-}
-function flushLines(): void {
-  if (pendingLines.length === 0) return;
-  const chunk = pendingLines.join('');
-  pendingLines = [];
-  process.stderr.write(chunk);
-}
-
-/** One JSON line per event on stderr. Events never carry tokens or keys. */
-export function logEvent(name: string): (event: object) => void {
-  // Under --workers each worker logs for itself; `pid` tells their lines apart.
-  const worker = isWorker() ? { pid: process.pid } : {};
-  return (event) => {
-    writeLine(`${JSON.stringify({ time: new Date().toISOString(), service: name, ...worker, ...event })}\n`);
-  };
-}
+/** Servers log through src/cli/log.ts; re-exported here, where the commands find it. */
+export { logEvent } from './log.js';
 
 /**
  * Log handshakes that failed because the server's own key in a PKCS#11 token could not sign

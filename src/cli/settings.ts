@@ -139,5 +139,7 @@ export const SERVER_OPTIONS_USAGE = `  Every server: --config FILE reads these s
   --max-in-flight N (${D.maxInFlight}; beyond it 503, 0 = off) --drain-timeout S (10: on SIGTERM, in-flight
   requests get this long before connections drop). Keys in hardware: --tls-key (and the STS's
   --jwt-key) take pkcs11:token=...;object=... URIs; --pkcs11-module F (default PKCS11_MODULE_PATH)
-  --pkcs11-pin-file F (default CERTBOUND_PKCS11_PIN); docs/hardware-keys.md.
+  --pkcs11-pin-file F (default CERTBOUND_PKCS11_PIN); docs/hardware-keys.md. Logs: one JSON line
+  per event on stderr (human-readable on a terminal); --log-level trace|debug|info|warn|error|fatal|silent
+  (default info); X-Request-Id is kept when sane, else made, echoed and logged (docs/logging.md).
 ${ADMIN_USAGE}`;

@@ -1,6 +1,6 @@
 import type { OptionSpec } from './option.js';
 import { TRUSTED_PROXY_SETTINGS, VERIFIER_SETTINGS } from './protected-settings.js';
-import { LISTEN_SETTINGS, WATCH_SETTING } from './server-settings.js';
+import { LISTEN_SETTINGS, LOG_LEVEL_SETTING, WATCH_SETTING } from './server-settings.js';
 
 /**
  * `certbound authz`, the external authorization server a proxy calls: the verifier's settings,
@@ -62,4 +62,5 @@ export const AUTHZ_SETTINGS: readonly OptionSpec[] = [
   ...TRUSTED_PROXY_SETTINGS,
   ...LISTEN_SETTINGS,
   WATCH_SETTING,
+  LOG_LEVEL_SETTING,
 ];

@@ -85,10 +85,20 @@ export const WORKERS_SETTING = {
   doc: 'processes sharing the port (default: one per core)',
 } as const satisfies OptionSpec;
 
+/** How much every server logs (docs/logging.md). */
+export const LOG_LEVEL_SETTING = {
+  option: 'logLevel',
+  key: 'log_level',
+  flag: 'log-level',
+  type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+  doc: 'the least severe events logged (default info); silent logs nothing',
+} as const satisfies OptionSpec;
+
 export const SERVER_SETTINGS: readonly OptionSpec[] = [
   ...LISTEN_SETTINGS,
   ...TLS_SETTINGS,
   ...PKCS11_SETTINGS,
   ...LIMIT_OPTIONS,
   WATCH_SETTING,
+  LOG_LEVEL_SETTING,
 ];

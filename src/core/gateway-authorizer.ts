@@ -35,9 +35,13 @@ export interface GatewayAuthorizerOptions {
 }
 
 /** Every decision, for logs: never the token. */
-export type AuthzEvent =
+export type AuthzEvent = (
   | { type: 'authz.allowed'; method: string; path: string; token: VerifiedToken }
-  | { type: 'authz.refused'; method: string; path: string; error: CertboundError };
+  | { type: 'authz.refused'; method: string; path: string; error: CertboundError }
+) & {
+  /** The request's id, when the adapter gave one. */
+  requestId?: string;
+};
 
 /** The request a proxy asks about, as each protocol adapter read it. */
 export interface GatewayRequest {
@@ -48,6 +52,8 @@ export interface GatewayRequest {
   authorization: string | readonly string[] | undefined;
   /** x5t#S256 of the client certificate the proxy verified (undefined when none). */
   thumbprint: string | undefined;
+  /** The request's id, reported with its event. */
+  requestId?: string;
 }
 
 export interface GatewayAuthorizer {
@@ -58,7 +64,12 @@ export interface GatewayAuthorizer {
    */
   authorize(request: GatewayRequest): Promise<{ token: VerifiedToken; headers: Record<string, string> }>;
   /** A refusal of `method target` (any thrown value): reported as `authz.refused`, with the challenge parameters. */
-  refuse(error: unknown, method: string, target: string): { error: CertboundError; challenge: { realm?: string; scope?: string } };
+  refuse(
+    error: unknown,
+    method: string,
+    target: string,
+    requestId?: string,
+  ): { error: CertboundError; challenge: { realm?: string; scope?: string } };
 }
 
 const headerName = v.pipe(v.string('must be a header name'), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name'));
@@ -104,16 +115,16 @@ export function createGatewayAuthorizer(options: GatewayAuthorizerOptions): Gate
   if (new Set(Object.values(names).map((name) => name.toLowerCase())).size !== 4)
     throw misuse('identityHeaders must name four different headers');
   return {
-    async authorize({ method, target, authorization, thumbprint }) {
+    async authorize({ method, target, authorization, thumbprint, requestId }) {
       const token = await verifier.verify(parseBearerAuthorization(authorization), thumbprint);
       authorizeByRules(rules, method, target, token, fallback);
       const headers = identityOf(token, names);
-      onEvent?.({ type: 'authz.allowed', method, path: pathOf(target), token });
+      onEvent?.({ type: 'authz.allowed', method, path: pathOf(target), token, ...(requestId === undefined ? {} : { requestId }) });
       return { token, headers };
     },
-    refuse(thrown, method, target) {
+    refuse(thrown, method, target, requestId) {
       const error = toCertboundError(thrown);
-      onEvent?.({ type: 'authz.refused', method, path: pathOf(target), error });
+      onEvent?.({ type: 'authz.refused', method, path: pathOf(target), error, ...(requestId === undefined ? {} : { requestId }) });
       const scope = error.code === 'CB_SCOPE_INSUFFICIENT' ? matchAuthzRule(rules, method, target, fallback)?.scopes.join(' ') : undefined;
       return { error, challenge: { ...(realm === undefined ? {} : { realm }), ...(scope === undefined ? {} : { scope }) } };
     },

@@ -10,6 +10,7 @@ import { toCertboundError, type CertboundError } from '../core/errors.js';
 import { requireScopes, type BoundTokenVerifier, type VerifiedToken } from '../core/verify.js';
 import { peerThumbprintOf } from './peer-certificate.js';
 import { statusFor } from './status.js';
+import { acceptRequestId, REQUEST_ID_HEADER } from '../server/request-id.js';
 import { DEFAULTS } from '../defaults.js';
 import * as v from 'valibot';
 import { callable, madeBy, optionsObject, parseOptions, scopeTokens } from '../core/schema.js';
@@ -34,8 +35,8 @@ export interface ServerInterceptorOptions {
 
 /** What the interceptor tells `onEvent`: each call it admitted or refused. Never the token itself. */
 export type CallEvent =
-  | { type: 'call.allowed'; token: VerifiedToken; method: string; peer: string }
-  | { type: 'call.refused'; error: CertboundError; method: string; peer: string };
+  | { type: 'call.allowed'; token: VerifiedToken; method: string; peer: string; requestId: string }
+  | { type: 'call.refused'; error: CertboundError; method: string; peer: string; requestId: string };
 
 // Verified tokens by the call's request metadata: the handler receives that very object as
 // `call.metadata`, and a client cannot forge an entry the way it could forge a header.
@@ -48,6 +49,16 @@ const verifiedByMetadata = new WeakMap<Metadata, VerifiedToken>();
  */
 export function verifiedTokenOf(call: { metadata: Metadata }): VerifiedToken | undefined {
   return verifiedByMetadata.get(call.metadata);
+}
+
+/**
+ * The id of a call that passed the certbound interceptor: the client's `x-request-id` metadata
+ * when sane (src/server/request-id.ts), else a new one. The interceptor sends it back in the
+ * response metadata (or the status of a refusal). Undefined for exempt methods.
+ */
+export function requestIdOf(call: { metadata: Metadata }): string | undefined {
+  const [value] = call.metadata.get(REQUEST_ID_HEADER);
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**
@@ -67,24 +78,35 @@ export function createServerInterceptor(options: ServerInterceptorOptions): Serv
     const method = methodDescriptor.path;
     if (resolved.isExempt(method)) return new ServerInterceptingCall(call);
     const requiredScopes = resolved.requiredScopesFor(method);
+    let requestId = '';
     return new ServerInterceptingCall(call, {
       start(next) {
         next({
           onReceiveMetadata(metadata, proceed) {
+            const [given] = metadata.get(REQUEST_ID_HEADER);
+            requestId = acceptRequestId(typeof given === 'string' ? given : undefined);
+            // The handler reads the id from the metadata it receives (requestIdOf): set it to the one in use.
+            metadata.set(REQUEST_ID_HEADER, requestId);
             authenticateCall(metadata, call, resolved.verifier, requiredScopes).then(
               (verified) => {
                 verifiedByMetadata.set(metadata, verified);
-                resolved.onEvent?.({ type: 'call.allowed', token: verified, method, peer: call.getPeer() });
+                resolved.onEvent?.({ type: 'call.allowed', token: verified, method, peer: call.getPeer(), requestId });
                 proceed(metadata);
               },
               (error: unknown) => {
                 const failure = toCertboundError(error);
-                resolved.onEvent?.({ type: 'call.refused', error: failure, method, peer: call.getPeer() });
-                call.sendStatus(statusFor(failure));
+                resolved.onEvent?.({ type: 'call.refused', error: failure, method, peer: call.getPeer(), requestId });
+                const refusal = statusFor(failure);
+                refusal.metadata.set(REQUEST_ID_HEADER, requestId);
+                call.sendStatus(refusal);
               },
             );
           },
         });
+      },
+      sendMetadata(metadata, next) {
+        if (requestId !== '') metadata.set(REQUEST_ID_HEADER, requestId);
+        next(metadata);
       },
     });
   };

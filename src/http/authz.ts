@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
 import { CertboundError, toCertboundError } from '../core/errors.js';
+import { requestIdOf } from '../server/request-id.js';
 import { createGatewayAuthorizer, type GatewayAuthorizerOptions } from '../core/gateway-authorizer.js';
 import { optionsObject, parseOptions } from '../core/schema.js';
 import { sendBearerChallenge } from '../server/respond.js';
@@ -51,13 +52,15 @@ export function createAuthzHandler(options: AuthzHandlerOptions): (req: Incoming
   const authorizer = createGatewayAuthorizer(shared);
   const authentication = resolveRequestAuthentication({ verifier: options.verifier, trustedProxy });
   return (req, res) => {
+    const requestId = requestIdOf(req);
     let method = req.method ?? 'GET';
     let target = req.url ?? '/';
     void (async () => {
       ({ method, target } = envoyPathPrefix === undefined ? originalRequest(req) : envoyRequest(req, envoyPathPrefix));
       refuseBody(req);
       const authorization = req.headersDistinct.authorization;
-      return authorizer.authorize({ method, target, authorization, thumbprint: clientThumbprintOf(req, authentication) });
+      const thumbprint = clientThumbprintOf(req, authentication);
+      return authorizer.authorize({ method, target, authorization, thumbprint, ...(requestId === undefined ? {} : { requestId }) });
     })()
       .then(
         ({ headers }) => {
@@ -65,7 +68,7 @@ export function createAuthzHandler(options: AuthzHandlerOptions): (req: Incoming
           res.end();
         },
         (error: unknown) => {
-          const refusal = authorizer.refuse(error, method, target);
+          const refusal = authorizer.refuse(error, method, target, requestId);
           sendBearerChallenge(res, refusal.error, refusal.challenge);
         },
       )

@@ -4,6 +4,7 @@ import { CertboundError } from '../core/errors.js';
 import { HEALTH_PATH } from '../core/rfc.js';
 import { resolveServerLimits, type ServerLimits } from '../config/limits.js';
 import { listenOn } from './listen.js';
+import { withRequestIds } from './request-id.js';
 import { sendOAuthError } from './respond.js';
 import { serverSecureContext, serverTlsOptions, type ServerTlsOptions } from './tls.js';
 import { DEFAULTS } from '../defaults.js';
@@ -31,7 +32,8 @@ export const LOAD_SHED_EVENT = 'certbound:load-shed';
 /**
  * An HTTPS server with certbound's TLS settings and limits. Requests beyond `maxInFlight` are
  * answered 503 before any work (health checks excepted), so overload degrades into quick
- * refusals instead of a queue that times everyone out.
+ * refusals instead of a queue that times everyone out. Every request has an id (`X-Request-Id`,
+ * src/server/request-id.ts), shed ones too.
  */
 export function createLimitedHttpsServer(tls: ServerTlsOptions, limits: ServerLimits, handler: Handler): ManagedServer {
   const resolved = resolveServerLimits(limits);
@@ -46,7 +48,7 @@ export function createLimitedHttpsServer(tls: ServerTlsOptions, limits: ServerLi
       // they mean what they say.
       connectionsCheckingInterval: Math.min(1000, resolved.headersTimeoutMs),
     },
-    resolved.maxInFlight === 0 ? handler : shedLoad(handler, resolved.maxInFlight, () => server.emit(LOAD_SHED_EVENT)),
+    withRequestIds(resolved.maxInFlight === 0 ? handler : shedLoad(handler, resolved.maxInFlight, () => server.emit(LOAD_SHED_EVENT))),
   );
   server.keepAliveTimeout = resolved.keepAliveTimeoutMs;
   // Checked by node:net at accept: beyond it a new connection is closed before any TLS work.

@@ -52,6 +52,7 @@ export type LoadedStsConfig = Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & {
     watchDebounceMs?: number;
     adminPort?: number;
     adminHost?: string;
+    logLevel?: string;
   };
 };
 
@@ -133,6 +134,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
       watchDebounceMs: settings.watchDebounceMs as number | undefined,
       adminPort: settings.adminPort as number | undefined,
       adminHost: settings.adminHost as string | undefined,
+      logLevel: settings.logLevel as string | undefined,
     }),
   };
 }

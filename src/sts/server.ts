@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toCertboundError } from '../core/errors.js';
 import { createLimitedHttpsServer, type ManagedServer } from '../server/https-server.js';
+import { requestIdOf } from '../server/request-id.js';
+import type { StsEvent } from './events.js';
 import { resolveStsOptions, type StsOptions } from './options.js';
 import { route, sendStsError } from './router.js';
 
@@ -17,7 +19,11 @@ export type { StsEvent } from './events.js';
 export function createStsHandler(options: StsOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const resolved = resolveStsOptions(options);
   return (req, res) => {
-    route(req, res, resolved).catch((error: unknown) => sendStsError(res, toCertboundError(error), resolved));
+    const requestId = requestIdOf(req);
+    // A request with an id reports it with each of its events (the options are a shallow copy).
+    const scoped =
+      requestId === undefined ? resolved : { ...resolved, onEvent: (event: StsEvent) => resolved.onEvent({ ...event, requestId }) };
+    route(req, res, scoped).catch((error: unknown) => sendStsError(res, toCertboundError(error), scoped));
   };
 }
 

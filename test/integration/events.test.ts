@@ -144,3 +144,32 @@ test('gRPC interceptor: onEvent gets call.allowed and call.refused with the meth
   );
   for (const event of events) assert.match(event.peer, /127\.0\.0\.1|localhost|::1/);
 });
+
+test('gRPC interceptor: a call keeps a sane x-request-id, gets a new one otherwise, and hears it back', async () => {
+  const events: CallEvent[] = [];
+  const server = await startInterceptedServer(suite, pki, { verifier, onEvent: (event) => events.push(event) });
+  const client = echoClient(suite, server.target, channelCredentials(pki, pki.alice));
+  /** SayHello with `id` as x-request-id; the id the server answered (response metadata, or the refusal's). */
+  const answeredId = (token: string | undefined, id: string): Promise<string> =>
+    new Promise((resolve) => {
+      const metadata = bearer(token);
+      metadata.set('x-request-id', id);
+      let heard = '';
+      const call = client.SayHello({ name: 'ids' }, metadata, { deadline: Date.now() + 5000 }, (error) => {
+        resolve(String(error === null ? heard : error.metadata.get('x-request-id')[0]));
+      });
+      call.on('metadata', (answer) => (heard = String(answer.get('x-request-id')[0])));
+    });
+  assert.equal(await answeredId(token, 'call-1'), 'call-1');
+  assert.equal(await answeredId(undefined, 'call-2'), 'call-2');
+  const made = await answeredId(token, 'not sane: spaces');
+  assert.match(made, /^[0-9a-f-]{36}$/);
+  assert.deepEqual(
+    events.map((event) => [event.type, event.requestId]),
+    [
+      ['call.allowed', 'call-1'],
+      ['call.refused', 'call-2'],
+      ['call.allowed', made],
+    ],
+  );
+});

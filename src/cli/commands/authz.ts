@@ -11,10 +11,12 @@ import { createAuthzHandler } from '../../http/authz.js';
 import { UNIX_PEERS } from '../../http/trusted-proxy.js';
 import type { ForwardedCertificateFormat } from '../../http/forwarded-certificate.js';
 import { listenOn } from '../../server/listen.js';
+import { withRequestIds } from '../../server/request-id.js';
 import { parse } from '../args.js';
 import { printConfig } from './authz-config.js';
 import { authzDecisionSettings } from './authz-options.js';
 import { UsageError } from '../errors.js';
+import { logLevelOf } from '../log.js';
 import { jwksReloadable, loadVerifier } from '../protected-server.js';
 import { reloadOnChange } from '../reload.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
@@ -28,6 +30,7 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
                  [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
                  [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
                  [--watch-debounce-ms MS] [--admin-port N [--admin-host ADDR]]
+                 [--log-level trace|debug|info|warn|error|fatal|silent]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
   forward_auth, Traefik ForwardAuth, Envoy ext_authz): the certificate from the proxy's header
   (--client-cert-format), accepted only from --trusted-proxy (default 127.0.0.1 and ::1), the bound
@@ -69,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
   const format = settings.values.clientCertFormat as ForwardedCertificateFormat | undefined;
   if (format === undefined) throw new UsageError('authz: --client-cert-format is required: how the proxy forwards the certificate');
   const decision = authzDecisionSettings(settings);
-  const operations = await startOperations('authz', logEvent('authz'), settings.values);
+  const operations = await startOperations('authz', logEvent('authz', logLevelOf(settings.values.logLevel)), settings.values);
   const log = operations.onEvent;
   const jwksCa = settings.values.jwksCa as string | undefined;
   const ca = jwksCa === undefined ? undefined : await readText(jwksCa, 'JWKS CA bundle');
@@ -82,13 +85,21 @@ export async function run(argv: string[]): Promise<number> {
   const logDecision = (event: AuthzEvent): void =>
     log(
       event.type === 'authz.allowed'
-        ? { type: event.type, method: event.method, path: event.path, subject: event.token.subject, thumbprint: event.token.thumbprint }
+        ? {
+            type: event.type,
+            method: event.method,
+            path: event.path,
+            subject: event.token.subject,
+            thumbprint: event.token.thumbprint,
+            ...(event.requestId === undefined ? {} : { requestId: event.requestId }),
+          }
         : {
             type: event.type,
             method: event.method,
             path: event.path,
             code: event.error.code,
             detail: event.error.detail ?? event.error.description,
+            ...(event.requestId === undefined ? {} : { requestId: event.requestId }),
           },
     );
   let handler;
@@ -120,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
       requestTimeout: DEFAULTS.server.requestTimeoutMs,
       maxHeaderSize: DEFAULTS.server.maxHeaderSize,
     },
-    handler,
+    withRequestIds(handler),
   );
   refuseUnparsable(server, log);
   operations.countServer(server);

@@ -7,6 +7,7 @@ import { startOperations } from '../operations.js';
 import { DEFAULTS } from '../../defaults.js';
 import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
+import { logLevelOf } from '../log.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { reloadOnChange } from '../reload.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
@@ -19,6 +20,7 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
                        [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S]
                        [--tls-crl F ...] [--handshake-timeout S] [--max-connections N] [--drain-timeout S]
                        [--watch-debounce-ms MS] [--admin-port N [--admin-host ADDR]]
+                       [--log-level trace|debug|info|warn|error|fatal|silent]
   Run a gRPC server (TLS; a client certificate from --tls-ca is required at the handshake)
   serving echo.EchoServer (SayHello, SayHelloStream, SayHelloToAll, SayHelloChat),
   grpc.health.v1.Health and server reflection. Every call except the health service needs
@@ -33,7 +35,9 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
   reads these settings from a YAML file (keys in docs/configuration.md); every flag can also be
   set as CERTBOUND_<FLAG> (--tls-cert: CERTBOUND_TLS_CERT), a flag beating its variable and a
   variable the file's key. --tls-key pkcs11:token=...;object=... keeps the server key in a
-  PKCS#11 token (--pkcs11-module F, --pkcs11-pin-file F; docs/hardware-keys.md).
+  PKCS#11 token (--pkcs11-module F, --pkcs11-pin-file F; docs/hardware-keys.md). Logs: one JSON
+  line per event on stderr (human-readable on a terminal) at --log-level (default info); a sane
+  x-request-id metadata value is kept, else one is made, answered and logged (docs/logging.md).
 ${ADMIN_USAGE}`;
 
 export const callUsage = `certbound grpc-call HOST:PORT --tls-ca F --tls-cert F --tls-key F --sts URL
@@ -90,7 +94,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const settings = await commandSettings('grpc-server', GRPC_SERVER_SETTINGS, parsed);
   const [, PORT] = LISTEN_SETTINGS;
   const listenPort = requireSetting<number>('grpc-server', settings, PORT);
-  const operations = await startOperations('grpc-server', logEvent('grpc-server'), settings.values);
+  const operations = await startOperations('grpc-server', logEvent('grpc-server', logLevelOf(settings.values.logLevel)), settings.values);
   const log = operations.onEvent;
   for (const spec of LIMIT_OPTIONS) {
     if (settings.values[spec.option] !== undefined && !GRPC_LIMITS.has(spec.option)) {

@@ -7,10 +7,11 @@ import { loadStsConfig } from '../../sts/config.js';
 import { metadataUrlOf } from '../../sts/discovery.js';
 import { createStsServer } from '../../sts/server.js';
 import { parse, requireString } from '../args.js';
+import { logLevelOf } from '../log.js';
 import { reloadOnChange, type Reloadable, type ReloadTrigger } from '../reload.js';
 import { logEvent, logTokenKeyFailures, serveUntilSignalled } from '../serve.js';
 import { startOperations } from '../operations.js';
-import { ADMIN_SETTINGS } from '../../config/server-settings.js';
+import { ADMIN_SETTINGS, LOG_LEVEL_SETTING } from '../../config/server-settings.js';
 import { CONFIG_FLAG } from '../config-flag.js';
 import { limitsOf, SERVER_OPTIONS_USAGE, tlsReloadable } from '../settings.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
@@ -58,9 +59,14 @@ export async function run(argv: string[]): Promise<number> {
     const fromFile = document.workers;
     const workers = workersOf((overrides.workers as number | undefined) ?? (Number.isInteger(fromFile) ? (fromFile as number) : undefined));
     if (workers > 1) {
-      // The primary serves the cluster's admin listener, so it reads where from the file too.
-      const admin = readSettings(ADMIN_SETTINGS, { command: 'sts', flags: parsed.values, file: { path: configFile, document } });
-      return runPrimary('sts', workers, logEvent('sts'), admin);
+      // The primary logs for itself and serves the cluster's admin listener: it reads those settings from the file too.
+      const primary = readSettings([...ADMIN_SETTINGS, LOG_LEVEL_SETTING], {
+        command: 'sts',
+        flags: parsed.values,
+        fromEnv: parsed.fromEnv,
+        file: { path: configFile, document },
+      });
+      return runPrimary('sts', workers, logEvent('sts', logLevelOf(primary.logLevel)), primary);
     }
   }
   const fromEnv = new Set(STS_COMMAND_SETTINGS.filter((spec) => parsed.fromEnv.has(spec.flag as string)).map((spec) => spec.option));
@@ -79,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const operations = await startOperations('sts', logEvent('sts'), config.process);
+  const operations = await startOperations('sts', logEvent('sts', logLevelOf(config.process.logLevel)), config.process);
   const log = operations.onEvent;
   if (config.issuerMetadataElsewhere === true) {
     // Said once at start, so whoever reads the log knows discovery depends on something else.

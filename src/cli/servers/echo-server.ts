@@ -21,7 +21,7 @@ import type { BoundTokenVerifier, VerifiedToken } from '../../core/verify.js';
 import { listenOn } from '../../server/listen.js';
 import { resolveServerLimits, type ServerLimits } from '../../config/limits.js';
 import { serverSecureContext, type ServerTlsOptions } from '../../server/tls.js';
-import { createServerInterceptor, verifiedTokenOf } from '../../grpc/server-interceptor.js';
+import { createServerInterceptor, requestIdOf, verifiedTokenOf } from '../../grpc/server-interceptor.js';
 import { DEFAULTS } from '../../defaults.js';
 import * as v from 'valibot';
 import { misuse } from '../../core/config-error.js';
@@ -63,8 +63,8 @@ export function loadEchoDefinitions(): {
 }
 
 export type EchoServerEvent =
-  | { type: 'call.allowed'; method: string; subject: string; clientId: string | undefined; thumbprint: string }
-  | { type: 'call.refused'; method: string; peer: string; code: string; description: string; detail?: string };
+  | { type: 'call.allowed'; requestId?: string; method: string; subject: string; clientId: string | undefined; thumbprint: string }
+  | { type: 'call.refused'; requestId: string; method: string; peer: string; code: string; description: string; detail?: string };
 
 export interface EchoServerOptions {
   /** CA for client certificates, and the server's own certificate and key (PEM). */
@@ -129,7 +129,7 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
     // Admitted calls are logged by the handlers, which know what the call asked for.
     onEvent: (event) => {
       if (event.type !== 'call.refused') return;
-      const { error, method, peer } = event;
+      const { error, method, peer, requestId } = event;
       onEvent({
         type: 'call.refused',
         method,
@@ -137,6 +137,7 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
         code: error.code,
         description: error.description,
         ...(error.detail === undefined ? {} : { detail: error.detail }),
+        requestId,
       });
     },
   });
@@ -149,8 +150,15 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
   const { definition, EchoServer } = loadEchoDefinitions();
   server.addService(
     EchoServer.service,
-    echoImplementation((method, auth) =>
-      onEvent({ type: 'call.allowed', method, subject: auth.subject, clientId: auth.clientId, thumbprint: auth.thumbprint }),
+    echoImplementation((method, auth, requestId) =>
+      onEvent({
+        type: 'call.allowed',
+        method,
+        subject: auth.subject,
+        clientId: auth.clientId,
+        thumbprint: auth.thumbprint,
+        ...(requestId === undefined ? {} : { requestId }),
+      }),
     ),
   );
   new HealthImplementation({ '': 'SERVING', [ECHO_SERVICE]: 'SERVING' }).addToServer(server);
@@ -206,7 +214,9 @@ export function createEchoServer(options: EchoServerOptions): ManagedGrpcServer 
 }
 
 /** Greetings that show who the interceptor let in. */
-function echoImplementation(allowed: (method: string, auth: VerifiedToken) => void): UntypedServiceImplementation {
+function echoImplementation(
+  allowed: (method: string, auth: VerifiedToken, requestId: string | undefined) => void,
+): UntypedServiceImplementation {
   const caller = (call: { metadata: ServerUnaryCall<unknown, unknown>['metadata'] }, method: string): VerifiedToken => {
     // The interceptor admitted the call, so the token is there; refuse loudly if it ever is not.
     const auth = verifiedTokenOf(call);
@@ -215,7 +225,7 @@ function echoImplementation(allowed: (method: string, auth: VerifiedToken) => vo
         code: status.INTERNAL,
         details: 'call reached the handler without a verified token',
       });
-    allowed(method, auth);
+    allowed(method, auth, requestIdOf(call));
     return auth;
   };
   // Streaming handlers end the call with the error's status instead of throwing (UNKNOWN).

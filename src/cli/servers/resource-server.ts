@@ -3,6 +3,7 @@ import { HEALTH_PATH } from '../../core/rfc.js';
 import type { BoundTokenVerifier } from '../../core/verify.js';
 import type { TrustedProxyOptions } from '../../http/forwarded-certificate.js';
 import { createLimitedHttpsServer, type ManagedServer } from '../../server/https-server.js';
+import { requestIdOf } from '../../server/request-id.js';
 import { type ServerLimits } from '../../config/limits.js';
 import { type ServerTlsOptions } from '../../server/tls.js';
 import { protect } from '../../http/node.js';
@@ -10,9 +11,10 @@ import { protectedResourceMetadata, resourceMetadataUrl } from '../../http/resou
 import { sendJson, sendOAuthError } from '../../server/respond.js';
 import { DEFAULTS } from '../../defaults.js';
 
-export type ResourceEvent =
+export type ResourceEvent = (
   | { type: 'request.allowed'; subject: string; clientId: string | undefined; thumbprint: string }
-  | { type: 'request.refused'; code: string; description: string; detail?: string };
+  | { type: 'request.refused'; code: string; description: string; detail?: string }
+) & { requestId?: string };
 
 export interface ResourceServerOptions {
   tls: ServerTlsOptions;
@@ -65,6 +67,7 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
             subject: event.token.subject,
             clientId: event.token.clientId,
             thumbprint: event.token.thumbprint,
+            ...idOf(event.request),
           });
           return;
         }
@@ -74,6 +77,7 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
           code: error.code,
           description: error.description,
           ...(error.detail === undefined ? {} : { detail: error.detail }),
+          ...idOf(event.request),
         });
       },
     },
@@ -94,4 +98,10 @@ export function createResourceServer(options: ResourceServerOptions): ManagedSer
       else sendOAuthError(res, new CertboundError('CB_NOT_FOUND', { description: 'no such endpoint' }));
     }
   });
+}
+
+/** `{ requestId }` of a request that has one (every request of createLimitedHttpsServer). */
+function idOf(req: object): { requestId?: string } {
+  const requestId = requestIdOf(req);
+  return requestId === undefined ? {} : { requestId };
 }
