@@ -107,3 +107,25 @@ test('npm run bench runs end to end on a tiny load (--quick)', { timeout: RUN_TI
   assert.deepEqual(left, [], 'no bench process left behind');
   assert.equal(existsSync(report.meta.workDir), false, 'working directory removed');
 });
+
+test('bench/log-cost.js and bench/metrics-cost.js run on a tiny count and print their tables', async () => {
+  for (const [script, rows] of [
+    ['log-cost.js', 3],
+    ['metrics-cost.js', 2],
+  ] as const) {
+    const path = fileURLToPath(new URL(`../../bench/${script}`, import.meta.url));
+    const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, [path, '2000'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const timer = setTimeout(() => child.kill('SIGTERM'), RUN_TIMEOUT_MS);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout });
+      });
+    });
+    assert.equal(result.code, 0, `${script}: ${result.stdout}`);
+    const figures = result.stdout.split('\n').filter((line) => /^\| [^-|][^|]* \| -?\d+\.\d\d \|/.test(line));
+    assert.equal(figures.length, rows, `${script}:\n${result.stdout}`);
+  }
+});
