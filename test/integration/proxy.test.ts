@@ -86,6 +86,7 @@ async function startResource(format: ForwardedCertificateFormat, host = '127.0.0
 interface Answer {
   status: number;
   challenge: string;
+  requestId: string;
   body: Record<string, unknown>;
 }
 
@@ -95,6 +96,7 @@ async function call(resource: Resource, agent: Agent, headers: Record<string, st
   return {
     status: response.statusCode,
     challenge: String(response.headers['www-authenticate'] ?? ''),
+    requestId: String(response.headers['x-request-id']),
     body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
   };
 }
@@ -142,7 +144,13 @@ for (const format of ['rfc9440', 'xfcc', 'pem-urlencoded'] as const) {
       assert.equal(answer.body.subject, 'alice');
       assert.equal(answer.body['x5t#S256'], pki.alice.thumbprint);
       const event = resource.events.at(-1);
-      assert.deepEqual(event, { type: 'request.allowed', subject: 'alice', clientId: 'alice', thumbprint: pki.alice.thumbprint });
+      assert.deepEqual(event, {
+        type: 'request.allowed',
+        subject: 'alice',
+        clientId: 'alice',
+        thumbprint: pki.alice.thumbprint,
+        requestId: answer.requestId,
+      });
     });
 
     test("the proxy forwards bob's certificate with alice's token: 401 invalid_token (cnf mismatch)", async () => {
