@@ -1,4 +1,4 @@
-import { access, chmod, mkdir, open } from 'node:fs/promises';
+import { access, chmod, mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PlannedFile } from './dev-pki.js';
 import { FileProblem } from '../core/config-error.js';
@@ -41,6 +41,36 @@ export async function writePlannedFiles(
     written.push(path);
   }
   return written;
+}
+
+/** What {@link writeGitIgnore} did: wrote DIR/.gitignore, kept the one there, or wrote none. */
+export type GitIgnoreOutcome = { kind: 'written'; path: string } | { kind: 'kept'; path: string } | { kind: 'shared'; others: string[] };
+
+/**
+ * Write `.gitignore` containing `*` into a PKI folder, so that git ignores the whole folder (its
+ * private keys, and that .gitignore too) wherever the folder is made, even inside a repository.
+ * An existing .gitignore is the owner's and is left as it is. A folder that holds anything besides
+ * the PKI's own files (`own`) gets none: `*` there would hide the owner's files (`--out .` at a
+ * repository's root would hide the whole repository).
+ */
+export async function writeGitIgnore(dir: string, own: readonly string[]): Promise<GitIgnoreOutcome> {
+  const path = join(dir, '.gitignore');
+  const ours = new Set([...own, '.gitignore']);
+  const others = (await readdir(dir)).filter((name) => !ours.has(name)).sort();
+  if (others.length > 0 && !(await exists(path))) return { kind: 'shared', others };
+  let handle;
+  try {
+    handle = await open(path, 'wx', 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { kind: 'kept', path };
+    throw new FileProblem(path, `cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+  }
+  try {
+    await handle.writeFile('# Written by certbound pki init: this folder holds private keys; git ignores all of it.\n*\n');
+  } finally {
+    await handle.close();
+  }
+  return { kind: 'written', path };
 }
 
 async function exists(path: string): Promise<boolean> {

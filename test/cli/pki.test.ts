@@ -1,7 +1,9 @@
-// `certbound pki init`: the files it writes, their modes, and what openssl makes of them.
+// `certbound pki init`: the files it writes, their modes, what openssl makes of them, and what git
+// makes of the folder.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { killAll, makeTempDir, removeTempDir, runCli, tool, type RunResult } from './run.js';
@@ -54,8 +56,54 @@ test('pki init exits 0 and says what it wrote', () => {
   assert.ok(init.stdout.includes(`wrote ${EXPECTED_FILES.length} files to ${out}\n`), init.stdout);
 });
 
-test('pki init writes exactly the dev PKI files', async () => {
-  assert.deepEqual((await readdir(out)).sort(), [...EXPECTED_FILES].sort());
+test('pki init writes exactly the dev PKI files and a .gitignore', async () => {
+  assert.deepEqual((await readdir(out)).sort(), [...EXPECTED_FILES, '.gitignore'].sort());
+  assert.ok(init.stdout.includes(`wrote ${join(out, '.gitignore')} ("*"): git ignores this folder`), init.stdout);
+});
+
+/** `git ARGS` in `cwd`, ignoring the user's global excludes, which could hide what we look for. */
+const git = (cwd: string, ...args: string[]): string =>
+  execFileSync('git', ['-c', 'core.excludesFile=/dev/null', ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 10_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+test('pki init --out certs inside a git repository adds nothing git would pick up', async () => {
+  const repo = join(dir ?? '', 'repo');
+  await mkdir(repo);
+  git(repo, 'init', '--quiet');
+  const result = await runCli(['pki', 'init', '--out', 'certs'], { cwd: repo });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(git(repo, 'status', '--porcelain', '--untracked-files=all'), '');
+  // The .gitignore is what hides the keys: without it git sees them.
+  await rm(join(repo, 'certs', '.gitignore'));
+  assert.match(git(repo, 'status', '--porcelain', '--untracked-files=all'), /^\?\? certs\/ca\.key$/m);
+});
+
+test('pki init keeps an existing .gitignore and writes none into a folder with other files', async () => {
+  const own = join(dir ?? '', 'own-ignore');
+  await mkdir(own);
+  await writeFile(join(own, '.gitignore'), '*.key\n');
+  const kept = await runCli(['pki', 'init', '--out', own]);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.equal(await readFile(join(own, '.gitignore'), 'utf8'), '*.key\n');
+  assert.match(kept.stdout, /kept the existing .*\.gitignore/);
+
+  // `--out .` at a repository's root: "*" there would hide the whole repository.
+  const repo = join(dir ?? '', 'root-repo');
+  await mkdir(repo);
+  git(repo, 'init', '--quiet');
+  await writeFile(join(repo, 'README.md'), '# mine\n');
+  const shared = await runCli(['pki', 'init', '--out', '.'], { cwd: repo });
+  assert.equal(shared.code, 0, shared.stderr);
+  assert.deepEqual(
+    (await readdir(repo)).filter((name) => name === '.gitignore'),
+    [],
+  );
+  assert.match(shared.stdout, /wrote no \.gitignore: .* holds other files too \(\.git, README\.md\)/);
+  assert.match(git(repo, 'status', '--porcelain'), /^\?\? README\.md$/m);
 });
 
 test('every private key is mode 0600', async () => {

@@ -2,9 +2,9 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { X509Certificate } from 'node:crypto';
 import { readCertificates, readPrivateKey } from '../../files/read.js';
-import { planDevPki } from '../../pki/dev-pki.js';
+import { DEV_PKI_FILES, planDevPki } from '../../pki/dev-pki.js';
 import { createCrl, loadCertificateAuthority, revokedSerials } from '../../pki/generate.js';
-import { writePlannedFiles } from '../../pki/write.js';
+import { writeGitIgnore, writePlannedFiles, type GitIgnoreOutcome } from '../../pki/write.js';
 import type { FlagSpec } from '../../config/option.js';
 import { optionalString, parse, requireString, stringList } from '../args.js';
 import { makeDevKeysInToken } from '../dev-keys-in-token.js';
@@ -19,7 +19,8 @@ export const usage = `certbound pki init --out DIR [--force] [--pkcs11 pkcs11:to
   PKCS#11 token instead (labels certbound-alice, certbound-bob, certbound-jwt; not extractable):
   no key file is written for them, sts.yaml names the signing key by URI. The module comes from
   --pkcs11-module (default PKCS11_MODULE_PATH), the PIN from --pkcs11-pin-file (default
-  CERTBOUND_PKCS11_PIN).
+  CERTBOUND_PKCS11_PIN). DIR also gets a .gitignore holding "*", so git ignores the folder and its
+  keys, unless DIR has a .gitignore already or holds other files.
 
 certbound pki revoke --dir DIR [--cert FILE ...]
   Add the certificates to DIR/ca.crl (created if missing, signed by DIR/ca.key; entries already
@@ -65,10 +66,22 @@ export async function run(argv: string[]): Promise<number> {
   const pki = await planDevPki(inToken === undefined ? {} : { inToken });
   const written = await writePlannedFiles(out, pki.files, { force: parsed.values.force === true });
   process.stdout.write(`wrote ${written.length} files to ${out}\nCA SHA-256 fingerprint: ${pki.caFingerprint}\nJWT key id: ${pki.kid}\n`);
+  process.stdout.write(`${describeGitIgnore(await writeGitIgnore(out, [...DEV_PKI_FILES, 'ca.crl']), out)}\n`);
   if (inToken !== undefined) {
     for (const [name, uri] of Object.entries(inToken.uris)) process.stdout.write(`${name} key: in the PKCS#11 token, ${uri}\n`);
   }
   return 0;
+}
+
+function describeGitIgnore(outcome: GitIgnoreOutcome, out: string): string {
+  switch (outcome.kind) {
+    case 'written':
+      return `wrote ${outcome.path} ("*"): git ignores this folder and its private keys`;
+    case 'kept':
+      return `kept the existing ${outcome.path}: check that it keeps the private keys out of git`;
+    case 'shared':
+      return `wrote no .gitignore: ${out} holds other files too (${outcome.others.slice(0, 3).join(', ')}${outcome.others.length > 3 ? ', ...' : ''}); keep its private keys out of git`;
+  }
 }
 
 async function revoke(argv: string[]): Promise<number> {
