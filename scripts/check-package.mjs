@@ -1,6 +1,13 @@
-// Checks the package as npm would publish it: packs it (prepack builds), lints the tarball with
-// publint and Are the Types Wrong, installs it into a fresh project from the registry and loads
-// every subpath export there. Run with `npm run check:package`; .ci/run runs it after `npm ci`.
+// Checks the package as npm would publish it: packs it (prepack builds), checks the tarball's file
+// list, checks that `npm ci` of this repository warns of no unsupported engine, lints the tarball
+// with publint and Are the Types Wrong, installs it into a fresh project from the registry (no
+// EBADENGINE warning either) and loads every subpath export there. Run with
+// `npm run check:package`; .ci/run runs it after `npm ci`.
+//
+// The file list: the legal and user-facing files are in (LICENSE, CHANGELOG.md, which README.md
+// links), every relative link in a shipped Markdown file resolves inside the package, and nothing
+// ships that is not in ALLOWED. No source maps ship (tsconfig.json builds none): they pointed at
+// src/*.ts, and shipping the sources as well would double the package for a debugger's sake.
 //
 // attw runs with --profile esm-only: certbound is an ES module package ("type": "module", exports
 // without "require" conditions), so TypeScript's node10 resolution (no "exports" support) and
@@ -8,7 +15,7 @@
 // the package's choice, not a mistake in its types; every ESM resolution (node16/nodenext from
 // ESM, bundler) must still be clean.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -18,6 +25,14 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 const PEERS_NEEDED = { './grpc': ['@grpc/grpc-js'] };
 // Subpaths that install reflect-metadata on the global Reflect (test/unit/architecture.test.ts).
 const SET_REFLECT = new Set(['./sts', './pki']);
+// Files the tarball must hold, and the only files it may hold.
+const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'SECURITY.md'];
+const ALLOWED = [
+  /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|SECURITY\.md)$/,
+  /^docs\/[\w-]+\.md$/,
+  /^proto\/[\w/-]+\.proto$/,
+  /^dist\/src\/[\w/-]+\.(js|d\.ts)$/,
+];
 
 const work = mkdtempSync(join(tmpdir(), 'certbound-package-'));
 let failed = false;
@@ -49,12 +64,72 @@ function check(condition, message) {
   if (!condition) failed = true;
 }
 
+/** Like run(), but captures what the command printed (and still shows it), to look for warnings. */
+function runCaptured(command, args, options = {}) {
+  console.log(`$ ${[command, ...args].join(' ')}`);
+  const result = spawnSync(command, args, { encoding: 'utf8', ...options });
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  if (result.status !== 0) throw new Error(`${command} exited with ${result.status ?? result.signal}`);
+  return `${result.stdout}${result.stderr}`;
+}
+
+/** ': cookie@2.0.2, ...' for the packages npm's output `log` warns EBADENGINE about, or ''. */
+function engines(log) {
+  if (!/EBADENGINE/.test(log)) return '';
+  const packages = new Set([...log.matchAll(/EBADENGINE\s+package: '([^']+)'/g)].map((match) => match[1]));
+  return `: ${[...packages].join(', ') || 'EBADENGINE'}`;
+}
+
+/** The first few items of a list, for a message. */
+const some = (items) => `${items.slice(0, 5).join(', ')}${items.length > 5 ? `, ... (${items.length})` : ''}`;
+
+/**
+ * Relative link targets in Markdown `text` (inline links and reference definitions), without
+ * #fragments. Fenced code blocks and code spans are left out first: `[key]: value` in a code
+ * sample is not a link.
+ */
+function relativeLinks(markdown) {
+  const text = markdown.replace(/^ {0,3}(`{3,}|~{3,})[^]*?^ {0,3}\1/gm, '').replace(/`[^`\n]*`/g, '');
+  const targets = [...text.matchAll(/\]\(<?([^)\s>]+)>?(?:\s+"[^"]*")?\)/g), ...text.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)];
+  return targets.map((match) => match[1].split('#')[0]).filter((target) => target !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(target));
+}
+
 try {
   console.log('== npm pack');
   run('npm', ['pack', '--pack-destination', work], { cwd: root });
   const tarballs = readdirSync(work).filter((name) => name.endsWith('.tgz'));
   if (tarballs.length !== 1) throw new Error(`expected one tarball in ${work}, found ${tarballs.join(', ') || 'none'}`);
   const tarball = join(work, tarballs[0]);
+
+  console.log("== the tarball's file list");
+  const listing = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
+  if (listing.status !== 0) throw new Error(`tar -tzf ${tarball} exited with ${listing.status ?? listing.signal}: ${listing.stderr}`);
+  const shipped = listing.stdout
+    .split('\n')
+    .filter((entry) => entry !== '' && !entry.endsWith('/'))
+    .map((entry) => entry.replace(/^package\//, ''));
+  const missingFiles = REQUIRED.filter((file) => !shipped.includes(file));
+  check(
+    missingFiles.length === 0,
+    `the tarball holds ${REQUIRED.join(', ')}${missingFiles.length === 0 ? '' : `; missing: ${missingFiles.join(', ')}`}`,
+  );
+  const maps = shipped.filter((file) => file.endsWith('.map'));
+  check(maps.length === 0, `no source maps in the tarball${maps.length === 0 ? '' : `: ${some(maps)}`}`);
+  const unexpected = shipped.filter((file) => !ALLOWED.some((pattern) => pattern.test(file)));
+  check(
+    unexpected.length === 0,
+    `all ${shipped.length} files are in the allowed set${unexpected.length === 0 ? '' : `; not: ${some(unexpected)}`}`,
+  );
+
+  console.log("== this repository's own install: npm ci --dry-run on a copy of package.json and the lock file");
+  // What `npm ci` in a clone warns about (fastify pulled cookie@2, Node >= 22, until "overrides"
+  // pinned light-my-request): --dry-run resolves the lock file and checks engines, installs nothing.
+  const lockCopy = join(work, 'repository');
+  mkdirSync(lockCopy);
+  for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(root, file), join(lockCopy, file));
+  const ciLog = runCaptured('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: lockCopy });
+  check(!/EBADENGINE/.test(ciLog), `npm ci under node ${process.version} warns of no unsupported engine${engines(ciLog)}`);
 
   console.log('== publint');
   run(bin('publint'), ['run', tarball, '--strict']);
@@ -70,7 +145,11 @@ try {
     join(consumer, 'package.json'),
     `${JSON.stringify({ name: 'certbound-consumer', private: true, type: 'module', allowScripts: { protobufjs: false } }, null, 2)}\n`,
   );
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: consumer });
+  const installLog = runCaptured('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: consumer });
+  check(
+    !/EBADENGINE/.test(installLog),
+    `installing the tarball under node ${process.version} warns of no unsupported engine${engines(installLog)}`,
+  );
   const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules', 'certbound', 'package.json'), 'utf8'));
   const subpaths = Object.keys(manifest.exports).filter((subpath) => subpath !== './package.json');
   const specifier = (subpath) => (subpath === '.' ? manifest.name : `${manifest.name}${subpath.slice(1)}`);
@@ -94,18 +173,23 @@ try {
     check(outcome.reflect === wantReflect, `${specifier(subpath)}: typeof Reflect.getMetadata is ${outcome.reflect} (want ${wantReflect})`);
   };
   for (const subpath of subpaths.filter((subpath) => PEERS_NEEDED[subpath] === undefined)) verify(subpath);
-  // dist/src has source maps and declaration maps (go to definition): their sources must ship too.
+  // No map ships, so no file may name one: bundlers and debuggers warn about a missing map.
   const installed = join(consumer, 'node_modules', manifest.name);
-  const maps = readdirSync(installed, { recursive: true }).filter((file) => file.endsWith('.map'));
-  const missing = maps.flatMap((file) => {
-    const map = JSON.parse(readFileSync(join(installed, file), 'utf8'));
-    return map.sources
-      .map((source) => join(dirname(file), map.sourceRoot ?? '', source))
-      .filter((source) => !existsSync(join(installed, source)));
-  });
+  const code = readdirSync(installed, { recursive: true }).filter((file) => /\.(js|d\.ts)$/.test(file));
+  const mapComments = code.filter((file) => /^\/\/# sourceMappingURL=/m.test(readFileSync(join(installed, file), 'utf8')));
+  check(mapComments.length === 0, `no shipped file names a source map${mapComments.length === 0 ? '' : `: ${some(mapComments)}`}`);
+  // README.md links CHANGELOG.md, LICENSE and docs/: every relative link must resolve in the package.
+  const broken = shipped
+    .filter((file) => file.endsWith('.md'))
+    .flatMap((file) =>
+      relativeLinks(readFileSync(join(installed, file), 'utf8'))
+        .map((target) => join(dirname(file), decodeURIComponent(target)))
+        .filter((target) => !existsSync(join(installed, target)))
+        .map((target) => `${file} -> ${target}`),
+    );
   check(
-    maps.length > 0 && missing.length === 0,
-    `the sources of ${maps.length} source maps are in the package${missing.length === 0 ? '' : `; missing: ${[...new Set(missing)].slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`}`,
+    broken.length === 0,
+    `every relative link in the shipped Markdown files resolves in the package${broken.length === 0 ? '' : `; broken: ${some(broken)}`}`,
   );
   const binary = spawnSync(join(consumer, 'node_modules', '.bin', 'certbound'), ['--version'], {
     cwd: consumer,
@@ -119,7 +203,11 @@ try {
 
   console.log('== with the optional peers installed');
   const peers = Object.entries(manifest.peerDependencies ?? {}).map(([name, range]) => `${name}@${range}`);
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...peers], { cwd: consumer });
+  // Not a failure: the peers' own dependencies are the consumer's choice (this repository's
+  // "overrides" pin fastify's light-my-request for itself only), but say so.
+  const peersLog = runCaptured('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...peers], { cwd: consumer });
+  if (/EBADENGINE/.test(peersLog))
+    console.log(`note: installing the optional peers warns EBADENGINE under node ${process.version}${engines(peersLog)}`);
   for (const subpath of subpaths.filter((subpath) => PEERS_NEEDED[subpath] !== undefined)) verify(subpath);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
@@ -131,4 +219,6 @@ if (failed) {
   process.exit(1);
 }
 rmSync(work, { recursive: true, force: true });
-console.log('check-package: the packed tarball passes publint and attw, and every subpath export loads from an install of it');
+console.log(
+  "check-package: the packed tarball's file list is as expected, it passes publint and attw, and every subpath export loads from an install of it",
+);
