@@ -7,6 +7,7 @@ import { startOperations } from '../operations.js';
 import { DEFAULTS } from '../../defaults.js';
 import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
+import { flagUsageError } from '../flag-errors.js';
 import { logLevelOf } from '../log.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { reloadOnChange } from '../reload.js';
@@ -155,7 +156,7 @@ export async function runCall(argv: string[]): Promise<number> {
     });
   } catch (error) {
     await identity.close();
-    if (error instanceof TypeError) throw new UsageError(`grpc-call: ${error.message}`);
+    if (error instanceof TypeError) throw flagUsageError('grpc-call', parsed, error);
     throw error;
   }
   const channelOptions =
