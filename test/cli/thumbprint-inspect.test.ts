@@ -147,9 +147,9 @@ test('inspect --jwks with the issuer keys, --issuer and --audience: valid, exit 
   assert.ok(result.stdout.includes(`verified against ${file('jwks.json')}: valid (signature, exp, nbf, iss, aud)`), result.stdout);
 });
 
-test('inspect --jwks from the STS JWKS URL, checked against --tls-ca', async () => {
+test('inspect --jwks from the STS JWKS URL, checked against --jwks-ca', async () => {
   const url = `${(sts as CliServer).url}/.well-known/jwks.json`;
-  const result = await runCli(['inspect', '-', '--jwks', url, '--tls-ca', file('ca.crt')], { input: token });
+  const result = await runCli(['inspect', '-', '--jwks', url, '--jwks-ca', file('ca.crt')], { input: token });
   assert.equal(result.code, 0, result.stderr);
   assert.ok(result.stdout.includes(`verified against ${url}: valid (signature, exp, nbf)`), result.stdout);
 });
@@ -183,4 +183,7 @@ test('inspect: --issuer without --jwks is bad input', async () => {
   const result = await runCli(['inspect', token, '--issuer', ISSUER]);
   assert.equal(result.code, 2);
   assert.equal(result.stderr, 'certbound: inspect: --issuer needs --jwks\n');
+  // The variables a shell sets up for `certbound token` do not stop the pipe into inspect.
+  const piped = await runCli(['inspect', '-'], { input: token, env: { CERTBOUND_AUDIENCE: AUDIENCE, CERTBOUND_ISSUER: ISSUER } });
+  assert.equal(piped.code, 0, piped.stderr);
 });

@@ -10,11 +10,11 @@ import { OperationFailed, UsageError } from '../errors.js';
 import { tokenInput } from '../token-input.js';
 import { checkTokenSignature, type SignatureExpectations } from '../token-signature.js';
 
-export const usage = `certbound inspect TOKEN [--cert CERT] [--jwks FILE_OR_URL [--issuer I] [--audience A] [--tls-ca F]]
+export const usage = `certbound inspect TOKEN [--cert CERT] [--jwks FILE_OR_URL [--issuer I] [--audience A] [--jwks-ca F]]
   Decode a JWT and print its header and claims. TOKEN is the token, or - to read it from stdin:
   whatever 'certbound token' prints (the response JSON, --output token or --output header) can
   be piped in. Without --jwks the signature is NOT verified: this is for reading tokens. With
-  --jwks, verify the signature against that JWKS file or https URL (--tls-ca F: the CA bundle
+  --jwks, verify the signature against that JWKS file or https URL (--jwks-ca F: the CA bundle
   the URL is checked against), and exp and nbf, and iss and aud when --issuer and --audience are
   given; says valid or invalid and why, and exits 1 when invalid. With --cert, say whether the
   token's cnf x5t#S256 binds it to CERT; exits 1 when it does not.`;
@@ -24,7 +24,7 @@ export const flags: readonly FlagSpec[] = [
   { flag: 'jwks', type: { kind: 'path-or-url' }, doc: "verify the signature with the issuer's keys: a JWKS file, or an https URL" },
   { flag: 'issuer', type: { kind: 'string' }, doc: 'with --jwks, also require this iss' },
   { flag: 'audience', type: { kind: 'string' }, doc: 'with --jwks, also require this aud' },
-  { flag: 'tls-ca', type: { kind: 'path' }, doc: 'the CA bundle an https --jwks URL is checked against (default: system CAs)' },
+  { flag: 'jwks-ca', type: { kind: 'path' }, doc: 'CA bundle an https --jwks URL must chain to (default: the system CAs)' },
 ];
 
 export async function run(argv: string[]): Promise<number> {
@@ -75,14 +75,17 @@ interface Verification {
   expected: SignatureExpectations;
 }
 
-/** What --jwks, --issuer, --audience and --tls-ca ask to verify, checked before the token is read. */
+/** What --jwks, --issuer, --audience and --jwks-ca ask to verify, checked before the token is read. */
 async function verificationOf(parsed: Parsed): Promise<Verification | undefined> {
   const jwks = optionalString(parsed, 'jwks');
   const issuer = optionalString(parsed, 'issuer');
   const audience = optionalString(parsed, 'audience');
-  const ca = optionalString(parsed, 'tls-ca');
+  const ca = optionalString(parsed, 'jwks-ca');
   if (jwks === undefined) {
-    const orphans = (['issuer', 'audience', 'tls-ca'] as const).filter((flag) => optionalString(parsed, flag) !== undefined);
+    // Only typed flags: CERTBOUND_AUDIENCE set for `certbound token` must not break `| certbound inspect -`.
+    const orphans = (['issuer', 'audience', 'jwks-ca'] as const).filter(
+      (flag) => optionalString(parsed, flag) !== undefined && !parsed.fromEnv.has(flag),
+    );
     if (orphans.length > 0)
       throw new UsageError(
         `inspect: ${orphans.map((flag) => flagName(parsed, flag)).join(' and ')} need${orphans.length === 1 ? 's' : ''} --jwks`,
@@ -90,7 +93,7 @@ async function verificationOf(parsed: Parsed): Promise<Verification | undefined>
     return undefined;
   }
   if (ca !== undefined && !isJwksUrl(jwks))
-    throw new UsageError(`inspect: ${flagName(parsed, 'tls-ca')} applies to an https --jwks URL only`);
+    throw new UsageError(`inspect: ${flagName(parsed, 'jwks-ca')} applies to an https --jwks URL only`);
   const keys = await loadJwksSource(jwks, ca === undefined ? {} : { ca: await readText(ca, 'CA bundle') });
   return { jwks, keys, expected: { ...(issuer === undefined ? {} : { issuer }), ...(audience === undefined ? {} : { audience }) } };
 }
