@@ -58,6 +58,11 @@ describe('certbound bad input', { concurrency: 4 }, () => {
     assert.equal(line, 'certbound: resource: --tls-ca, --tls-cert, --tls-key, --issuer and --audience are required');
   });
 
+  test('grpc-server without its required flags names them all too', async () => {
+    const line = assertBadInput(await runCli(['grpc-server', '--port', '0', '--tls-ca', 'ca.crt']));
+    assert.equal(line, 'certbound: grpc-server: --tls-cert, --tls-key, --jwks, --issuer and --audience are required');
+  });
+
   test('token without --sts and the TLS files names all four', async () => {
     const line = assertBadInput(await runCli(['token']));
     assert.equal(line, 'certbound: token: --sts, --tls-ca, --tls-cert and --tls-key are required');
