@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { CertboundError } from '../core/errors.js';
 import { UsageError } from './errors.js';
+import { didYouMean } from './suggest.js';
 import { leaveCluster } from './workers.js';
 import * as authz from './commands/authz.js';
 import * as client from './commands/client.js';
@@ -63,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = COMMANDS[name];
-  if (command === undefined) throw new UsageError(`unknown command "${name}" (see certbound --help)`);
+  if (command === undefined)
+    throw new UsageError(`unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS)) || ' (see certbound --help)'}`);
   // Servers are found by name (`pidof -s certbound-resource`, `pkill -HUP certbound-sts`); under
   // --workers the primary keeps the plain name, so a signal sent by name reaches all through it.
   if (SERVERS.has(name)) process.title = cluster.isWorker ? `certbound-${name}-worker` : `certbound-${name}`;

@@ -5,7 +5,7 @@ import { checkFileKeys, readSettings } from '../config/settings.js';
 import { loadTlsFiles, type TlsFiles, type TlsPaths } from '../files/tls-files.js';
 import { readYamlMapping } from '../files/yaml.js';
 import { tokenObjectReaders, type Pkcs11Settings } from '../keys/tls-key-opener.js';
-import type { Parsed } from './args.js';
+import { missingFlags, type Parsed } from './args.js';
 import { UsageError } from './errors.js';
 import type { Reloadable } from './reload.js';
 
@@ -72,6 +72,23 @@ export function requireSetting<T>(command: string, settings: CommandSettings, sp
     );
   }
   return value as T;
+}
+
+/**
+ * Settings that must all be given, refused together: one run names everything missing
+ * (`resource: --tls-ca, --tls-cert and --jwks are required`).
+ */
+export function requireSettings(command: string, settings: CommandSettings, specs: readonly OptionSpec[]): void {
+  const missing = specs.filter((spec) => {
+    const value = settings.values[spec.option];
+    return value === undefined || (Array.isArray(value) && value.length === 0);
+  });
+  const keys = missing.map((spec) => spec.key).join(', ');
+  missingFlags(
+    command,
+    missing.map((spec) => spec.flag ?? spec.key),
+    settings.file === undefined ? '' : ` (or ${keys} in ${settings.file})`,
+  );
 }
 
 /** The server limits among the settings, checked together. */

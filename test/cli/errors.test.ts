@@ -43,12 +43,76 @@ describe('certbound bad input', { concurrency: 4 }, () => {
     assertBadInput(await runCli(['sts', '--config', 'x', '--bogus']), 'sts', '--bogus');
   });
 
-  test('resource without --port', async () => {
-    assertBadInput(await runCli(['resource']), 'resource', '--port', 'required');
+  test('resource without its required flags names them all in one message', async () => {
+    const line = assertBadInput(await runCli(['resource']));
+    assert.equal(line, 'certbound: resource: --port, --tls-ca, --tls-cert, --tls-key, --jwks, --issuer and --audience are required');
   });
 
-  test('token without --sts', async () => {
-    assertBadInput(await runCli(['token']), 'token', '--sts', 'required');
+  test('resource with some required flags names only the missing ones', async () => {
+    const line = assertBadInput(await runCli(['resource', '--port', '0', '--tls-key', 'k', '--issuer', 'i', '--audience', 'a']));
+    assert.equal(line, 'certbound: resource: --tls-ca, --tls-cert and --jwks are required');
+  });
+
+  test('a required flag set in the environment is not reported missing', async () => {
+    const line = assertBadInput(await runCli(['resource', '--port', '0'], { env: { CERTBOUND_JWKS: 'jwks.json' } }));
+    assert.equal(line, 'certbound: resource: --tls-ca, --tls-cert, --tls-key, --issuer and --audience are required');
+  });
+
+  test('grpc-server without its required flags names them all too', async () => {
+    const line = assertBadInput(await runCli(['grpc-server', '--port', '0', '--tls-ca', 'ca.crt']));
+    assert.equal(line, 'certbound: grpc-server: --tls-cert, --tls-key, --jwks, --issuer and --audience are required');
+  });
+
+  test('token without --sts and the TLS files names all four', async () => {
+    const line = assertBadInput(await runCli(['token']));
+    assert.equal(line, 'certbound: token: --sts, --tls-ca, --tls-cert and --tls-key are required');
+  });
+
+  test("a negative number after a space gets its flag's own message, as with =", async () => {
+    for (const args of [
+      ['resource', '--port', '-1'],
+      ['resource', '--port=-1'],
+    ]) {
+      const line = assertBadInput(await runCli(args));
+      assert.equal(line, 'certbound: resource: --port must be an integer from 0 to 65535', args.join(' '));
+    }
+    const rateLimit = assertBadInput(await runCli(['sts', '--config', file('pki/sts.yaml'), '--rate-limit', '-5']));
+    assert.match(rateLimit, /^certbound: sts: --rate-limit must be an integer from 0 to \d+$/);
+  });
+
+  test('a flag whose value is forgotten before the next flag is still missing its value', async () => {
+    const before = assertBadInput(await runCli(['resource', '--port', '--tls-ca', 'ca.crt']));
+    assert.equal(before, 'certbound: resource: --port needs a value (one starting with "-" is written --port=VALUE)');
+    const last = assertBadInput(await runCli(['resource', '--tls-ca']));
+    assert.equal(last, 'certbound: resource: --tls-ca needs a value (one starting with "-" is written --tls-ca=VALUE)');
+  });
+
+  test('an unknown option gets the closest known one', async () => {
+    const line = assertBadInput(await runCli(['resource', '--port', '0', '--tls-crt', 'x']));
+    assert.equal(line, 'certbound: resource: unknown option --tls-crt; did you mean --tls-cert?');
+    const swapped = assertBadInput(await runCli(['token', '--audeince', 'x']));
+    assert.equal(swapped, 'certbound: token: unknown option --audeince; did you mean --audience?');
+    const far = assertBadInput(await runCli(['token', '--zzz']));
+    assert.equal(far, 'certbound: token: unknown option --zzz (see --help)');
+  });
+
+  test('an unknown command gets the closest known one', async () => {
+    assert.equal(assertBadInput(await runCli(['tokn'])), 'certbound: unknown command "tokn"; did you mean token?');
+    assert.equal(assertBadInput(await runCli(['inspekt'])), 'certbound: unknown command "inspekt"; did you mean inspect?');
+  });
+
+  test('token --output takes json, token or header', async () => {
+    const line = assertBadInput(await runCli(['token', '--output', 'jsn']));
+    assert.equal(line, 'certbound: token: --output must be one of json, token, header; did you mean json?');
+    const env = assertBadInput(await runCli(['token'], { env: { CERTBOUND_OUTPUT: 'yaml' } }));
+    assert.equal(env, 'certbound: token: CERTBOUND_OUTPUT must be one of json, token, header');
+  });
+
+  test('a library refusal names the flag, not the library option', async () => {
+    const tls = ['--tls-ca', file('pki/ca.crt'), '--tls-cert', file('pki/alice.crt'), '--tls-key', file('pki/alice.key')];
+    const line = assertBadInput(await runCli(['token', '--sts', 'http://127.0.0.1:1', ...tls, '--subject-token', 's', '--audience', 'a']));
+    assert.match(line, /^certbound: token: --sts must be an https URL/);
+    assert.doesNotMatch(line, /stsUrl/);
   });
 
   test('sts --config with a file that does not exist', async () => {

@@ -150,7 +150,7 @@ test('grpc-call and grpc-server: bad input is one line and exit 2', async () => 
       /grpc-server: --jwks is required/,
     ],
     [serverArgs(), /grpc-server: --port is required/],
-    [[...serverArgs(), '--port', '0', '--bogus'], /grpc-server: Unknown option '--bogus'/],
+    [[...serverArgs(), '--port', '0', '--bogus'], /grpc-server: unknown option --bogus/],
     [[...serverArgs(['--tls-key', file('alice.key')]), '--port', '0'], /alice\.key/],
   ];
   for (const [args, message] of cases) {

@@ -1,7 +1,7 @@
 // `certbound keys` and an STS configured with a keystore and a trusted issuer's JWKS file.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -71,7 +71,20 @@ test('keys: bad input is one line and exit 2', async () => {
     [['keys', 'rotate', '--dir', file('empty-keystore')], /has no keys yet; use keys generate/],
     [['keys', 'generate', '--dir', file('k2'), '--alg', 'HS256'], /--alg must be one of ES256, ES384, RS256, PS256, EdDSA/],
     [['keys', 'rotate', '--dir', file('keystore'), '--publish-ahead', 'soon'], /--publish-ahead must be a number of seconds/],
+    [['keys', 'lst', '--dir', file('keystore')], /^certbound: keys: expected generate, list or rotate; did you mean list\?$/m],
+    // A mistyped path is not an empty keystore: the table would say "no keys" where the path is wrong.
+    [
+      ['keys', 'list', '--dir', file('nonexistent')],
+      new RegExp(`^certbound: keys list: ${escape(file('nonexistent'))}: no such directory$`, 'm'),
+    ],
+    [
+      ['keys', 'list', '--dir', file('empty-dir')],
+      new RegExp(`^certbound: keys list: no keys in ${escape(file('empty-dir'))}/keystore\\.json`, 'm'),
+    ],
+    [['keys', 'list', '--dir', file('keystore.json-as-dir')], /not a directory/],
   ];
+  await mkdir(file('empty-dir'), { recursive: true });
+  await writeFile(file('keystore.json-as-dir'), '{}');
   for (const [args, message] of cases) {
     const result = await runCli(args);
     assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
@@ -147,3 +160,7 @@ test('SIGHUP: a single-key STS keeps serving; a keystore STS reloads, and report
     assert.deepEqual(await sts.stop(), { code: 0, signal: null });
   }
 });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -9,8 +9,10 @@ import { loadTlsFiles, type TlsFiles } from '../../files/tls-files.js';
 import { readText } from '../../files/read.js';
 import { tokenObjectReaders } from '../../keys/tls-key-opener.js';
 import type { FlagSpec } from '../../config/option.js';
-import { givenAlternatives, optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
+import { flagName, givenAlternatives, optionalString, parse, requireFlags, requireString, stringList, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
+import { flagUsageError } from '../flag-errors.js';
 
 const text = { kind: 'string' } as const;
 const path = { kind: 'path' } as const;
@@ -41,13 +43,26 @@ export const STS_SERVERNAME_FLAG: FlagSpec = {
   doc: "the name the STS's certificate is checked against (default: the --sts host)",
 };
 
-export const tokenFlags = CLIENT_FLAGS;
+/** What `certbound token` prints: the response JSON, the bare token, or a ready header line. */
+export const TOKEN_OUTPUTS = ['json', 'token', 'header'] as const;
+
+export const tokenFlags: readonly FlagSpec[] = [
+  ...CLIENT_FLAGS,
+  {
+    flag: 'output',
+    type: { kind: 'enum', values: TOKEN_OUTPUTS },
+    doc: 'json (the token response, default), token (the access token alone) or header (Authorization: Bearer ...)',
+  },
+];
 export const callFlags: readonly FlagSpec[] = [...CLIENT_FLAGS, STS_SERVERNAME_FLAG];
 
 export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
                  (--audience A | --resource R)... [--scope S] [--servername NAME]
                  [--subject-token-type URN] [--requested-token-type URN] [--client-id ID]
-  Exchange the subject token at the STS over mutual TLS and print the token response JSON.
+                 [--output json|token|header]
+  Exchange the subject token at the STS over mutual TLS and print the token response JSON, or
+  with --output token the access token alone, with --output header an "Authorization: Bearer"
+  line (each ending in a newline), for scripts: TOKEN=$(certbound token --output token ...).
   --sts is the token endpoint (a URL without a path means /token); --servername is the name the
   STS certificate is checked against when it differs from the URL host. --subject-token-file keeps
   the secret out of the process list and shell history. --client-id sends the registered
@@ -79,6 +94,7 @@ export async function exchangeOptionsOf(
   parsed: Parsed,
   stsServername: string | undefined,
 ): Promise<{ tls: TlsFiles; options: TokenSourceOptions & { tls: ClientTlsOptions } }> {
+  requireFlags(command, parsed, ['sts', 'tls-ca', 'tls-cert', 'tls-key']);
   const stsUrl = requireString(command, parsed, 'sts');
   const subjectToken = await subjectTokenOf(command, parsed);
   const tls = await clientTlsOf(command, parsed);
@@ -124,7 +140,7 @@ async function setUp(command: string, parsed: Parsed, stsServername: string | un
   try {
     return { tls, tokens: createTokenSource(options) };
   } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(`${command}: ${error.message}`);
+    if (error instanceof TypeError) throw flagUsageError(command, parsed, error);
     throw error;
   }
 }
@@ -180,6 +196,7 @@ export async function runToken(argv: string[]): Promise<number> {
     process.stdout.write(`${tokenUsage}\n`);
     return 0;
   }
+  const output = outputOf(parsed);
   const { tokens } = await setUp('token', parsed, optionalString(parsed, 'servername'));
   try {
     const token = await tokens.getTokenResponse();
@@ -190,13 +207,28 @@ export async function runToken(argv: string[]): Promise<number> {
       expires_in: token.expiresIn,
       ...(token.scope === undefined ? {} : { scope: token.scope }),
     };
-    process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+    process.stdout.write(
+      output === 'token'
+        ? `${token.accessToken}\n`
+        : output === 'header'
+          ? `Authorization: Bearer ${token.accessToken}\n`
+          : `${JSON.stringify(response, null, 2)}\n`,
+    );
     return 0;
   } catch (error) {
     throw asOperationFailure(error);
   } finally {
     await tokens.close();
   }
+}
+
+function outputOf(parsed: Parsed): (typeof TOKEN_OUTPUTS)[number] {
+  const output = optionalString(parsed, 'output') ?? 'json';
+  if (!(TOKEN_OUTPUTS as readonly string[]).includes(output))
+    throw new UsageError(
+      `token: ${flagName(parsed, 'output')} must be one of ${TOKEN_OUTPUTS.join(', ')}${didYouMean(output, TOKEN_OUTPUTS)}`,
+    );
+  return output as (typeof TOKEN_OUTPUTS)[number];
 }
 
 export async function runCall(argv: string[]): Promise<number> {
@@ -220,7 +252,7 @@ export async function runCall(argv: string[]): Promise<number> {
     boundFetch = createBoundFetch({ tokenSource: tokens, ...(servername === undefined ? {} : { servername }) });
   } catch (error) {
     await identity.close();
-    if (error instanceof TypeError) throw new UsageError(`call: ${error.message}`);
+    if (error instanceof TypeError) throw flagUsageError('call', parsed, error);
     throw error;
   }
   try {

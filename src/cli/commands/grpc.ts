@@ -1,18 +1,19 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { GRPC_LIMITS, LIMIT_OPTIONS, SERVER_LIMIT_DEFAULTS } from '../../config/limits.js';
-import type { CommandOption } from '../../config/option.js';
+import type { CommandOption, OptionSpec } from '../../config/option.js';
 import { GRPC_SERVER_SETTINGS } from '../../config/protected-settings.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { startOperations } from '../operations.js';
 import { DEFAULTS } from '../../defaults.js';
 import { optionalString, parse } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
+import { flagUsageError } from '../flag-errors.js';
 import { logLevelOf } from '../log.js';
 import { loadProtectedServer } from '../protected-server.js';
 import { reloadOnChange } from '../reload.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
 import { CONFIG_FLAG } from '../config-flag.js';
-import { ADMIN_USAGE, commandSettings, limitsOf, nameOf, requireSetting } from '../settings.js';
+import { ADMIN_USAGE, commandSettings, limitsOf, nameOf, requireSetting, requireSettings } from '../settings.js';
 import { CLIENT_FLAGS, exchangeOptionsOf, followClientIdentity, STS_SERVERNAME_FLAG } from './client.js';
 
 export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
@@ -93,6 +94,10 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   const settings = await commandSettings('grpc-server', GRPC_SERVER_SETTINGS, parsed);
   const [, PORT] = LISTEN_SETTINGS;
+  const required = ['tls-ca', 'tls-cert', 'tls-key', 'jwks', 'issuer', 'audience'].map(
+    (flag) => GRPC_SERVER_SETTINGS.find((spec) => spec.flag === flag) as OptionSpec,
+  );
+  requireSettings('grpc-server', settings, [PORT as OptionSpec, ...required]);
   const listenPort = requireSetting<number>('grpc-server', settings, PORT);
   const operations = await startOperations('grpc-server', logEvent('grpc-server', logLevelOf(settings.values.logLevel)), settings.values);
   const log = operations.onEvent;
@@ -155,7 +160,7 @@ export async function runCall(argv: string[]): Promise<number> {
     });
   } catch (error) {
     await identity.close();
-    if (error instanceof TypeError) throw new UsageError(`grpc-call: ${error.message}`);
+    if (error instanceof TypeError) throw flagUsageError('grpc-call', parsed, error);
     throw error;
   }
   const channelOptions =

@@ -1,12 +1,14 @@
-import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { publishedKeysAt, signingKeyAt } from '../../core/key-schedule.js';
 import { readIndex, scheduleOf, type IndexEntry } from '../../keys/keystore-index.js';
-import { addKeystoreKey, GENERATED_ALGORITHMS, KEYSTORE_DEFAULTS } from '../../keys/keystore.js';
+import { addKeystoreKey, GENERATED_ALGORITHMS, KEYSTORE_DEFAULTS, KEYSTORE_INDEX } from '../../keys/keystore.js';
 import { readPinFile } from '../../keys/pkcs11-token.js';
 import { parsePkcs11Uri } from '../../keys/pkcs11-uri.js';
 import type { FlagSpec } from '../../config/option.js';
 import { flagName, optionalString, parse, requireString, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 
 export const usage = `certbound keys generate|list|rotate --dir DIR [--alg ES256|ES384|RS256|PS256|EdDSA]
                [--publish-ahead SECONDS] [--max-token-lifetime SECONDS]
@@ -41,6 +43,8 @@ export const flags: readonly FlagSpec[] = [
   { flag: 'pkcs11-pin-file', type: { kind: 'path' }, doc: "a file holding the token's user PIN (default: CERTBOUND_PKCS11_PIN)" },
 ];
 
+const ACTIONS = ['generate', 'list', 'rotate'] as const;
+
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse('keys', argv, flags, 1);
   if (parsed.values.help === true) {
@@ -48,7 +52,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const action = parsed.positionals[0];
-  if (action !== 'generate' && action !== 'list' && action !== 'rotate') throw new UsageError('keys: expected generate, list or rotate');
+  if (action !== 'generate' && action !== 'list' && action !== 'rotate')
+    throw new UsageError(`keys: expected generate, list or rotate${action === undefined ? '' : didYouMean(action, ACTIONS)}`);
   const dir = resolve(requireString(`keys ${action}`, parsed, 'dir'));
   const now = Math.floor(Date.now() / 1000);
   if (action === 'list') return list(dir, now);
@@ -94,7 +99,11 @@ async function tokenOf(command: string, parsed: Parsed): Promise<{ token: string
 
 /** The schedule from keystore.json alone: listing opens no key, so it needs no PIN. */
 async function list(dir: string, now: number): Promise<number> {
+  await requireDirectory('keys list', dir);
   const entries = await readIndex(dir);
+  // An empty table would read as "no keys, all is well" where a path is most likely mistyped.
+  if (entries.length === 0)
+    throw new UsageError(`keys list: no keys in ${join(dir, KEYSTORE_INDEX)} (keys generate --dir ${dir} makes the first)`);
   const keys = scheduleOf(entries).map((key, index) => ({
     ...key,
     alg: (entries[index] as IndexEntry).alg,
@@ -122,6 +131,13 @@ async function list(dir: string, now: number): Promise<number> {
   }
   if (keys.some((key) => key.inToken)) process.stdout.write('* in a PKCS#11 token\n');
   return 0;
+}
+
+async function requireDirectory(command: string, dir: string): Promise<void> {
+  const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`${command}: ${dir}: ${error.code === 'ENOENT' ? 'no such directory' : `cannot read (${error.code ?? 'error'})`}`);
+  });
+  if (!info.isDirectory()) throw new UsageError(`${command}: ${dir}: not a directory`);
 }
 
 function iso(seconds: number): string {

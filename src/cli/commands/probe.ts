@@ -5,6 +5,7 @@ import type { TlsFiles } from '../../files/tls-files.js';
 import type { FlagSpec } from '../../config/option.js';
 import { flagName, givenAlternatives, optionalString, parse, requireString, type Parsed } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
+import { flagUsageError } from '../flag-errors.js';
 import { probeCases } from '../probe/cases.js';
 import { formatTable, problemOf, type ProbeResult } from '../probe/report.js';
 import { sendCase, type ProbeTarget } from '../probe/send.js';
@@ -111,7 +112,7 @@ async function tokenSourceOf(parsed: Parsed): Promise<TokenSource> {
   if (source === undefined || given.length > 1) throw new UsageError('probe: give exactly one of --token, --token-file or --sts');
   if (source === 'sts') {
     const { tls, options } = await exchangeOptionsOf('probe', parsed, optionalString(parsed, 'sts-servername'));
-    return { owner: tls, getToken: () => exchangedToken(options) };
+    return { owner: tls, getToken: () => exchangedToken(parsed, options) };
   }
   // As with the sources themselves, a source on the command line outweighs exchange variables.
   const stray = EXCHANGE_FLAGS.find(
@@ -133,12 +134,12 @@ async function tokenSourceOf(parsed: Parsed): Promise<TokenSource> {
 }
 
 /** A token bound to --tls-cert, exchanged at --sts as `certbound token` does. */
-async function exchangedToken(options: TokenSourceOptions): Promise<string> {
+async function exchangedToken(parsed: Parsed, options: TokenSourceOptions): Promise<string> {
   let tokens;
   try {
     tokens = createTokenSource(options);
   } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(`probe: ${error.message}`);
+    if (error instanceof TypeError) throw flagUsageError('probe', parsed, error);
     throw error;
   }
   try {

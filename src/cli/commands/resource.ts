@@ -11,7 +11,15 @@ import { reloadOnChange } from '../reload.js';
 import { logEvent, logTokenKeyFailures, serveUntilSignalled } from '../serve.js';
 import { startOperations } from '../operations.js';
 import { CONFIG_FLAG } from '../config-flag.js';
-import { commandSettings, flagOf, limitsOf, requireSetting, SERVER_OPTIONS_USAGE, type CommandSettings } from '../settings.js';
+import {
+  commandSettings,
+  flagOf,
+  limitsOf,
+  requireSetting,
+  requireSettings,
+  SERVER_OPTIONS_USAGE,
+  type CommandSettings,
+} from '../settings.js';
 import { createResourceServer } from '../servers/resource-server.js';
 import { isWorker, runPrimary, workersOf } from '../workers.js';
 
@@ -37,6 +45,10 @@ ${SERVER_OPTIONS_USAGE}`;
 
 export const flags: readonly CommandOption[] = [CONFIG_FLAG, ...RESOURCE_SETTINGS];
 
+/** The flags a resource cannot start without, besides --port (checked together). */
+const REQUIRED = ['tls-ca', 'tls-cert', 'tls-key', 'jwks', 'issuer', 'audience'] as const;
+const settingOf = (flag: string): OptionSpec => RESOURCE_SETTINGS.find((spec) => spec.flag === flag) as OptionSpec;
+
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse('resource', argv, flags);
   if (parsed.values.help === true) {
@@ -45,13 +57,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   const settings = await commandSettings('resource', RESOURCE_SETTINGS, parsed);
   const [, PORT] = LISTEN_SETTINGS;
+  // Bad values first, then everything missing at once, all before a worker or a socket is started.
+  const limits = limitsOf('resource', settings);
+  requireSettings('resource', settings, [PORT as OptionSpec, ...REQUIRED.map(settingOf)]);
   const listenPort = requireSetting<number>('resource', settings, PORT);
   const workers = workersOf(settings.values.workers as number | undefined);
   const logLines = logEvent('resource', logLevelOf(settings.values.logLevel));
   if (workers > 1 && !isWorker()) return runPrimary('resource', workers, logLines, settings.values);
   const operations = await startOperations('resource', logLines, settings.values);
   const log = operations.onEvent;
-  const limits = limitsOf('resource', settings);
   const trustedProxy = trustedProxyOf(settings);
   const { tls, issuer, audience, verifier, reloadables } = await loadProtectedServer('resource', settings, log, operations);
   const requiredScopes = (settings.values.requiredScopes as string[] | undefined) ?? [];
