@@ -93,6 +93,13 @@ export async function runServer(argv: string[]): Promise<number> {
     return 0;
   }
   const settings = await commandSettings('grpc-server', GRPC_SERVER_SETTINGS, parsed);
+  // A setting gRPC does not have is named before anything missing: it is the mistake to fix first.
+  for (const spec of LIMIT_OPTIONS) {
+    if (settings.values[spec.option] !== undefined && !GRPC_LIMITS.has(spec.option)) {
+      const streams = settings.file !== undefined && settings.flagged?.has(spec.option) !== true ? 'max_streams' : '--max-streams';
+      throw new UsageError(`grpc-server: ${nameOf(settings, spec)} applies to the HTTPS servers only (gRPC has ${streams})`);
+    }
+  }
   const [, PORT] = LISTEN_SETTINGS;
   const required = ['tls-ca', 'tls-cert', 'tls-key', 'jwks', 'issuer', 'audience'].map(
     (flag) => GRPC_SERVER_SETTINGS.find((spec) => spec.flag === flag) as OptionSpec,
@@ -101,12 +108,6 @@ export async function runServer(argv: string[]): Promise<number> {
   const listenPort = requireSetting<number>('grpc-server', settings, PORT);
   const operations = await startOperations('grpc-server', logEvent('grpc-server', logLevelOf(settings.values.logLevel)), settings.values);
   const log = operations.onEvent;
-  for (const spec of LIMIT_OPTIONS) {
-    if (settings.values[spec.option] !== undefined && !GRPC_LIMITS.has(spec.option)) {
-      const streams = settings.file !== undefined && settings.flagged?.has(spec.option) !== true ? 'max_streams' : '--max-streams';
-      throw new UsageError(`grpc-server: ${nameOf(settings, spec)} applies to the HTTPS servers only (gRPC has ${streams})`);
-    }
-  }
   const limits = limitsOf('grpc-server', settings);
   const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', settings, log, operations);
   const maxStreams = settings.values.maxConcurrentStreams as number | undefined;
