@@ -5,33 +5,7 @@ import { CertboundError } from '../core/errors.js';
 import { UsageError } from './errors.js';
 import { didYouMean } from './suggest.js';
 import { leaveCluster } from './workers.js';
-import * as authz from './commands/authz.js';
-import * as client from './commands/client.js';
-import * as demo from './commands/demo.js';
-import * as grpc from './commands/grpc.js';
-import * as inspect from './commands/inspect.js';
-import * as keys from './commands/keys.js';
-import * as pki from './commands/pki.js';
-import * as probe from './commands/probe.js';
-import * as resource from './commands/resource.js';
-import * as sts from './commands/sts.js';
-import * as thumbprint from './commands/thumbprint.js';
-
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
-  demo: { run: demo.run, usage: demo.usage },
-  pki: { run: pki.run, usage: pki.usage },
-  sts: { run: sts.run, usage: sts.usage },
-  keys: { run: keys.run, usage: keys.usage },
-  resource: { run: resource.run, usage: resource.usage },
-  authz: { run: authz.run, usage: authz.usage },
-  token: { run: client.runToken, usage: client.tokenUsage },
-  call: { run: client.runCall, usage: client.callUsage },
-  probe: { run: probe.run, usage: probe.usage },
-  'grpc-server': { run: grpc.runServer, usage: grpc.serverUsage },
-  'grpc-call': { run: grpc.runCall, usage: grpc.callUsage },
-  thumbprint: { run: thumbprint.run, usage: thumbprint.usage },
-  inspect: { run: inspect.run, usage: inspect.usage },
-};
+import { COMMANDS } from './command-table.js';
 
 const SERVERS: ReadonlySet<string> = new Set(['sts', 'resource', 'grpc-server']);
 
