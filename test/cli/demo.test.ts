@@ -58,3 +58,25 @@ test(
     assert.equal(leftovers, false, 'the demo left processes running');
   },
 );
+
+test(
+  'without the optional gRPC packages the demo runs its six HTTPS steps and names the packages the gRPC steps need',
+  { timeout: 70_000 },
+  async () => {
+    const hide = new URL('../helpers/without-grpc-packages.js', import.meta.url).href;
+    const result = await runCli(['demo'], { timeoutMs: 60_000, processGroup: true, env: { NODE_OPTIONS: `--import=${hide}` } });
+    const leftovers = processGroupAlive(result.pid);
+    if (leftovers) killProcessGroup(result.pid);
+
+    assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    const passes = result.stdout.split('\n').filter((line) => line.trim() === 'PASS');
+    assert.equal(passes.length, 6, result.stdout);
+    assert.doesNotMatch(result.stdout, /FAIL|gRPC server listening/);
+    assert.match(result.stdout, /All 6 steps behaved as expected/);
+    assert.match(
+      result.stdout,
+      /The 4 gRPC steps did not run: .*npm install @grpc\/grpc-js @grpc\/proto-loader @grpc\/reflection grpc-health-check/,
+    );
+    assert.equal(leftovers, false, 'the demo left processes running');
+  },
+);

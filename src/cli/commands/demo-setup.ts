@@ -16,7 +16,8 @@ export interface DemoSetup {
   pki: DevPki;
   sts: string;
   resource: string;
-  grpcServer: string;
+  /** Absent when the gRPC packages are not installed. */
+  grpcServer?: string;
   ca: string;
   alice: { cert: string; key: TlsKey };
   bob: { cert: string; key: TlsKey };
@@ -31,7 +32,12 @@ export interface DemoSetup {
  * in a throw-away SoftHSM2 token there), the STS, the resource and the gRPC server started as
  * child processes, and alice's and bob's client keys ready for the in-process clients.
  */
-export async function setUpDemo(dir: string, children: ChildProcess[], pkcs11Module: string | undefined): Promise<DemoSetup> {
+export async function setUpDemo(
+  dir: string,
+  children: ChildProcess[],
+  pkcs11Module: string | undefined,
+  servers: { grpc: boolean },
+): Promise<DemoSetup> {
   const file = (name: string): string => join(dir, name);
   const token = pkcs11Module === undefined ? undefined : await createDemoSoftHsmToken(file('softhsm'), pkcs11Module);
   const inToken = token === undefined ? undefined : await makeDevKeysInToken('demo', token);
@@ -46,20 +52,20 @@ export async function setUpDemo(dir: string, children: ChildProcess[], pkcs11Mod
       ...['--jwks', `${sts}/.well-known/jwks.json`, '--issuer', DEV_ISSUER, '--audience', audience],
     ]);
   const resource = await protectedServer('resource', 'server', DEV_AUDIENCE);
-  const grpcServer = await protectedServer('grpc-server', 'grpc', DEV_GRPC_AUDIENCE);
+  const grpcServer = servers.grpc ? await protectedServer('grpc-server', 'grpc', DEV_GRPC_AUDIENCE) : undefined;
   const read = (name: string): Promise<string> => readFile(file(name), 'utf8');
   const [ca, aliceCert, bobCert] = await Promise.all(['ca.crt', 'alice.crt', 'bob.crt'].map(read));
-  const servers = `the CA's and the servers' keys: files in ${dir} (ca.key, sts.key, server.key, grpc.key)`;
+  const serverKeys = `the CA's and the servers' keys: files in ${dir} (ca.key, sts.key, server.key, grpc.key)`;
   const keys = token === undefined || inToken === undefined ? await keysInFiles(read, dir) : await keysInToken(token, inToken);
   return {
     pki,
     sts,
     resource,
-    grpcServer,
+    ...(grpcServer === undefined ? {} : { grpcServer }),
     ca: ca as string,
     alice: { cert: aliceCert as string, key: keys.alice },
     bob: { cert: bobCert as string, key: keys.bob },
-    keyPlaces: [...keys.places, servers],
+    keyPlaces: [...keys.places, serverKeys],
     ...(keys.protection === undefined ? {} : { aliceProtection: keys.protection }),
   };
 }
