@@ -44,6 +44,55 @@ function run(command, args, options = {}) {
   return result;
 }
 
+/** `npx certbound demo` in the consumer project: exit 0, `passes` steps passed, and `ending` said. */
+function demo(dir, passes, ending) {
+  const result = spawnSync('npx', ['--no-install', 'certbound', 'demo'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  const passed = result.stdout.split('\n').filter((line) => line.trim() === 'PASS').length;
+  check(
+    result.status === 0 && passed === passes && ending.test(result.stdout),
+    `npx certbound demo exits 0 with ${passes} steps passed (exit ${result.status}, ${passed} passed)${result.status === 0 ? '' : `: ${result.stdout.slice(-600)}${result.stderr.slice(-600)}`}`,
+  );
+}
+
+/**
+ * The README's TypeScript examples type-check, strict and nodenext, against the installed package's
+ * own types (test/docs type-checks every docs example against the build; this checks what ships).
+ */
+function readmeExamplesCompile(dir, installed) {
+  // A block marked `<!-- example:fragment (why) -->` on the line before it is not a whole program.
+  const blocks = [...readFileSync(join(installed, 'README.md'), 'utf8').matchAll(/^(<!-- example:fragment.*\n)?```ts\n([\s\S]*?)^```$/gm)]
+    .filter((match) => match[1] === undefined)
+    .map((match) => match[2]);
+  const examples = join(dir, 'examples');
+  mkdirSync(examples);
+  blocks.forEach((block, index) => writeFileSync(join(examples, `readme-${index + 1}.ts`), block));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+        typeRoots: [join(root, 'node_modules', '@types')],
+      },
+      include: ['examples/*.ts'],
+    }),
+  );
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  check(
+    blocks.length > 0 && tsc.status === 0,
+    `the README's ${blocks.length} TypeScript examples type-check against the installed package${tsc.status === 0 ? '' : `:\n${tsc.stdout.trim()}`}`,
+  );
+}
+
 /** Imports `specifier` in a fresh node process in `dir`; returns what it printed, or the error. */
 function load(dir, specifier) {
   const script = `import(${JSON.stringify(specifier)}).then((ns) => console.log(JSON.stringify({ exports: Object.keys(ns).length, reflect: typeof Reflect.getMetadata })))`;
@@ -201,6 +250,9 @@ try {
     `the certbound binary runs: --version prints ${JSON.stringify(binary.stdout.trim())}`,
   );
 
+  // npx, as a new user would: the HTTPS half of the demo needs none of the optional gRPC packages.
+  demo(consumer, 6, /The 4 gRPC steps did not run: .*npm install @grpc\/grpc-js/);
+
   console.log('== with the optional peers installed');
   const peers = Object.entries(manifest.peerDependencies ?? {}).map(([name, range]) => `${name}@${range}`);
   // Not a failure: the peers' own dependencies are the consumer's choice (this repository's
@@ -209,6 +261,8 @@ try {
   if (/EBADENGINE/.test(peersLog))
     console.log(`note: installing the optional peers warns EBADENGINE under node ${process.version}${engines(peersLog)}`);
   for (const subpath of subpaths.filter((subpath) => PEERS_NEEDED[subpath] !== undefined)) verify(subpath);
+  demo(consumer, 10, /All 10 steps behaved as expected/);
+  readmeExamplesCompile(consumer, installed);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   failed = true;
