@@ -3,6 +3,7 @@ import * as client from './commands/client.js';
 import * as demo from './commands/demo.js';
 import * as grpc from './commands/grpc.js';
 import * as inspect from './commands/inspect.js';
+import * as introspect from './commands/introspect.js';
 import * as keys from './commands/keys.js';
 import * as pki from './commands/pki.js';
 import * as probe from './commands/probe.js';
@@ -31,4 +32,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   'grpc-call': { run: grpc.runCall, usage: grpc.callUsage },
   thumbprint: { run: thumbprint.run, usage: thumbprint.usage },
   inspect: { run: inspect.run, usage: inspect.usage },
+  introspect: { run: introspect.run, usage: introspect.usage },
 };

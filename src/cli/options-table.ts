@@ -6,6 +6,7 @@ import * as client from './commands/client.js';
 import * as demo from './commands/demo.js';
 import * as grpc from './commands/grpc.js';
 import * as inspect from './commands/inspect.js';
+import * as introspect from './commands/introspect.js';
 import * as keys from './commands/keys.js';
 import * as pki from './commands/pki.js';
 import * as probe from './commands/probe.js';
@@ -28,6 +29,7 @@ export const COMMAND_OPTIONS: ReadonlyArray<readonly [string, readonly CommandOp
   ['pki revoke', pki.revokeFlags],
   ['demo', demo.flags],
   ['inspect', inspect.flags],
+  ['introspect', introspect.flags],
 ];
 
 const BEGIN = '<!-- options-table:begin -->';
