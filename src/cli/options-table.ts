@@ -8,6 +8,7 @@ import * as grpc from './commands/grpc.js';
 import * as inspect from './commands/inspect.js';
 import * as keys from './commands/keys.js';
 import * as pki from './commands/pki.js';
+import * as pkiIssue from './commands/pki-issue.js';
 import * as probe from './commands/probe.js';
 import * as resource from './commands/resource.js';
 import * as sts from './commands/sts.js';
@@ -26,6 +27,7 @@ export const COMMAND_OPTIONS: ReadonlyArray<readonly [string, readonly CommandOp
   ['keys', keys.flags],
   ['pki init', pki.initFlags],
   ['pki revoke', pki.revokeFlags],
+  ['pki issue', pkiIssue.issueFlags],
   ['demo', demo.flags],
   ['inspect', inspect.flags],
 ];
