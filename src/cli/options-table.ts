@@ -9,6 +9,7 @@ import * as inspect from './commands/inspect.js';
 import * as introspect from './commands/introspect.js';
 import * as keys from './commands/keys.js';
 import * as pki from './commands/pki.js';
+import * as pkiIssue from './commands/pki-issue.js';
 import * as probe from './commands/probe.js';
 import * as resource from './commands/resource.js';
 import * as sts from './commands/sts.js';
@@ -27,6 +28,7 @@ export const COMMAND_OPTIONS: ReadonlyArray<readonly [string, readonly CommandOp
   ['keys', keys.flags],
   ['pki init', pki.initFlags],
   ['pki revoke', pki.revokeFlags],
+  ['pki issue', pkiIssue.issueFlags],
   ['demo', demo.flags],
   ['inspect', inspect.flags],
   ['introspect', introspect.flags],

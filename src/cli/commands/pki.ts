@@ -9,6 +9,7 @@ import type { FlagSpec } from '../../config/option.js';
 import { optionalString, parse, requireString, stringList } from '../args.js';
 import { makeDevKeysInToken } from '../dev-keys-in-token.js';
 import { UsageError } from '../errors.js';
+import { issue, issueUsage } from './pki-issue.js';
 
 export const usage = `certbound pki init --out DIR [--force] [--pkcs11 pkcs11:token=LABEL [--pkcs11-module F] [--pkcs11-pin-file F]]
   Write a development PKI to DIR: a CA; sts, server and grpc server certificates (SANs
@@ -25,7 +26,9 @@ export const usage = `certbound pki init --out DIR [--force] [--pkcs11 pkcs11:to
 certbound pki revoke --dir DIR [--cert FILE ...]
   Add the certificates to DIR/ca.crl (created if missing, signed by DIR/ca.key; entries already
   there are kept) and re-issue it valid for 7 days. Without --cert it only re-issues. Servers read
-  it with --tls-crl DIR/ca.crl and re-read it on SIGHUP.`;
+  it with --tls-crl DIR/ca.crl and re-read it on SIGHUP.
+
+${issueUsage}`;
 
 export const initFlags: readonly FlagSpec[] = [
   { flag: 'out', type: { kind: 'path' }, doc: 'the directory the development PKI is written to' },
@@ -42,13 +45,15 @@ export const revokeFlags: readonly FlagSpec[] = [
 
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'revoke') return revoke(argv.slice(1));
+  if (argv[0] === 'issue') return issue(argv.slice(1));
   const parsed = parse('pki', argv, initFlags, 1);
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
   if (parsed.positionals[0] === 'revoke') return revoke(argv.slice(1));
-  if (parsed.positionals[0] !== 'init') throw new UsageError('pki: expected "pki init --out DIR" or "pki revoke --dir DIR --cert FILE"');
+  if (parsed.positionals[0] !== 'init')
+    throw new UsageError('pki: expected "pki init --out DIR", "pki revoke --dir DIR --cert FILE" or "pki issue --dir DIR --name NAME"');
   const out = resolve(requireString('pki init', parsed, 'out'));
   const tokenUri = optionalString(parsed, 'pkcs11');
   if (tokenUri === undefined && (parsed.values['pkcs11-module'] !== undefined || parsed.values['pkcs11-pin-file'] !== undefined))
