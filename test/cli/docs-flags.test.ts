@@ -20,6 +20,7 @@ const COMMANDS = [
   'grpc-call',
   'thumbprint',
   'inspect',
+  'introspect',
   'demo',
 ] as const;
 /** The doc sections a command's flags may be described in besides its own. */
@@ -45,7 +46,7 @@ test("every flag in every command's --help appears in docs/cli.md, as `--flag`",
     // pki's subcommands have sections of their own; call and probe document the flags they share with token there.
     const headings =
       command === 'pki'
-        ? ['## `certbound pki init`', '## `certbound pki revoke`']
+        ? ['## `certbound pki init`', '## `certbound pki revoke`', '## `certbound pki issue`']
         : command === 'call' || command === 'probe'
           ? [`## \`certbound ${command}\``, '## `certbound token`']
           : [`## \`certbound ${command}\``];
