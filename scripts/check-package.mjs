@@ -54,45 +54,6 @@ function demo(dir, passes, ending) {
   );
 }
 
-/**
- * The README's TypeScript examples type-check, strict and nodenext, against the installed package's
- * own types (test/docs type-checks every docs example against the build; this checks what ships).
- */
-function readmeExamplesCompile(dir, installed) {
-  // A block marked `<!-- example:fragment (why) -->` on the line before it is not a whole program.
-  const blocks = [...readFileSync(join(installed, 'README.md'), 'utf8').matchAll(/^(<!-- example:fragment.*\n)?```ts\n([\s\S]*?)^```$/gm)]
-    .filter((match) => match[1] === undefined)
-    .map((match) => match[2]);
-  const examples = join(dir, 'examples');
-  mkdirSync(examples);
-  blocks.forEach((block, index) => writeFileSync(join(examples, `readme-${index + 1}.ts`), block));
-  writeFileSync(
-    join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        strict: true,
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        target: 'es2022',
-        noEmit: true,
-        skipLibCheck: true,
-        types: ['node'],
-        typeRoots: [join(root, 'node_modules', '@types')],
-      },
-      include: ['examples/*.ts'],
-    }),
-  );
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  check(
-    blocks.length > 0 && tsc.status === 0,
-    `the README's ${blocks.length} TypeScript examples type-check against the installed package${tsc.status === 0 ? '' : `:\n${tsc.stdout.trim()}`}`,
-  );
-}
-
 /** Imports `specifier` in a fresh node process in `dir`; returns what it printed, or the error. */
 function load(dir, specifier) {
   const script = `import(${JSON.stringify(specifier)}).then((ns) => console.log(JSON.stringify({ exports: Object.keys(ns).length, reflect: typeof Reflect.getMetadata })))`;
@@ -262,7 +223,6 @@ try {
     console.log(`note: installing the optional peers warns EBADENGINE under node ${process.version}${engines(peersLog)}`);
   for (const subpath of subpaths.filter((subpath) => PEERS_NEEDED[subpath] !== undefined)) verify(subpath);
   demo(consumer, 10, /All 10 steps behaved as expected/);
-  readmeExamplesCompile(consumer, installed);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   failed = true;
