@@ -73,7 +73,7 @@ export async function issue(argv: string[]): Promise<number> {
   }
   process.stdout.write(clientEntry(name, issued.subject, spiffeId));
   process.stderr.write(
-    `wrote ${written.join(' and ')}: add the entry above to policy.clients in ${join(dir, 'sts.yaml')}, then reload the STS (SIGHUP)\n`,
+    `wrote ${written.join(' and ')}: add the entry above to policy.clients in ${join(dir, 'sts.yaml')}, then restart the STS (SIGHUP does not re-read the policy)\n`,
   );
   return 0;
 }
