@@ -40,8 +40,10 @@ export type StsConfigOverrides = Readonly<Record<string, unknown>> & {
 };
 
 /** A loaded configuration: the STS's options, and what the process around it needs. */
-export type LoadedStsConfig = Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & {
-  keys?: KeystoreProvider;
+export interface LoadedStsConfig {
+  /** createStsServer's options, less the callbacks (`onEvent`, `now`): `createStsServer({ ...options, onEvent })`. */
+  options: Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & { keys?: KeystoreProvider };
+  /** The TLS files, to re-read them on a change (ManagedServer.reloadTls). */
   tlsPaths: TlsPaths;
   /** Where to listen and how to stop (the command's business, not the library's). */
   process: {
@@ -54,7 +56,7 @@ export type LoadedStsConfig = Omit<StsOptions, 'now' | 'onEvent' | 'keys'> & {
     adminHost?: string;
     logLevel?: string;
   };
-};
+}
 
 /**
  * Load an STS configuration file (YAML or JSON) and everything it refers to, validating all of
@@ -108,10 +110,9 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     throw error;
   }
   const rateLimit = rateLimitOf(settings, fromFlag('rateLimitBurst') || fromFlag('rateLimitPerSecond') ? undefined : file);
-  return {
+  const options: LoadedStsConfig['options'] = {
     issuer,
     tls: await loadTlsFiles(tlsPaths),
-    tlsPaths,
     ...signing,
     policy,
     ...(settings.accessTokenLifetimeSeconds === undefined
@@ -126,6 +127,10 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     ...(settings.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: settings.bodyLimitBytes as number }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
     limits,
+  };
+  return {
+    options,
+    tlsPaths,
     process: definedOnly({
       host: settings.host as string | undefined,
       port: settings.port as number | undefined,

@@ -270,8 +270,8 @@ test('sts.yaml with signing.key pkcs11:…: the signer checks each signature whe
     [{}, false],
     [{ verifyEachSignature: true }, true],
   ] as const) {
-    const config = await loadStsConfig(file('sts.yaml'), overrides);
-    const signer = config.signingKey as Pkcs11Signer;
+    const { options } = await loadStsConfig(file('sts.yaml'), overrides);
+    const signer = options.signingKey as Pkcs11Signer;
     assert.equal(signer.verifiesEachSignature, expected);
     assert.equal(signer.alg, 'ES256');
     signer.close();

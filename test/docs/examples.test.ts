@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { docBlocks, REPO, type DocBlock } from './doc-blocks.js';
+import { createExampleProject } from './example-project.js';
 
 // Every TypeScript block in README.md and docs/ is compiled as a user would paste it: one file per
 // block, in a new ESM project whose `certbound` is this repository's built package, under
@@ -74,7 +74,7 @@ const TS_CONFIG = {
   include: ['src'],
 };
 
-export const blocks = docBlocks().filter((block) => block.lang === 'ts');
+const blocks = docBlocks().filter((block) => block.lang === 'ts');
 let project = '';
 
 /** What is put in front of a block's code: a fragment's context, nothing for a complete example. */
@@ -85,21 +85,13 @@ function prefixOf(block: DocBlock): string {
 }
 
 /** The file a block is compiled from: `README.md:291` becomes `README-291.ts`. */
-export function sourceName(block: DocBlock): string {
+function sourceName(block: DocBlock): string {
   return `${block.file.replace(/\//g, '_').replace(/\.md$/, '')}-${block.line}.ts`;
 }
 
 before(async () => {
-  project = await mkdtemp(join(tmpdir(), 'certbound-doc-examples-'));
-  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'doc-examples', type: 'module', private: true }));
+  project = await createExampleProject('certbound-doc-examples-');
   await writeFile(join(project, 'tsconfig.json'), JSON.stringify(TS_CONFIG));
-  // A new project's node_modules: the repository's dependencies, and certbound itself as built.
-  await mkdir(join(project, 'node_modules'));
-  for (const name of await readdir(join(REPO, 'node_modules'))) {
-    if (name !== '.bin' && name !== '.package-lock.json')
-      await symlink(join(REPO, 'node_modules', name), join(project, 'node_modules', name));
-  }
-  await symlink(REPO, join(project, 'node_modules', 'certbound'));
   await mkdir(join(project, 'src'));
   for (const block of blocks) {
     // `export {}` makes every block a module, as a pasted .ts file in a "type": "module" project is.

@@ -98,7 +98,7 @@ await createSigningKey({ privateKey: 'secret', alg: 'HS256' });
 
 // A config file gives StsOptions less the callbacks.
 const loaded = await loadStsConfig('sts.yaml', { issuer: 'https://sts.example' });
-const fromFile: StsOptions = { ...loaded, onEvent: (event: StsEvent) => void event.type };
+const fromFile: StsOptions = { ...loaded.options, onEvent: (event: StsEvent) => void event.type };
 void fromFile;
 
 // Errors: ConfigError is one class wherever it comes from; FileProblem and PolicyError refine it.

@@ -71,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const fromEnv = new Set(STS_COMMAND_SETTINGS.filter((spec) => parsed.fromEnv.has(spec.flag as string)).map((spec) => spec.option));
   limitsOf('sts', { values: overrides, file: undefined, fromEnv });
-  const config = await loadStsConfig(configFile, overrides);
+  const { options: config, tlsPaths, process: listen } = await loadStsConfig(configFile, overrides);
   if (checkOnly) {
     const now = Math.floor(Date.now() / 1000);
     const signer = config.signingKey ?? config.keys?.signingKey(now);
@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const operations = await startOperations('sts', logEvent('sts', logLevelOf(config.process.logLevel)), config.process);
+  const operations = await startOperations('sts', logEvent('sts', logLevelOf(listen.logLevel)), listen);
   const log = operations.onEvent;
   if (config.issuerMetadataElsewhere === true) {
     // Said once at start, so whoever reads the log knows discovery depends on something else.
@@ -94,8 +94,7 @@ export async function run(argv: string[]): Promise<number> {
       detail: `RFC 8414 clients fetch ${metadataUrlOf(config.issuer).href}; this STS is reached at ${config.publicUrl ?? config.issuer}`,
     });
   }
-  const { tlsPaths, process: listen, ...options } = config;
-  const server = createStsServer({ ...options, onEvent: log });
+  const server = createStsServer({ ...config, onEvent: log });
   logTokenKeyFailures(server.server, log);
   operations.countServer(server.server);
   operations.addReadyCheck(() =>
