@@ -10,6 +10,7 @@ import * as probe from './commands/probe.js';
 import * as resource from './commands/resource.js';
 import * as sts from './commands/sts.js';
 import * as thumbprint from './commands/thumbprint.js';
+import * as wait from './commands/wait.js';
 
 export interface Command {
   run: (argv: string[]) => Promise<number>;
@@ -33,4 +34,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   thumbprint: { run: thumbprint.run, usage: thumbprint.usage },
   inspect: { run: inspect.run, usage: inspect.usage },
   introspect: { run: introspect.run, usage: introspect.usage },
+  wait: { run: wait.run, usage: wait.usage },
 };

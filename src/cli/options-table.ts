@@ -13,6 +13,7 @@ import * as pkiIssue from './commands/pki-issue.js';
 import * as probe from './commands/probe.js';
 import * as resource from './commands/resource.js';
 import * as sts from './commands/sts.js';
+import * as wait from './commands/wait.js';
 
 /** Every command and the options it parses: the very lists the commands hand to parse(). */
 export const COMMAND_OPTIONS: ReadonlyArray<readonly [string, readonly CommandOption[]]> = [
@@ -32,6 +33,7 @@ export const COMMAND_OPTIONS: ReadonlyArray<readonly [string, readonly CommandOp
   ['demo', demo.flags],
   ['inspect', inspect.flags],
   ['introspect', introspect.flags],
+  ['wait', wait.flags],
 ];
 
 const BEGIN = '<!-- options-table:begin -->';

@@ -21,6 +21,7 @@ const COMMANDS = [
   'thumbprint',
   'inspect',
   'introspect',
+  'wait',
   'demo',
 ] as const;
 /** The doc sections a command's flags may be described in besides its own. */
