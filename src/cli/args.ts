@@ -12,7 +12,9 @@ export interface Parsed {
 }
 
 /** The parseArgs options of a command's flags: booleans, repeatable lists, text for the rest. */
-export function flagOptions(options: readonly CommandOption[]): Record<string, { type: 'string' | 'boolean'; multiple?: true }> {
+export function flagOptions(
+  options: readonly CommandOption[],
+): Record<string, { type: 'string' | 'boolean'; multiple?: true; short?: string }> {
   return Object.fromEntries(
     options.flatMap((option) =>
       option.flag === undefined
@@ -20,11 +22,14 @@ export function flagOptions(options: readonly CommandOption[]): Record<string, {
         : [
             [
               option.flag,
-              option.type.kind === 'boolean'
-                ? { type: 'boolean' }
-                : option.type.kind === 'strings' || option.type.kind === 'paths'
-                  ? { type: 'string', multiple: true }
-                  : { type: 'string' },
+              {
+                ...(option.type.kind === 'boolean'
+                  ? { type: 'boolean' as const }
+                  : option.type.kind === 'strings' || option.type.kind === 'paths'
+                    ? { type: 'string' as const, multiple: true as const }
+                    : { type: 'string' as const }),
+                ...('short' in option && option.short !== undefined ? { short: option.short } : {}),
+              },
             ],
           ],
     ),

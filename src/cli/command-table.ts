@@ -1,4 +1,5 @@
 import * as authz from './commands/authz.js';
+import * as call from './commands/call.js';
 import * as client from './commands/client.js';
 import * as demo from './commands/demo.js';
 import * as grpc from './commands/grpc.js';
@@ -27,7 +28,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   resource: { run: resource.run, usage: resource.usage },
   authz: { run: authz.run, usage: authz.usage },
   token: { run: client.runToken, usage: client.tokenUsage },
-  call: { run: client.runCall, usage: client.callUsage },
+  call: { run: call.run, usage: call.usage },
   probe: { run: probe.run, usage: probe.usage },
   'grpc-server': { run: grpc.runServer, usage: grpc.serverUsage },
   'grpc-call': { run: grpc.runCall, usage: grpc.callUsage },

@@ -2,6 +2,7 @@ import { envNameOf, type CommandOption, type OptionType } from '../config/option
 import { LIST_SEPARATORS } from './environment.js';
 import * as authz from './commands/authz.js';
 import * as authzConfig from './commands/authz-config.js';
+import * as call from './commands/call.js';
 import * as client from './commands/client.js';
 import * as demo from './commands/demo.js';
 import * as grpc from './commands/grpc.js';
@@ -23,7 +24,7 @@ export const COMMAND_OPTIONS: ReadonlyArray<readonly [string, readonly CommandOp
   ['authz', authz.flags],
   ['authz config', authzConfig.configFlags],
   ['token', client.tokenFlags],
-  ['call', client.callFlags],
+  ['call', call.flags],
   ['grpc-call', grpc.callFlags],
   ['probe', probe.flags],
   ['keys', keys.flags],

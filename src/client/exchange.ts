@@ -5,6 +5,7 @@ import { GRANT_TYPE_TOKEN_EXCHANGE, MEDIA_TYPE_FORM } from '../core/rfc.js';
 import { DEFAULTS } from '../defaults.js';
 import type { ExchangedToken } from './token-source.js';
 import type { ResolvedTokenSourceOptions } from './token-source-options.js';
+import { connectionFailureOf } from './connection-failure.js';
 
 /** Connection failures worth another attempt: the STS restarting, a proxy dropping an idle socket. */
 const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
@@ -47,8 +48,9 @@ export async function exchange(options: ResolvedTokenSourceOptions, agent: Agent
         retryAfterMs = retryAfterOf(response.headers.get('retry-after'));
       }
     } catch (error) {
+      const connection = connectionFailureOf(error);
       const failure = new CertboundError('CB_STS_UNAVAILABLE', {
-        description: `STS ${options.tokenEndpoint.origin} is unreachable or answered garbage`,
+        description: `STS ${options.tokenEndpoint.origin} ${connection?.summary ?? 'is unreachable or answered garbage'}`,
         detail: describeNetworkError(error),
         cause: error,
       });

@@ -27,6 +27,8 @@ export interface FlagSpec {
   flag: string;
   type: OptionType;
   doc: string;
+  /** A one-letter alias, where a well-known tool's is expected (`call -X`, as curl's). */
+  short?: string;
 }
 
 /** What a command takes: settings (with a file key) and plain flags. */

@@ -1,5 +1,4 @@
 import { CertboundError } from '../../core/errors.js';
-import { createBoundFetch, type BoundFetch } from '../../client/bound-fetch.js';
 import { createClientIdentity, type ClientIdentity } from '../../client/client-identity.js';
 import { watchClientIdentity } from '../../client/client-identity-files.js';
 import type { ClientTlsOptions } from '../../client/mtls-agent.js';
@@ -13,6 +12,8 @@ import { flagName, givenAlternatives, optionalString, parse, requireFlags, requi
 import { OperationFailed, UsageError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 import { flagUsageError } from '../flag-errors.js';
+import { connectionFailureOf } from '../../client/connection-failure.js';
+import { connectionFix, type ConnectionFlags } from '../connection-fix.js';
 
 const text = { kind: 'string' } as const;
 const path = { kind: 'path' } as const;
@@ -54,8 +55,6 @@ export const tokenFlags: readonly FlagSpec[] = [
     doc: 'json (the token response, default), token (the access token alone) or header (Authorization: Bearer ...)',
   },
 ];
-export const callFlags: readonly FlagSpec[] = [...CLIENT_FLAGS, STS_SERVERNAME_FLAG];
-
 export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
                  (--audience A | --resource R)... [--scope S] [--servername NAME]
                  [--subject-token-type URN] [--requested-token-type URN] [--client-id ID]
@@ -70,15 +69,6 @@ export const tokenUsage = `certbound token --sts URL --tls-ca F --tls-cert F --t
   --tls-key pkcs11:token=...;object=... uses a key that stays in a PKCS#11 token (HSM, YubiKey,
   TPM) for both the STS and the resource; --pkcs11-module F (default PKCS11_MODULE_PATH) and
   --pkcs11-pin-file F (default CERTBOUND_PKCS11_PIN) say where it is and how to log in.`;
-
-export const callUsage = `certbound call URL --sts URL --tls-ca F --tls-cert F --tls-key F (--subject-token T | --subject-token-file F)
-                (--audience A | --resource R)... [--scope S] [--servername NAME] [--sts-servername NAME]
-                [--client-id ID]
-  Get a bound token as 'certbound token' does, call URL with it over the same client certificate,
-  and print the response body. --servername applies to URL, --sts-servername to the STS.
-  The certificate files are followed while the command runs: if they are rewritten, the token
-  and the connection both move to the new certificate together (docs/rotation.md).
-  Exits 1 when the STS or the resource refuses.`;
 
 interface ClientSetup {
   tls: TlsFiles;
@@ -182,12 +172,22 @@ export async function readSecretFile(command: string, file: string, what: string
   return secret;
 }
 
-/** STS refusals and network failures are operation failures (exit 1), not usage errors. */
-export function asOperationFailure(error: unknown): unknown {
+/**
+ * STS refusals and network failures are operation failures (exit 1), not usage errors. A failed
+ * connection says what to do about it, naming the command's flags (`flags`).
+ */
+export function asOperationFailure(error: unknown, flags: ConnectionFlags): unknown {
   if (error instanceof CertboundError && (error.code === 'CB_STS_REFUSED' || error.code === 'CB_STS_UNAVAILABLE')) {
+    const connection = connectionFailureOf(error.cause);
+    if (connection !== undefined) return new OperationFailed(`${error.description}: ${connectionFix(connection, flags)}`);
     return new OperationFailed(error.detail === undefined ? error.description : `${error.description} (${error.detail})`);
   }
   return error;
+}
+
+/** The flags `token`, `call` and `probe` connect to the STS with. */
+export function stsConnectionFlags(servername: 'servername' | 'sts-servername'): ConnectionFlags {
+  return { ca: '--tls-ca', cert: '--tls-cert', servername: `--${servername}` };
 }
 
 export async function runToken(argv: string[]): Promise<number> {
@@ -216,7 +216,7 @@ export async function runToken(argv: string[]): Promise<number> {
     );
     return 0;
   } catch (error) {
-    throw asOperationFailure(error);
+    throw asOperationFailure(error, stsConnectionFlags('servername'));
   } finally {
     await tokens.close();
   }
@@ -229,49 +229,4 @@ function outputOf(parsed: Parsed): (typeof TOKEN_OUTPUTS)[number] {
       `token: ${flagName(parsed, 'output')} must be one of ${TOKEN_OUTPUTS.join(', ')}${didYouMean(output, TOKEN_OUTPUTS)}`,
     );
   return output as (typeof TOKEN_OUTPUTS)[number];
-}
-
-export async function runCall(argv: string[]): Promise<number> {
-  const parsed = parse('call', argv, callFlags, 1);
-  if (parsed.values.help === true) {
-    process.stdout.write(`${callUsage}\n`);
-    return 0;
-  }
-  const target = parsed.positionals[0];
-  if (target === undefined || !URL.canParse(target) || !target.startsWith('https://'))
-    throw new UsageError('call: URL (https) is required');
-  const stsServername = optionalString(parsed, 'sts-servername');
-  const { tls, options } = await exchangeOptionsOf('call', parsed, stsServername);
-  const identity = await followClientIdentity('call', parsed, tls);
-  const servername = optionalString(parsed, 'servername');
-  const { tls: _files, ...exchangeOptions } = options;
-  let tokens: TokenSource;
-  let boundFetch: BoundFetch;
-  try {
-    tokens = createTokenSource({ ...exchangeOptions, identity, ...(stsServername === undefined ? {} : { servername: stsServername }) });
-    boundFetch = createBoundFetch({ tokenSource: tokens, ...(servername === undefined ? {} : { servername }) });
-  } catch (error) {
-    await identity.close();
-    if (error instanceof TypeError) throw flagUsageError('call', parsed, error);
-    throw error;
-  }
-  try {
-    const response = await boundFetch(target);
-    const body = await response.text();
-    if (!response.ok) {
-      const challenge = response.headers.get('www-authenticate');
-      throw new OperationFailed(`resource answered ${response.status}${challenge === null ? '' : ` (WWW-Authenticate: ${challenge})`}`);
-    }
-    process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
-    return 0;
-  } catch (error) {
-    if (error instanceof TypeError) {
-      // undici's fetch reports a refused or failed connection as TypeError('fetch failed', { cause }).
-      throw new OperationFailed(`cannot reach ${new URL(target).origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
-    }
-    throw asOperationFailure(error);
-  } finally {
-    await Promise.all([tokens.close(), boundFetch.close()]);
-    await identity.close();
-  }
 }

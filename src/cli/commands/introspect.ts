@@ -4,7 +4,9 @@ import type { FlagSpec } from '../../config/option.js';
 import { optionalString, parse, requireFlags, requireString } from '../args.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { tokenInput } from '../token-input.js';
-import { CLIENT_FLAGS, clientTlsOf } from './client.js';
+import { CLIENT_FLAGS, clientTlsOf, stsConnectionFlags } from './client.js';
+import { connectionFailureOf } from '../../client/connection-failure.js';
+import { connectionFix } from '../connection-fix.js';
 
 export const usage = `certbound introspect (TOKEN | -) --sts URL --tls-ca F --tls-cert F --tls-key F [--servername NAME] [--client-id ID]
   Ask the STS's RFC 7662 introspection endpoint about TOKEN, over mutual TLS as a registered
@@ -51,6 +53,11 @@ export async function run(argv: string[]): Promise<number> {
         body: form.toString(),
       });
     } catch (error) {
+      const connection = connectionFailureOf(error);
+      if (connection !== undefined)
+        throw new OperationFailed(
+          `STS ${endpoint.origin} ${connection.summary}: ${connectionFix(connection, stsConnectionFlags('servername'))}`,
+        );
       throw new OperationFailed(`cannot reach ${endpoint.origin}: ${(error as Error).message}`);
     }
     const body = await response.body.text();

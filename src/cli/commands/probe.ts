@@ -9,7 +9,15 @@ import { flagUsageError } from '../flag-errors.js';
 import { probeCases } from '../probe/cases.js';
 import { formatTable, problemOf, type ProbeResult } from '../probe/report.js';
 import { sendCase, type ProbeTarget } from '../probe/send.js';
-import { asOperationFailure, CLIENT_FLAGS, clientTlsOf, exchangeOptionsOf, readSecretFile, STS_SERVERNAME_FLAG } from './client.js';
+import {
+  asOperationFailure,
+  stsConnectionFlags,
+  CLIENT_FLAGS,
+  clientTlsOf,
+  exchangeOptionsOf,
+  readSecretFile,
+  STS_SERVERNAME_FLAG,
+} from './client.js';
 
 export const usage = `certbound probe URL --tls-ca F --tls-cert F --tls-key F --other-cert F --other-key F
                 (--token T | --token-file F | --sts URL (--subject-token T | --subject-token-file F)
@@ -145,7 +153,7 @@ async function exchangedToken(parsed: Parsed, options: TokenSourceOptions): Prom
   try {
     return await tokens.getToken();
   } catch (error) {
-    throw asOperationFailure(error);
+    throw asOperationFailure(error, stsConnectionFlags('sts-servername'));
   } finally {
     await tokens.close();
   }
