@@ -5,7 +5,8 @@ import { createBoundTokenVerifier, type BoundTokenVerifier } from '../core/verif
 import { DEFAULTS } from '../defaults.js';
 import { loadTlsFiles, type TlsFiles } from '../files/tls-files.js';
 import { isJwksUrl, loadJwksSource, type JwksEvent, type JwksSource } from '../keys/jwks-source.js';
-import { UsageError } from './errors.js';
+import type { CertboundError } from '../core/errors.js';
+import { OperationFailed, UsageError } from './errors.js';
 import type { Operations } from './operations.js';
 import type { Reloadable } from './reload.js';
 import { flagOf, requireSetting, tlsPathsOf, tlsReloadable, type CommandSettings } from './settings.js';
@@ -54,6 +55,26 @@ export function jwksReloadable(settings: CommandSettings, keys: JwksSource): Rel
 }
 
 /**
+ * Fetch a JWKS URL before listening, so a wrong URL or CA stops the server at start rather than
+ * answering 503 to every request. With --start-without-jwks (an issuer that starts later) the
+ * fetch runs in the background, and /readyz says not ready until it succeeds.
+ */
+async function fetchAtStart(command: string, settings: CommandSettings, location: string, keys: JwksSource): Promise<void> {
+  if (settings.values.startWithoutJwks === true) {
+    keys.refresh().catch(() => {}); // reported as jwks.fetch_failed; requests and probes try again
+    return;
+  }
+  try {
+    await keys.refresh();
+  } catch (error) {
+    const why = (error as CertboundError).detail ?? (error as Error).message;
+    throw new OperationFailed(
+      `${command}: cannot fetch the JWKS ${location} (${why.replace(`${location}: `, '')}): start the issuer first, check ${flagOf(settings, JWKS)} and the CA it is checked against, or give --start-without-jwks to listen and fetch it later`,
+    );
+  }
+}
+
+/**
  * The issuer, audiences and verifier over the --jwks keys (a file, or an https URL fetched with
  * `ca`, else the system CAs), with the verification cache: what every token-checking server
  * builds the same way.
@@ -72,11 +93,18 @@ export async function loadVerifier(
   const clockSkew = settings.values.clockToleranceSeconds as number | undefined;
   // On by default: the benchmark measured 63-70% verification overhead without it, 8-21% with it.
   const cacheEntries = (settings.values.tokenCacheEntries as number | undefined) ?? DEFAULT_TOKEN_CACHE_ENTRIES;
-  const keys: JwksSource = await loadJwksSource(requireSetting<string>(command, settings, JWKS), {
+  const location = requireSetting<string>(command, settings, JWKS);
+  // The fetch at start reports its failure as the command's one error line, not also as an event.
+  let starting = true;
+  const keys: JwksSource = await loadJwksSource(location, {
     ...(ca === undefined ? {} : { ca }),
-    onEvent: log,
+    onEvent: (event) => {
+      if (!(starting && event.type === 'jwks.fetch_failed' && settings.values.startWithoutJwks !== true)) log(event);
+    },
     ...(maxStale === undefined ? {} : { maxStalenessMs: maxStale }),
   });
+  if (isJwksUrl(location)) await fetchAtStart(command, settings, location, keys);
+  starting = false;
   let verifier: BoundTokenVerifier;
   try {
     verifier = createBoundTokenVerifier({

@@ -21,6 +21,13 @@ export const VERIFIER_SETTINGS = [
     doc: 'during a JWKS URL outage, how long the last keys keep verifying',
   },
   {
+    option: 'startWithoutJwks',
+    key: 'start_without_jwks',
+    flag: 'start-without-jwks',
+    type: { kind: 'boolean' },
+    doc: 'listen even when the JWKS URL cannot be fetched at start (/readyz: not ready until it is)',
+  },
+  {
     option: 'clockToleranceSeconds',
     key: 'clock_skew',
     flag: 'clock-skew',

@@ -167,21 +167,40 @@ test('sts and resource: issuance, refusals by code, verification, cache, TLS and
   }
 });
 
-test('a JWKS URL: /readyz waits for the first fetch, which the probe starts; fetches are counted', async () => {
+test('a JWKS URL is fetched before the ready line; with --start-without-jwks, /readyz waits for it', async () => {
   const sts = await startServer(['sts', '--config', file('sts.yaml'), '--port', '0']);
-  const resource = await startServer(resourceArgs(`${sts.url}/.well-known/jwks.json`));
+  const jwksUrl = `${sts.url}/.well-known/jwks.json`;
+  const resource = await startServer(resourceArgs(jwksUrl));
   try {
+    // Fetched at start: ready at once, one fetch counted.
+    assert.match(resource.stderr(), /"type":"jwks\.refreshed"/);
     const admin = adminOf(resource);
-    const first = await getAdmin(admin, '/readyz');
-    assert.deepEqual([first.status, first.text], [503, 'not ready: JWKS not fetched yet\n']);
-    assert.equal(valueOf((await getAdmin(admin, '/metrics')).text, 'certbound_jwks_usable'), 0);
-    await resource.untilLogged('"type":"jwks.refreshed"');
     assert.equal((await getAdmin(admin, '/readyz')).status, 200);
     const scrape = (await getAdmin(admin, '/metrics')).text;
     assert.equal(valueOf(scrape, 'certbound_jwks_fetches_total', { outcome: 'ok' }), 1);
     assert.equal(valueOf(scrape, 'certbound_jwks_usable'), 1);
   } finally {
-    await Promise.all([sts.stop(), resource.stop()]);
+    await resource.stop();
+  }
+
+  // The STS gone: with --start-without-jwks the resource listens, not ready, until the STS is back.
+  const port = new URL(sts.url).port;
+  await sts.stop();
+  const waiting = await startServer(resourceArgs(jwksUrl, '--start-without-jwks'));
+  const restarted: CliServer[] = [];
+  try {
+    const admin = adminOf(waiting);
+    const first = await getAdmin(admin, '/readyz');
+    assert.deepEqual([first.status, first.text], [503, 'not ready: JWKS not fetched yet\n']);
+    assert.equal(valueOf((await getAdmin(admin, '/metrics')).text, 'certbound_jwks_usable'), 0);
+    await waiting.untilLogged('"type":"jwks.fetch_failed"');
+    restarted.push(await startServer(['sts', '--config', file('sts.yaml'), '--port', port]));
+    // Each probe fetches again: certbound wait polls /readyz until it is 200.
+    const ready = await runCli(['wait', `${admin}/readyz`, '--timeout', '15']);
+    assert.equal(ready.code, 0, ready.stderr);
+    await waiting.untilLogged('"type":"jwks.recovered"');
+  } finally {
+    await Promise.all([waiting.stop(), ...restarted.map((server) => server.stop())]);
   }
 });
 

@@ -28,7 +28,7 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
                  --rule 'METHOD PREFIX [SCOPE ...] [aud=AUDIENCE ...]' ... [--default-rule '[SCOPE ...]'|any]
                  [--identity-header subject|client-id|scope|thumbprint=NAME ...] [--envoy-path-prefix PATH] [--grpc-port N]
                  [--client-cert-header NAME] [--xfcc-hops N] [--trusted-proxy ADDR_OR_CIDR ...] [--jwks-ca F]
-                 [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--drain-timeout S]
+                 [--host ADDR] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--start-without-jwks] [--drain-timeout S]
                  [--watch-debounce-ms MS] [--admin-port N [--admin-host ADDR]]
                  [--log-level trace|debug|info|warn|error|fatal|silent]
   The external authorization server a proxy calls for every request (nginx auth_request, Caddy
@@ -40,7 +40,8 @@ export const usage = `certbound authz [--config FILE] (--port N | --socket PATH)
   401/403 the RFC 6750 challenge. Plain HTTP on 127.0.0.1 (or a 0660 Unix socket): the proxy is
   its only client. Envoy's HTTP service: --envoy-path-prefix, --client-cert-format xfcc; its gRPC
   Authorization/Check (Envoy, Istio): --grpc-port, the certificate from the CheckRequest.
-  SIGHUP re-reads a --jwks file (or re-fetches the URL); a file is also re-read when it changes on
+  A JWKS URL is fetched before listening (exit 1 when it cannot be; --start-without-jwks listens
+  anyway, /readyz not ready until it is). SIGHUP re-reads a --jwks file (or re-fetches the URL); a file is also re-read when it changes on
   disk (--watch-debounce-ms MS, 300, gathers the change; 0 = SIGHUP only).
   --config FILE reads these settings from a YAML file; every flag can also be set as
   CERTBOUND_<FLAG> (--rule: CERTBOUND_RULE, comma-separated), a flag beating its variable and a

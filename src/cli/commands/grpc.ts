@@ -18,7 +18,7 @@ import { CLIENT_FLAGS, exchangeOptionsOf, followClientIdentity, STS_SERVERNAME_F
 
 export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls-ca F --tls-cert F --tls-key F --jwks FILE_OR_URL
                        --issuer I --audience A [--audience A2 ...] [--host ADDR]
-                       [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S]
+                       [--max-streams N] [--token-cache ENTRIES] [--jwks-max-stale S] [--clock-skew S] [--start-without-jwks]
                        [--tls-crl F ...] [--handshake-timeout S] [--max-connections N] [--drain-timeout S]
                        [--watch-debounce-ms MS] [--admin-port N [--admin-host ADDR]]
                        [--log-level trace|debug|info|warn|error|fatal|silent]
@@ -27,7 +27,8 @@ export const serverUsage = `certbound grpc-server [--config FILE] --port N --tls
   grpc.health.v1.Health and server reflection. Every call except the health service needs
   'authorization: Bearer <token>' with a token bound to the caller's client certificate;
   anything else ends with UNAUTHENTICATED. --max-streams caps concurrent calls per connection
-  (100). --token-cache keeps successful verifications as for resource (10000; 0 = off).
+  (100). --token-cache keeps successful verifications as for resource (10000; 0 = off). A JWKS
+  URL is fetched before listening, as for resource (exit 1 when it cannot be; --start-without-jwks).
   A revoked client certificate (--tls-crl) fails the handshake. SIGHUP re-reads the JWKS
   and the TLS files, and so does a change to them on disk (--watch-debounce-ms MS, 300, gathers
   it; 0 = SIGHUP only). --drain-timeout S (10): on SIGTERM, running calls get this long.

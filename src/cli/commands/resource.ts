@@ -27,10 +27,11 @@ export const usage = `certbound resource [--config FILE] --port N --tls-ca F --t
                     --issuer I --audience A [--audience A2 ...] [--required-scope S ...] [--host ADDR]
                     [--trusted-proxy ADDR_OR_CIDR ... --client-cert-format rfc9440|xfcc|pem-urlencoded|traefik
                      [--client-cert-header NAME] [--xfcc-hops N]] [--token-cache ENTRIES]
-                    [--jwks-max-stale S] [--clock-skew S] [--tls-crl F ...] [--workers N] [limits]
+                    [--jwks-max-stale S] [--clock-skew S] [--start-without-jwks] [--tls-crl F ...] [--workers N] [limits]
   Run an HTTPS resource server whose GET / accepts only tokens bound to the caller's client
-  certificate. A JWKS URL is fetched over TLS verified with --tls-ca, cached, and re-fetched
-  when a token names an unknown key. --required-scope makes GET / answer 403 insufficient_scope
+  certificate. A JWKS URL is fetched over TLS verified with --tls-ca before listening (exit 1 when
+  it cannot be; --start-without-jwks listens anyway, /readyz not ready until it is fetched),
+  cached, and re-fetched when a token names an unknown key. --required-scope makes GET / answer 403 insufficient_scope
   to tokens without that scope. RFC 9728 metadata for the first --audience is served at
   /.well-known/oauth-protected-resource.
   Behind a TLS-terminating proxy, --trusted-proxy names it: requests from it must carry the client
