@@ -35,6 +35,7 @@ export const COMMAND_OPTIONS: ReadonlyArray<readonly [string, readonly CommandOp
   ['inspect', inspect.flags],
   ['introspect', introspect.flags],
   ['wait', wait.flags],
+  ['completion', []],
 ];
 
 const BEGIN = '<!-- options-table:begin -->';
