@@ -22,7 +22,16 @@ const base = ['authz', '--port', '0', '--jwks', '/nonexistent/jwks.json', '--iss
 
 test('authz: no certificate format, no rule, a bad rule, an unknown proxy config: one line, exit 2', async () => {
   const cases: Array<[string[], RegExp]> = [
-    [base, /^certbound: authz: --client-cert-format is required/],
+    [base, /^certbound: authz: --client-cert-format is required$/],
+    [['authz'], /^certbound: authz: --port, --client-cert-format, --jwks, --issuer and --audience are required$/],
+    [
+      ['authz', '--socket', '/tmp/authz.sock', '--issuer', 'i'],
+      /^certbound: authz: --client-cert-format, --jwks and --audience are required$/,
+    ],
+    [
+      ['authz', 'config', 'nginx', '--listen', '127.0.0.1:1'],
+      /^certbound: authz config: --upstream, --authz, --tls-ca, --tls-cert and --tls-key are required$/,
+    ],
     [
       [...base, '--client-cert-format', 'xfcc'],
       /^certbound: authz: at least one --rule 'METHOD PREFIX \[SCOPE \.\.\.\]' \(or --default-rule\) is required; no rule means no access$/,

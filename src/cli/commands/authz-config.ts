@@ -1,5 +1,5 @@
 import type { FlagSpec } from '../../config/option.js';
-import { flagName, parse, requireString } from '../args.js';
+import { flagName, parse, requireFlags, requireString } from '../args.js';
 import { UsageError } from '../errors.js';
 import { caddyGatewayConfig } from '../gateway/caddy.js';
 import { nginxGatewayConfig, type GatewayConfigOptions } from '../gateway/nginx.js';
@@ -38,6 +38,7 @@ export async function printConfig(argv: string[], usage: string): Promise<number
         .map((name) => `"authz config ${name}"`)
         .join(', ')}`,
     );
+  requireFlags('authz config', parsed, ['listen', 'upstream', 'authz', 'tls-ca', 'tls-cert', 'tls-key']);
   const url = (flag: string): string => {
     const value = requireString('authz config', parsed, flag);
     if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol))

@@ -2,7 +2,7 @@ import { startOperations } from '../operations.js';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { AUTHZ_SETTINGS } from '../../config/authz-settings.js';
-import type { CommandOption } from '../../config/option.js';
+import type { CommandOption, OptionSpec } from '../../config/option.js';
 import { LISTEN_SETTINGS } from '../../config/server-settings.js';
 import { DEFAULTS } from '../../defaults.js';
 import { readText } from '../../files/read.js';
@@ -21,7 +21,7 @@ import { jwksReloadable, loadVerifier } from '../protected-server.js';
 import { reloadOnChange } from '../reload.js';
 import { logEvent, serveUntilSignalled } from '../serve.js';
 import { CONFIG_FLAG } from '../config-flag.js';
-import { ADMIN_USAGE, commandSettings, flagOf, requireSetting, type CommandSettings } from '../settings.js';
+import { ADMIN_USAGE, commandSettings, flagOf, requireSetting, requireSettings, type CommandSettings } from '../settings.js';
 
 export const usage = `certbound authz [--config FILE] (--port N | --socket PATH) --jwks FILE_OR_URL --issuer I --audience A ...
                  --client-cert-format pem-urlencoded|rfc9440|xfcc|traefik
@@ -69,9 +69,13 @@ export async function run(argv: string[]): Promise<number> {
   const socket = settings.values.socket as string | undefined;
   if (socket !== undefined && (settings.values[PORT.option] !== undefined || settings.values[HOST.option] !== undefined))
     throw new UsageError('authz: --socket replaces --host and --port: give one or the other');
+  // Everything missing in one message, before anything starts.
+  const required = ['client-cert-format', 'jwks', 'issuer', 'audience'].map(
+    (flag) => AUTHZ_SETTINGS.find((spec) => spec.flag === flag) as OptionSpec,
+  );
+  requireSettings('authz', settings, socket === undefined ? [PORT, ...required] : required);
   const port = socket === undefined ? requireSetting<number>('authz', settings, PORT) : 0;
-  const format = settings.values.clientCertFormat as ForwardedCertificateFormat | undefined;
-  if (format === undefined) throw new UsageError('authz: --client-cert-format is required: how the proxy forwards the certificate');
+  const format = settings.values.clientCertFormat as ForwardedCertificateFormat;
   const decision = authzDecisionSettings(settings);
   const operations = await startOperations('authz', logEvent('authz', logLevelOf(settings.values.logLevel)), settings.values);
   const log = operations.onEvent;
