@@ -25,7 +25,8 @@ after(async () => {
 test('pki issue signs a client certificate with the dev CA, and its printed entry lets a real STS exchange for it', async () => {
   const issued = await runCli([
     ...['pki', 'issue', '--dir', dir, '--name', 'carol', '--days', '30'],
-    ...['--san', 'carol.domain.com', '--spiffe-id', 'spiffe://domain.com/ns/default/sa/carol'],
+    ...['--san', 'carol.domain.com', '--san', '*.carol.domain.com', '--san', '10.1.2.3'],
+    ...['--spiffe-id', 'spiffe://domain.com/ns/default/sa/carol'],
   ]);
   assert.equal(issued.code, 0, issued.stderr);
   assert.match(issued.stderr, /add the entry above to policy\.clients in .*sts\.yaml/);
@@ -37,7 +38,9 @@ test('pki issue signs a client certificate with the dev CA, and its printed entr
   assert.ok(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }));
   const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.toJSON() ?? [];
   assert.deepEqual(names.map((name) => `${name.type}:${name.value}`).sort(), [
+    'dns:*.carol.domain.com',
     'dns:carol.domain.com',
+    'ip:10.1.2.3',
     'url:spiffe://domain.com/ns/default/sa/carol',
   ]);
   const days = (cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000;
@@ -69,13 +72,16 @@ test('pki issue signs a client certificate with the dev CA, and its printed entr
   assert.match(inspected.stdout, /"client_id": "carol"/);
 });
 
-test('pki issue refuses to overwrite, a folder without a CA, a bad name and a bad SPIFFE ID (exit 2, one line)', async () => {
+test('pki issue refuses to overwrite, a folder without a CA, a bad name, SAN or SPIFFE ID (exit 2, one line)', async () => {
   const cases: [string[], RegExp][] = [
     [['--dir', dir, '--name', 'alice'], /alice\.(crt|key).*already exists/],
     [['--dir', join(dir, 'nowhere'), '--name', 'dave'], /ca\.crt not found.*pki init/],
     [['--dir', dir, '--name', '../evil'], /--name .* must be a plain file name/],
     [['--dir', dir, '--name', 'erin', '--spiffe-id', 'https://x'], /--spiffe-id .* is not a SPIFFE ID/],
     [['--dir', dir, '--name', 'frank', '--days', '0'], /--days/],
+    [['--dir', dir, '--name', 'gina', '--san', 'bad name'], /--san "bad name" is neither a DNS name .* nor an IP address\n$/],
+    [['--dir', dir, '--name', 'gina', '--san', '1.2.3.999'], /--san "1\.2\.3\.999" is neither a DNS name/],
+    [['--dir', dir, '--name', 'gina', '--san', 'https://api.example'], /--san "https:\/\/api\.example" is neither/],
   ];
   for (const [args, message] of cases) {
     const result = await runCli(['pki', 'issue', ...args]);

@@ -9,6 +9,9 @@ import type { FlagSpec } from '../../config/option.js';
 import { integerFlag, optionalString, parse, requireString, stringList, type Parsed } from '../args.js';
 import { UsageError } from '../errors.js';
 
+/** A DNS name for a certificate (RFC 1123 labels of 1 to 63 letters, digits and inner hyphens; a leading `*.` wildcard), at most 253 characters. */
+const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
 export const issueUsage = `certbound pki issue --dir DIR --name NAME [--san DNS_OR_IP ...] [--spiffe-id spiffe://...] [--days N] [--server]
   Sign a new client certificate (or, with --server, a server certificate) with the dev CA in DIR
   (ca.crt, ca.key from pki init) and write DIR/NAME.crt and DIR/NAME.key (mode 0600); existing
@@ -54,6 +57,12 @@ export async function issue(argv: string[]): Promise<number> {
   ]);
   const ca = await loadCertificateAuthority(caCert.pem, caKey.pem);
   const sans = stringList(parsed, 'san');
+  // An all-numeric name is a mistyped IP address, not a host.
+  const bad = sans.find((san) => isIP(san) === 0 && (!DNS_NAME.test(san) || /^[\d.]+$/.test(san)));
+  if (bad !== undefined)
+    throw new UsageError(
+      `pki issue: --san ${JSON.stringify(bad)} is neither a DNS name (such as api.example.com or *.example.com) nor an IP address`,
+    );
   const server = parsed.values.server === true;
   const issued = await issueCertificate(ca, {
     commonName: name,
