@@ -63,6 +63,16 @@ describe('certbound bad input', { concurrency: 4 }, () => {
     assert.equal(line, 'certbound: grpc-server: --tls-cert, --tls-key, --jwks, --issuer and --audience are required');
   });
 
+  test('grpc-server: a bad limit is one line, before an admin listener starts and logs', async () => {
+    const result = await runCli([
+      ...['grpc-server', '--port', '0', '--admin-port', '0', '--tls-ca', 'ca.crt', '--tls-cert', 'c', '--tls-key', 'k'],
+      ...['--jwks', 'jwks.json', '--issuer', 'i', '--audience', 'a', '--handshake-timeout', 'soon'],
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^certbound: grpc-server: --handshake-timeout must be /);
+    assert.equal(result.stderr.split('\n').length, 2, `one line, no admin.listening event: ${result.stderr}`);
+  });
+
   test('token without --sts and the TLS files names all four', async () => {
     const line = assertBadInput(await runCli(['token']));
     assert.equal(line, 'certbound: token: --sts, --tls-ca, --tls-cert and --tls-key are required');

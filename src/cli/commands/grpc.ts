@@ -107,12 +107,13 @@ export async function runServer(argv: string[]): Promise<number> {
   );
   requireSettings('grpc-server', settings, [PORT as OptionSpec, ...required]);
   const listenPort = requireSetting<number>('grpc-server', settings, PORT);
-  const operations = await startOperations('grpc-server', logEvent('grpc-server', logLevelOf(settings.values.logLevel)), settings.values);
-  const log = operations.onEvent;
+  // Every setting, and the optional packages, checked before the admin listener starts.
   const limits = limitsOf('grpc-server', settings);
-  const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', settings, log, operations);
   const maxStreams = settings.values.maxConcurrentStreams as number | undefined;
   const { echo } = await loadGrpc();
+  const operations = await startOperations('grpc-server', logEvent('grpc-server', logLevelOf(settings.values.logLevel)), settings.values);
+  const log = operations.onEvent;
+  const { tls, verifier, reloadables } = await loadProtectedServer('grpc-server', settings, log, operations);
   const server = echo.createEchoServer({
     tls,
     verifier,
