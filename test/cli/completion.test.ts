@@ -79,24 +79,32 @@ test('zsh: TAB completes commands, subcommands, flags, values and files', { skip
     ['certbound resource --tls-ca ca.c', 'certbound resource --tls-ca ca.crt'],
     ['certbound comp', 'certbound completion'],
   ];
-  // Each line: type it, TAB, then turn the edited line into `print -r -- <line>` between two
-  // markers that only the output (not the echo of what was typed) carries.
+  // Each line, once zsh shows its prompt: type it, TAB, then turn the edited line into
+  // `print -r -- <line>` between two markers that only the output (not the echo of what was
+  // typed) carries. READY> is the prompt, written so that its assignment's echo does not match.
   const driver = `zmodload zsh/zpty
 zpty -b z 'zsh -f -i'
-zpty -w z 'PS1="> "; unsetopt beep; autoload -U compinit; compinit -u -D; source ${join(dir, 'certbound.zsh')}; cd ${dir}'
+zpty -w z "PS1='R''EADY> '; unsetopt beep; autoload -U compinit; compinit -u -D; source ${join(dir, 'certbound.zsh')}; cd ${dir}"
+zpty -r z out '*READY> '
 ${cases
   .map(
     ([typed], index) => `zpty -wn z $'${typed}\\t'
 zpty -wn z $'\\C-aprint -r -- \${:-BEG}IN${index} \\C-e \${:-EN}D${index}\\n'
 zpty -r z out '*BEGIN${index} *END${index}*'
-print -r -- "\${\${out##*BEGIN${index} }%% END${index}*}"`,
+print -r -- "\${\${out##*BEGIN${index} }%% END${index}*}"
+zpty -r z out '*READY> '`,
   )
   .join('\n')}
 zpty -d z
 `;
   await writeFile(join(dir, 'drive.zsh'), driver);
-  const run = spawnSync('zsh', ['-f', join(dir, 'drive.zsh')], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
-  assert.equal(run.status, 0, run.stderr);
+  const run = spawnSync('zsh', ['-f', join(dir, 'drive.zsh')], {
+    encoding: 'utf8',
+    cwd: dir,
+    timeout: 60_000,
+    env: { ...process.env, TERM: 'xterm' },
+  });
+  assert.equal(run.status, 0, `zsh exited ${run.status} (${run.signal ?? 'no signal'}): ${run.stderr}\nwhat it printed: ${run.stdout}`);
   const lines = run.stdout
     .replace(/\r/g, '')
     .split('\n')
