@@ -2,7 +2,9 @@
 // list, checks that `npm ci` of this repository warns of no unsupported engine, lints the tarball
 // with publint and Are the Types Wrong, installs it into a fresh project from the registry (no
 // EBADENGINE warning either) and loads every subpath export there. Run with
-// `npm run check:package`; .ci/run runs it after `npm ci`.
+// `npm run check:package`; .ci/run runs it after `npm ci`. Last, with TypeScript added to that
+// project, every TypeScript example of README.md and docs/ compiles there and the README's
+// library examples run there (the code of test/docs/, built by the pack).
 //
 // The file list: the legal and user-facing files are in (LICENSE, CHANGELOG.md, which README.md
 // links), every relative link in a shipped Markdown file resolves inside the package, and nothing
@@ -18,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -223,6 +226,25 @@ try {
     console.log(`note: installing the optional peers warns EBADENGINE under node ${process.version}${engines(peersLog)}`);
   for (const subpath of subpaths.filter((subpath) => PEERS_NEEDED[subpath] !== undefined)) verify(subpath);
   demo(consumer, 10, /All 10 steps behaved as expected/);
+
+  console.log('== the README and docs examples, against the installed package');
+  // The compiler and the types a TypeScript user adds, at this repository's versions.
+  const installedVersion = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const typing = ['typescript', '@types/node', '@types/express'].map((name) => `${name}@${installedVersion(name)}`);
+  runCaptured('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--save-dev', ...typing], { cwd: consumer });
+  const docs = (module) => import(pathToFileURL(join(root, 'dist', 'test', 'docs', module)).href);
+  const { compileExamples } = await docs('compile-examples.js');
+  const failures = await compileExamples(consumer, join(consumer, 'node_modules', 'typescript', 'bin', 'tsc'));
+  check(
+    failures.length === 0,
+    `every TypeScript example of README.md and docs/ compiles against the tarball${failures.length === 0 ? '' : `:\n${failures.join('\n')}`}`,
+  );
+  const { runReadmeExamples } = await docs('run-readme-examples.js');
+  const ran = await runReadmeExamples(consumer, [join(consumer, 'node_modules', '.bin', 'certbound')]).then(
+    () => '',
+    (error) => (error instanceof Error ? error.message : String(error)),
+  );
+  check(ran === '', `the README library examples run against the tarball${ran === '' ? '' : `: ${ran}`}`);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   failed = true;
