@@ -228,9 +228,12 @@ try {
   demo(consumer, 10, /All 10 steps behaved as expected/);
 
   console.log('== the README and docs examples, against the installed package');
-  // The compiler and the types a TypeScript user adds, at this repository's versions.
+  // The compiler and the types a TypeScript user adds, and the clients docs/interop.md uses, at
+  // this repository's versions.
   const installedVersion = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
-  const typing = ['typescript', '@types/node', '@types/express'].map((name) => `${name}@${installedVersion(name)}`);
+  const typing = ['typescript', '@types/node', '@types/express', 'openid-client', 'oauth4webapi'].map(
+    (name) => `${name}@${installedVersion(name)}`,
+  );
   runCaptured('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--save-dev', ...typing], { cwd: consumer });
   const docs = (module) => import(pathToFileURL(join(root, 'dist', 'test', 'docs', module)).href);
   const { compileExamples } = await docs('compile-examples.js');
