@@ -72,6 +72,7 @@ export async function loadStsConfig(file: string, overrides: StsConfigOverrides 
     ...definedOnly(overrides),
   };
   const fromFlag = (option: string): boolean => overrides[option] !== undefined;
+  requireAll(file, settings);
   const issuer = requirePath(settings.issuer, file, 'issuer', 'issuer');
   const publicUrl = settings.publicUrl as string | undefined;
   const elsewhere = settings.issuerMetadataElsewhere === true;
@@ -195,6 +196,25 @@ function rateLimitOf(settings: Record<string, unknown>, file: string | undefined
   if (perSecond === undefined && burst === undefined) return undefined;
   const rate = perSecond ?? DEFAULTS.sts.rateLimit.perSecond;
   return { perSecond: rate, burst: burst ?? rate * 2 };
+}
+
+/** What an STS cannot start without: its option, its key in the file, its flag. */
+const REQUIRED: readonly (readonly [option: string, key: string, flag: string])[] = [
+  ['issuer', 'issuer', 'issuer'],
+  ['tlsCa', 'tls.ca', 'tls-ca'],
+  ['tlsCert', 'tls.cert', 'tls-cert'],
+  ['tlsKey', 'tls.key', 'tls-key'],
+];
+
+/** Every required setting that is missing, named in one problem, so one run tells all of them. */
+function requireAll(file: string, settings: Record<string, unknown>): void {
+  const missing = REQUIRED.filter(([option]) => typeof settings[option] !== 'string' || settings[option] === '');
+  if (missing.length < 2) return; // one is reported by requirePath, as before
+  const list = (words: string[]): string => `${words.slice(0, -1).join(', ')} and ${words.at(-1) as string}`;
+  throw new FileProblem(
+    file,
+    `${list(missing.map(([, key]) => key))}: must be non-empty strings (or give ${list(missing.map(([, , flag]) => `--${flag}`))})`,
+  );
 }
 
 function requirePath(value: unknown, file: string, key: string, flag: string): string {

@@ -61,6 +61,15 @@ test('bad STS settings in the file or as flags are one line naming the key or th
     assert.equal(result.code, 2, result.stderr);
     assert.match(lines(result.stderr)[0] as string, message);
   }
+  // A file with only a policy: everything it lacks in one line.
+  const policyOnly = (await readFile(file('sts.yaml'), 'utf8')).slice((await readFile(file('sts.yaml'), 'utf8')).indexOf('policy:'));
+  await writeFile(file('policy-only.yaml'), policyOnly);
+  const bare = await runCli(['sts', '--config', file('policy-only.yaml'), '--check-config', '--tls-cert', file('sts.crt')]);
+  assert.equal(bare.code, 2, bare.stderr);
+  assert.match(
+    bare.stderr,
+    /^certbound: .*policy-only\.yaml: issuer, tls\.ca and tls\.key: must be non-empty strings \(or give --issuer, --tls-ca and --tls-key\)\n$/,
+  );
   await appendFile(file('sts.yaml'), 'body_limit: 10\n');
   const result = await runCli(['sts', '--config', file('sts.yaml'), '--check-config']);
   assert.equal(result.code, 2);
