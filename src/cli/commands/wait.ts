@@ -80,7 +80,7 @@ function tlsProblem(host: string, port: number): Promise<string | undefined> {
     socket.setTimeout(ATTEMPT_TIMEOUT_MS, () => done('no TLS handshake within 2 s'));
     socket.once('secureConnect', () => done(undefined));
     socket.once('error', (error: NodeJS.ErrnoException) =>
-      done(error.code?.startsWith('ERR_SSL_') === true ? undefined : (error.code ?? error.message)),
+      done(/^ERR_SSL_.*_ALERT_/.test(error.code ?? '') ? undefined : (error.code ?? error.message)),
     );
   });
 }
