@@ -187,7 +187,13 @@ test('ad hoc checks of other commands name the variable too', async () => {
   const keys = await runCli(['keys', 'generate', '--dir', file('keystore')], { env: { CERTBOUND_ALG: 'HS256' } });
   assert.equal(keys.code, 2);
   assert.match(keys.stderr, /^certbound: keys generate: CERTBOUND_ALG must be one of ES256, /);
-  const authz = await runCli(['authz', 'config', 'nginx', '--upstream', 'http://127.0.0.1:1'], { env: { CERTBOUND_LISTEN: 'nowhere' } });
+  const authz = await runCli(
+    [
+      ...['authz', 'config', 'nginx', '--upstream', 'http://127.0.0.1:1', '--authz', 'http://127.0.0.1:2'],
+      ...['--tls-ca', 'a', '--tls-cert', 'b', '--tls-key', 'c'],
+    ],
+    { env: { CERTBOUND_LISTEN: 'nowhere' } },
+  );
   assert.equal(authz.code, 2);
   assert.equal(authz.stderr, 'certbound: authz config: CERTBOUND_LISTEN must be ADDRESS:PORT\n');
 });
