@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { freePort } from '../helpers/ports.js';
 import { ALICE_SECRET, AUDIENCE, startSts } from '../helpers/servers.js';
 import { killAll, makeTempDir, removeTempDir, runCli } from './run.js';
 
@@ -119,10 +119,7 @@ test('token: a port that speaks plain HTTP, and a port nobody listens on', async
     /^certbound: STS https:\/\/127\.0\.0\.1:\d+ does not speak TLS on that port \([A-Z_]+\): check the URL's port: it is not the server's TLS port\n$/,
   );
 
-  const closed = createNetServer().listen(0, '127.0.0.1');
-  await once(closed, 'listening');
-  const port = (closed.address() as { port: number }).port;
-  closed.close();
+  const port = await freePort();
   assertFailure(
     await token(`https://127.0.0.1:${port}`),
     /^certbound: STS https:\/\/127\.0\.0\.1:\d+ refused the connection: nothing listens there: check that the server runs and that the URL's port is the one it listens on\n$/,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createTestPki } from '../helpers/pki.js';
 import { killAll, makeTempDir, pkiInit, removeTempDir, runCli } from './run.js';
+import { freePort } from '../helpers/ports.js';
 
 // A server that checks tokens against a JWKS URL fetches it before it listens: a wrong URL, a
 // wrong CA or an issuer that is not up stops it at start with the reason (exit 1), instead of a
@@ -23,16 +23,8 @@ after(async () => {
   await removeTempDir(dir);
 });
 
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
 test('resource, grpc-server and authz exit 1 naming the JWKS URL they cannot fetch, and the way out', async () => {
-  const url = `https://127.0.0.1:${await closedPort()}/.well-known/jwks.json`;
+  const url = `https://127.0.0.1:${await freePort()}/.well-known/jwks.json`;
   const tls = ['--tls-ca', file('ca.crt'), '--tls-cert', file('server.crt'), '--tls-key', file('server.key')];
   const verifier = ['--jwks', url, '--issuer', 'https://sts.domain.com:8081', '--audience', 'https://server.domain.com:8443'];
   for (const args of [

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { killAll, runCli } from './run.js';
+import { freePort } from '../helpers/ports.js';
 
 let pki: TestPki;
 const closers: (() => void)[] = [];
@@ -18,14 +18,6 @@ after(async () => {
   for (const close of closers) close();
   await killAll();
 });
-
-async function freePort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 test('wait: returns once a TLS server listens and a readiness URL answers 200, not before', async () => {
   const tlsPort = await freePort();

@@ -7,24 +7,16 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import ts from 'typescript';
 import { docBlocks } from './doc-blocks.js';
 import { whenever } from '../helpers/wait.js';
+import { freePorts } from '../helpers/ports.js';
 
 const READY_MS = 20_000;
 const children: ChildProcess[] = [];
 let project = '';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** The README block marked `<!-- example: run NAME -->`, as JavaScript with its ports replaced. */
 function example(name: string, ports: ReadonlyMap<number, number>): string {
@@ -80,10 +72,11 @@ export async function runReadmeExamples(where: string, certbound: readonly strin
     const [program = '', ...args] = certbound;
     const init = spawnSync(program, [...args, 'pki', 'init', '--out', 'certs'], { cwd: project, encoding: 'utf8' });
     assert.equal(init.status, 0, init.stderr);
+    const [stsPort = 0, apiPort = 0, grpcPort = 0] = await freePorts(3);
     const ports = new Map([
-      [8081, await freePort()],
-      [8443, await freePort()],
-      [50051, await freePort()],
+      [8081, stsPort],
+      [8443, apiPort],
+      [50051, grpcPort],
     ]);
 
     const sts = await start('readme-sts', ports);

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { docBlocks, REPO } from './doc-blocks.js';
+import { freePorts } from '../helpers/ports.js';
 
 // The shell walk-throughs of the documentation, pasted into one shell as a reader would, in a new
 // folder with `certbound` on the PATH. Only the ports the servers listen on and are reached at are
@@ -26,14 +26,6 @@ after(async () => {
   }
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** The block of `file` marked `<!-- example: run NAME -->`. */
 function block(file: string, name: string): string {
@@ -63,9 +55,10 @@ async function runBlocks(file: string, names: readonly string[]): Promise<ShellR
   await writeFile(join(dir, 'bin', 'certbound'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
   await chmod(join(dir, 'bin', 'certbound'), 0o755);
   let script = names.map((name) => `echo "=== ${name}"\n${block(file, name)}`).join('');
-  for (const documented of [8081, 8443, 50051]) {
-    const free = await freePort();
-    script = script.replace(new RegExp(`(--port |127\\.0\\.0\\.1:|^(?:STS|API)=[\\w.]+:)${documented}\\b`, 'gm'), `$1${free}`);
+  const documentedPorts = [8081, 8443, 50051];
+  const free = await freePorts(documentedPorts.length);
+  for (const [index, documented] of documentedPorts.entries()) {
+    script = script.replace(new RegExp(`(--port |127\\.0\\.0\\.1:|^(?:STS|API)=[\\w.]+:)${documented}\\b`, 'gm'), `$1${free[index]}`);
   }
   assert.doesNotMatch(script, /\bsleep\b/, 'a block waits for its servers with certbound wait, not sleep');
   const shell = spawn('bash', ['-c', script], {

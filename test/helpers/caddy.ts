@@ -4,23 +4,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningProxy } from './gateway.js';
+import { freePort } from './ports.js';
 
 export const CADDY = process.env.CERTBOUND_TEST_CADDY ?? '/usr/bin/caddy';
 const READY_TIMEOUT_MS = 15_000;
 
 export const caddyInstalled = (): boolean => existsSync(CADDY);
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Start Caddy with the Caddyfile `configFor(port)` gives, listening on 127.0.0.1:port. */
 export async function startCaddy(configFor: (port: number) => string): Promise<RunningProxy> {
