@@ -82,9 +82,10 @@ test('zsh: TAB completes commands, subcommands, flags, values and files', { skip
   // Each line, once zsh shows its prompt: type it, TAB, then turn the edited line into
   // `print -r -- <line>` between two markers that only the output (not the echo of what was
   // typed) carries. READY> is the prompt, written so that its assignment's echo does not match.
+  // bindkey -e: with EDITOR=vi in the environment (npm sets it) zsh starts in vi mode, without ^A.
   const driver = `zmodload zsh/zpty
 zpty -b z 'zsh -f -i'
-zpty -w z "PS1='R''EADY> '; unsetopt beep; autoload -U compinit; compinit -u -D; source ${join(dir, 'certbound.zsh')}; cd ${dir}"
+zpty -w z "PS1='R''EADY> '; bindkey -e; unsetopt beep; autoload -U compinit; compinit -u -D; source ${join(dir, 'certbound.zsh')}; cd ${dir}"
 zpty -r z out '*READY> '
 ${cases
   .map(
